@@ -1,0 +1,1 @@
+"""Per-board glue and `python -m boards.build`. Empty until the boards issue lands."""

@@ -1,0 +1,375 @@
+"""Describe a spiking network the way PyNN, Brian2 and Lava users expect.
+
+    net = Network("demo")
+    pixels = net.inputs("pixels", 64)
+    exc = net.population("exc", 100, du=du_from_tau(5), dv=dv_from_tau(20), vth=200, refractory=2)
+    net.connect(pixels, exc, FixedProbability(0.2, seed=1), weight=40, stdp=STDPRule())
+    net.record(exc)
+
+Every parameter is in hardware units (docs/spec.md); the helpers at the bottom convert from
+physical time constants and float weights and report the quantization error. Each bad value
+raises NetworkError naming the population or projection and the allowed range.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import formats
+from .errors import NetworkError
+
+
+def _check_range(owner: str, name: str, values, lo: int, hi: int) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "iub":
+        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise NetworkError(f"{owner}: {name} must be integers in hardware units, got {arr.dtype} "
+                               f"(use the helpers in firmware.network to convert from floats)")
+    arr = arr.astype(np.int64)
+    if arr.size and (arr.min() < lo or arr.max() > hi):
+        bad = arr[(arr < lo) | (arr > hi)].flat[0]
+        raise NetworkError(f"{owner}: {name} = {bad} is outside [{lo}, {hi}]")
+    return arr
+
+
+class Inputs:
+    """Host input axons: sources the host drives with spikes, tick by tick."""
+
+    def __init__(self, name: str, size: int):
+        if not isinstance(size, (int, np.integer)) or size < 1:
+            raise NetworkError(f"inputs {name!r}: size = {size!r} must be a positive integer")
+        self.name, self.size = name, int(size)
+
+    def __repr__(self):
+        return f"Inputs({self.name!r}, {self.size})"
+
+
+NEURON_PARAMETERS = {
+    # name: (lowest, highest, default)
+    "du": (0, formats.DECAY_UNITY - 1, 0),
+    "dv": (0, formats.DECAY_UNITY - 1, 0),
+    "vth": (0, (1 << formats.VTH_BITS) - 1, 100),
+    "bias_mant": (*formats.signed_range(formats.BIAS_MANT_BITS), 0),
+    "bias_exp": (formats.BIAS_EXP_MIN, formats.BIAS_EXP_MAX, 0),
+    "refractory": (0, (1 << formats.REFRACTORY_BITS) - 1, 0),
+}
+
+
+class Population:
+    """CUBA-LIF neurons with Loihi's parameter names; each parameter is a scalar or one value
+    per neuron."""
+
+    def __init__(self, name: str, size: int, **params):
+        if not isinstance(size, (int, np.integer)) or size < 1:
+            raise NetworkError(f"population {name!r}: size = {size!r} must be a positive integer")
+        self.name, self.size = name, int(size)
+        unknown = set(params) - set(NEURON_PARAMETERS)
+        if unknown:
+            raise NetworkError(f"population {name!r}: unknown parameters {sorted(unknown)}; "
+                               f"known: {sorted(NEURON_PARAMETERS)}")
+        self.params = {}
+        for key, (lo, hi, default) in NEURON_PARAMETERS.items():
+            value = _check_range(f"population {name!r}", key, params.get(key, default), lo, hi)
+            if value.ndim == 0:
+                value = np.full(self.size, value, dtype=np.int64)
+            elif value.shape != (self.size,):
+                raise NetworkError(f"population {name!r}: {key} has shape {value.shape}; "
+                                   f"give a scalar or {self.size} values")
+            self.params[key] = value
+        self.recorded = np.zeros(self.size, dtype=bool)
+
+    def __repr__(self):
+        return f"Population({self.name!r}, {self.size})"
+
+
+# --- Connectors: each returns (pre, post) index arrays, sorted by pre then post -------------
+
+
+class AllToAll:
+    def __init__(self, allow_self_connections: bool = True):
+        self.allow_self_connections = allow_self_connections
+
+    def connections(self, n_pre, n_post, same_population):
+        pre, post = np.divmod(np.arange(n_pre * n_post, dtype=np.int64), n_post)
+        if same_population and not self.allow_self_connections:
+            keep = pre != post
+            pre, post = pre[keep], post[keep]
+        return pre, post
+
+
+class OneToOne:
+    def connections(self, n_pre, n_post, same_population):
+        if n_pre != n_post:
+            raise ValueError(f"OneToOne needs equal sizes, got {n_pre} pre and {n_post} post")
+        idx = np.arange(n_pre, dtype=np.int64)
+        return idx, idx.copy()
+
+
+class FixedProbability:
+    """Each (pre, post) pair is connected with probability p, drawn from numpy's PCG64 with
+    `seed`: the same seed gives the same connections on every machine."""
+
+    def __init__(self, p: float, seed: int = 0, allow_self_connections: bool = True):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"FixedProbability: p = {p} is outside [0, 1]")
+        self.p, self.seed, self.allow_self_connections = p, seed, allow_self_connections
+
+    def connections(self, n_pre, n_post, same_population):
+        mask = np.random.default_rng(self.seed).random((n_pre, n_post)) < self.p
+        if same_population and not self.allow_self_connections:
+            np.fill_diagonal(mask, False)
+        pre, post = np.nonzero(mask)
+        return pre.astype(np.int64), post.astype(np.int64)
+
+
+class FromList:
+    """Explicit connections: rows of (pre, post, weight) or (pre, post, weight, delay)."""
+
+    def __init__(self, connections):
+        arr = np.asarray(connections)
+        if arr.ndim != 2 or arr.shape[1] not in (3, 4):
+            raise ValueError("FromList takes rows of (pre, post, weight) or (pre, post, weight, delay)")
+        if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
+            raise ValueError("FromList: pre, post, weight and delay must be integers")
+        self.rows = arr.astype(np.int64)
+
+    def connections(self, n_pre, n_post, same_population):
+        return self.rows[:, 0].copy(), self.rows[:, 1].copy()
+
+
+# --- Plasticity -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class STDPRule:
+    """Trace-based pair STDP in hardware units (docs/spec.md §6).
+
+    On a pre spike (LTD): w += round(a_minus * y_post / 2**lr_shift)
+    On a post spike (LTP): w += round(a_plus * x_pre / 2**lr_shift)
+    with stochastic rounding, then w is clipped to [w_min, w_max] (weight mantissa units).
+    Traces: x (per source) and y (per neuron) decay by (4096 - decay) / 4096 per tick and get
+    `impulse` on a spike (added, saturating at 255, in "all-to-all" mode; set in "nearest").
+    The trace fields are core-wide: every plastic projection of a network must share them.
+    """
+
+    a_plus: int = 64
+    a_minus: int = -64
+    lr_shift: int = 8
+    w_min: int = 0
+    w_max: int = 127
+    pre_decay: int = 197      # tau = 20 ticks: 4096 * (1 - exp(-1/20))
+    post_decay: int = 197
+    pre_impulse: int = 128
+    post_impulse: int = 128
+    mode: str = "all-to-all"
+
+    def trace_parameters(self) -> tuple:
+        return (self.pre_decay, self.pre_impulse, self.post_decay, self.post_impulse, self.mode)
+
+    def check(self, owner: str, weight_bits: int) -> None:
+        a_lo, a_hi = formats.signed_range(formats.STDP_A_BITS)
+        w_lo, w_hi = formats.signed_range(weight_bits)
+        _check_range(owner, "stdp.a_plus", self.a_plus, a_lo, a_hi)
+        _check_range(owner, "stdp.a_minus", self.a_minus, a_lo, a_hi)
+        _check_range(owner, "stdp.lr_shift", self.lr_shift, 0, formats.LR_SHIFT_MAX)
+        _check_range(owner, "stdp.w_min", self.w_min, w_lo, w_hi)
+        _check_range(owner, "stdp.w_max", self.w_max, w_lo, w_hi)
+        if self.w_min > self.w_max:
+            raise NetworkError(f"{owner}: stdp.w_min = {self.w_min} is above w_max = {self.w_max}")
+        for name in ("pre_decay", "post_decay"):
+            _check_range(owner, f"stdp.{name}", getattr(self, name), 0, formats.DECAY_UNITY - 1)
+        for name in ("pre_impulse", "post_impulse"):
+            _check_range(owner, f"stdp.{name}", getattr(self, name), 0, formats.TRACE_MAX)
+        if self.mode not in formats.TRACE_MODES:
+            raise NetworkError(f"{owner}: stdp.mode = {self.mode!r}; use one of {sorted(formats.TRACE_MODES)}")
+
+    @classmethod
+    def from_float(cls, tau_plus: float = 20.0, tau_minus: float = 20.0, a_plus: float = 1.0,
+                   a_minus: float = -1.05, w_min: int = 0, w_max: int = 127, dt: float = 1.0,
+                   impulse: int = 128, mode: str = "all-to-all") -> "STDPRule":
+        """The classic window dw(dt) = a_plus exp(-dt/tau_plus) (pre before post) and
+        a_minus exp(dt/tau_minus) (post before pre), dw in weight-mantissa units per pair.
+        The learning-rate shift is the largest for which both amplitudes fit 8 bits, so the
+        quantization error of a_plus and a_minus is at most 2**-lr_shift * impulse / 2."""
+        top = max(abs(a_plus), abs(a_minus))
+        a_hi = formats.signed_range(formats.STDP_A_BITS)[1]
+        shift = formats.LR_SHIFT_MAX
+        while shift > 0 and top * 2**shift / impulse > a_hi:
+            shift -= 1
+        to_int = lambda a: int(np.clip(round(a * 2**shift / impulse), -a_hi - 1, a_hi))
+        return cls(a_plus=to_int(a_plus), a_minus=to_int(a_minus), lr_shift=shift,
+                   w_min=w_min, w_max=w_max, pre_decay=dv_from_tau(tau_plus, dt),
+                   post_decay=dv_from_tau(tau_minus, dt), pre_impulse=impulse,
+                   post_impulse=impulse, mode=mode)
+
+
+class Projection:
+    def __init__(self, network: "Network", index: int, pre, post, connector, weight, weight_exp,
+                 delay, stdp, name):
+        self.network, self.index = network, index
+        self.pre, self.post, self.connector = pre, post, connector
+        self.name = name or f"{pre.name}->{post.name}#{index}"
+        self.weight_exp, self.stdp = weight_exp, stdp
+        self._weight, self._delay = weight, delay
+        owner = f"projection {self.name!r}"
+        if not isinstance(post, Population):
+            raise NetworkError(f"{owner}: the target must be a Population, got {post!r}")
+        if not isinstance(pre, (Population, Inputs)):
+            raise NetworkError(f"{owner}: the source must be a Population or Inputs, got {pre!r}")
+        if stdp is not None and not isinstance(stdp, STDPRule):
+            raise NetworkError(f"{owner}: stdp must be an STDPRule or None")
+        try:
+            pre_idx, post_idx = connector.connections(pre.size, post.size, pre is post)
+        except ValueError as error:
+            raise NetworkError(f"{owner}: {error}") from None
+        for label, idx, size in (("pre", pre_idx, pre.size), ("post", post_idx, post.size)):
+            if idx.size and (idx.min() < 0 or idx.max() >= size):
+                bad = idx[(idx < 0) | (idx >= size)][0]
+                raise NetworkError(f"{owner}: {label} index {bad} is outside [0, {size - 1}]")
+        pair = pre_idx * post.size + post_idx
+        if np.unique(pair).size != pair.size:
+            dup = pair[np.nonzero(np.bincount(pair) > 1)[0][0] == pair][0]
+            raise NetworkError(f"{owner}: connection ({dup // post.size}, {dup % post.size}) "
+                               f"appears twice; a projection connects a pair at most once")
+        self.pre_idx, self.post_idx = pre_idx, post_idx
+
+    def _per_connection(self, label, value, rows_column):
+        if isinstance(self.connector, FromList) and value is None:
+            if rows_column < self.connector.rows.shape[1]:
+                return self.connector.rows[:, rows_column]
+            value = 1
+        arr = np.asarray(value)
+        if arr.ndim == 0:
+            return np.full(self.pre_idx.size, arr)
+        if arr.shape == (self.pre.size, self.post.size):
+            return arr[self.pre_idx, self.post_idx]
+        raise NetworkError(f"projection {self.name!r}: {label} has shape {arr.shape}; give a scalar "
+                           f"or a ({self.pre.size}, {self.post.size}) matrix indexed [pre, post]")
+
+    def weights(self, weight_bits: int) -> np.ndarray:
+        """Weight mantissas, one per connection (in the order of pre_idx/post_idx)."""
+        w = self._per_connection("weight", self._weight, 2)
+        return _check_range(f"projection {self.name!r}", "weight", w, *formats.signed_range(weight_bits))
+
+    def delays(self, max_delay: int) -> np.ndarray:
+        d = self._per_connection("delay", self._delay, 3)
+        return _check_range(f"projection {self.name!r}", "delay", d, 1, max_delay)
+
+    def __repr__(self):
+        return f"Projection({self.name!r}, {self.pre_idx.size} synapses)"
+
+
+class Network:
+    """A network of host inputs, CUBA-LIF populations and projections."""
+
+    def __init__(self, name: str = "network"):
+        self.name = name
+        self.input_groups: list[Inputs] = []
+        self.populations: list[Population] = []
+        self.projections: list[Projection] = []
+
+    def _unique(self, name):
+        taken = {g.name for g in self.input_groups + self.populations}
+        if name in taken:
+            raise NetworkError(f"network {self.name!r}: the name {name!r} is used twice")
+
+    def inputs(self, name: str, size: int) -> Inputs:
+        self._unique(name)
+        group = Inputs(name, size)
+        self.input_groups.append(group)
+        return group
+
+    def population(self, name: str, size: int, **params) -> Population:
+        self._unique(name)
+        pop = Population(name, size, **params)
+        self.populations.append(pop)
+        return pop
+
+    def connect(self, pre, post, connector, weight=None, weight_exp: int = 0, delay=None,
+                stdp: STDPRule | None = None, name: str | None = None) -> Projection:
+        """Connect `pre` (Inputs or Population) to `post` (Population).
+
+        weight: signed mantissa, scalar or (pre.size, post.size) matrix (FromList: per row)
+        weight_exp: the projection's exponent; the delivered input is weight << weight_exp
+        delay: 1 .. max_delay ticks, scalar or matrix (FromList: optional 4th column)
+        """
+        for group in (pre, post):
+            if group not in self.input_groups + self.populations:
+                raise NetworkError(f"network {self.name!r}: {group!r} does not belong to this network")
+        if name is not None and any(p.name == name for p in self.projections):
+            raise NetworkError(f"network {self.name!r}: projection name {name!r} is used twice")
+        if weight is None and not isinstance(connector, FromList):
+            raise NetworkError(f"projection {name or pre.name + '->' + post.name!r}: give a weight")
+        proj = Projection(self, len(self.projections), pre, post, connector, weight, weight_exp,
+                          1 if delay is None and not isinstance(connector, FromList) else delay,
+                          stdp, name)
+        self.projections.append(proj)
+        return proj
+
+    def record(self, population: Population, neurons=None) -> None:
+        """Mark neurons (all, or the given indices) as outputs: their spikes go to the host."""
+        if population not in self.populations:
+            raise NetworkError(f"network {self.name!r}: {population!r} is not one of its populations")
+        idx = slice(None) if neurons is None else np.asarray(neurons, dtype=np.int64)
+        if neurons is not None and idx.size and (idx.min() < 0 or idx.max() >= population.size):
+            raise NetworkError(f"population {population.name!r}: recorded neuron index outside "
+                               f"[0, {population.size - 1}]")
+        population.recorded[idx] = True
+
+
+# --- Float helpers ---------------------------------------------------------------------------
+
+
+def dv_from_tau(tau: float, dt: float = 1.0) -> int:
+    """dv (or a trace decay) for a voltage time constant: v decays by (4096 - dv)/4096 per tick,
+    nearest to exp(-dt/tau). tau = inf gives 0 (no leak)."""
+    if tau <= 0 or dt <= 0:
+        raise ValueError(f"tau = {tau} and dt = {dt} must be positive")
+    return int(min(formats.DECAY_UNITY - 1, round(formats.DECAY_UNITY * -math.expm1(-dt / tau))))
+
+
+def du_from_tau(tau: float, dt: float = 1.0) -> int:
+    """du for a synaptic-current time constant: u decays by (4096 - du - 1)/4096 per tick
+    (Loihi's +1), nearest to exp(-dt/tau); tau -> 0 gives 4095 (current lasts one tick)."""
+    if tau <= 0 or dt <= 0:
+        raise ValueError(f"tau = {tau} and dt = {dt} must be positive")
+    d = round(formats.DECAY_UNITY * -math.expm1(-dt / tau)) - formats.DU_OFFSET
+    return int(min(formats.DECAY_UNITY - 1, max(0, d)))
+
+
+@dataclass(frozen=True)
+class QuantizedWeights:
+    mantissa: np.ndarray      # signed integers, weight_bits wide
+    exponent: int             # the projection's weight_exp
+    max_abs_error: float      # in synaptic-input units (the unit of a_in)
+    rms_error: float
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.mantissa.astype(np.float64) * 2.0**self.exponent
+
+
+def quantize_weights(weights, weight_bits: int = 8) -> QuantizedWeights:
+    """Float weights (in units of synaptic input a_in) to a signed mantissa and one exponent:
+    the smallest exponent whose mantissas fit, rounding to nearest, with the error reported."""
+    w = np.asarray(weights, dtype=np.float64)
+    if not np.all(np.isfinite(w)):
+        raise ValueError("quantize_weights: weights must be finite")
+    lo, hi = formats.signed_range(weight_bits)
+    top = formats.max_weight_exp(weight_bits)
+    for exp in range(top + 1):
+        m = np.round(w / 2.0**exp)
+        if m.size == 0 or (m.min() >= lo and m.max() <= hi):
+            break
+    else:
+        raise ValueError(f"quantize_weights: |w| up to {np.abs(w).max()} exceeds the largest "
+                         f"weight {hi << top} for {weight_bits}-bit mantissas")
+    mant = m.astype(np.int64)
+    err = np.abs(mant * 2.0**exp - w)
+    return QuantizedWeights(mant, exp, float(err.max(initial=0.0)),
+                            float(np.sqrt(np.mean(err**2))) if err.size else 0.0)
