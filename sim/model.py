@@ -35,13 +35,13 @@ class InputError(AxoniteError, ValueError):
 def normalize_inputs(inputs, ticks: int, n_inputs: int) -> tuple[np.ndarray, np.ndarray]:
     """Input spikes for a run of `ticks` ticks as (times, axons), sorted by time then axon.
 
-    Accepted forms: None; a raster array [T <= ticks, n_inputs] (nonzero = spike); a pair of
+    Accepted forms: None; a raster [T <= ticks, A <= n_inputs] of axons 0..A-1 (nonzero = spike); a pair of
     arrays (times, axons); a dict {tick: axons}; a sequence with one collection of axons per tick.
     """
     if inputs is None:
         times = axons = np.zeros(0, np.int64)
     elif isinstance(inputs, np.ndarray) and inputs.ndim == 2:
-        if inputs.shape[0] > ticks or inputs.shape[1] != n_inputs:
+        if inputs.shape[0] > ticks or inputs.shape[1] > n_inputs:
             raise InputError(f"input raster has shape {inputs.shape}; expected at most "
                              f"({ticks}, {n_inputs}) for {ticks} ticks and {n_inputs} input axons")
         times, axons = np.nonzero(inputs)
