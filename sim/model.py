@@ -23,9 +23,9 @@ from firmware.image import Image
 from firmware.tables import decode, ranges_to_indices
 
 from . import lfsr
-from .neuron import lif_step, stochastic_round, trace_decay, trace_impulse
+from .neuron import lif_step, stochastic_round, trace_decay, trace_impulse, wrap_signed
 
-COUNTERS = ("ticks", "input_events", "spikes", "output_spikes", "synaptic_events", "plastic_updates")
+COUNTERS = f.COUNTERS   # the model never overruns a tick or drops an event: those stay 0
 
 
 class InputError(AxoniteError, ValueError):
@@ -169,7 +169,9 @@ class GoldenModel:
         delivered = np.bincount(arrival * c.n_neurons + target,
                                 weights=self.weights[syn] << self._syn_exp[syn],
                                 minlength=c.max_delay * c.n_neurons)
-        self.acc += np.rint(delivered).astype(np.int64).reshape(self.acc.shape)
+        # Accumulators are 16-bit wrapping registers (spec §4): wrap as hardware does.
+        self.acc = wrap_signed(self.acc + np.rint(delivered).astype(np.int64).reshape(self.acc.shape),
+                               f.A_IN_BITS)
 
         # Phase 4: plasticity, LTD (pre events, routing order) then LTP (post spikes).
         ltd = syn[self._syn_plastic[syn]]
