@@ -62,6 +62,12 @@ def max_weight_exp(weight_bits: int) -> int:
     return A_IN_BITS - weight_bits
 
 
+# Event counters (spec §7), in the order the access port and the wire protocol number them.
+COUNTERS = ("ticks", "input_events", "spikes", "output_spikes", "synaptic_events",
+            "plastic_updates", "overruns", "dropped")
+COUNTER_BITS = 64
+
+
 # --- Word layouts ---------------------------------------------------------------------------
 
 
@@ -206,6 +212,7 @@ def layouts(config) -> dict[str, Layout]:
         "trace_post": Layout("trace_post", [Field("y", TRACE_BITS)]),
         # Input already delivered for the coming ticks: slot (t mod max_delay) * n_neurons + neuron.
         "accumulator": Layout("accumulator", [Field("a_in", A_IN_BITS, signed=True)]),
+        "counters": Layout("counters", [Field("count", COUNTER_BITS)]),
     }
 
 
@@ -227,20 +234,18 @@ _REGION_ORDER = (
     ("trace_pre", "n_sources", "pre-synaptic trace per source"),
     ("trace_post", "n_neurons", "post-synaptic trace per neuron"),
     ("accumulator", "n_accumulators", "synaptic input waiting for ticks t .. t + max_delay - 1"),
+    ("counters", "n_counters", "event counters in COUNTERS order (read-only; reset clears)"),
 )
 TABLE_REGIONS = tuple(name for name, _, _ in _REGION_ORDER[:10])   # loaded from an image
 STATE_REGIONS = tuple(name for name, _, _ in _REGION_ORDER[10:])   # zero after reset
 
-# Event counters (spec §7), in the order the access port and the wire protocol number them.
-COUNTERS = ("ticks", "input_events", "spikes", "output_spikes", "synaptic_events",
-            "plastic_updates", "overruns", "dropped")
-COUNTER_BITS = 64
 
 
 def memory_map(config) -> dict[str, Region]:
     lay = layouts(config)
     depth_of = {"n_sources": config.n_inputs + config.n_neurons,
-                "n_accumulators": config.max_delay * config.n_neurons}
+                "n_accumulators": config.max_delay * config.n_neurons,
+                "n_counters": len(COUNTERS)}
     regions = {}
     for index, (name, depth, doc) in enumerate(_REGION_ORDER):
         if isinstance(depth, str):

@@ -1,0 +1,238 @@
+"""Neuron datapath: the CUBA-LIF update of docs/spec.md §3, one neuron per clock.
+
+Every width comes from firmware.formats; the arithmetic is bit-exact with sim.neuron.lif_step.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Shape, Signal, Value, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from firmware import formats as f
+
+# --- Shapes of the neuron's quantities (spec §3) ----------------------------------------------
+U_SHAPE = signed(f.UV_BITS + 1)          # u lies in (-2^23, 2^23]: +2^23 needs a 25th bit (§3.3)
+V_SHAPE = signed(f.UV_BITS)              # v lies in [-(2^23 - 1), 2^23 - 1]
+REF_SHAPE = unsigned(f.REFRACTORY_BITS)  # remaining refractory ticks, and the period itself
+A_IN_SHAPE = signed(f.A_IN_BITS)         # summed synaptic input of one tick, already wrapped
+DECAY_SHAPE = unsigned(f.DECAY_BITS)     # du, dv
+VTH_SHAPE = unsigned(f.VTH_BITS)
+BIAS_MANT_SHAPE = signed(f.BIAS_MANT_BITS)
+BIAS_EXP_SHAPE = Shape.cast(range(f.BIAS_EXP_MIN, f.BIAS_EXP_MAX + 1))
+# bias_mant << BIAS_EXP_MAX at both ends: -4096 << 7 = -2^19 and 4095 << 7 fit signed 20 bits.
+BIAS_SHAPE = signed(f.BIAS_MANT_BITS + f.BIAS_EXP_MAX)
+
+# Operand width of the iCE40UP5K's SB_MAC16 multiplier (16 x 16 -> 32, unsigned here).
+DSP_WIDTH = 16
+
+
+def neuron_input_layout(tag_width: int) -> data.StructLayout:
+    """Payload of one neuron update: its state, its input of the tick and its parameters.
+
+    `tag` is opaque (a neuron index, say) and comes back with the result. `bias` is the
+    already-shifted bias (see `bias_of`).
+    """
+    return data.StructLayout({
+        "tag": unsigned(tag_width),
+        "u": U_SHAPE,
+        "v": V_SHAPE,
+        "ref": REF_SHAPE,
+        "a_in": A_IN_SHAPE,
+        "du": DECAY_SHAPE,
+        "dv": DECAY_SHAPE,
+        "vth": VTH_SHAPE,
+        "bias": BIAS_SHAPE,
+        "refractory": REF_SHAPE,
+    })
+
+
+def neuron_output_layout(tag_width: int) -> data.StructLayout:
+    """Payload of one result: the new state of the neuron and whether it spiked."""
+    return data.StructLayout({
+        "tag": unsigned(tag_width),
+        "u": U_SHAPE,
+        "v": V_SHAPE,
+        "ref": REF_SHAPE,
+        "spike": unsigned(1),
+    })
+
+
+def bias_of(mant, exp) -> Value:
+    """Combinational bias of spec §3.1: `mant << exp` for exp >= 0, `mant >> -exp` (floor) else.
+
+    `mant` must have BIAS_MANT_SHAPE (signed 13-bit), `exp` BIAS_EXP_SHAPE (signed 4-bit, -8..7).
+    Built as one left barrel shift by exp + 8 (0..15) followed by a constant arithmetic right
+    shift by 8, which is exact in both directions. The result has BIAS_SHAPE.
+    """
+    mant, exp = Value.cast(mant), Value.cast(exp)
+    if mant.shape() != BIAS_MANT_SHAPE:
+        raise TypeError(f"bias_of: mant has shape {mant.shape()}, it must be {BIAS_MANT_SHAPE}")
+    if exp.shape() != BIAS_EXP_SHAPE:
+        raise TypeError(f"bias_of: exp has shape {exp.shape()}, it must be {BIAS_EXP_SHAPE}")
+    offset = -f.BIAS_EXP_MIN
+    shift = (exp + offset)[:len(exp)]            # 0 .. BIAS_EXP_MAX + offset, unsigned
+    bias = (mant << shift).shift_right(offset)
+    assert bias.shape() == BIAS_SHAPE, bias.shape()
+    return bias
+
+
+def _decay_magnitude(domain, name: str, magnitude: Value, factor: Value) -> Value:
+    """(magnitude * factor) >> 12, with its two partial products registered in `domain`.
+
+    magnitude is split at DSP_WIDTH so that each partial product fits one 16 x 16 SB_MAC16:
+    lo = magnitude[0:16], hi = magnitude[16:]. The returned combinational value,
+    ((hi * factor) << 4) + ((lo * factor) >> 12), equals (magnitude * factor) >> 12 exactly,
+    because (hi * factor) << 16 has no bits below bit 16.
+    """
+    lo, hi = magnitude[:DSP_WIDTH], magnitude[DSP_WIDTH:]
+    assert len(hi) <= DSP_WIDTH and len(factor) <= DSP_WIDTH
+    product_lo = Signal(len(lo) + len(factor), name=f"{name}_product_lo")
+    product_hi = Signal(len(hi) + len(factor), name=f"{name}_product_hi")
+    domain += [product_lo.eq(lo * factor), product_hi.eq(hi * factor)]
+    return (product_hi.shift_left(DSP_WIDTH - f.DECAY_BITS)
+            + product_lo.shift_right(f.DECAY_BITS))
+
+
+# The spike test runs on the unclipped v (see stage 4); that needs every threshold below V_MAX.
+assert ((1 << f.VTH_BITS) - 1) << f.VTH_SHIFT < f.V_MAX
+
+
+class LIFDatapath(wiring.Component):
+    """CUBA-LIF update of one neuron per clock (spec §3.1 to §3.4), pipelined.
+
+    Input stream `i` (no backpressure): a neuron's state (u in (-2^23, 2^23], v, ref), the
+    wrapped a_in of the tick, its parameters (du, dv, vth, refractory) and the shifted bias.
+    Output stream `o` (no backpressure): exactly LATENCY cycles after an input transfer, its
+    tag and the new u, v, ref and spike, equal to sim.neuron.lif_step. Inputs may arrive every
+    cycle; a cycle without `i.valid` gives a cycle without `o.valid` LATENCY cycles later.
+
+    Stages (each ends in a register):
+      1. |u|, |v| and their signs; decay factors 4096 - (du + 1) and 4096 - dv.
+      2. |u| * factor_u and |v| * factor_v, each as two partial products of at most 16 x 13 bits
+         (|x|[0:16] and |x|[16:24]), i.e. two SB_MAC16 per decay, u and v in parallel.
+      3. decay = sign * (product >> 12); u' = wrapU(decay_u + a_in * 64);
+         decay_v + bias (in parallel with u).
+      4. v' = clip(decay_v + bias + u'); threshold test; refractory and spike selection.
+    """
+
+    LATENCY = 4
+
+    def __init__(self, tag_width: int = 1):
+        if tag_width < 1:
+            raise ValueError(f"LIFDatapath: tag_width is {tag_width}, it must be at least 1")
+        self.tag_width = tag_width
+        super().__init__({
+            "i": In(stream.Signature(neuron_input_layout(tag_width), always_ready=True)),
+            "o": Out(stream.Signature(neuron_output_layout(tag_width), always_ready=True)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        sync = m.d.sync
+        i = self.i.payload
+
+        # Stage 1: magnitudes, signs, decay factors. ------------------------------------------
+        # Within the contract |u| <= 2^23 and |v| <= 2^23, so UV_BITS unsigned bits hold both.
+        s1_valid = Signal()
+        s1_tag = Signal(self.tag_width)
+        s1_u_negative, s1_v_negative = Signal(), Signal()
+        s1_u_magnitude = Signal(f.UV_BITS)
+        s1_v_magnitude = Signal(f.UV_BITS)
+        s1_factor_u = Signal(range(f.DECAY_UNITY - f.DU_OFFSET + 1))
+        s1_factor_v = Signal(range(f.DECAY_UNITY - f.DV_OFFSET + 1))
+        s1_a_in = Signal(A_IN_SHAPE)
+        s1_bias = Signal(BIAS_SHAPE)
+        s1_vth = Signal(VTH_SHAPE)
+        s1_ref = Signal(REF_SHAPE)
+        s1_refractory = Signal(REF_SHAPE)
+        sync += [
+            s1_valid.eq(self.i.valid),
+            s1_tag.eq(i.tag),
+            s1_u_negative.eq(i.u < 0),
+            s1_v_negative.eq(i.v < 0),
+            s1_u_magnitude.eq(abs(i.u)),
+            s1_v_magnitude.eq(abs(i.v)),
+            s1_factor_u.eq(f.DECAY_UNITY - (i.du + f.DU_OFFSET)),
+            s1_factor_v.eq(f.DECAY_UNITY - (i.dv + f.DV_OFFSET)),
+            s1_a_in.eq(i.a_in),
+            s1_bias.eq(i.bias),
+            s1_vth.eq(i.vth),
+            s1_ref.eq(i.ref),
+            s1_refractory.eq(i.refractory),
+        ]
+
+        # Stage 2: the multiplies (registered partial products). ------------------------------
+        s2_valid = Signal()
+        s2_tag = Signal(self.tag_width)
+        s2_u_negative, s2_v_negative = Signal(), Signal()
+        s2_a_in = Signal(A_IN_SHAPE)
+        s2_bias = Signal(BIAS_SHAPE)
+        s2_vth = Signal(VTH_SHAPE)
+        s2_ref = Signal(REF_SHAPE)
+        s2_refractory = Signal(REF_SHAPE)
+        decayed_u_magnitude = _decay_magnitude(sync, "s2_u", s1_u_magnitude, s1_factor_u)
+        decayed_v_magnitude = _decay_magnitude(sync, "s2_v", s1_v_magnitude, s1_factor_v)
+        sync += [
+            s2_valid.eq(s1_valid),
+            s2_tag.eq(s1_tag),
+            s2_u_negative.eq(s1_u_negative),
+            s2_v_negative.eq(s1_v_negative),
+            s2_a_in.eq(s1_a_in),
+            s2_bias.eq(s1_bias),
+            s2_vth.eq(s1_vth),
+            s2_ref.eq(s1_ref),
+            s2_refractory.eq(s1_refractory),
+        ]
+
+        # Stage 3: signed decays, u' with its wrap, decay_v + bias. ---------------------------
+        # |decay_u| <= 2^23 and |a_in * 64| <= 2^21: u_sum needs 26 bits; one wrap suffices.
+        decayed_u = Mux(s2_u_negative, -decayed_u_magnitude, decayed_u_magnitude)
+        decayed_v = Mux(s2_v_negative, -decayed_v_magnitude, decayed_v_magnitude)
+        u_sum = Signal(signed(f.UV_BITS + 2))
+        m.d.comb += u_sum.eq(decayed_u + s2_a_in.shift_left(f.ACT_SHIFT))
+        # wrapU into (-2^23, 2^23]: the low 24 bits as two's complement, except that the
+        # pattern 0x800000 (-2^23) stands for +2^23, so the 25th bit is set only for the
+        # negative values other than -2^23.
+        low = u_sum[:f.UV_BITS]
+        u_wrapped = Cat(low, low[-1] & (low[:-1] != 0)).as_signed()
+
+        s3_valid = Signal()
+        s3_tag = Signal(self.tag_width)
+        s3_u = Signal(U_SHAPE)
+        s3_v_partial = Signal(signed(f.UV_BITS + 1))   # decay_v + bias: |.| <= 2^23 + 2^19
+        s3_threshold = Signal(f.VTH_BITS + f.VTH_SHIFT)
+        s3_ref = Signal(REF_SHAPE)
+        s3_refractory = Signal(REF_SHAPE)
+        sync += [
+            s3_valid.eq(s2_valid),
+            s3_tag.eq(s2_tag),
+            s3_u.eq(u_wrapped),
+            s3_v_partial.eq(decayed_v + s2_bias),
+            s3_threshold.eq(s2_vth.shift_left(f.VTH_SHIFT)),
+            s3_ref.eq(s2_ref),
+            s3_refractory.eq(s2_refractory),
+        ]
+
+        # Stage 4: v', clip, threshold, refractory. -------------------------------------------
+        v_sum = Signal(signed(f.UV_BITS + 2))
+        m.d.comb += v_sum.eq(s3_v_partial + s3_u)
+        v_clipped = Mux(v_sum > f.V_MAX, f.V_MAX, Mux(v_sum < -f.V_MAX, -f.V_MAX, v_sum))
+        # vth << 6 <= 2^23 - 64 < V_MAX, so testing the unclipped sum gives the same answer
+        # as testing the clipped one, and the comparator runs in parallel with the clip.
+        above_threshold = v_sum > s3_threshold
+
+        o = self.o.payload
+        sync += [
+            self.o.valid.eq(s3_valid),
+            o.tag.eq(s3_tag),
+            o.u.eq(s3_u),
+        ]
+        with m.If(s3_ref != 0):
+            sync += [o.v.eq(0), o.ref.eq(s3_ref - 1), o.spike.eq(0)]
+        with m.Elif(above_threshold):
+            sync += [o.v.eq(0), o.ref.eq(s3_refractory), o.spike.eq(1)]
+        with m.Else():
+            sync += [o.v.eq(v_clipped), o.ref.eq(0), o.spike.eq(0)]
+
+        return m
