@@ -23,6 +23,12 @@ from .image import Image
 from .network import Inputs, Network
 
 
+def _pad(values: np.ndarray, size: int) -> np.ndarray:
+    out = np.zeros(size, np.int64)
+    out[:values.size] = values
+    return out
+
+
 def _capacity(what: str, needed: int, limit: int, culprit: str, field: str) -> None:
     if needed > limit:
         raise CapacityError(f"{culprit}: needs {needed} {what}, the core configuration holds "
@@ -142,7 +148,10 @@ def compile_network(network: Network, config: CoreConfig | None = None,
     tables = {
         "profile": lay["profile"].pack(du=profiles[:, 0], dv=profiles[:, 1], vth=profiles[:, 2],
                                        bias_exp=profiles[:, 3], refractory=profiles[:, 4]),
-        "neuron": lay["neuron"].pack(bias_mant=params["bias_mant"], profile=profile_of, output=output),
+        # Per-neuron and per-source tables are written in full, so that loading an image
+        # leaves nothing of a previous one behind (unused neurons: bias 0, profile 0, no output).
+        "neuron": lay["neuron"].pack(bias_mant=_pad(params["bias_mant"], c.n_neurons),
+                                     profile=_pad(profile_of, c.n_neurons), output=_pad(output, c.n_neurons)),
         "axon": lay["axon"].pack(seg_ptr=axon_ptr, seg_count=axon_count),
         "segment": lay["segment"].pack(syn_ptr=starts, syn_count=seg_count, window=window[starts],
                                        delay_m1=syn["delay"][starts] - 1, projection=syn["proj"][starts]),

@@ -1,0 +1,31 @@
+"""pytest wrapper of the cocotb regression (tests/rtl/cocotb_core.py) on Verilator."""
+
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from random_networks import REGRESSION_CONFIG
+from sim.verilator import build_core, run_cocotb
+
+HERE = Path(__file__).resolve().parent
+
+
+def run_seeds(seeds: str):
+    build = build_core(REGRESSION_CONFIG, name="regression")
+    results = run_cocotb(build, "cocotb_core", HERE, {"AXONITE_SEEDS": seeds})
+    failures = ET.parse(results).getroot().findall(".//failure") + ET.parse(results).getroot().findall(".//error")
+    cases = ET.parse(results).getroot().findall(".//testcase")
+    assert cases, f"cocotb ran no test (results in {results})"
+    assert not failures, "\n".join(f.get("message", "") + "\n" + (f.text or "") for f in failures)
+
+
+def test_core_equals_model_on_random_networks():
+    """At least 50 random networks in CI (AXONITE_SEEDS overrides, e.g. to reproduce one)."""
+    run_seeds(os.environ.get("AXONITE_SEEDS", "0-49"))
+
+
+@pytest.mark.slow
+def test_core_sweep_1000_seeds():
+    run_seeds(os.environ.get("AXONITE_SWEEP", "1000-1999"))
