@@ -17,6 +17,22 @@ from firmware import formats as fmt
 from .model import normalize_inputs
 
 
+class AmaranthAdapter:
+    """The adapter for an Amaranth simulator testbench context."""
+
+    def __init__(self, ctx, dut):
+        self.ctx, self.dut = ctx, dut
+
+    def set(self, name, value):
+        self.ctx.set(getattr(self.dut, name), int(value))
+
+    def get(self, name):
+        return int(self.ctx.get(getattr(self.dut, name)))
+
+    async def clock(self):
+        await self.ctx.tick()
+
+
 class CoreDriver:
     def __init__(self, adapter, config):
         self.io = adapter
@@ -101,6 +117,15 @@ class CoreDriver:
                 await self.io.clock()
                 quiet += 1
         return out
+
+    async def queue_inputs(self, ticks: int, inputs=None) -> None:
+        """Queue the input axons of `ticks` coming ticks, each group closed by a tick end."""
+        times, axons = normalize_inputs(inputs, ticks, self.config.n_inputs)
+        bounds = np.searchsorted(times, np.arange(ticks + 1))
+        for k in range(ticks):
+            for axon in axons[bounds[k]:bounds[k + 1]]:
+                await self._push_input(int(axon), 0)
+            await self._push_input(0, 1)
 
     async def _push_input(self, axon: int, tick_end: int) -> None:
         self.io.set("in_axon", axon)

@@ -1,0 +1,162 @@
+"""Amaranth-simulator tests of the core's ports: access, stepping, free-run, drops, clear."""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from firmware import AllToAll, CoreConfig, FromList, Network, OneToOne, compile_network
+from firmware import formats as fmt
+from rtl.core import Core
+from sim import GoldenModel
+from sim.core_driver import AmaranthAdapter, CoreDriver
+
+CONFIG = CoreConfig(n_neurons=12, n_inputs=6, n_synapses=64, n_segments=32, n_reverse=16,
+                    n_profiles=4, n_projections=4, max_delay=2)
+
+
+def simulate(testbench, config=CONFIG, **core_args):
+    dut = Core(config, **core_args)
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    out = {}
+
+    async def bench(ctx):
+        await testbench(CoreDriver(AmaranthAdapter(ctx, dut), config), out)
+
+    sim.add_testbench(bench)
+    sim.run()
+    return out
+
+
+def relay_network():
+    """Input k drives neuron k (weight 100 over threshold 20): one spike per input spike."""
+    net = Network("relay")
+    inputs = net.inputs("in", 6)
+    pop = net.population("p", 6, du=4095, dv=4095, vth=20)
+    net.connect(inputs, pop, OneToOne(), weight=100)
+    net.record(pop)
+    return compile_network(net, CONFIG)
+
+
+def test_access_port_round_trip_every_region():
+    rng = np.random.default_rng(0)
+    regions = fmt.memory_map(CONFIG)
+    written = {name: rng.integers(0, 1 << r.layout.width, r.depth, dtype=np.uint64)
+               for name, r in regions.items() if name != "counters"}
+
+    async def bench(d, out):
+        for name, words in written.items():
+            await d.write(name, words)
+        out.update({name: await d.read(name) for name in written})
+
+    out = simulate(bench)
+    for name, words in written.items():
+        assert np.array_equal(out[name], words), name
+
+
+def test_step_several_ticks_with_queued_inputs():
+    image = relay_network()
+    inputs = {0: [0, 2], 1: [5], 3: [1, 2, 3]}
+
+    async def bench(d, out):
+        await d.load(image)
+        await d.queue_inputs(5, inputs)
+        d.io.set("step_ticks", 5)
+        d.io.set("step", 1)
+        await d.io.clock()
+        d.io.set("step", 0)
+        await d.idle()
+        out["spikes"] = await d.drain_output()
+        out["state"] = await d.state()
+
+    out = simulate(bench)
+    model = GoldenModel(image)
+    result = model.run(5, inputs)
+    assert out["spikes"] == list(zip(result.times.tolist(), result.neurons.tolist()))
+    assert out["state"]["counters"] == model.counters
+    assert out["state"]["counters"]["ticks"] == 5
+
+
+def test_inputs_out_of_order_or_out_of_range_are_dropped_and_counted():
+    image = relay_network()
+
+    async def bench(d, out):
+        await d.load(image)
+        for axon in (3, 1, 3, 7, 4):      # 1: descending, 3: repeat, 7: no such axon (6 inputs)
+            await d._push_input(axon, 0)
+        await d._push_input(0, 1)
+        d.io.set("step_ticks", 1)
+        d.io.set("step", 1)
+        await d.io.clock()
+        d.io.set("step", 0)
+        await d.idle()
+        out["spikes"] = await d.drain_output()
+        out["counters"] = (await d.state())["counters"]
+
+    out = simulate(bench)
+    assert out["counters"]["dropped"] == 3
+    assert out["counters"]["input_events"] == 2
+    assert out["spikes"] == []                        # the relay fires one tick later
+    model = GoldenModel(image)
+    model.run(1, {0: [3, 4]})
+    assert {k: v for k, v in out["counters"].items() if k != "dropped"} == \
+        {k: v for k, v in model.counters.items() if k != "dropped"}
+
+
+@pytest.mark.parametrize("period, overrun", [(4, True), (400, False)])
+def test_free_run_counts_overruns(period, overrun):
+    image = relay_network()
+
+    async def bench(d, out):
+        await d.load(image)
+        d.io.set("period", period)
+        d.io.set("freerun", 1)
+        for _ in range(6 * max(period, 60)):
+            await d.io.clock()
+        d.io.set("freerun", 0)
+        await d.idle()
+        out["counters"] = (await d.state())["counters"]
+
+    counters = simulate(bench)["counters"]
+    assert counters["ticks"] >= 3
+    if overrun:
+        assert counters["overruns"] >= counters["ticks"] - 1 > 0
+    else:
+        assert counters["overruns"] == 0
+
+
+def test_full_output_fifo_counts_every_lost_spike():
+    net = Network("burst")
+    inputs = net.inputs("in", 1)
+    pop = net.population("p", 12, du=4095, dv=4095, vth=20)
+    net.connect(inputs, pop, AllToAll(), weight=100)
+    net.record(pop)
+    image = compile_network(net, CONFIG)
+
+    async def bench(d, out):
+        await d.load(image)
+        spikes, _ = await d.run(2, {0: [0]})     # run() drains only after each tick
+        out["spikes"] = spikes
+        out["counters"] = (await d.state())["counters"]
+
+    out = simulate(bench, output_depth=4)
+    assert out["counters"]["output_spikes"] == 12
+    assert out["counters"]["dropped"] > 0
+    assert len(out["spikes"]) + out["counters"]["dropped"] == 12
+
+
+def test_clear_zeroes_state_and_counters():
+    image = relay_network()
+
+    async def bench(d, out):
+        await d.load(image)
+        await d.run(3, {0: [0, 1], 1: [2]})
+        out["before"] = await d.state()
+        await d.clear()
+        out["after"] = await d.state()
+
+    out = simulate(bench)
+    assert out["before"]["counters"]["ticks"] == 3
+    for key in ("u", "v", "ref", "x", "y", "acc"):
+        assert not np.any(out["after"][key]), key
+    assert all(v == 0 for v in out["after"]["counters"].values())
