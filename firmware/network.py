@@ -131,7 +131,11 @@ class FromList:
     """Explicit connections: rows of (pre, post, weight) or (pre, post, weight, delay)."""
 
     def __init__(self, connections):
-        arr = np.asarray(connections)
+        try:
+            arr = np.asarray(connections)
+        except ValueError:
+            raise ValueError("FromList: every row needs the same length: all (pre, post, weight) "
+                             "or all (pre, post, weight, delay)") from None
         if arr.ndim != 2 or arr.shape[1] not in (3, 4):
             raise ValueError("FromList takes rows of (pre, post, weight) or (pre, post, weight, delay)")
         if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):

@@ -27,7 +27,7 @@ from firmware.config import CoreConfig
 from firmware.errors import ConfigError
 
 from .layout import pack, unpack
-from .memory import make_memory
+from .memory import SimulationMemories
 from .neuron import LIFDatapath, bias_of
 
 # Regions that are a single word live in registers, not memories.
@@ -57,14 +57,18 @@ class Core(wiring.Component):
     `period` cycles and counts an overrun when a tick takes longer. `clear` zeroes the state.
     Output port: spikes of output neurons as (`out_tick`, `out_neuron`), a FIFO of
     `output_depth`; a spike that finds it full is counted in `dropped`.
+    Memories come from `memories` (rtl.memory: SimulationMemories by default, ICE40Memories
+    for the iCE40 mapping).
     """
 
-    def __init__(self, config: CoreConfig, input_depth: int = 512, output_depth: int = 512):
+    def __init__(self, config: CoreConfig, input_depth: int = 512, output_depth: int = 512,
+                 memories=None):
         if not isinstance(config, CoreConfig):
             raise ConfigError(f"Core needs a CoreConfig, got {config!r}")
         self.config = config
         self.regions = fmt.memory_map(config)
         self.input_depth, self.output_depth = input_depth, output_depth
+        self.memories = memories or SimulationMemories()
         self.addr_width = max(fmt.bits_for(r.depth) for r in self.regions.values())
         self.data_width = max(r.layout.width for r in self.regions.values())
         super().__init__({
@@ -102,10 +106,11 @@ class Core(wiring.Component):
         mem = {}
         for name, region in self.regions.items():
             if name not in _REGISTER_REGIONS:
-                mem[name] = make_memory(region.layout.width, region.depth, transparent=(name == "accumulator"))
+                mem[name] = self.memories.make(name, region.layout.width, region.depth,
+                                               transparent=(name == "accumulator"))
                 m.submodules[f"mem_{name}"] = mem[name].memory
         # The event list of the current tick: host inputs, then spiking neurons (as sources).
-        events = make_memory(sb, S)
+        events = self.memories.make("events", sb, S)
         m.submodules.mem_events = events.memory
         for port in [*mem.values(), events]:
             m.d.comb += port.write.en.eq(0)

@@ -7,6 +7,7 @@ from amaranth.sim import Simulator
 from firmware import AllToAll, CoreConfig, FromList, Network, OneToOne, compile_network
 from firmware import formats as fmt
 from rtl.core import Core
+from rtl.memory import ICE40Memories
 from sim import GoldenModel
 from sim.core_driver import AmaranthAdapter, CoreDriver
 
@@ -145,6 +146,35 @@ def test_full_output_fifo_counts_every_lost_spike():
     assert len(out["spikes"]) + out["counters"]["dropped"] == 12
 
 
+def test_ice40_mapped_memories_behave_the_same():
+    """The synapse memory in (modelled) SB_SPRAM256KA: same spikes, state and weights."""
+    config = CoreConfig(n_neurons=12, n_inputs=6, n_synapses=20000, n_segments=32, n_reverse=16,
+                        n_profiles=4, n_projections=4, max_delay=2)
+    net = Network("mapped")
+    inputs = net.inputs("in", 6)
+    pop = net.population("p", 12, du=300, dv=100, vth=30, refractory=1)
+    net.connect(inputs, pop, AllToAll(), weight=np.arange(72).reshape(6, 12) - 20)
+    net.connect(pop, pop, FromList([(0, 1, -50, 1), (3, 4, 90, 2), (11, 0, 60, 1)]))
+    net.record(pop)
+    image = compile_network(net, config)
+    inputs = np.random.default_rng(3).random((15, 6)) < 0.4
+
+    async def bench(d, out):
+        await d.load(image)
+        out["spikes"], _ = await d.run(15, inputs)
+        out["state"] = await d.state()
+        out["weights"] = await d.weights(image.tables["synapse"].size)
+
+    out = simulate(bench, config, memories=ICE40Memories(behavioural=True))
+    model = GoldenModel(image)
+    result = model.run(15, inputs)
+    assert out["spikes"].tolist() == np.stack([result.times, result.neurons], 1).tolist()
+    for key in ("u", "v", "ref", "x", "y", "acc"):
+        assert np.array_equal(out["state"][key], model.state()[key]), key
+    assert np.array_equal(out["weights"], model.weights)
+    assert out["state"]["counters"] == model.counters
+
+
 def test_clear_zeroes_state_and_counters():
     image = relay_network()
 
@@ -160,3 +190,11 @@ def test_clear_zeroes_state_and_counters():
     for key in ("u", "v", "ref", "x", "y", "acc"):
         assert not np.any(out["after"][key]), key
     assert all(v == 0 for v in out["after"]["counters"].values())
+
+
+def test_ice40_mapping_instantiates_spram_banks():
+    from amaranth.back import verilog
+
+    config = CoreConfig(n_neurons=16, n_inputs=8, n_synapses=40000, n_segments=64, n_reverse=16)
+    text = verilog.convert(Core(config, memories=ICE40Memories()), name="core", emit_src=False)
+    assert text.count("SB_SPRAM256KA ") == 3      # 40,000 words need three 16K banks
