@@ -6,6 +6,7 @@ Amaranth simulator (unit tests) and cocotb on Verilator (the regression):
     adapter.set(name, value)     # drive an input port at the next clock edge
     adapter.get(name) -> int     # sample an output port (two's complement not applied)
     await adapter.clock()        # advance one clock cycle
+    await adapter.wait_low(name) # optional: wait until a port is 0, return the cycles
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class CoreDriver:
 
     async def idle(self, limit: int = 10_000_000) -> int:
         """Clock until the core is idle; return the cycles it took."""
+        if hasattr(self.io, "wait_low"):      # the simulator can wait without waking per cycle
+            return await self.io.wait_low("busy")
         for cycles in range(limit):
             if not self.io.get("busy"):
                 return cycles

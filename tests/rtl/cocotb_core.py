@@ -9,28 +9,11 @@ import os
 
 import cocotb
 import numpy as np
-from cocotb.triggers import FallingEdge, RisingEdge
 
 from random_networks import REGRESSION_CONFIG, random_case
 from sim import GoldenModel
+from sim.cocotb_adapter import CocotbAdapter
 from sim.core_driver import CoreDriver
-
-
-class CocotbAdapter:
-    """set/get/clock on the wrapper's signals; a 'clock' ends at the falling edge, so values
-    read are settled after the rising edge and values written are seen by the next one."""
-
-    def __init__(self, dut):
-        self.dut = dut
-
-    def set(self, name, value):
-        getattr(self.dut, name).value = int(value)
-
-    def get(self, name):
-        return int(getattr(self.dut, name).value)
-
-    async def clock(self):
-        await FallingEdge(self.dut.clk)
 
 
 def parse_seeds(text):
@@ -74,11 +57,7 @@ def compare(case, spikes, state, weights):
 async def regression(dut):
     seeds = parse_seeds(os.environ.get("AXONITE_SEEDS", "0-4"))
     io = CocotbAdapter(dut)
-    dut.rst.value = 1
-    for _ in range(3):
-        await RisingEdge(dut.clk)
-    dut.rst.value = 0
-    await FallingEdge(dut.clk)
+    await io.reset()
     driver = CoreDriver(io, REGRESSION_CONFIG)
     failures = []
     for seed in seeds:
