@@ -110,15 +110,18 @@ class Layout:
         if set(values) != names:
             raise ValueError(f"layout {self.name}: missing fields {sorted(names - set(values))}, "
                              f"unknown fields {sorted(set(values) - names)}")
-        size = None
-        word = None
+        word, size = None, None
         for f in self.fields:
-            v = np.asarray(values[f.name], dtype=np.int64)
+            v = np.asarray(values[f.name])
+            if v.dtype.kind not in "iub":
+                raise ValueError(f"layout {self.name}: field {f.name} must be integers, got {v.dtype}")
             lo, hi = signed_range(f.width) if f.signed else (0, (1 << f.width) - 1)
-            if v.size and (v.min() < lo or v.max() > hi):
-                bad = v[(v < lo) | (v > hi)][0]
+            if v.size and (int(v.min()) < lo or int(v.max()) > hi):
+                bad = next(int(x) for x in v.flat if not lo <= int(x) <= hi)
                 raise ValueError(f"layout {self.name}: field {f.name} = {bad} is outside [{lo}, {hi}]")
-            raw = (v & ((1 << f.width) - 1)).astype(np.uint64) << np.uint64(self.offsets[f.name])
+            # Two's complement through int64 for signed fields; unsigned values as they are.
+            raw = v.astype(np.int64).astype(np.uint64) if f.signed or v.dtype.kind == "i" else v.astype(np.uint64)
+            raw = (raw & np.uint64((1 << f.width) - 1)) << np.uint64(self.offsets[f.name])
             word = raw if word is None else word | raw
             size = v.shape
         if word is None:

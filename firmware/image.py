@@ -116,11 +116,13 @@ class Image:
     def from_bytes(cls, data: bytes, source: str = "image") -> "Image":
         if len(data) < _FIXED.size:
             raise ImageError(f"{source}: truncated: {len(data)} bytes, the fixed header alone is {_FIXED.size}")
-        magic, version, _, hlen, plen, crc = _FIXED.unpack_from(data)
+        magic, version, reserved, hlen, plen, crc = _FIXED.unpack_from(data)
         if magic != MAGIC:
             raise ImageError(f"{source}: not an axonite image (magic {magic!r}, expected {MAGIC!r})")
         if version != IMAGE_VERSION:
             raise ImageError(f"{source}: image format version {version}; this axonite reads version {IMAGE_VERSION}")
+        if reserved != 0:
+            raise ImageError(f"{source}: reserved header field is {reserved:#06x}, must be 0 (the file is corrupt)")
         expected = _FIXED.size + hlen + plen
         if len(data) != expected:
             what = "truncated" if len(data) < expected else "has trailing bytes"
@@ -134,7 +136,12 @@ class Image:
             config = CoreConfig.from_dict(header["config"])
             counts = header["tables"]
             symbols = header["symbols"]
-        except (ValueError, KeyError, TypeError, ConfigError) as error:
+            if not isinstance(counts, dict) or not isinstance(symbols, dict):
+                raise TypeError("'tables' and 'symbols' must be objects")
+            for name, n in counts.items():
+                if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                    raise TypeError(f"word count of table {name!r} is {n!r}, not a non-negative integer")
+        except (ValueError, KeyError, TypeError, AttributeError, ConfigError) as error:
             raise ImageError(f"{source}: unreadable header: {error}") from None
         if sum(counts.values()) * 8 != plen:
             raise ImageError(f"{source}: header lists {sum(counts.values())} words, payload holds {plen // 8}")

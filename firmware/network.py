@@ -217,7 +217,7 @@ class Projection:
                  delay, stdp, name):
         self.network, self.index = network, index
         self.pre, self.post, self.connector = pre, post, connector
-        self.name = name or f"{pre.name}->{post.name}#{index}"
+        self.name = name or f"{getattr(pre, 'name', pre)}->{getattr(post, 'name', post)}#{index}"
         self.weight_exp, self.stdp = weight_exp, stdp
         self._weight, self._delay = weight, delay
         owner = f"projection {self.name!r}"

@@ -96,6 +96,8 @@ def decode(image) -> DecodedTables:
     seg_ptr, seg_count = _csr(c.n_sources, t["axon"]["seg_ptr"], t["axon"]["seg_count"], n_seg,
                               "source", "segments")
     syn_ptr, syn_count = _csr(n_seg, seg["syn_ptr"], seg["syn_count"], n_syn, "segment", "synapses")
+    if n_syn and not n_seg:
+        raise ImageError(f"image: {n_syn} synapse words but no segment to reach them")
     n_proj = t["projection"]["weight_exp"].size
     if n_seg and seg["projection"].max() >= n_proj:
         raise ImageError(f"image: a segment names projection {seg['projection'].max()}, "

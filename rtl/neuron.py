@@ -6,7 +6,7 @@ Every width comes from firmware.formats; the arithmetic is bit-exact with sim.ne
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Shape, Signal, Value, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from firmware import formats as f
@@ -58,6 +58,15 @@ def neuron_output_layout(tag_width: int) -> data.StructLayout:
     })
 
 
+def flow_signature(layout) -> wiring.Signature:
+    """A stream without backpressure: `payload` is meaningful in the cycles where `valid` is 1.
+
+    (Like amaranth.lib.stream with always_ready=True, whose constant `ready` member stops
+    amaranth 0.5's Verilog export of a top-level component.)
+    """
+    return wiring.Signature({"valid": Out(1), "payload": Out(layout)})
+
+
 def bias_of(mant, exp) -> Value:
     """Combinational bias of spec §3.1: `mant << exp` for exp >= 0, `mant >> -exp` (floor) else.
 
@@ -101,19 +110,25 @@ assert ((1 << f.VTH_BITS) - 1) << f.VTH_SHIFT < f.V_MAX
 class LIFDatapath(wiring.Component):
     """CUBA-LIF update of one neuron per clock (spec §3.1 to §3.4), pipelined.
 
-    Input stream `i` (no backpressure): a neuron's state (u in (-2^23, 2^23], v, ref), the
-    wrapped a_in of the tick, its parameters (du, dv, vth, refractory) and the shifted bias.
-    Output stream `o` (no backpressure): exactly LATENCY cycles after an input transfer, its
-    tag and the new u, v, ref and spike, equal to sim.neuron.lif_step. Inputs may arrive every
-    cycle; a cycle without `i.valid` gives a cycle without `o.valid` LATENCY cycles later.
+    Input flow `i` (valid + payload, no backpressure): a neuron's state (u in (-2^23, 2^23],
+    v in [-(2^23 - 1), 2^23 - 1], ref), the wrapped a_in of the tick, its parameters (du, dv,
+    vth, refractory) and the shifted bias (`bias_of`). Output flow `o` (valid + payload, no
+    backpressure): exactly LATENCY cycles after an input, its tag and the new u, v, ref and
+    spike, equal to sim.neuron.lif_step. Inputs may arrive every cycle; a cycle without
+    `i.valid` gives a cycle without `o.valid` LATENCY cycles later. Outside the contract
+    (|u| > 2^23) the result is unspecified.
 
-    Stages (each ends in a register):
-      1. |u|, |v| and their signs; decay factors 4096 - (du + 1) and 4096 - dv.
-      2. |u| * factor_u and |v| * factor_v, each as two partial products of at most 16 x 13 bits
-         (|x|[0:16] and |x|[16:24]), i.e. two SB_MAC16 per decay, u and v in parallel.
-      3. decay = sign * (product >> 12); u' = wrapU(decay_u + a_in * 64);
-         decay_v + bias (in parallel with u).
-      4. v' = clip(decay_v + bias + u'); threshold test; refractory and spike selection.
+    Stages (each ends in a register; at most two carry chains in series per stage):
+      1. |u|, |v| and their signs; decay factors 4096 - (du + 1) and 4096 - dv;
+         a_in * 64 and bias, each plus the sign bit for stage 3.
+      2. |u| * factor_u and |v| * factor_v, each as two partial products of at most 16 x 13
+         bits (|x|[0:16] and |x|[16:24]): two SB_MAC16 per decay, u and v in parallel;
+         bias - vth * 64 - 1 for the spike test.
+      3. decay = sign * (product >> 12); u' = wrapU(decay_u + a_in * 64); decay_v + bias and
+         decay_v + bias - vth * 64 - 1, all in parallel.
+      4. v' = clip(decay_v + bias + u') and the spike test (sign of v' - vth * 64 - 1) in
+         parallel; refractory and spike selection.
+    Standalone on an iCE40UP5K (yosys synth_ice40 -dsp, nextpnr-ice40) this reaches ~39 MHz.
     """
 
     LATENCY = 4
@@ -123,8 +138,8 @@ class LIFDatapath(wiring.Component):
             raise ValueError(f"LIFDatapath: tag_width is {tag_width}, it must be at least 1")
         self.tag_width = tag_width
         super().__init__({
-            "i": In(stream.Signature(neuron_input_layout(tag_width), always_ready=True)),
-            "o": Out(stream.Signature(neuron_output_layout(tag_width), always_ready=True)),
+            "i": In(flow_signature(neuron_input_layout(tag_width))),
+            "o": Out(flow_signature(neuron_output_layout(tag_width))),
         })
 
     def elaborate(self, platform):
@@ -132,7 +147,9 @@ class LIFDatapath(wiring.Component):
         sync = m.d.sync
         i = self.i.payload
 
-        # Stage 1: magnitudes, signs, decay factors. ------------------------------------------
+        # Stage 1: magnitudes, signs, decay factors, the addends of stage 3. ------------------
+        # Stage 3 adds a signed decay as addend + (~|d| + 1) when negative; the +1 rides in the
+        # addend: a_in * 64 + 1 is a_in * 64 | 1 (its low 6 bits are zero), bias + 1 a short add.
         # Within the contract |u| <= 2^23 and |v| <= 2^23, so UV_BITS unsigned bits hold both.
         s1_valid = Signal()
         s1_tag = Signal(self.tag_width)
@@ -141,9 +158,9 @@ class LIFDatapath(wiring.Component):
         s1_v_magnitude = Signal(f.UV_BITS)
         s1_factor_u = Signal(range(f.DECAY_UNITY - f.DU_OFFSET + 1))
         s1_factor_v = Signal(range(f.DECAY_UNITY - f.DV_OFFSET + 1))
-        s1_a_in = Signal(A_IN_SHAPE)
-        s1_bias = Signal(BIAS_SHAPE)
-        s1_vth = Signal(VTH_SHAPE)
+        s1_u_addend = Signal(signed(f.A_IN_BITS + f.ACT_SHIFT))    # a_in * 64 + (u < 0)
+        s1_v_addend = Signal(signed(BIAS_SHAPE.width + 1))          # bias + (v < 0)
+        s1_threshold = Signal(f.VTH_BITS + f.VTH_SHIFT)             # vth << 6
         s1_ref = Signal(REF_SHAPE)
         s1_refractory = Signal(REF_SHAPE)
         sync += [
@@ -155,20 +172,22 @@ class LIFDatapath(wiring.Component):
             s1_v_magnitude.eq(abs(i.v)),
             s1_factor_u.eq(f.DECAY_UNITY - (i.du + f.DU_OFFSET)),
             s1_factor_v.eq(f.DECAY_UNITY - (i.dv + f.DV_OFFSET)),
-            s1_a_in.eq(i.a_in),
-            s1_bias.eq(i.bias),
-            s1_vth.eq(i.vth),
+            s1_u_addend.eq(i.a_in.shift_left(f.ACT_SHIFT) | (i.u < 0)),
+            s1_v_addend.eq(i.bias + (i.v < 0)),
+            s1_threshold.eq(i.vth.shift_left(f.VTH_SHIFT)),
             s1_ref.eq(i.ref),
             s1_refractory.eq(i.refractory),
         ]
 
         # Stage 2: the multiplies (registered partial products). ------------------------------
+        # In parallel, the spike test's addend: v' > vth << 6 iff v' - (vth << 6) - 1 >= 0, and
+        # -(vth << 6) - 1 = ~(vth << 6), so stage 4 only has to look at the sign of a sum.
         s2_valid = Signal()
         s2_tag = Signal(self.tag_width)
         s2_u_negative, s2_v_negative = Signal(), Signal()
-        s2_a_in = Signal(A_IN_SHAPE)
-        s2_bias = Signal(BIAS_SHAPE)
-        s2_vth = Signal(VTH_SHAPE)
+        s2_u_addend = Signal.like(s1_u_addend)
+        s2_v_addend = Signal.like(s1_v_addend)
+        s2_spike_addend = Signal(signed(f.UV_BITS + 1))             # bias + (v < 0) - vth*64 - 1
         s2_ref = Signal(REF_SHAPE)
         s2_refractory = Signal(REF_SHAPE)
         decayed_u_magnitude = _decay_magnitude(sync, "s2_u", s1_u_magnitude, s1_factor_u)
@@ -178,19 +197,29 @@ class LIFDatapath(wiring.Component):
             s2_tag.eq(s1_tag),
             s2_u_negative.eq(s1_u_negative),
             s2_v_negative.eq(s1_v_negative),
-            s2_a_in.eq(s1_a_in),
-            s2_bias.eq(s1_bias),
-            s2_vth.eq(s1_vth),
+            s2_u_addend.eq(s1_u_addend),
+            s2_v_addend.eq(s1_v_addend),
+            s2_spike_addend.eq(s1_v_addend + ~Cat(s1_threshold, 0).as_signed()),
             s2_ref.eq(s1_ref),
             s2_refractory.eq(s1_refractory),
         ]
 
-        # Stage 3: signed decays, u' with its wrap, decay_v + bias. ---------------------------
+        # Stage 3: signed decays, u' with its wrap, decay_v + bias (and - vth * 64 - 1). -----
+        def ones_complement_decay(name, negative, magnitude):
+            """magnitude, or ~magnitude = -magnitude - 1 if negative: added to an addend that
+            carries the +1, it gives addend + signed decay in one carry chain after the
+            magnitude's, instead of a negation and an add."""
+            magnitude_signal = Signal(f.UV_BITS + 1, name=name)   # <= 2^23 within the contract
+            m.d.comb += magnitude_signal.eq(magnitude)
+            wide = magnitude_signal.as_signed()
+            return Mux(negative, ~wide, wide)
+
+        decay_u = ones_complement_decay("decay_u_magnitude", s2_u_negative, decayed_u_magnitude)
+        decay_v = ones_complement_decay("decay_v_magnitude", s2_v_negative, decayed_v_magnitude)
+
         # |decay_u| <= 2^23 and |a_in * 64| <= 2^21: u_sum needs 26 bits; one wrap suffices.
-        decayed_u = Mux(s2_u_negative, -decayed_u_magnitude, decayed_u_magnitude)
-        decayed_v = Mux(s2_v_negative, -decayed_v_magnitude, decayed_v_magnitude)
         u_sum = Signal(signed(f.UV_BITS + 2))
-        m.d.comb += u_sum.eq(decayed_u + s2_a_in.shift_left(f.ACT_SHIFT))
+        m.d.comb += u_sum.eq(s2_u_addend + decay_u)
         # wrapU into (-2^23, 2^23]: the low 24 bits as two's complement, except that the
         # pattern 0x800000 (-2^23) stands for +2^23, so the 25th bit is set only for the
         # negative values other than -2^23.
@@ -200,27 +229,29 @@ class LIFDatapath(wiring.Component):
         s3_valid = Signal()
         s3_tag = Signal(self.tag_width)
         s3_u = Signal(U_SHAPE)
-        s3_v_partial = Signal(signed(f.UV_BITS + 1))   # decay_v + bias: |.| <= 2^23 + 2^19
-        s3_threshold = Signal(f.VTH_BITS + f.VTH_SHIFT)
+        s3_v_partial = Signal(signed(f.UV_BITS + 2))      # decay_v + bias
+        s3_spike_partial = Signal(signed(f.UV_BITS + 2))  # decay_v + bias - vth * 64 - 1
         s3_ref = Signal(REF_SHAPE)
         s3_refractory = Signal(REF_SHAPE)
         sync += [
             s3_valid.eq(s2_valid),
             s3_tag.eq(s2_tag),
             s3_u.eq(u_wrapped),
-            s3_v_partial.eq(decayed_v + s2_bias),
-            s3_threshold.eq(s2_vth.shift_left(f.VTH_SHIFT)),
+            s3_v_partial.eq(s2_v_addend + decay_v),
+            s3_spike_partial.eq(s2_spike_addend + decay_v),
             s3_ref.eq(s2_ref),
             s3_refractory.eq(s2_refractory),
         ]
 
         # Stage 4: v', clip, threshold, refractory. -------------------------------------------
+        # The threshold test uses the unclipped sum: vth << 6 < V_MAX (asserted above), so it
+        # gives the same answer as the clipped one, and it runs in parallel with the clip.
         v_sum = Signal(signed(f.UV_BITS + 2))
         m.d.comb += v_sum.eq(s3_v_partial + s3_u)
         v_clipped = Mux(v_sum > f.V_MAX, f.V_MAX, Mux(v_sum < -f.V_MAX, -f.V_MAX, v_sum))
-        # vth << 6 <= 2^23 - 64 < V_MAX, so testing the unclipped sum gives the same answer
-        # as testing the clipped one, and the comparator runs in parallel with the clip.
-        above_threshold = v_sum > s3_threshold
+        spike_margin = Signal(signed(f.UV_BITS + 3))      # v' - vth * 64 - 1
+        m.d.comb += spike_margin.eq(s3_spike_partial + s3_u)
+        above_threshold = spike_margin >= 0
 
         o = self.o.payload
         sync += [

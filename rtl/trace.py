@@ -1,0 +1,107 @@
+"""Traces (spec §6.1): decay of the input axons' pre-traces, and the impulses of phase 5.
+
+Neuron pre- and post-traces decay inside the NeuronEngine (indexed by the neuron); the input
+axons' pre-traces decay here, in parallel with it, from a memory of their own.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from firmware import formats as fmt
+
+from .ports import done_when_idle, read_port, write_port
+
+
+def trace_decay(x, decay):
+    """(x * (4096 - decay)) >> 12 for an unsigned trace: floor, so a trace reaches 0."""
+    return ((x * (fmt.DECAY_UNITY - decay)) >> fmt.DECAY_BITS)[:fmt.TRACE_BITS]
+
+
+def trace_impulse(x, impulse, nearest):
+    """All-to-all: min(x + impulse, 255); nearest: impulse."""
+    total = x + impulse
+    return Mux(nearest, impulse, Mux(total > fmt.TRACE_MAX, fmt.TRACE_MAX, total))[:fmt.TRACE_BITS]
+
+
+class InputTraceDecay(wiring.Component):
+    """`start` decays the pre-trace of every input axon, one per cycle; `done` pulses after."""
+
+    def __init__(self, config):
+        self.config = config
+        ab = fmt.bits_for(config.n_inputs)
+        super().__init__({
+            "start": In(1), "done": Out(1), "busy": Out(1), "decay": In(fmt.DECAY_BITS),
+            "x_rd": Out(read_port(ab, fmt.TRACE_BITS)), "x_wr": Out(write_port(ab, fmt.TRACE_BITS)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        n = self.config.n_inputs
+        addr = Signal(range(n + 1), init=n)
+        valid, last = Signal(), Signal(range(n))
+        with m.If(self.start):
+            m.d.sync += addr.eq(0)
+        with m.Elif(addr < n):
+            m.d.sync += addr.eq(addr + 1)
+        m.d.sync += [valid.eq(addr < n), last.eq(addr)]
+        m.d.comb += [self.x_rd.addr.eq(addr),
+                     self.x_wr.addr.eq(last), self.x_wr.data.eq(trace_decay(self.x_rd.data, self.decay)),
+                     self.x_wr.en.eq(valid), self.busy.eq((addr < n) | valid)]
+        done_when_idle(m, self.busy, self.done)
+        return m
+
+
+class TraceImpulse(wiring.Component):
+    """Phase 5: for each of the tick's `n_events` events (the event list), the pre-trace of its
+    source gets the pre impulse and, for a neuron, the post-trace the post impulse."""
+
+    def __init__(self, config):
+        self.config = c = config
+        sb, nb, ib = fmt.bits_for(c.n_sources), fmt.bits_for(c.n_neurons), fmt.bits_for(c.n_inputs)
+        super().__init__({
+            "start": In(1), "done": Out(1), "busy": Out(1), "n_events": In(sb + 1),
+            "pre_impulse": In(fmt.TRACE_BITS), "post_impulse": In(fmt.TRACE_BITS), "nearest": In(1),
+            "events_rd": Out(read_port(sb, sb)),
+            "x_in_rd": Out(read_port(ib, fmt.TRACE_BITS)), "x_in_wr": Out(write_port(ib, fmt.TRACE_BITS)),
+            "x_n_rd": Out(read_port(nb, fmt.TRACE_BITS)), "x_n_wr": Out(write_port(nb, fmt.TRACE_BITS)),
+            "y_rd": Out(read_port(nb, fmt.TRACE_BITS)), "y_wr": Out(write_port(nb, fmt.TRACE_BITS)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self.config
+        NI = c.n_inputs
+        sb = fmt.bits_for(c.n_sources)
+        index = Signal(sb + 1)
+        running = Signal()
+        valid1, valid2 = Signal(), Signal()
+        source = Signal(sb)
+        with m.If(self.start):
+            m.d.sync += [index.eq(0), running.eq(1)]
+        with m.Elif(running):
+            with m.If(index < self.n_events):
+                m.d.sync += index.eq(index + 1)
+            with m.Else():
+                m.d.sync += running.eq(0)
+        # E0: read the event list; E1: read the traces of its source; E2: write them back.
+        m.d.comb += self.events_rd.addr.eq(index)
+        m.d.sync += [valid1.eq(running & (index < self.n_events)), valid2.eq(valid1),
+                     source.eq(self.events_rd.data)]
+        read_src = self.events_rd.data
+        m.d.comb += [self.x_in_rd.addr.eq(read_src), self.x_n_rd.addr.eq(read_src - NI),
+                     self.y_rd.addr.eq(read_src - NI)]
+        is_input = source < NI
+        m.d.comb += [
+            self.x_in_wr.addr.eq(source), self.x_in_wr.en.eq(valid2 & is_input),
+            self.x_in_wr.data.eq(trace_impulse(self.x_in_rd.data, self.pre_impulse, self.nearest)),
+            self.x_n_wr.addr.eq(source - NI), self.x_n_wr.en.eq(valid2 & ~is_input),
+            self.x_n_wr.data.eq(trace_impulse(self.x_n_rd.data, self.pre_impulse, self.nearest)),
+            self.y_wr.addr.eq(source - NI), self.y_wr.en.eq(valid2 & ~is_input),
+            self.y_wr.data.eq(trace_impulse(self.y_rd.data, self.post_impulse, self.nearest)),
+            self.busy.eq(running | valid1 | valid2),
+        ]
+        done_when_idle(m, self.busy, self.done)
+        return m
