@@ -244,11 +244,12 @@ class LIFDatapath(wiring.Component):
         ]
 
         # Stage 4: v', clip, threshold, refractory. -------------------------------------------
-        # The threshold test uses the unclipped sum: vth << 6 < V_MAX (asserted above), so it
-        # gives the same answer as the clipped one, and it runs in parallel with the clip.
+        # vth << 6 < V_MAX (asserted above), so the threshold test on the unclipped sum gives
+        # the answer of the clipped one and runs beside the clip; and the upper clip is never
+        # seen: v' > V_MAX always fires (v' = 0), or the neuron is refractory (v' = 0).
         v_sum = Signal(signed(f.UV_BITS + 2))
         m.d.comb += v_sum.eq(s3_v_partial + s3_u)
-        v_clipped = Mux(v_sum > f.V_MAX, f.V_MAX, Mux(v_sum < -f.V_MAX, -f.V_MAX, v_sum))
+        v_clipped = Mux(v_sum < -f.V_MAX, -f.V_MAX, v_sum)   # used only below the threshold
         spike_margin = Signal(signed(f.UV_BITS + 3))      # v' - vth * 64 - 1
         m.d.comb += spike_margin.eq(s3_spike_partial + s3_u)
         above_threshold = spike_margin >= 0

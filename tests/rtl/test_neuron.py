@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from amaranth.back import rtlil, verilog
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, Shape, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
@@ -18,7 +18,7 @@ from amaranth.sim import Simulator
 from firmware import formats as f
 from rtl.neuron import (BIAS_EXP_SHAPE, BIAS_MANT_SHAPE, BIAS_SHAPE, DSP_WIDTH, LIFDatapath,
                         bias_of)
-from sim.neuron import decay, lif_step
+from sim.neuron import decay, lif_step, wrap_u
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 INPUT_FIELDS = ("u", "v", "ref", "a_in", "du", "dv", "vth", "bias", "refractory")
@@ -144,8 +144,21 @@ def random_updates(rng, n):
     x = -((-d * f.DECAY_UNITY) // factor)                           # ceil(d * 4096 / factor)
     side = rng.choice([1, -1], size=edge.size)
     u[edge], a_in[edge] = side * x, side * a_mag
+    bias = reference_bias(mant, exp)
+    # About 1 in 25 lands v_sum = decay(v) + u' + bias exactly on a clip limit, one past it,
+    # the threshold or one above it: dv = 0 makes decay(v) = v, so v = target - u' - bias.
+    edge = np.nonzero(rng.random(n) < 0.04)[0]
+    threshold = vth[edge] << f.VTH_SHIFT
+    targets = np.stack([np.full(edge.size, -V_MAX - 1), np.full(edge.size, -V_MAX),
+                        np.full(edge.size, V_MAX), np.full(edge.size, V_MAX + 1),
+                        threshold, threshold + 1])
+    target = targets[rng.integers(0, len(targets), size=edge.size), np.arange(edge.size)]
+    u_new = wrap_u(decay(u[edge], f.DECAY_UNITY - (du[edge] + f.DU_OFFSET)) + (a_in[edge] << f.ACT_SHIFT))
+    v_edge = target - u_new - bias[edge]
+    fits = np.abs(v_edge) <= V_MAX
+    dv[edge[fits]], v[edge[fits]] = 0, v_edge[fits]
     return {"u": u, "v": v, "ref": ref, "a_in": a_in, "du": du, "dv": dv, "vth": vth,
-            "bias": reference_bias(mant, exp), "refractory": refractory}
+            "bias": bias, "refractory": refractory}
 
 
 def assert_covers_extremes(updates):
@@ -160,6 +173,10 @@ def assert_covers_extremes(updates):
         "u_sum = +2^23 (stays)": u_sum == U_LIMIT,
         "u_sum = -2^23 (becomes +2^23)": u_sum == -U_LIMIT,
         "v clips high": v_sum > V_MAX,
+        "v_sum = -2^23 (clips)": (v_sum == -V_MAX - 1) & (d["ref"] == 0),
+        "v_sum = -(2^23 - 1) (stays)": (v_sum == -V_MAX) & (d["ref"] == 0),
+        "v_sum = vth * 64 (no spike)": (v_sum == d["vth"] << f.VTH_SHIFT) & (d["ref"] == 0),
+        "v_sum = vth * 64 + 1 (spike)": (v_sum == (d["vth"] << f.VTH_SHIFT) + 1) & (d["ref"] == 0),
         "v clips low, not refractory": (v_sum < -V_MAX) & (d["ref"] == 0),
         "spike": (d["ref"] == 0) & (np.clip(v_sum, -V_MAX, V_MAX) > d["vth"] << f.VTH_SHIFT),
         "refractory": d["ref"] > 0,
@@ -197,6 +214,10 @@ SPEC_EXAMPLES = [
     # above the largest threshold (131071 << 6 = 8,388,544): fires. The low clip stays visible.
     (dict(u=8_000_000, bias=4095 << 7), (7_998_046, 0, 0, 1)),
     (dict(u=-8_000_000, bias=-4096 << 7, vth=0), (-7_998_046, -V_MAX, 0, 0)),
+    # §3.2 at the low limit: -(2^23 - 1) stays, one less (-2^23) clips to it.
+    (dict(v=-V_MAX, vth=0), (0, -V_MAX, 0, 0)),
+    (dict(v=-V_MAX, bias=-1, vth=0), (0, -V_MAX, 0, 0)),
+    (dict(v=-V_MAX, bias=1, vth=0), (0, -V_MAX + 1, 0, 0)),
     # §3.3 wrap: 8,386,559 + 6,400 = 8,392,959 > 2^23 -> -8,384,257 (v' = that, below vth).
     (dict(u=8_388_607, a_in=100), (-8_384_257, -8_384_257, 0, 0)),
     # §3.3 upper edge stays +2^23; lower edge -2^23 becomes +2^23 (v' clips and fires).
@@ -347,8 +368,8 @@ def test_bias_of_full_range():
     want = reference_bias(mants[:, None], exps[None, :])
     assert np.array_equal(got, want), f"first mismatch at (mant, exp) index {np.argwhere(got != want)[0]}"
     assert want.min() == MANT_MIN << f.BIAS_EXP_MAX and want.max() == MANT_MAX << f.BIAS_EXP_MAX
-    # BIAS_SHAPE is the narrowest signed shape that holds both extremes.
-    assert (BIAS_SHAPE.signed, BIAS_SHAPE.width) == (True, 20)
+    # BIAS_SHAPE is the narrowest shape that holds both extremes (signed 20-bit).
+    assert BIAS_SHAPE == Shape.cast(range(int(want.min()), int(want.max()) + 1))
 
 
 def test_bias_of_rejects_wrong_shapes():
@@ -366,7 +387,8 @@ def test_tag_width_must_be_positive():
 def test_converts_to_verilog():
     text = verilog.convert(LIFDatapath(tag_width=9), name="lif_datapath")
     assert re.search(r"^module lif_datapath\(", text, re.M)
-    assert "LATENCY" not in text and text.count("endmodule") >= 1
+    for port in ("input i__valid", "input [", "output o__valid", "output ["):
+        assert port in text, f"no '{port}' in the Verilog"
     text = verilog.convert(BiasOfHarness(), name="bias_of_harness")
     assert re.search(r"^module bias_of_harness\(", text, re.M)
 
