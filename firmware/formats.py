@@ -200,6 +200,7 @@ def layouts(config) -> dict[str, Layout]:
         "reverse": Layout("reverse", [
             Field("synapse", bits_for(c.n_synapses)),
             Field("source", bits_for(n_sources)),
+            Field("projection", bits_for(c.n_projections)),
         ]),
         "stdp": Layout("stdp", [
             Field("pre_decay", DECAY_BITS), Field("pre_impulse", TRACE_BITS),
@@ -216,6 +217,7 @@ def layouts(config) -> dict[str, Layout]:
         # Input already delivered for the coming ticks: slot (t mod max_delay) * n_neurons + neuron.
         "accumulator": Layout("accumulator", [Field("a_in", A_IN_BITS, signed=True)]),
         "counters": Layout("counters", [Field("count", COUNTER_BITS)]),
+        "lfsr_state": Layout("lfsr_state", [Field("state", LFSR_BITS)]),
     }
 
 
@@ -228,7 +230,7 @@ _REGION_ORDER = (
     ("synapse", "n_synapses", "synapse words: signed weight mantissa and target offset in window"),
     ("projection", "n_projections", "per projection: weight exponent, plasticity and its parameters"),
     ("reverse_ptr", "n_neurons", "per neuron: first reverse entry and count (plastic fan-in)"),
-    ("reverse", "n_reverse", "reverse index: synapse address and source of a plastic synapse"),
+    ("reverse", "n_reverse", "reverse index: synapse address, source and projection of a plastic synapse"),
     ("stdp", 1, "core-wide trace parameters"),
     ("lfsr_seed", 1, "seed of the stochastic-rounding LFSR"),
     ("state_u", "n_neurons", "neuron current u"),
@@ -238,9 +240,10 @@ _REGION_ORDER = (
     ("trace_post", "n_neurons", "post-synaptic trace per neuron"),
     ("accumulator", "n_accumulators", "synaptic input waiting for ticks t .. t + max_delay - 1"),
     ("counters", "n_counters", "event counters in COUNTERS order (read-only; reset clears)"),
+    ("lfsr_state", 1, "the stochastic-rounding LFSR now (reset loads the seed)"),
 )
 TABLE_REGIONS = tuple(name for name, _, _ in _REGION_ORDER[:10])   # loaded from an image
-STATE_REGIONS = tuple(name for name, _, _ in _REGION_ORDER[10:])   # zero after reset
+STATE_REGIONS = tuple(name for name, _, _ in _REGION_ORDER[10:])   # set by reset (spec §8)
 
 
 

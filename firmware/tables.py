@@ -139,7 +139,9 @@ def decode(image) -> DecodedTables:
         if np.any(bad):
             raise ImageError(f"image: reverse entry names synapse {rev_syn[bad][0]}, which no segment uses")
         owner = np.repeat(np.arange(c.n_neurons), rev_count)
-        if np.any(syn_target[rev_syn] != owner) or np.any(syn_source[rev_syn] != rev_src):
+        rev_proj = rev["projection"][rev_order]
+        if (np.any(syn_target[rev_syn] != owner) or np.any(syn_source[rev_syn] != rev_src)
+                or np.any(seg_proj[rev_syn] != rev_proj)):
             raise ImageError("image: the reverse index disagrees with the forward tables")
         if not np.all(proj["plastic"][seg_proj[rev_syn]] == 1):
             raise ImageError("image: the reverse index lists a synapse of a non-plastic projection")

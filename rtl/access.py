@@ -11,7 +11,7 @@ from firmware import formats as fmt
 from .ports import read_port, write_port
 
 # Regions that are one word (or a few counters) live in registers, not memories.
-REGISTER_REGIONS = ("stdp", "lfsr_seed", "counters")
+REGISTER_REGIONS = ("stdp", "lfsr_seed", "counters", "lfsr_state")
 
 
 class AccessPort(wiring.Component):
@@ -19,7 +19,8 @@ class AccessPort(wiring.Component):
     `rdata` is valid with `rvalid` two cycles later. Both only while `enable` is high (the
     core is idle). Memory regions are reached through `<region>_rd` / `<region>_wr`; the stdp
     and LFSR-seed words are registers here; counters are read through `counter_index` /
-    `counter_value`."""
+    `counter_value`; the LFSR state is read from `lfsr_state` and written with `lfsr_write`
+    (data on `wdata`)."""
 
     @staticmethod
     def widths(config) -> tuple[int, int, int]:
@@ -39,6 +40,7 @@ class AccessPort(wiring.Component):
             "stdp": Out(self.regions["stdp"].layout.width),
             "lfsr_seed": Out(fmt.LFSR_BITS, init=fmt.LFSR_DEFAULT_SEED),
             "counter_index": Out(fmt.bits_for(len(fmt.COUNTERS))), "counter_value": In(fmt.COUNTER_BITS),
+            "lfsr_state": In(fmt.LFSR_BITS), "lfsr_write": Out(1),
         }
         for name, r in self.regions.items():
             if name not in REGISTER_REGIONS:
@@ -60,6 +62,8 @@ class AccessPort(wiring.Component):
             elif name == "lfsr_seed":
                 with m.If(write & hit):
                     m.d.sync += self.lfsr_seed.eq(self.wdata)
+            elif name == "lfsr_state":        # the core loads its LFSR from wdata
+                m.d.comb += self.lfsr_write.eq(write & hit)
             elif name != "counters":
                 rd, wr = getattr(self, f"{name}_rd"), getattr(self, f"{name}_wr")
                 m.d.comb += [rd.addr.eq(self.addr), wr.addr.eq(self.addr), wr.data.eq(self.wdata),
@@ -77,6 +81,8 @@ class AccessPort(wiring.Component):
                         m.d.sync += self.rdata.eq(self.lfsr_seed)
                     elif name == "counters":
                         m.d.sync += self.rdata.eq(self.counter_value)
+                    elif name == "lfsr_state":
+                        m.d.sync += self.rdata.eq(self.lfsr_state)
                     else:
                         m.d.sync += self.rdata.eq(getattr(self, f"{name}_rd").data)
         return m

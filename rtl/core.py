@@ -4,8 +4,11 @@
     InputStage       PREPARE: the tick's host input axons into the event list
     NeuronEngine     NEURON: every neuron through LIFDatapath, one per cycle, and its traces;
     InputTraceDecay    in parallel: the input axons' pre-traces
-    Router           ROUTE: event -> axon -> segments -> synapses -> 16-bit accumulators
+    Router           ROUTE: event -> axon -> segments -> synapses -> 16-bit accumulators,
+                       with LTD on plastic synapses
+    LTPEngine        LTP: plastic synapses onto the neurons that fired, via the reverse index
     TraceImpulse     IMPULSE: trace impulses of the tick's events
+    LFSR             one draw per weight update (ROUTE, then LTP)
     AccessPort       IDLE: every region readable and writable; counters readable
 
 Each region lives in a memory from the memory factory (rtl.memory); in each phase the core
@@ -29,7 +32,9 @@ from .access import REGISTER_REGIONS, AccessPort
 from .inputs import InputStage
 from .layout import unpack
 from .memory import SimulationMemories
+from .lfsr import LFSR
 from .neuron_engine import NeuronEngine
+from .plasticity import LTPEngine
 from .router import Router
 from .tick import Phase, TickController
 from .trace import InputTraceDecay, TraceImpulse
@@ -111,6 +116,8 @@ class Core(wiring.Component):
         m.submodules.input_traces = input_traces = InputTraceDecay(c)
         m.submodules.router = router = Router(c)
         m.submodules.impulse = impulse = TraceImpulse(c)
+        m.submodules.ltp = ltp = LTPEngine(c)
+        m.submodules.lfsr = lfsr = LFSR()
 
         phase = tick.phase
         in_phase = {p: (phase == p) for p in Phase}
@@ -120,7 +127,7 @@ class Core(wiring.Component):
             self.busy.eq(tick.busy | self.step | self.clear), self.tick.eq(tick.tick),
         ]
         for p, engine in ((Phase.PREPARE, inputs), (Phase.NEURON, neurons), (Phase.NEURON, input_traces),
-                          (Phase.ROUTE, router), (Phase.IMPULSE, impulse)):
+                          (Phase.ROUTE, router), (Phase.LTP, ltp), (Phase.IMPULSE, impulse)):
             m.d.comb += engine.start.eq(tick.start & in_phase[p])
 
         trace = unpack(fmt.layouts(c)["stdp"], access.stdp)
@@ -142,7 +149,13 @@ class Core(wiring.Component):
             m.d.sync += clear_addr.eq(clear_addr + 1)
 
         m.d.comb += tick.phase_busy.eq(Mux(in_phase[Phase.CLEAR], clearing, 0) | inputs.busy | neurons.busy |
-                                       input_traces.busy | router.busy | impulse.busy)
+                                       input_traces.busy | router.busy | ltp.busy | impulse.busy)
+
+        # --- the LFSR: loaded with the seed by CLEAR, written through the access port --------------
+        m.d.comb += [router.draw.eq(lfsr.draw), ltp.draw.eq(lfsr.draw), access.lfsr_state.eq(lfsr.state),
+                     lfsr.step.eq(router.step | ltp.step),
+                     lfsr.load.eq((tick.start & in_phase[Phase.CLEAR]) | access.lfsr_write),
+                     lfsr.value.eq(Mux(access.lfsr_write, access.wdata, access.lfsr_seed))]
 
         # --- connecting memory ports per phase -----------------------------------------------------
         def reads(memory, *users):
@@ -158,7 +171,7 @@ class Core(wiring.Component):
                                  memory.write.en.eq(port.en)]
 
         idle, neuron_p = in_phase[Phase.IDLE], in_phase[Phase.NEURON]
-        route_p, impulse_p = in_phase[Phase.ROUTE], in_phase[Phase.IMPULSE]
+        route_p, ltp_p, impulse_p = in_phase[Phase.ROUTE], in_phase[Phase.LTP], in_phase[Phase.IMPULSE]
         m.d.comb += access.enable.eq(idle & ~self.step & ~self.clear)
         for name in ("profile", "neuron", "axon", "segment", "synapse", "projection", "reverse_ptr",
                      "reverse", "state_u", "state_v", "state_ref", "trace_post", "accumulator"):
@@ -171,15 +184,18 @@ class Core(wiring.Component):
         reads(mem["profile"], (neuron_p, neurons.profile_rd))
         reads(mem["accumulator"], (neuron_p, neurons.acc_rd), (route_p, router.acc_rd))
         writes(mem["accumulator"], (neuron_p, neurons.acc_wr), (route_p, router.acc_wr))
-        reads(mem["x_n"], (neuron_p, neurons.x_rd), (impulse_p, impulse.x_n_rd))
+        reads(mem["x_n"], (neuron_p, neurons.x_rd), (ltp_p, ltp.x_n_rd), (impulse_p, impulse.x_n_rd))
         writes(mem["x_n"], (neuron_p, neurons.x_wr), (impulse_p, impulse.x_n_wr))
-        reads(mem["x_in"], (neuron_p, input_traces.x_rd), (impulse_p, impulse.x_in_rd))
+        reads(mem["x_in"], (neuron_p, input_traces.x_rd), (ltp_p, ltp.x_in_rd), (impulse_p, impulse.x_in_rd))
         writes(mem["x_in"], (neuron_p, input_traces.x_wr), (impulse_p, impulse.x_in_wr))
-        reads(mem["trace_post"], (impulse_p, impulse.y_rd))
+        reads(mem["trace_post"], (route_p, router.y_rd), (impulse_p, impulse.y_rd))
         writes(mem["trace_post"], (impulse_p, impulse.y_wr))
         for name in ("axon", "segment", "projection", "synapse"):
             reads(mem[name], (route_p, getattr(router, f"{name}_rd")))
-        reads(mem["events"], (route_p, router.events_rd), (impulse_p, impulse.events_rd))
+        for name in ("projection", "synapse", "reverse_ptr", "reverse"):
+            reads(mem[name], (ltp_p, getattr(ltp, f"{name}_rd")))
+        writes(mem["synapse"], (route_p, router.synapse_wr), (ltp_p, ltp.synapse_wr))
+        reads(mem["events"], (route_p, router.events_rd), (ltp_p, ltp.events_rd), (impulse_p, impulse.events_rd))
 
         # The access port's trace_pre region spans both pre-trace memories.
         pre_rd, pre_wr = access.trace_pre_rd, access.trace_pre_wr
@@ -217,7 +233,7 @@ class Core(wiring.Component):
                      mem["events"].write.en.eq(append)]
         with m.If(append):
             m.d.sync += n_events.eq(n_events + 1)
-        m.d.comb += [router.n_events.eq(n_events), impulse.n_events.eq(n_events)]
+        m.d.comb += [router.n_events.eq(n_events), ltp.n_events.eq(n_events), impulse.n_events.eq(n_events)]
 
         # --- output spikes ---------------------------------------------------------------------------
         m.submodules.output_fifo = out_fifo = SyncFIFOBuffered(width=nb + 32, depth=self.output_depth)
@@ -230,7 +246,7 @@ class Core(wiring.Component):
         increments = {
             "ticks": tick.tick_end, "input_events": inputs.append_valid, "spikes": neurons.spike_valid,
             "output_spikes": output_spike, "synaptic_events": router.synaptic_event,
-            "plastic_updates": 0, "overruns": tick.overrun,
+            "plastic_updates": router.update.as_unsigned() + ltp.update.as_unsigned(), "overruns": tick.overrun,
             "dropped": inputs.dropped.as_unsigned() + (output_spike & ~out_fifo.w_rdy).as_unsigned(),
         }
         counters = {name: Signal(fmt.COUNTER_BITS, name=f"count_{name}") for name in fmt.COUNTERS}

@@ -9,23 +9,28 @@ Two decoupled halves joined by a small FIFO of segment descriptors:
   the next descriptor in the cycle it issues the last synapse of the current one, so
   consecutive segments stream without a bubble while the fetcher works ahead.
 
-Each synapse word then goes through a two-stage read-modify-write of its 16-bit accumulator
-(a transparent read port makes back-to-back updates of one accumulator exact):
+Each synapse word then goes through a read-modify-write of its 16-bit accumulator (a
+transparent read port makes back-to-back updates of one accumulator exact) and, on a plastic
+projection, the LTD update of spec §6.2:
 
-    P1  synapse word in; read accumulator base + target offset
-    P2  accumulator + (weight << exponent), wrapped to 16 bits, written back
+    P1  synapse word in; read accumulator base + target offset and the target's post-trace
+    P2  accumulator + (weight << exponent), wrapped to 16 bits, written back;
+        plastic: new weight from a_minus * post-trace and one LFSR draw
+    P3  plastic: the synapse word written back (no synapse read is issued in that cycle, so a
+        single-port SPRAM works: a run of plastic synapses costs two cycles each)
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
-from amaranth.lib import wiring
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 
-from .layout import unpack
+from .layout import pack, unpack
+from .plasticity import weight_update
 from .ports import done_when_idle, read_port, write_port
 
 DESCRIPTOR_FIFO_DEPTH = 4
@@ -33,8 +38,9 @@ DESCRIPTOR_FIFO_DEPTH = 4
 
 class Router(wiring.Component):
     """`start` routes events 0 .. n_events-1 of the event list for the tick whose slot is
-    `slot`; `done` pulses when every accumulator update is written. `synaptic_event` pulses
-    once per synapse delivered."""
+    `slot`; `done` pulses when every accumulator and weight update is written.
+    `synaptic_event` pulses once per synapse delivered, `update` once per LTD update (with
+    `step`, which takes the LFSR's `draw`)."""
 
     def __init__(self, config):
         self.config = c = config
@@ -49,9 +55,12 @@ class Router(wiring.Component):
             "segment_rd": Out(read_port(fmt.bits_for(c.n_segments), lay["segment"].width)),
             "projection_rd": Out(read_port(fmt.bits_for(c.n_projections), lay["projection"].width)),
             "synapse_rd": Out(read_port(fmt.bits_for(c.n_synapses), lay["synapse"].width)),
+            "synapse_wr": Out(write_port(fmt.bits_for(c.n_synapses), lay["synapse"].width)),
             "acc_rd": Out(read_port(acc_bits, fmt.A_IN_BITS)),
             "acc_wr": Out(write_port(acc_bits, fmt.A_IN_BITS)),
-            "synaptic_event": Out(1),
+            "y_rd": Out(read_port(fmt.bits_for(c.n_neurons), fmt.TRACE_BITS)),
+            "draw": In(fmt.LFSR_BITS), "step": Out(1),
+            "synaptic_event": Out(1), "update": Out(1),
         })
 
     def elaborate(self, platform):
@@ -64,14 +73,23 @@ class Router(wiring.Component):
         count_bits = lay["segment"].field("syn_count").width
 
         # --- fetcher ---------------------------------------------------------------------------
-        m.submodules.descriptors = fifo = SyncFIFO(
-            width=syn_ptr_bits + count_bits + len(Signal(acc_range)) + 4, depth=DESCRIPTOR_FIFO_DEPTH)
+        proj_fields = {f.name: f for f in lay["projection"].fields}
+        shape = lambda f: signed(f.width) if f.signed else unsigned(f.width)
+        descriptor = data.StructLayout({
+            "syn_ptr": unsigned(syn_ptr_bits), "syn_count": unsigned(count_bits),
+            "base": unsigned(len(Signal(acc_range))), "window_base": unsigned(fmt.bits_for(N) + 1),
+            **{name: shape(proj_fields[name]) for name in
+               ("weight_exp", "plastic", "a_minus", "lr_shift", "w_min", "w_max")},
+        })
+        m.submodules.descriptors = fifo = SyncFIFO(width=descriptor.size, depth=DESCRIPTOR_FIFO_DEPTH)
+        pushed = data.View(descriptor, fifo.w_data)
         index = Signal(sb + 1)
         seg_cur = Signal(lay["axon"].field("seg_ptr").width)
         seg_left = Signal(lay["axon"].field("seg_count").width)
         proj = Signal(lay["segment"].field("projection").width)
         syn_ptr, syn_count = Signal(syn_ptr_bits), Signal(count_bits)
         base = Signal(acc_range)
+        window_base = Signal(fmt.bits_for(N) + 1)
         fetching = Signal()
         axon = unpack(lay["axon"], self.axon_rd.data)
         segment = unpack(lay["segment"], self.segment_rd.data)
@@ -113,11 +131,15 @@ class Router(wiring.Component):
                 m.d.sync += [proj.eq(segment["projection"]), syn_ptr.eq(segment["syn_ptr"]),
                              syn_count.eq(segment["syn_count"]),
                              base.eq(slot_d * N + (segment["window"] << c.target_bits)),
+                             window_base.eq(segment["window"] << c.target_bits),
                              seg_cur.eq(seg_cur + 1), seg_left.eq(seg_left - 1)]
                 m.next = "PUSH"
             with m.State("PUSH"):         # projection word in: push the descriptor
-                m.d.comb += [fetching.eq(1), fifo.w_en.eq(1),
-                             fifo.w_data.eq(Cat(syn_ptr, syn_count, base, projection["weight_exp"]))]
+                m.d.comb += [fetching.eq(1), fifo.w_en.eq(1), pushed.syn_ptr.eq(syn_ptr),
+                             pushed.syn_count.eq(syn_count), pushed.base.eq(base),
+                             pushed.window_base.eq(window_base)]
+                for name in ("weight_exp", "plastic", "a_minus", "lr_shift", "w_min", "w_max"):
+                    m.d.comb += getattr(pushed, name).eq(projection[name])
                 with m.If(fifo.w_rdy):
                     m.next = "SEGMENT"
             with m.State("FLUSH"):
@@ -125,35 +147,48 @@ class Router(wiring.Component):
                     m.next = "IDLE"
 
         # --- streamer ----------------------------------------------------------------------------
-        head = fifo.r_data
-        head_ptr, head_count = head[:syn_ptr_bits], head[syn_ptr_bits:syn_ptr_bits + count_bits]
-        head_base = head[syn_ptr_bits + count_bits:syn_ptr_bits + count_bits + len(base)]
-        head_exp = head[-4:]
+        head = data.View(descriptor, fifo.r_data)
+        current = Signal(descriptor)
         syn_cur, syn_left = Signal(syn_ptr_bits), Signal(count_bits)
-        cur_base, cur_exp = Signal(acc_range), Signal(4)
-        p1_valid, p1_base, p1_exp = Signal(), Signal(acc_range), Signal(4)
-        issuing = syn_left != 0
+        p3_write = Signal()                       # a weight write-back in this cycle
+        issuing = (syn_left != 0) & ~p3_write
         m.d.comb += self.synapse_rd.addr.eq(syn_cur)
-        m.d.sync += [p1_valid.eq(issuing), p1_base.eq(cur_base), p1_exp.eq(cur_exp)]
+        p1_valid, p1 = Signal(), Signal(descriptor)
+        p1_addr = Signal(syn_ptr_bits)
+        m.d.sync += [p1_valid.eq(issuing), p1.eq(current), p1_addr.eq(syn_cur)]
         with m.If(issuing):
             m.d.sync += [syn_cur.eq(syn_cur + 1), syn_left.eq(syn_left - 1)]
-        with m.If(fifo.r_rdy & (~issuing | (syn_left == 1))):
+        with m.If(fifo.r_rdy & ((syn_left == 0) | ((syn_left == 1) & issuing))):
             m.d.comb += fifo.r_en.eq(1)
-            m.d.sync += [syn_cur.eq(head_ptr), syn_left.eq(head_count), cur_base.eq(head_base),
-                         cur_exp.eq(head_exp)]
+            m.d.sync += [syn_cur.eq(head.syn_ptr), syn_left.eq(head.syn_count), current.eq(head)]
 
-        # --- accumulator read-modify-write -------------------------------------------------------
+        # --- P1: synapse word in; read its accumulator and its target's post-trace ----------------
         synapse = unpack(lay["synapse"], self.synapse_rd.data)
-        p2_valid, p2_addr = Signal(), Signal(acc_range)
+        addr = p1.base + synapse["target"]
+        m.d.comb += [self.acc_rd.addr.eq(addr), self.y_rd.addr.eq(p1.window_base + synapse["target"])]
+        p2_valid, p2, p2_addr, p2_syn = Signal(), Signal(descriptor), Signal(acc_range), Signal(syn_ptr_bits)
         p2_value = Signal(signed(fmt.A_IN_BITS))
-        addr = p1_base + synapse["target"]
-        m.d.comb += self.acc_rd.addr.eq(addr)
-        m.d.sync += [p2_valid.eq(p1_valid), p2_addr.eq(addr),
-                     p2_value.eq((synapse["weight"] << p1_exp)[:fmt.A_IN_BITS])]
+        p2_weight, p2_target = Signal.like(synapse["weight"]), Signal.like(synapse["target"])
+        m.d.sync += [p2_valid.eq(p1_valid), p2.eq(p1), p2_addr.eq(addr), p2_syn.eq(p1_addr),
+                     p2_value.eq((synapse["weight"] << p1.weight_exp)[:fmt.A_IN_BITS]),
+                     p2_weight.eq(synapse["weight"]), p2_target.eq(synapse["target"])]
+
+        # --- P2: accumulate; LTD ------------------------------------------------------------------
         m.d.comb += [self.acc_wr.addr.eq(p2_addr),
                      self.acc_wr.data.eq(self.acc_rd.data.as_signed() + p2_value),
                      self.acc_wr.en.eq(p2_valid), self.synaptic_event.eq(p2_valid)]
+        plastic = p2_valid & p2.plastic
+        new_weight = weight_update(p2_weight, p2.a_minus, self.y_rd.data, p2.lr_shift, p2.w_min,
+                                   p2.w_max, self.draw)
+        m.d.comb += [self.step.eq(plastic), self.update.eq(plastic)]
+        p3_addr, p3_word = Signal(syn_ptr_bits), Signal(lay["synapse"].width)
+        m.d.sync += [p3_write.eq(plastic), p3_addr.eq(p2_syn),
+                     p3_word.eq(pack(lay["synapse"], weight=new_weight, target=p2_target))]
 
-        m.d.comb += self.busy.eq(fetching | fifo.r_rdy | issuing | p1_valid | p2_valid)
+        # --- P3: weight write-back -----------------------------------------------------------------
+        m.d.comb += [self.synapse_wr.addr.eq(p3_addr), self.synapse_wr.data.eq(p3_word),
+                     self.synapse_wr.en.eq(p3_write)]
+
+        m.d.comb += self.busy.eq(fetching | fifo.r_rdy | (syn_left != 0) | p1_valid | p2_valid | p3_write)
         done_when_idle(m, self.busy, self.done)
         return m

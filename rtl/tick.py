@@ -17,7 +17,8 @@ class Phase(enum.IntEnum):
     PREPARE = 2
     NEURON = 3
     ROUTE = 4
-    IMPULSE = 5
+    LTP = 5
+    IMPULSE = 6
 
 
 class TickController(wiring.Component):
@@ -71,7 +72,7 @@ class TickController(wiring.Component):
                 with m.If(finished):
                     m.next = "IDLE"
             for phase, following in ((Phase.PREPARE, Phase.NEURON), (Phase.NEURON, Phase.ROUTE),
-                                     (Phase.ROUTE, Phase.IMPULSE)):
+                                     (Phase.ROUTE, Phase.LTP), (Phase.LTP, Phase.IMPULSE)):
                 with m.State(phase.name):
                     m.d.comb += [self.phase.eq(phase), self.busy.eq(1)]
                     with m.If(finished):

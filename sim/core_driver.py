@@ -140,7 +140,8 @@ class CoreDriver:
         self.io.set("in_valid", 0)
 
     async def state(self) -> dict[str, np.ndarray]:
-        """u, v, ref, x, y, acc, weights (unpacked, signed) and counters, as the model names them."""
+        """u, v, ref, x, y, acc (unpacked, signed), counters and the LFSR state, as the model
+        names them."""
         c = self.config
         out = {}
         for region, key, field in (("state_u", "u", "u"), ("state_v", "v", "v"),
@@ -151,6 +152,7 @@ class CoreDriver:
         out["acc"] = out["acc"].reshape(c.max_delay, c.n_neurons)
         counters = await self.read("counters")
         out["counters"] = {name: int(v) for name, v in zip(fmt.COUNTERS, counters)}
+        out["lfsr"] = int((await self.read("lfsr_state"))[0])
         return out
 
     async def weights(self, count: int) -> np.ndarray:

@@ -106,13 +106,14 @@ DEFAULT_DEPTHS = {
     "profile": 16, "neuron": 256, "axon": 512, "segment": 4096, "synapse": 32768, "projection": 16,
     "reverse_ptr": 256, "reverse": 16384, "stdp": 1, "lfsr_seed": 1, "state_u": 256, "state_v": 256,
     "state_ref": 256, "trace_pre": 512, "trace_post": 256, "accumulator": 1024, "counters": 8,
+    "lfsr_state": 1,
 }
 
 
 def test_default_memory_map():
     regions = formats.memory_map(CoreConfig())
     assert list(regions) == list(DEFAULT_DEPTHS)
-    assert [r.index for r in regions.values()] == list(range(17))
+    assert [r.index for r in regions.values()] == list(range(18))
     assert {name: r.depth for name, r in regions.items()} == DEFAULT_DEPTHS
     assert formats.TABLE_REGIONS == tuple(list(DEFAULT_DEPTHS)[:10])
     assert formats.STATE_REGIONS == tuple(list(DEFAULT_DEPTHS)[10:])
@@ -130,7 +131,8 @@ def test_every_region_fits_and_holds_its_values(config):
              "reverse_ptr": c.n_neurons, "reverse": c.n_reverse, "stdp": 1, "lfsr_seed": 1,
              "state_u": c.n_neurons, "state_v": c.n_neurons, "state_ref": c.n_neurons,
              "trace_pre": n_sources, "trace_post": c.n_neurons,
-             "accumulator": c.max_delay * c.n_neurons, "counters": len(formats.COUNTERS)}
+             "accumulator": c.max_delay * c.n_neurons, "counters": len(formats.COUNTERS),
+             "lfsr_state": 1}
     assert {name: r.depth for name, r in regions.items()} == depth
     for r in regions.values():
         assert r.layout.width <= 64, r.name
@@ -147,9 +149,9 @@ def test_every_region_fits_and_holds_its_values(config):
         "projection": dict(weight_exp=max_weight_exp(c.weight_bits), plastic=1, a_plus=-128, a_minus=127,
                            lr_shift=15, w_min=-(1 << (c.weight_bits - 1)), w_max=(1 << (c.weight_bits - 1)) - 1),
         "reverse_ptr": dict(rev_ptr=c.n_reverse, rev_count=c.n_reverse),
-        "reverse": dict(synapse=c.n_synapses - 1, source=n_sources - 1),
+        "reverse": dict(synapse=c.n_synapses - 1, source=n_sources - 1, projection=c.n_projections - 1),
         "stdp": dict(pre_decay=4095, pre_impulse=255, post_decay=4095, post_impulse=255, mode=1),
-        "lfsr_seed": dict(seed=(1 << 32) - 1),
+        "lfsr_seed": dict(seed=(1 << 32) - 1), "lfsr_state": dict(state=(1 << 32) - 1),
         "state_ref": dict(ref=15), "trace_pre": dict(x=255), "trace_post": dict(y=255),
         "accumulator": dict(a_in=-(1 << 15)),
     }
@@ -207,7 +209,7 @@ def test_config_limits():
     with pytest.raises(ConfigError, match="max_delay = 65 exceeds 64"):
         CoreConfig(max_delay=65)
     CoreConfig(max_delay=64)
-    with pytest.raises(ConfigError, match="layout reverse is 71 bits wide; words are at most 64 bits"):
+    with pytest.raises(ConfigError, match="layout reverse is 75 bits wide; words are at most 64 bits"):
         CoreConfig(n_synapses=1 << 40, n_inputs=(1 << 30) + 1)
 
 

@@ -2,7 +2,7 @@
 
 Seeds come from AXONITE_SEEDS ("0-49" or "3,17,42"). Each seed's network is loaded through
 the access port into the same build, run tick by tick, and compared with the golden model:
-every tick's output spikes, then u, v, ref, traces, accumulators, weights and counters.
+every tick's output spikes, then u, v, ref, traces, accumulators, weights, LFSR and counters.
 """
 
 import os
@@ -47,6 +47,8 @@ def compare(case, spikes, state, weights):
     if not np.array_equal(weights, ref["weights"]):
         k = int(np.nonzero(weights != ref["weights"])[0][0])
         return f"final weight of synapse {k}: RTL {weights[k]}, model {ref['weights'][k]}"
+    if state["lfsr"] != ref["lfsr"]:
+        return f"LFSR state: RTL {state['lfsr']:#010x}, model {ref['lfsr']:#010x}"
     for name, value in model.counters.items():
         if state["counters"][name] != value:
             return f"counter {name}: RTL {state['counters'][name]}, model {value}"
@@ -56,19 +58,21 @@ def compare(case, spikes, state, weights):
 @cocotb.test()
 async def regression(dut):
     seeds = parse_seeds(os.environ.get("AXONITE_SEEDS", "0-4"))
+    plastic = {"1": True, "0": False}.get(os.environ.get("AXONITE_PLASTIC", ""))
     io = CocotbAdapter(dut)
     await io.reset()
     driver = CoreDriver(io, REGRESSION_CONFIG)
     failures = []
     for seed in seeds:
-        case = random_case(seed)
+        case = random_case(seed, plastic=plastic)
         await driver.load(case.image)
         spikes, _ = await driver.run(case.ticks, case.inputs)
         state = await driver.state()
         weights = await driver.weights(case.image.tables["synapse"].size)
         problem = compare(case, spikes, state, weights)
         if problem:
-            failures.append(f"{case.describe()}\n    {problem}\n    reproduce: "
+            flag = f"AXONITE_PLASTIC={os.environ['AXONITE_PLASTIC']} " if plastic is not None else ""
+            failures.append(f"{case.describe()}\n    {problem}\n    reproduce: {flag}"
                             f"AXONITE_SEEDS={seed} python -m pytest tests/rtl/test_core_regression.py")
             dut._log.error(failures[-1])
     assert not failures, f"{len(failures)} of {len(seeds)} seeds differ:\n" + "\n".join(failures)

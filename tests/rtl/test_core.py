@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from firmware import AllToAll, CoreConfig, FromList, Network, OneToOne, compile_network
+from firmware import AllToAll, CoreConfig, FromList, Network, OneToOne, STDPRule, compile_network
 from firmware import formats as fmt
 from rtl.core import Core
 from rtl.memory import ICE40Memories
@@ -147,13 +147,16 @@ def test_full_output_fifo_counts_every_lost_spike():
 
 
 def test_ice40_mapped_memories_behave_the_same():
-    """The synapse memory in (modelled) SB_SPRAM256KA: same spikes, state and weights."""
-    config = CoreConfig(n_neurons=12, n_inputs=6, n_synapses=20000, n_segments=32, n_reverse=16,
+    """The synapse memory in (modelled) SB_SPRAM256KA, single-port: same spikes, state and
+    weights, with STDP on (weight write-backs share the port with synapse reads)."""
+    config = CoreConfig(n_neurons=12, n_inputs=6, n_synapses=20000, n_segments=32, n_reverse=128,
                         n_profiles=4, n_projections=4, max_delay=2)
     net = Network("mapped")
     inputs = net.inputs("in", 6)
     pop = net.population("p", 12, du=300, dv=100, vth=30, refractory=1)
-    net.connect(inputs, pop, AllToAll(), weight=np.arange(72).reshape(6, 12) - 20)
+    rule = STDPRule(a_plus=90, a_minus=-70, lr_shift=4, w_min=-20, w_max=60, pre_decay=300,
+                    post_decay=300, pre_impulse=100, post_impulse=100)
+    net.connect(inputs, pop, AllToAll(), weight=np.arange(72).reshape(6, 12) - 20, stdp=rule)
     net.connect(pop, pop, FromList([(0, 1, -50, 1), (3, 4, 90, 2), (11, 0, 60, 1)]))
     net.record(pop)
     image = compile_network(net, config)
@@ -173,6 +176,8 @@ def test_ice40_mapped_memories_behave_the_same():
         assert np.array_equal(out["state"][key], model.state()[key]), key
     assert np.array_equal(out["weights"], model.weights)
     assert out["state"]["counters"] == model.counters
+    assert model.counters["plastic_updates"] > 100
+    assert not np.array_equal(model.weights, image.table("synapse")["weight"])   # learning happened
 
 
 def test_clear_zeroes_state_and_counters():

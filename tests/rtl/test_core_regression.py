@@ -12,9 +12,9 @@ from sim.verilator import build_core, run_cocotb
 HERE = Path(__file__).resolve().parent
 
 
-def run_seeds(seeds: str):
+def run_seeds(seeds: str, plastic: str = ""):
     build = build_core(REGRESSION_CONFIG, name="regression")
-    results = run_cocotb(build, "cocotb_core", HERE, {"AXONITE_SEEDS": seeds})
+    results = run_cocotb(build, "cocotb_core", HERE, {"AXONITE_SEEDS": seeds, "AXONITE_PLASTIC": plastic})
     failures = ET.parse(results).getroot().findall(".//failure") + ET.parse(results).getroot().findall(".//error")
     cases = ET.parse(results).getroot().findall(".//testcase")
     assert cases, f"cocotb ran no test (results in {results})"
@@ -22,8 +22,14 @@ def run_seeds(seeds: str):
 
 
 def test_core_equals_model_on_random_networks():
-    """At least 50 random networks in CI (AXONITE_SEEDS overrides, e.g. to reproduce one)."""
-    run_seeds(os.environ.get("AXONITE_SEEDS", "0-49"))
+    """50 random networks in CI, 60% of them plastic (AXONITE_SEEDS overrides, e.g. to
+    reproduce one)."""
+    run_seeds(os.environ.get("AXONITE_SEEDS", "0-49"), os.environ.get("AXONITE_PLASTIC", ""))
+
+
+def test_core_equals_model_on_random_plastic_networks():
+    """50 more random networks, every one with STDP on some projections."""
+    run_seeds(os.environ.get("AXONITE_SEEDS", "100-149"), os.environ.get("AXONITE_PLASTIC", "1"))
 
 
 @pytest.mark.slow

@@ -1,0 +1,131 @@
+"""Plasticity (spec §6.2): the weight update shared by LTD and LTP, and the LTP engine.
+
+LTD happens in the Router, on each plastic synapse as it is delivered; LTP is its own phase,
+after ROUTE and before IMPULSE: for each neuron that fired this tick (ascending), each entry of
+its reverse index (ascending synapse address) is updated with the pre-trace of its source.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from firmware import formats as fmt
+
+from .layout import pack, unpack
+from .ports import done_when_idle, read_port, write_port
+
+
+def weight_update(weight, amplitude, trace, shift, w_min, w_max, draw):
+    """clip(weight + ((amplitude * trace + (draw mod 2**shift)) >> shift), w_min, w_max)."""
+    product = amplitude * trace                              # signed 8 x unsigned 8
+    mask = ((Const(1, 17) << shift) - 1)[:16]
+    rounded = (product + (draw[:16] & mask)) >> shift        # arithmetic: product is signed
+    total = weight + rounded
+    return Mux(total < w_min, w_min, Mux(total > w_max, w_max, total))
+
+
+class LTPEngine(wiring.Component):
+    """`start` runs LTP for the spiking neurons among events 0 .. n_events-1 of the event list.
+    Each update reads the reverse entry (Q0), then the synapse word, the source's pre-trace and
+    the projection (Q1), computes the new weight with one LFSR draw (Q2), and writes the synapse
+    word back (Q3). No synapse read is issued in a cycle in which a write happens, so a
+    single-port synapse memory (SPRAM) works: two cycles per update in a long run."""
+
+    def __init__(self, config):
+        self.config = c = config
+        self.lay = lay = fmt.layouts(c)
+        sb, nb, ib = fmt.bits_for(c.n_sources), fmt.bits_for(c.n_neurons), fmt.bits_for(c.n_inputs)
+        syn_bits = fmt.bits_for(c.n_synapses)
+        super().__init__({
+            "start": In(1), "done": Out(1), "busy": Out(1), "n_events": In(sb + 1),
+            "events_rd": Out(read_port(sb, sb)),
+            "reverse_ptr_rd": Out(read_port(nb, lay["reverse_ptr"].width)),
+            "reverse_rd": Out(read_port(fmt.bits_for(c.n_reverse), lay["reverse"].width)),
+            "projection_rd": Out(read_port(fmt.bits_for(c.n_projections), lay["projection"].width)),
+            "synapse_rd": Out(read_port(syn_bits, lay["synapse"].width)),
+            "synapse_wr": Out(write_port(syn_bits, lay["synapse"].width)),
+            "x_in_rd": Out(read_port(ib, fmt.TRACE_BITS)),
+            "x_n_rd": Out(read_port(nb, fmt.TRACE_BITS)),
+            "draw": In(fmt.LFSR_BITS), "step": Out(1),
+            "update": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        c, lay = self.config, self.lay
+        NI = c.n_inputs
+        sb = fmt.bits_for(c.n_sources)
+        index = Signal(sb + 1)
+        rev_cur = Signal(lay["reverse_ptr"].field("rev_ptr").width)
+        rev_left = Signal(lay["reverse_ptr"].field("rev_count").width)
+        walking = Signal()
+        m.d.comb += [self.events_rd.addr.eq(index),
+                     self.reverse_ptr_rd.addr.eq(self.events_rd.data - NI),
+                     self.reverse_rd.addr.eq(rev_cur)]
+        pointer = unpack(lay["reverse_ptr"], self.reverse_ptr_rd.data)
+
+        q1_valid, q2_valid, q3_valid = Signal(), Signal(), Signal()
+        issue = Signal()
+
+        with m.FSM(name="ltp"):
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += index.eq(0)
+                    m.next = "EVENT"
+            with m.State("EVENT"):               # event list read issued for `index`
+                m.d.comb += walking.eq(1)
+                with m.If(index == self.n_events):
+                    m.next = "FLUSH"
+                with m.Else():
+                    m.next = "POINTER"
+            with m.State("POINTER"):             # source in: read its reverse pointer
+                m.d.comb += walking.eq(1)
+                m.d.sync += index.eq(index + 1)
+                with m.If(self.events_rd.data < NI):
+                    m.next = "EVENT"             # an input axon: no LTP
+                with m.Else():
+                    m.next = "ENTRIES"
+            with m.State("ENTRIES"):
+                m.d.comb += walking.eq(1)
+                m.d.sync += [rev_cur.eq(pointer["rev_ptr"]), rev_left.eq(pointer["rev_count"])]
+                m.next = "STREAM"
+            with m.State("STREAM"):              # Q0: one reverse entry per free cycle
+                m.d.comb += walking.eq(1)
+                with m.If(rev_left == 0):
+                    m.next = "EVENT"
+                with m.Elif(~q2_valid):          # a write next cycle would meet our Q1 read
+                    m.d.comb += issue.eq(1)
+                    m.d.sync += [rev_cur.eq(rev_cur + 1), rev_left.eq(rev_left - 1)]
+            with m.State("FLUSH"):
+                with m.If(~self.busy):
+                    m.next = "IDLE"
+
+        # Q1: reverse entry in -> read synapse word, pre-trace, projection.
+        entry = unpack(lay["reverse"], self.reverse_rd.data)
+        q2_addr, q2_input = Signal.like(entry["synapse"]), Signal()
+        m.d.sync += [q1_valid.eq(issue), q2_valid.eq(q1_valid), q2_addr.eq(entry["synapse"]),
+                     q2_input.eq(entry["source"] < NI)]
+        m.d.comb += [self.synapse_rd.addr.eq(entry["synapse"]), self.x_in_rd.addr.eq(entry["source"]),
+                     self.x_n_rd.addr.eq(entry["source"] - NI), self.projection_rd.addr.eq(entry["projection"])]
+
+        # Q2: compute the new weight with one draw.
+        synapse = unpack(lay["synapse"], self.synapse_rd.data)
+        proj = unpack(lay["projection"], self.projection_rd.data)
+        trace = Mux(q2_input, self.x_in_rd.data, self.x_n_rd.data)
+        new_weight = weight_update(synapse["weight"], proj["a_plus"], trace, proj["lr_shift"],
+                                   proj["w_min"], proj["w_max"], self.draw)
+        q3_addr = Signal.like(q2_addr)
+        q3_word = Signal(lay["synapse"].width)
+        m.d.comb += [self.step.eq(q2_valid), self.update.eq(q2_valid)]
+        m.d.sync += [q3_valid.eq(q2_valid), q3_addr.eq(q2_addr),
+                     q3_word.eq(pack(lay["synapse"], weight=new_weight, target=synapse["target"]))]
+
+        # Q3: write back.
+        m.d.comb += [self.synapse_wr.addr.eq(q3_addr), self.synapse_wr.data.eq(q3_word),
+                     self.synapse_wr.en.eq(q3_valid)]
+
+        m.d.comb += self.busy.eq(walking | q1_valid | q2_valid | q3_valid)
+        done_when_idle(m, self.busy, self.done)
+        return m
