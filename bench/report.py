@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-HEADER = "# axonite benchmarks\n\nEvery number here was produced by the command shown with it.\n"
+HEADER = "# Benchmarks\n\nEvery number here was produced by the command shown with it.\n"
 
 
 def machine() -> str:

@@ -233,7 +233,11 @@ class Core(wiring.Component):
                      mem["events"].write.en.eq(append)]
         with m.If(append):
             m.d.sync += n_events.eq(n_events + 1)
-        m.d.comb += [router.n_events.eq(n_events), ltp.n_events.eq(n_events), impulse.n_events.eq(n_events)]
+        n_input_events = Signal(sb + 1)         # where the neurons begin in the event list
+        with m.If(tick.start & in_phase[Phase.NEURON]):
+            m.d.sync += n_input_events.eq(n_events)
+        m.d.comb += [router.n_events.eq(n_events), ltp.first.eq(n_input_events),
+                     ltp.n_events.eq(n_events), impulse.n_events.eq(n_events)]
 
         # --- output spikes ---------------------------------------------------------------------------
         m.submodules.output_fifo = out_fifo = SyncFIFOBuffered(width=nb + 32, depth=self.output_depth)

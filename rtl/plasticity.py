@@ -27,7 +27,8 @@ def weight_update(weight, amplitude, trace, shift, w_min, w_max, draw):
 
 
 class LTPEngine(wiring.Component):
-    """`start` runs LTP for the spiking neurons among events 0 .. n_events-1 of the event list.
+    """`start` runs LTP for the spiking neurons, events `first` .. n_events-1 of the event list
+    (the host inputs come first in the list; LTP does not look at them).
     Each update reads the reverse entry (Q0), then the synapse word, the source's pre-trace and
     the projection (Q1), computes the new weight with one LFSR draw (Q2), and writes the synapse
     word back (Q3). No synapse read is issued in a cycle in which a write happens, so a
@@ -39,7 +40,7 @@ class LTPEngine(wiring.Component):
         sb, nb, ib = fmt.bits_for(c.n_sources), fmt.bits_for(c.n_neurons), fmt.bits_for(c.n_inputs)
         syn_bits = fmt.bits_for(c.n_synapses)
         super().__init__({
-            "start": In(1), "done": Out(1), "busy": Out(1), "n_events": In(sb + 1),
+            "start": In(1), "done": Out(1), "busy": Out(1), "first": In(sb + 1), "n_events": In(sb + 1),
             "events_rd": Out(read_port(sb, sb)),
             "reverse_ptr_rd": Out(read_port(nb, lay["reverse_ptr"].width)),
             "reverse_rd": Out(read_port(fmt.bits_for(c.n_reverse), lay["reverse"].width)),
@@ -72,7 +73,7 @@ class LTPEngine(wiring.Component):
         with m.FSM(name="ltp"):
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.sync += index.eq(0)
+                    m.d.sync += index.eq(self.first)
                     m.next = "EVENT"
             with m.State("EVENT"):               # event list read issued for `index`
                 m.d.comb += walking.eq(1)

@@ -2,4 +2,12 @@
 
 from .model import COUNTERS, GoldenModel, InputError, RunResult, normalize_inputs
 
-__all__ = ["COUNTERS", "GoldenModel", "InputError", "RunResult", "normalize_inputs"]
+__all__ = ["COUNTERS", "FastModel", "GoldenModel", "InputError", "RunResult", "normalize_inputs"]
+
+
+def __getattr__(name):
+    # FastModel (numba, optional: pip install axonite[fast]) is imported on first use only.
+    if name == "FastModel":
+        from .fast import FastModel
+        return FastModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

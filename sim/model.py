@@ -145,9 +145,19 @@ class GoldenModel:
     # --- one tick ------------------------------------------------------------------------------
 
     def step(self, input_axons=()) -> np.ndarray:
-        """Advance one tick with the given input axons (sorted, unique); return the spiking
-        neurons' numbers."""
+        """Advance one tick with the given input axons (ascending, each at most once); return
+        the spiking neurons' numbers. Anything else raises InputError and changes nothing."""
         c, t = self.config, self.tables
+        input_axons = np.asarray(input_axons, dtype=np.int64).reshape(-1)
+        if input_axons.size:
+            if input_axons.min() < 0 or input_axons.max() >= c.n_inputs:
+                bad = input_axons[(input_axons < 0) | (input_axons >= c.n_inputs)][0]
+                raise InputError(f"input axon {bad} at tick {self.tick}; the core has input axons "
+                                 f"0 .. {c.n_inputs - 1}")
+            if np.any(np.diff(input_axons) <= 0):
+                k = int(np.nonzero(np.diff(input_axons) <= 0)[0][0])
+                raise InputError(f"input axons at tick {self.tick} must ascend, each at most once: "
+                                 f"{input_axons[k]} is followed by {input_axons[k + 1]}")
         slot = self.tick % c.max_delay
 
         # Phase 1: neurons integrate the input that arrives in this tick.
@@ -162,10 +172,11 @@ class GoldenModel:
         self.y = trace_decay(self.y, t.stdp["post_decay"])
 
         # Phase 3: route this tick's events, delivering each weight before its LTD update.
-        sources = np.concatenate([np.asarray(input_axons, np.int64), c.n_inputs + fired])
+        sources = np.concatenate([input_axons, c.n_inputs + fired])
         syn = t.fanout[ranges_to_indices(t.fan_ptr[sources], self._fan_count[sources])]
         target = t.syn_target[syn]
         arrival = (self.tick + t.syn_delay[syn]) % c.max_delay
+        # bincount sums in float64: exact while a tick delivers fewer than 2**37 weights.
         delivered = np.bincount(arrival * c.n_neurons + target,
                                 weights=self.weights[syn] << self._syn_exp[syn],
                                 minlength=c.max_delay * c.n_neurons)
@@ -188,7 +199,7 @@ class GoldenModel:
 
         k = self.counters
         k["ticks"] += 1
-        k["input_events"] += len(input_axons)
+        k["input_events"] += input_axons.size
         k["spikes"] += fired.size
         k["output_spikes"] += int(np.count_nonzero(t.output[fired]))
         k["synaptic_events"] += syn.size
