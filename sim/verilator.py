@@ -117,7 +117,8 @@ def run_cocotb(build: Build, test_module: str, test_dir: Path, extra_env: dict[s
 
     verilator_env()
     runner = get_runner("verilator")
-    env = {"PYTHONPATH": os.pathsep.join([str(ROOT), str(test_dir), os.environ.get("PYTHONPATH", "")])}
+    paths = [str(ROOT), str(test_dir), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]
+    env = {"PYTHONPATH": os.pathsep.join(paths)}
     env.update(extra_env or {})
     results = build.directory / f"results-{os.getpid()}-{test_module}.xml"
     runner.test(test_module=test_module, hdl_toplevel=build.toplevel, hdl_toplevel_lang="verilog",

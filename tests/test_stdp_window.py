@@ -2,10 +2,9 @@
 & Abbott 2000): dw(D) = A+ exp(-D / tau+) for pre before post (D > 0), A- exp(D / tau-) for
 post before pre (D < 0).
 
-Protocol: 40 independent pairs per D in -20..20 (D != 0), each an input axon -> neuron through a
-plastic synapse (weight 64, too weak to make the neuron fire) and a second input axon -> the
-same neuron through a strong non-plastic synapse that forces a spike at a chosen tick. The
-pre spike and the forced post spike are D ticks apart; the traces start at 0. 25 repetitions
+Protocol (tests/stdp_protocol.py): 40 independent pairs per D in -20..20 (D != 0), each an
+input axon -> neuron through a plastic synapse and a second input axon that forces the neuron
+to spike D ticks after (or before) the pre spike; the traces start at 0. 25 repetitions
 (the model is reset to its loaded weights each time, the LFSR continuing) give 1000 samples of
 dw per D; stochastic rounding makes their mean converge to a+ x_D / 2**lr_shift.
 
@@ -24,62 +23,34 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from firmware import CoreConfig, Network, OneToOne, STDPRule, compile_network
+from firmware import STDPRule
 from sim import GoldenModel
+from stdp_protocol import (A_MINUS, A_PLUS, DELAYS, IMPULSE, TAU_MINUS, TAU_PLUS, W0, fit_window,
+                           pairing_protocol, window_means)
 
-A_PLUS, A_MINUS = 10.0, -10.5
-TAU_PLUS, TAU_MINUS = 20.0, 15.0
-IMPULSE = 255
-DELAYS = [d for d in range(-20, 21) if d != 0]
-PAIRS, REPETITIONS, W0 = 40, 25, 64
+PAIRS, REPETITIONS = 40, 25
 
 
 @pytest.fixture(scope="module")
 def window():
-    rule = STDPRule.from_float(tau_plus=TAU_PLUS, tau_minus=TAU_MINUS, a_plus=A_PLUS,
-                               a_minus=A_MINUS, impulse=IMPULSE, w_min=0, w_max=127)
-    n = len(DELAYS) * PAIRS
-    net = Network("stdp_window")
-    pre = net.inputs("pre", n)
-    force = net.inputs("force", n)
-    # du = dv = 4095: v = a_in << 6 each tick; spike iff a_in > 1000. The plastic input is
-    # at most 127; the forcing input is 127 << 4 = 2032.
-    post = net.population("post", n, du=4095, dv=4095, vth=1000)
-    net.connect(pre, post, OneToOne(), weight=W0, stdp=rule, name="plastic")
-    net.connect(force, post, OneToOne(), weight=127, weight_exp=4, name="force")
-    config = CoreConfig(n_neurons=n, n_inputs=2 * n, n_synapses=2 * n, n_segments=2 * n, n_reverse=n)
-    model = GoldenModel(compile_network(net, config))
-
-    d = np.repeat(DELAYS, PAIRS)
-    t0 = 21                                          # traces are 0 before t0
-    t_pre = np.where(d > 0, t0, t0 - d)
-    t_post = np.where(d > 0, t0 + d, t0)
-    ticks = t0 + 21
-    raster = np.zeros((ticks, 2 * n), bool)
-    raster[t_pre, np.arange(n)] = True
-    raster[t_post - 1, n + np.arange(n)] = True     # delay 1: the forced spike is at t_post
-
+    protocol = pairing_protocol(PAIRS)
+    model = GoldenModel(protocol.image)
+    n = protocol.t_post.size
     samples = []
     for _ in range(REPETITIONS):
         lfsr = model.lfsr_state
         model.reset()
         model.seed(lfsr)
-        result = model.run(ticks, raster, record_all=True)
+        result = model.run(protocol.ticks, protocol.raster, record_all=True)
         post_times = [np.nonzero(result.all_spikes[:, k])[0].tolist() for k in range(n)]
-        assert post_times == [[t] for t in t_post], "the protocol must give one post spike per pair"
+        assert post_times == [[t] for t in protocol.t_post], "the protocol must give one post spike per pair"
         pre_idx, post_idx, w = model.projection_weights("plastic")
         assert np.array_equal(pre_idx, np.arange(n)) and np.array_equal(post_idx, np.arange(n))
         samples.append(w - W0)
-    dw = np.array(samples, float).reshape(REPETITIONS, len(DELAYS), PAIRS)
-    return rule, dw.mean(axis=(0, 2))
+    return protocol.rule, window_means(samples, PAIRS)
 
 
-def _fit(mean, sign):
-    sel = [k for k, d in enumerate(DELAYS) if d * sign > 0]
-    x = np.abs(np.array(DELAYS)[sel])
-    y = np.abs(mean[sel])
-    slope, intercept = np.polyfit(x, np.log(y), 1, w=y)   # weights: var(log y) ~ 1/y**2
-    return -1.0 / slope, np.exp(intercept)
+_fit = fit_window
 
 
 def test_window_sign(window):
