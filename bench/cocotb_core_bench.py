@@ -10,9 +10,8 @@ import time
 import cocotb
 import numpy as np
 
-from firmware import AllToAll, CoreConfig, FromList, Network, compile_network
-from sim.cocotb_adapter import CocotbAdapter
-from sim.core_driver import CoreDriver
+from firmware import CoreConfig, FromList, Network, compile_network
+from sim.cocotb_adapter import start_core
 
 
 def fanout_network(config, fanout, spiking):
@@ -35,9 +34,7 @@ def fanout_network(config, fanout, spiking):
 async def bench(dut):
     spec = json.loads(os.environ["AXONITE_BENCH"])
     config = CoreConfig(**spec["config"])
-    io = CocotbAdapter(dut)
-    await io.reset()
-    driver = CoreDriver(io, config)
+    driver = await start_core(dut, config)
     results = []
     for load in spec["workloads"]:
         image = fanout_network(config, load["fanout"], load.get("spiking", False))

@@ -15,8 +15,7 @@ import numpy as np
 
 from firmware import CoreConfig, FromList, Network, STDPRule, compile_network
 from firmware import formats as fmt
-from sim.cocotb_adapter import CocotbAdapter
-from sim.core_driver import CoreDriver
+from sim.cocotb_adapter import start_core
 
 FANOUT = 32
 
@@ -38,9 +37,7 @@ def network(config, period, plastic):
 async def bench(dut):
     spec = json.loads(os.environ["AXONITE_BENCH"])
     config = CoreConfig(**spec["config"])
-    io = CocotbAdapter(dut)
-    await io.reset()
-    driver = CoreDriver(io, config)
+    driver = await start_core(dut, config)
     results = []
     for load in spec["workloads"]:
         image, bias = network(config, load["period"], load["plastic"])

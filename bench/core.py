@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -54,7 +52,6 @@ def main():
     config = CoreConfig()
     loads = [{"fanout": FANOUT, "events": e, "ticks": 5} for e in (0, 1, 16, 64, 256)]
     loads.append({"fanout": FANOUT, "events": 32, "ticks": 200})          # co-simulation speed
-    t0 = time.perf_counter()
     results = measure(config, loads)
     base = results[0]["cycles_per_tick"]
     rows_e = []

@@ -37,3 +37,12 @@ class CocotbAdapter:
             await RisingEdge(self.dut.clk)
         self.dut.rst.value = 0
         await FallingEdge(self.dut.clk)
+
+
+async def start_core(dut, config):
+    """Reset the core in the wrapper `dut` and return a CoreDriver for it."""
+    from .core_driver import CoreDriver
+
+    io = CocotbAdapter(dut)
+    await io.reset()
+    return CoreDriver(io, config)

@@ -102,7 +102,7 @@ class GoldenModel:
 
     def __init__(self, image: Image):
         self.image = image
-        self.config = c = image.config
+        self.config = image.config
         self.tables = t = decode(image)
         proj = t.proj
         used = t.syn_projection >= 0

@@ -296,7 +296,7 @@ def test_capacity_errors_are_network_errors():
 
 def test_placement_in_creation_order():
     net = Network("place")
-    a = net.inputs("a", 3)
+    net.inputs("a", 3)
     p = net.population("p", 2)
     b = net.inputs("b", 4)
     q = net.population("q", 5)

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware import (AllToAll, CoreConfig, FixedProbability, FromList, Image, Network, OneToOne,
-                      STDPRule, compile_network)
+from firmware import CoreConfig, FromList, Image, Network, compile_network
 from firmware import formats
 from sim import InputError, GoldenModel
 
 from sim.fast import FastModel   # numba is a test dependency ([test] extra): no skip
+from test_model_reference import random_network as reference_network
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,84 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # --- random networks ------------------------------------------------------------------------
 
 
-def _param(rng, size, lo, hi, special=()):
-    if rng.random() < 0.4:
-        return rng.integers(lo, hi + 1, size)
-    if special and rng.random() < 0.4:
-        return int(rng.choice(special))
-    return int(rng.integers(lo, hi + 1))
-
-
 def random_network(seed: int):
-    """(image, raster) for a seed: every feature drawn at random."""
-    rng = np.random.default_rng(seed)
-    weight_bits = int(rng.integers(2, 9))
-    max_delay = int(rng.integers(1, 9))
-    wlo, whi = formats.signed_range(weight_bits)
-    net = Network(f"random{seed}")
-    groups = [net.inputs(f"in{k}", int(rng.integers(1, 20))) for k in range(int(rng.integers(1, 3)))]
-    pops = []
-    for k in range(int(rng.integers(1, 4))):
-        size = int(rng.integers(1, 40))
-        pops.append(net.population(
-            f"pop{k}", size,
-            du=_param(rng, size, 0, 4095, (0, 4095)), dv=_param(rng, size, 0, 4095, (0, 4095)),
-            vth=_param(rng, size, 0, 1500, (0, (1 << 17) - 1)),
-            bias_mant=_param(rng, size, -300, 400, (-4096, 4095, 0)),
-            bias_exp=_param(rng, size, -8, 7), refractory=_param(rng, size, 0, 15, (0,))))
-        if rng.random() < 0.7:
-            net.record(pops[-1], None if rng.random() < 0.5 else
-                       rng.choice(size, int(rng.integers(0, size + 1)), replace=False))
-    mode = str(rng.choice(["all-to-all", "nearest"]))
-    trace = dict(pre_decay=int(rng.integers(0, 800)), pre_impulse=int(rng.integers(0, 256)),
-                 post_decay=int(rng.integers(0, 800)), post_impulse=int(rng.integers(0, 256)),
-                 mode=mode)
-    for k in range(int(rng.integers(1, 7))):
-        pre = (groups + pops)[int(rng.integers(0, len(groups) + len(pops)))]
-        post = pops[int(rng.integers(0, len(pops)))]
-        rule = None
-        if rng.random() < 0.6:
-            w_min = int(rng.integers(wlo, whi + 1))
-            rule = STDPRule(a_plus=int(rng.integers(-128, 128)), a_minus=int(rng.integers(-128, 128)),
-                            lr_shift=int(rng.integers(0, 16)), w_min=w_min,
-                            w_max=int(rng.integers(w_min, whi + 1)), **trace)
-        wl, wh = (rule.w_min, rule.w_max) if rule else (wlo, whi)
-        kind = int(rng.integers(0, 4))
-        weight = delay = None
-        if kind == 0:
-            conn = AllToAll(allow_self_connections=bool(rng.random() < 0.5))
-        elif kind == 1 and pre.size == post.size:
-            conn = OneToOne()
-        elif kind == 2:
-            conn = FixedProbability(float(rng.random()), seed=int(rng.integers(0, 1000)))
-        else:
-            pairs = rng.choice(pre.size * post.size, int(rng.integers(0, pre.size * post.size + 1)),
-                               replace=False)
-            cols = [pairs // post.size, pairs % post.size, rng.integers(wl, wh + 1, pairs.size)]
-            if rng.random() < 0.5:
-                cols.append(rng.integers(1, max_delay + 1, pairs.size))
-            conn = FromList(np.stack(cols, axis=1) if pairs.size else np.zeros((0, len(cols)), np.int64))
-        if not isinstance(conn, FromList):
-            weight = (int(rng.integers(wl, wh + 1)) if rng.random() < 0.4
-                      else rng.integers(wl, wh + 1, (pre.size, post.size)))
-            delay = (int(rng.integers(1, max_delay + 1)) if rng.random() < 0.5
-                     else rng.integers(1, max_delay + 1, (pre.size, post.size)))
-        exp = int(rng.integers(0, 16 - weight_bits + 1)) if rng.random() < 0.4 else int(rng.integers(0, 3))
-        net.connect(pre, post, conn, weight=weight, weight_exp=exp, delay=delay, stdp=rule, name=f"p{k}")
-    n_inputs = sum(g.size for g in groups)
-    n_neurons = sum(p.size for p in pops)
-    config = CoreConfig(n_neurons=n_neurons + int(rng.integers(0, 3)),
-                        n_inputs=n_inputs + int(rng.integers(0, 3)), weight_bits=weight_bits,
-                        max_delay=max_delay, n_profiles=n_neurons, n_synapses=1 << 16,
-                        n_segments=1 << 14, n_reverse=1 << 16)
-    image = compile_network(net, config, lfsr_seed=int(rng.integers(1, 1 << 32)))
-    ticks = int(rng.integers(60, 120))
-    raster = rng.random((ticks, config.n_inputs)) < float(rng.choice([0.05, 0.2, 0.5]))
-    raster[:, n_inputs:] = False
-    return image, raster
-
-
-# --- comparison -------------------------------------------------------------------------------
+    """(image, raster) for a seed, from the scalar-reference test's random family."""
+    net, config, raster, lfsr_seed = reference_network(seed)
+    return compile_network(net, config, lfsr_seed=lfsr_seed), raster
 
 
 def assert_same(fast_model, ref_model, where=""):

@@ -1,7 +1,6 @@
 """The README's API example and the quick-start example run as written."""
 
 import re
-import runpy
 import subprocess
 import sys
 from pathlib import Path

@@ -12,8 +12,7 @@ import numpy as np
 
 from random_networks import REGRESSION_CONFIG, random_case
 from sim import GoldenModel
-from sim.cocotb_adapter import CocotbAdapter
-from sim.core_driver import CoreDriver
+from sim.cocotb_adapter import start_core
 
 
 def parse_seeds(text):
@@ -59,9 +58,7 @@ def compare(case, spikes, state, weights):
 async def regression(dut):
     seeds = parse_seeds(os.environ.get("AXONITE_SEEDS", "0-4"))
     plastic = {"1": True, "0": False}.get(os.environ.get("AXONITE_PLASTIC", ""))
-    io = CocotbAdapter(dut)
-    await io.reset()
-    driver = CoreDriver(io, REGRESSION_CONFIG)
+    driver = await start_core(dut, REGRESSION_CONFIG)
     failures = []
     for seed in seeds:
         case = random_case(seed, plastic=plastic)

@@ -12,8 +12,7 @@ import cocotb
 import numpy as np
 
 from sim import GoldenModel
-from sim.cocotb_adapter import CocotbAdapter
-from sim.core_driver import CoreDriver
+from sim.cocotb_adapter import start_core
 from stdp_protocol import W0, pairing_protocol
 
 
@@ -22,9 +21,7 @@ async def pairing(dut):
     protocol = pairing_protocol(int(os.environ["AXONITE_PAIRS"]))
     repetitions = int(os.environ["AXONITE_REPETITIONS"])
     image = protocol.image
-    io = CocotbAdapter(dut)
-    await io.reset()
-    driver = CoreDriver(io, image.config)
+    driver = await start_core(dut, image.config)
     await driver.load(image)
     model, probe = GoldenModel(image), GoldenModel(image)
     samples, mismatches = [], []
