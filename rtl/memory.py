@@ -17,6 +17,8 @@ from __future__ import annotations
 from amaranth.hdl import ClockSignal, Elaboratable, Instance, Module, Mux, Signal, unsigned
 from amaranth.lib.memory import Memory
 
+from firmware.errors import ConfigError
+
 SPRAM_DEPTH = 16384
 SPRAM_WIDTH = 16
 
@@ -114,14 +116,21 @@ class SimulationMemories:
 
 
 class ICE40Memories(SimulationMemories):
-    """The synapse memory in SPRAM (instantiated, or modelled with `behavioural=True`)."""
+    """The synapse memory in SPRAM (instantiated, or modelled with `behavioural=True`).
+    `spram_count` is what the part has (the iCE40UP5K: 4, i.e. 65,536 synapse words)."""
 
-    def __init__(self, behavioural: bool = False):
-        self.behavioural = behavioural
+    def __init__(self, behavioural: bool = False, spram_count: int = 4):
+        self.behavioural, self.spram_count = behavioural, spram_count
 
     def make(self, name: str, width: int, depth: int, transparent: bool = False):
         if name == "synapse":
             if width > SPRAM_WIDTH or transparent:
-                raise ValueError(f"region {name}: {width}-bit words do not fit SB_SPRAM256KA")
+                raise ConfigError(f"region {name}: {width}-bit words do not fit SB_SPRAM256KA "
+                                  f"({SPRAM_WIDTH} bits)")
+            banks = -(-depth // SPRAM_DEPTH)
+            if banks > self.spram_count:
+                raise ConfigError(f"region {name}: {depth} words need {banks} SB_SPRAM256KA; the part "
+                                  f"has {self.spram_count} ({self.spram_count * SPRAM_DEPTH} words): "
+                                  f"lower CoreConfig.n_synapses")
             return SPRAMArray(depth, self.behavioural)
         return super().make(name, width, depth, transparent)

@@ -203,3 +203,15 @@ def test_ice40_mapping_instantiates_spram_banks():
     config = CoreConfig(n_neurons=16, n_inputs=8, n_synapses=40000, n_segments=64, n_reverse=16)
     text = verilog.convert(Core(config, memories=ICE40Memories()), name="core", emit_src=False)
     assert text.count("SB_SPRAM256KA ") == 3      # 40,000 words need three 16K banks
+
+
+def test_impossible_configuration_fails_at_elaboration_with_the_limit():
+    from amaranth.back import verilog
+
+    from firmware.errors import ConfigError
+
+    config = CoreConfig(n_neurons=16, n_inputs=8, n_synapses=70000, n_segments=64, n_reverse=16)
+    with pytest.raises(ConfigError, match=r"70000 words need 5 SB_SPRAM256KA; the part has 4 \(65536 words\)"):
+        verilog.convert(Core(config, memories=ICE40Memories()), name="core")
+    with pytest.raises(ConfigError, match="Core needs a CoreConfig"):
+        Core({"n_neurons": 16})
