@@ -45,7 +45,7 @@ class TickController(wiring.Component):
         m = Module()
         c = self.config
         remaining = Signal(32)
-        since_start = Signal(32)
+        since_start = Signal(32)      # cycles since the current tick's first cycle (that cycle: 1)
         settle = Signal()             # the cycle after `start`: engines raise busy then
         m.d.sync += [settle.eq(self.start), self.start.eq(0),
                      since_start.eq(since_start + (since_start != 0xFFFFFFFF))]
@@ -62,10 +62,11 @@ class TickController(wiring.Component):
                     m.d.sync += [self.tick.eq(0), self.slot.eq(0), self.slot_base.eq(0)]
                     enter(Phase.CLEAR)
                 with m.Elif(self.step & (self.step_ticks != 0)):
-                    m.d.sync += [remaining.eq(self.step_ticks), since_start.eq(0)]
+                    m.d.sync += [remaining.eq(self.step_ticks), since_start.eq(1)]
                     enter(Phase.PREPARE)
                 with m.Elif(self.freerun & (since_start >= self.period)):
-                    m.d.sync += [remaining.eq(1), since_start.eq(0)]
+                    # The tick begins next cycle, `period` cycles after the previous one began.
+                    m.d.sync += [remaining.eq(1), since_start.eq(1)]
                     enter(Phase.PREPARE)
             with m.State("CLEAR"):
                 m.d.comb += [self.phase.eq(Phase.CLEAR), self.busy.eq(1)]
@@ -81,13 +82,14 @@ class TickController(wiring.Component):
                 m.d.comb += [self.phase.eq(Phase.IMPULSE), self.busy.eq(1)]
                 with m.If(finished):
                     last_slot = self.slot == c.max_delay - 1
+                    # Late: back in IDLE next cycle is after the next tick's due start.
                     m.d.comb += [self.tick_end.eq(1),
-                                 self.overrun.eq(self.freerun & (since_start > self.period))]
+                                 self.overrun.eq(self.freerun & (since_start >= self.period))]
                     m.d.sync += [self.tick.eq(self.tick + 1), remaining.eq(remaining - 1),
                                  self.slot.eq(Mux(last_slot, 0, self.slot + 1)),
                                  self.slot_base.eq(Mux(last_slot, 0, self.slot_base + c.n_neurons))]
                     with m.If(remaining > 1):
-                        m.d.sync += since_start.eq(0)
+                        m.d.sync += since_start.eq(1)
                         enter(Phase.PREPARE)
                     with m.Else():
                         m.next = "IDLE"
