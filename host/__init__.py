@@ -1,4 +1,24 @@
-"""Host library: Device.open(url) over serial, the simulated board or the golden model.
+"""Host library: Device.open(url) over a serial port, the simulated board or the golden model.
 
-Empty until the link issue lands; today the golden model (sim.GoldenModel) runs images directly.
+    from host import Device
+    with Device.open("socket://127.0.0.1:5555") as dev:    # "model", "emulator://", "/dev/ttyUSB1"
+        dev.load(network)
+        result = dev.run(100, inputs)
+
+docs/protocol.md describes the link; firmware/protocol.py defines it.
 """
+
+from sim.model import RunResult, SpikeMonitor
+
+from .device import PROBES, Device, LinkDevice, ModelDevice
+from .errors import (ConfigMismatchError, DeviceError, DeviceNotFoundError, DeviceTimeoutError,
+                     FrameError, LinkError, ProtocolVersionError, SpikesLostError)
+from .latency import LatencyTimerWarning, check_latency_timer
+from .link import OverrunWarning
+
+__all__ = [
+    "ConfigMismatchError", "Device", "DeviceError", "DeviceNotFoundError", "DeviceTimeoutError",
+    "FrameError", "LatencyTimerWarning", "LinkDevice", "LinkError", "ModelDevice", "OverrunWarning",
+    "PROBES", "ProtocolVersionError", "RunResult", "SpikeMonitor", "SpikesLostError",
+    "check_latency_timer",
+]

@@ -1,8 +1,8 @@
 """The golden model: the bit-exact executable form of docs/spec.md."""
 
-from .model import COUNTERS, GoldenModel, InputError, RunResult, normalize_inputs
+from .model import COUNTERS, GoldenModel, InputError, RunResult, SpikeMonitor, normalize_inputs
 
-__all__ = ["COUNTERS", "FastModel", "GoldenModel", "InputError", "RunResult", "normalize_inputs"]
+__all__ = ["COUNTERS", "FastModel", "GoldenModel", "InputError", "RunResult", "SpikeMonitor", "normalize_inputs"]
 
 
 def __getattr__(name):

@@ -80,11 +80,46 @@ def normalize_inputs(inputs, ticks: int, n_inputs: int) -> tuple[np.ndarray, np.
 
 
 @dataclass
+class SpikeMonitor:
+    """Output spikes as events, in time order: `times[k]` (absolute tick) and `indices[k]`
+    (core neuron number). Brian2's names: `t` and `i`."""
+
+    times: np.ndarray
+    indices: np.ndarray
+
+    @property
+    def t(self):
+        return self.times
+
+    @property
+    def i(self):
+        return self.indices
+
+
+@dataclass
 class RunResult:
+    """Output spikes of `ticks` ticks from `start_tick`: spikes[k, j] is True when output neuron
+    output_ids[j] fired at tick start_tick + k. Every backend (model, emulator, board) returns it."""
+
     start_tick: int
     output_ids: np.ndarray       # neuron numbers of the output columns
     spikes: np.ndarray           # bool [ticks, len(output_ids)]
-    all_spikes: np.ndarray | None  # bool [ticks, n_neurons] when run(record_all=True)
+    all_spikes: np.ndarray | None = None  # bool [ticks, n_neurons] when run(record_all=True)
+
+    @property
+    def ticks(self) -> int:
+        return self.spikes.shape[0]
+
+    @property
+    def monitor(self) -> SpikeMonitor:
+        return SpikeMonitor(self.times, self.neurons)
+
+    @staticmethod
+    def concatenate(parts: list["RunResult"], output_ids, start_tick: int) -> "RunResult":
+        """Consecutive results as one (start_tick is used when there are none)."""
+        if not parts:
+            return RunResult(start_tick, output_ids, np.zeros((0, len(output_ids)), bool))
+        return RunResult(parts[0].start_tick, output_ids, np.concatenate([p.spikes for p in parts]))
 
     @property
     def times(self) -> np.ndarray:

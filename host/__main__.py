@@ -1,0 +1,126 @@
+"""Command line: run a network on a device and save the output raster.
+
+    python -m host run NETWORK --device URL --ticks T --out raster.npz --plot raster.png
+    python -m host info --device URL
+
+NETWORK is an image file (.axi) or a Python file that defines `network` (a firmware.Network or
+Image) and optionally `config` (a CoreConfig) and `inputs` (any form run() accepts).
+URL: "model", "emulator://", a serial port (/dev/ttyUSB1) or socket://127.0.0.1:PORT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import runpy
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from firmware import formats
+from firmware.errors import AxoniteError
+from firmware.image import Image
+from firmware.network import Network
+
+from .device import Device
+
+
+def _load_network(path: str):
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if p.suffix == ".py":
+        ns = runpy.run_path(str(p), run_name="__axonite_network__")
+        if "network" not in ns:
+            raise AxoniteError(f"{path} defines no `network` (a firmware.Network or Image)")
+        network = ns["network"]
+        if not isinstance(network, (Network, Image)):
+            raise AxoniteError(f"{path}: `network` is a {type(network).__name__}, not a firmware.Network or Image")
+        return network, ns.get("config"), ns.get("inputs")
+    return Image.load(p), None, None
+
+
+def plot_raster(result, path: str, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
+    ax.scatter(result.times, result.neurons, marker="|", s=30, linewidths=0.8, color="black")
+    ax.set_xlim(result.start_tick - 0.5, result.start_tick + result.ticks - 0.5)
+    if result.output_ids.size:
+        ax.set_ylim(result.output_ids.min() - 0.5, result.output_ids.max() + 0.5)
+    ax.set_xlabel("tick")
+    ax.set_ylabel("neuron")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def cmd_run(args) -> int:
+    network, config, inputs = _load_network(args.network)
+    options = {"timeout": args.timeout}
+    if args.device in ("model", "model://") or args.device.startswith("emulator://"):
+        options["config"] = config
+    with Device.open(args.device, **options) as dev:
+        if config is not None and isinstance(network, Network):
+            from firmware.compiler import compile_network
+            network = compile_network(network, config)
+        dev.load(network)
+        if args.seed is not None:
+            dev.seed(args.seed)
+        result = dev.run(args.ticks, inputs)
+        counters = dev.counters()
+    np.savez(args.out, spikes=result.spikes, output_ids=result.output_ids, times=result.times,
+             neurons=result.neurons, start_tick=result.start_tick, ticks=args.ticks,
+             counter_names=np.array(formats.COUNTERS), counters=np.array([counters[k] for k in formats.COUNTERS]))
+    print(f"{args.device}: {result.times.size} output spikes from {np.unique(result.neurons).size} of "
+          f"{result.output_ids.size} output neurons in {args.ticks} ticks; wrote {args.out}")
+    print("counters: " + ", ".join(f"{k} {v}" for k, v in counters.items()))
+    if args.plot:
+        plot_raster(result, args.plot, f"{Path(args.network).name} on {args.device}")
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def cmd_info(args) -> int:
+    with Device.open(args.device, timeout=args.timeout) as dev:
+        if hasattr(dev, "info"):
+            for key, value in dev.info.items():
+                if key not in ("ref_seq", "ref_opcode", "reserved"):
+                    if key == "capabilities":
+                        value = " ".join(flag.name for flag in type(value) if flag in value) or "none"
+                    elif hasattr(value, "name"):
+                        value = value.name
+                    print(f"{key}: {value}")
+        else:
+            print("the in-process golden model (no link)")
+        print(f"config: {dev.config}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m host", description="axonite host tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a network and save the output raster")
+    run.add_argument("network", help="image file (.axi) or Python file defining `network`")
+    run.add_argument("--device", default="model", help="model, emulator://, a serial port or socket://HOST:PORT")
+    run.add_argument("--ticks", type=int, required=True, help="ticks to run")
+    run.add_argument("--out", default="raster.npz", help="output .npz (spikes, output_ids, times, neurons, counters)")
+    run.add_argument("--plot", default=None, help="raster plot file (.png)")
+    run.add_argument("--seed", type=int, default=None, help="LFSR seed for stochastic rounding")
+    run.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the device")
+    info = sub.add_parser("info", help="print what the device reports (HELLO)")
+    info.add_argument("--device", required=True)
+    info.add_argument("--timeout", type=float, default=5.0)
+    args = parser.parse_args(argv)
+    try:
+        return {"run": cmd_run, "info": cmd_info}[args.command](args)
+    except (AxoniteError, FileNotFoundError, KeyError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,737 @@
+"""Device.open(url): one API over the golden model, the simulated board and a real board.
+
+    with Device.open("socket://127.0.0.1:5555") as dev:     # or "/dev/ttyUSB1", or "model"
+        dev.load(network)                                     # a firmware.Network, Image or .axi path
+        result = dev.run(100, {0: [1, 2], 5: [3]})            # tick -> input axons
+        result.spikes                                         # bool [ticks, outputs]
+        result.monitor.times, result.monitor.indices          # one entry per output spike
+        dev.weights("plastic")                                # [pre, post], NaN where no synapse
+        dev.probe("v", "exc"), dev.counters()
+
+URLs: "model" (the golden model in this process, no protocol), "emulator://" (the protocol
+emulator in this process), any pyserial port or URL: "/dev/ttyUSB1", "COM3",
+"socket://127.0.0.1:5555" (python -m sim.device_emulator), "rfc2217://...".
+The same network and inputs give the same spikes, weights and counters on every backend.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from dataclasses import fields
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from firmware import formats
+from firmware import protocol as P
+from firmware.compiler import compile_network
+from firmware.config import CoreConfig
+from firmware.errors import ConfigError
+from firmware.image import Image
+from firmware.network import Network
+from firmware.tables import decode
+from sim.model import GoldenModel, InputError, normalize_inputs
+
+from .errors import (ConfigMismatchError, DeviceTimeoutError, FrameError, LinkError,
+                     SpikesLostError)
+from .latency import check_latency_timer
+from sim.model import RunResult
+
+from .link import MOD32, Link
+from .transport import LoopbackTransport, SerialTransport
+
+# Probe names -> (region, field). x is per source (inputs, then neurons); acc is [max_delay, neurons].
+PROBES = {"u": ("state_u", "u"), "v": ("state_v", "v"), "ref": ("state_ref", "ref"),
+          "x": ("trace_pre", "x"), "y": ("trace_post", "y"), "acc": ("accumulator", "a_in")}
+
+STEP_CHUNK = 256          # ticks per STEP command: the device reports progress and credits after each
+LOOKAHEAD_TICKS = 4096    # how far input may run ahead of the ticks the device has completed
+
+
+def _tick_group(axons, tick: int, n_inputs: int) -> np.ndarray:
+    """One tick's input axons, sorted; repeats and out-of-range axons raise InputError."""
+    g = np.sort(np.atleast_1d(np.asarray(axons if axons is not None else [], dtype=np.int64)).reshape(-1))
+    if g.size:
+        if g[0] < 0 or g[-1] >= n_inputs:
+            bad = g[(g < 0) | (g >= n_inputs)][0]
+            raise InputError(f"input spike on axon {bad} at tick {tick}; the core has input axons "
+                             f"0 .. {n_inputs - 1}")
+        rep = np.nonzero(g[1:] == g[:-1])[0]
+        if rep.size:
+            raise InputError(f"input axon {g[rep[0]]} spikes twice at tick {tick}; an axon carries "
+                             f"at most one spike per tick")
+    return g
+
+
+def _groups(inputs, ticks: int, n_inputs: int) -> list[np.ndarray]:
+    times, axons = normalize_inputs(inputs, ticks, n_inputs)
+    bounds = np.searchsorted(times, np.arange(ticks + 1))
+    return [axons[bounds[k]:bounds[k + 1]] for k in range(ticks)]
+
+
+def _projection_layout(image: Image, tables, name: str):
+    """Synapse addresses of projection `name` and their (pre, post) indices into its groups."""
+    sym = next((p for p in image.symbols.get("projections", []) if p["name"] == name), None)
+    if sym is None:
+        names = [p["name"] for p in image.symbols.get("projections", [])]
+        raise KeyError(f"no projection named {name!r}; the loaded image has {names}")
+    groups = {g["name"]: ("inputs", g) for g in image.symbols["inputs"]}
+    groups.update({g["name"]: ("populations", g) for g in image.symbols["populations"]})
+    kind, pre = groups[sym["pre"]]
+    post = groups[sym["post"]][1]
+    base = pre["first"] + (0 if kind == "inputs" else image.config.n_inputs)
+    addr = np.nonzero(tables.syn_projection == sym["index"])[0]
+    row = image.table("projection")
+    idx = sym["index"]
+    bounds = ((int(row["w_min"][idx]), int(row["w_max"][idx])) if int(row["plastic"][idx])
+              else formats.signed_range(image.config.weight_bits))
+    return addr, tables.syn_source[addr] - base, tables.syn_target[addr] - post["first"], \
+        (pre["size"], post["size"]), bounds
+
+
+def _config_mismatch(image_config: CoreConfig, device_config: CoreConfig, what: str, where: str) -> str:
+    diffs = [f"{f.name}: image {getattr(image_config, f.name)}, device {getattr(device_config, f.name)}"
+             for f in fields(CoreConfig) if getattr(image_config, f.name) != getattr(device_config, f.name)]
+    return (f"{what} was compiled for {image_config} but the device at {where} is {device_config} "
+            f"({'; '.join(diffs)}). Recompile the network for the device: "
+            f"compile_network(network, device.config), or pass the Network to load().")
+
+
+class Device:
+    """The common API. Use Device.open(url)."""
+
+    url: str
+    config: CoreConfig | None
+    image: Image | None = None
+
+    @staticmethod
+    def open(url: str, config: CoreConfig | None = None, timeout: float = 5.0, baudrate: int = 1_000_000,
+             sysfs: str = "/sys", **emulator_options) -> "Device":
+        """Open a device.
+
+        url:      "model", "emulator://", a serial port path, or a pyserial URL (socket://...)
+        config:   for "model" / "emulator://": the core configuration (default CoreConfig());
+                  for a real device it comes from the device itself
+        timeout:  seconds without an answer before DeviceTimeoutError
+        baudrate: serial ports only
+        """
+        if url in ("model", "model://"):
+            return ModelDevice(config)
+        if url.startswith("emulator://"):
+            from sim.device_emulator import DeviceEmulator
+            emulator = DeviceEmulator(config or CoreConfig(), **emulator_options)
+            return LinkDevice(LoopbackTransport(emulator, url), timeout)
+        if "://" not in url:
+            check_latency_timer(url, sysfs)
+        return LinkDevice(SerialTransport(url, baudrate), timeout)
+
+    # --- context manager ---------------------------------------------------------------------
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        pass
+
+    # --- shared helpers ------------------------------------------------------------------------
+
+    def _as_image(self, what) -> tuple[Image, str]:
+        if isinstance(what, Network):
+            return compile_network(what, self.config or CoreConfig()), f"network {what.name!r}"
+        if isinstance(what, Image):
+            return what, "image"
+        if isinstance(what, (str, os.PathLike)):
+            return Image.load(what), f"image {str(what)!r}"
+        raise TypeError(f"load() takes a firmware.Network, a firmware.Image or an image path, "
+                        f"not {type(what).__name__}")
+
+    def _check_image(self, image: Image, what: str) -> None:
+        fixed = getattr(self, "_fixed", self.config)
+        if fixed is not None and image.config != fixed:
+            raise ConfigMismatchError(_config_mismatch(image.config, fixed, what, self.url))
+
+    def _need_image(self) -> Image:
+        if self.image is None:
+            raise LinkError(f"{self.url}: no network is loaded; call load(network_or_image) first")
+        return self.image
+
+    @property
+    def output_ids(self) -> np.ndarray:
+        return self._need_image().output_ids
+
+    def _matrix(self, name, weights_by_addr, masked):
+        image = self._need_image()
+        addr, pre, post, shape, _ = _projection_layout(image, self._tables, name)
+        w = weights_by_addr[addr]
+        if masked:
+            m = np.ma.masked_all(shape, dtype=np.int64)
+            m[pre, post] = w
+            return m
+        out = np.full(shape, np.nan)
+        out[pre, post] = w
+        return out
+
+    def _new_weights(self, name, matrix):
+        """Validate a weight matrix for projection `name`: (addresses, mantissas)."""
+        image = self._need_image()
+        addr, pre, post, shape, (lo, hi) = _projection_layout(image, self._tables, name)
+        m = np.ma.asarray(matrix, dtype=np.float64)
+        if m.shape != shape:
+            raise ValueError(f"projection {name!r}: weight matrix has shape {m.shape}; expected {shape} "
+                             f"[pre, post]")
+        mask = np.ma.getmaskarray(m)
+        data = np.where(mask, np.nan, np.ma.getdata(m))
+        has = np.zeros(shape, bool)
+        has[pre, post] = True
+        extra = np.argwhere(~has & ~np.isnan(data))
+        if extra.size:
+            i, j = extra[0]
+            raise ValueError(f"projection {name!r} has no synapse ({i}, {j}), but the matrix gives it "
+                             f"weight {data[i, j]}; leave NaN (or masked) where there is no synapse")
+        w = data[pre, post]
+        bad = ~np.isfinite(w) | (w != np.round(w)) | (w < lo) | (w > hi)
+        if np.any(bad):
+            k = np.nonzero(bad)[0][0]
+            raise ValueError(f"projection {name!r}: weight {w[k]} of synapse ({pre[k]}, {post[k]}) must be "
+                             f"an integer mantissa in [{lo}, {hi}]"
+                             f"{' (its STDP bounds)' if (lo, hi) != formats.signed_range(image.config.weight_bits) else ''}")
+        return addr, w.astype(np.int64)
+
+    def _probe_slice(self, name, values, population):
+        if population is None:
+            return values
+        image = self._need_image()
+        if name == "x":
+            try:
+                return values[image.input_ids(population)]
+            except KeyError:
+                return values[image.config.n_inputs + image.neuron_ids(population)]
+        ids = image.neuron_ids(population)
+        return values[..., ids]
+
+    @staticmethod
+    def _check_seed(value: int) -> int:
+        if not isinstance(value, (int, np.integer)) or not 0 < int(value) < (1 << formats.LFSR_BITS):
+            raise ValueError(f"LFSR seed {value!r} must be an integer in [1, 2**32 - 1] (0 would stall the LFSR)")
+        return int(value)
+
+    def run(self, ticks: int, inputs=None) -> RunResult:
+        """Run `ticks` ticks. `inputs` (relative to this run's first tick): None, a dict
+        {tick: axons}, a (times, axons) pair, a bool raster [ticks, axons], or one collection of
+        axons per tick. Returns the output spikes."""
+        if not isinstance(ticks, (int, np.integer)) or ticks < 0:
+            raise ValueError(f"ticks = {ticks!r} must be a non-negative integer")
+        image = self._need_image()
+        groups = _groups(inputs, int(ticks), image.config.n_inputs)
+        return self._run_groups(groups, int(ticks))
+
+    def stream(self, inputs: Iterable, block_ticks: int = 64) -> Iterator[RunResult]:
+        """Continuous input and output. `inputs` is any iterable (a generator may produce it as
+        it goes) with one item per tick: the input axons of that tick (an empty collection for
+        none). Yields RunResults of consecutive tick ranges as their ticks complete, until the
+        inputs end. Concatenated, they equal run() with the same inputs; where the blocks
+        start and end depends on the backend (the model yields every `block_ticks` ticks, a
+        device as its reports arrive)."""
+        raise NotImplementedError
+
+
+class ModelDevice(Device):
+    """The golden model in this process (no protocol). Opened with a config, it refuses images
+    of another; opened without, it takes the configuration of the image it loads (a Network
+    is compiled for CoreConfig())."""
+
+    def __init__(self, config: CoreConfig | None = None):
+        self.url, self._fixed = "model", config
+        self.model: GoldenModel | None = None
+
+    @property
+    def config(self) -> CoreConfig | None:
+        if self._fixed is not None:
+            return self._fixed
+        return self.image.config if self.image is not None else None
+
+    def load(self, network_or_image) -> Image:
+        image, what = self._as_image(network_or_image)
+        self._check_image(image, what)
+        self.model = GoldenModel(image)
+        self.image, self._tables = image, self.model.tables
+        return image
+
+    def _need_model(self) -> GoldenModel:
+        self._need_image()
+        return self.model
+
+    @property
+    def tick(self) -> int:
+        return self.model.tick if self.model is not None else 0
+
+    def _run_groups(self, groups, ticks):
+        model = self._need_model()
+        start = model.tick
+        out = self.output_ids
+        column = np.full(model.config.n_neurons, -1)
+        column[out] = np.arange(out.size)
+        spikes = np.zeros((ticks, out.size), bool)
+        for k, g in enumerate(groups):
+            fired = model.step(g)
+            c = column[fired]
+            spikes[k, c[c >= 0]] = True
+        return RunResult(start, out, spikes)
+
+    def stream(self, inputs, block_ticks=64):
+        model = self._need_model()
+        n_inputs = self.image.config.n_inputs
+        block = []
+
+        def emit():
+            res = self._run_groups(block, len(block))
+            block.clear()
+            return res
+        for item in inputs:
+            block.append(_tick_group(item, model.tick + len(block), n_inputs))
+            if len(block) >= block_ticks:
+                yield emit()
+        if block:
+            yield emit()
+
+    def weights(self, projection: str, masked: bool = False):
+        return self._matrix(projection, self._need_model().weights, masked)
+
+    def set_weights(self, projection: str, matrix) -> None:
+        addr, w = self._new_weights(projection, matrix)
+        self._need_model().weights[addr] = w
+
+    def probe(self, name: str, population: str | None = None) -> np.ndarray:
+        if name not in PROBES:
+            raise KeyError(f"no state named {name!r}; probe one of {sorted(PROBES)}")
+        return self._probe_slice(name, self._need_model().state()[name], population)
+
+    def counters(self, clear: bool = False) -> dict[str, int]:
+        model = self._need_model()
+        out = {name: int(model.counters.get(name, 0)) for name in formats.COUNTERS}
+        if clear:
+            model.counters = dict.fromkeys(formats.COUNTERS, 0)
+        return out
+
+    def reset(self) -> None:
+        self._need_model().reset()
+
+    def seed(self, value: int) -> None:
+        self._need_model().seed(self._check_seed(value))
+
+    def freerun(self, period_cycles: int) -> None:
+        raise LinkError("the 'model' backend has no clock to free-run; use run() or stream(), or "
+                        "open a device (socket://..., a serial port, emulator://)")
+
+    def stop(self) -> RunResult:
+        raise LinkError("the 'model' backend does not free-run; nothing to stop")
+
+
+def _operation(method):
+    """A LinkDevice operation: first end a free-run or recover from an interrupted operation;
+    if this one fails on the link, the next one recovers (STOP, forget stale replies)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        self._stop_if_running()
+        try:
+            return method(self, *args, **kwargs)
+        except LinkError:
+            self._interrupted = True
+            raise
+    return wrapper
+
+
+class LinkDevice(Device):
+    """A device behind firmware/protocol.py: a board, the TCP emulator or the in-process one."""
+
+    def __init__(self, transport, timeout: float = 5.0):
+        self.url = transport.url
+        self.link = link = Link(transport, timeout)
+        self.image = None
+        self._freerun_start = None
+        self._interrupted = False
+        try:
+            transport.write(b"\0")              # end whatever partial frame the device holds
+            seq = link.send(P.Op.HELLO)
+            link.rx_seq = None
+            reply = self._wait_discarding(seq)
+            self.info = info = self._parse_hello(reply)
+            link.window = max(1, min(info["window"], P.SEQ_MODULO // 2))
+            link.input_depth = info["input_depth"]
+            link.max_payload = min(info["max_payload"], P.MAX_PAYLOAD)
+            if link.max_payload < 64:
+                raise LinkError(f"{self.url}: the device accepts payloads of {link.max_payload} bytes; "
+                                f"this host needs at least 64")
+            link.consumed = info["consumed"]
+            link.sent_entries = (info["consumed"] + info["queued"]) % MOD32
+            link.device_tick = info["tick"]
+            if info["status"] != P.Status.IDLE:
+                link.request(P.Op.STOP)
+            link.clear_spikes()
+        except BaseException:
+            link.close()
+            raise
+
+    def _wait_discarding(self, seq):
+        """Wait for the HELLO reply, ignoring frames of an earlier session (a stale partial
+        frame, spikes of a free-run) that arrive before it."""
+        link = self.link
+        deadline = time.monotonic() + link.timeout
+        last = None
+        while True:
+            try:
+                return link.wait(seq)
+            except FrameError as error:
+                last = error
+                if time.monotonic() > deadline:
+                    raise
+            except DeviceTimeoutError:
+                if last is not None:       # the reply came, corrupt: say so rather than "no answer"
+                    raise last from None
+                raise
+
+    def _parse_hello(self, frame) -> dict:
+        if len(frame.payload) != P.HELLO_REPLY.size:
+            raise FrameError(f"{self.url}: HELLO_REPLY of {len(frame.payload)} bytes, expected "
+                             f"{P.HELLO_REPLY.size}")
+        info = dict(zip(P.HELLO_FIELDS, P.HELLO_REPLY.unpack(frame.payload)))
+        try:
+            self.config = CoreConfig(**{k: info[k] for k in P.CONFIG_FIELDS})
+        except ConfigError as error:
+            raise LinkError(f"{self.url}: the device reports an impossible configuration: {error}") from None
+        if self.config.n_inputs > P.MAX_AXON + 1:
+            raise LinkError(f"{self.url}: the device has {self.config.n_inputs} input axons; protocol "
+                            f"version {P.PROTOCOL_VERSION} addresses at most {P.MAX_AXON + 1}")
+        info["capabilities"] = P.Capability(info["capabilities"])
+        for key, kind in (("device_kind", P.DeviceKind), ("status", P.Status)):
+            try:
+                info[key] = kind(info[key])
+            except ValueError:
+                pass
+        return info
+
+    def close(self) -> None:
+        link = self.link
+        if not link.closed:
+            try:
+                if self._freerun_start is not None:
+                    link.request(P.Op.STOP)
+            except LinkError:
+                pass
+            link.close()
+
+    @property
+    def tick(self) -> int:
+        return self.link.device_tick
+
+    # --- memory --------------------------------------------------------------------------------
+
+    def _region(self, name):
+        return formats.memory_map(self.config)[name]
+
+    @_operation
+    def write_region(self, name: str, words, addr: int = 0) -> None:
+        """Write raw words to a region (see docs/spec.md §9), pipelined, then wait for the ACKs."""
+        region = self._region(name)
+        nbytes = P.word_bytes(region)
+        words = np.asarray(words, dtype=np.uint64)
+        per = P.max_words(nbytes, self.link.max_payload)
+        for at in range(0, words.size, per):
+            chunk = words[at:at + per]
+            self.link.send(P.Op.WRITE, P.REGION_ACCESS.pack(region.index, nbytes, addr + at, chunk.size)
+                           + P.pack_words(chunk, nbytes))
+        self.link.drain()
+
+    @_operation
+    def read_region(self, name: str, addr: int = 0, count: int | None = None) -> np.ndarray:
+        """Read raw words of a region, pipelined."""
+        region = self._region(name)
+        nbytes = P.word_bytes(region)
+        count = region.depth - addr if count is None else count
+        per = P.max_words(nbytes, self.link.max_payload)
+        seqs = []
+        for at in range(0, count, per):
+            n = min(per, count - at)
+            seqs.append(self.link.send(P.Op.READ, P.REGION_ACCESS.pack(region.index, nbytes, addr + at, n)))
+        parts = []
+        for seq in seqs:
+            frame = self.link.wait(seq)
+            head = P.REPLY.size + P.REGION_ACCESS.size
+            parts.append(P.unpack_words(frame.payload[head:], nbytes))
+        return np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+
+    @_operation
+    def load(self, network_or_image) -> Image:
+        image, what = self._as_image(network_or_image)
+        self._check_image(image, what)
+        tables = decode(image)
+        for name in formats.TABLE_REGIONS:
+            self.write_region(name, image.tables[name])
+        self.link.request(P.Op.RESET)
+        self.image, self._tables = image, tables
+        return image
+
+    def _stop_if_running(self):
+        """Every operation starts here: end a free-run, and recover from an interrupted one."""
+        if self._freerun_start is not None:
+            self.stop()
+        if self._interrupted:
+            self.link.resync()
+            self._interrupted = False
+
+    # --- running -------------------------------------------------------------------------------
+
+    @_operation
+    def _run_groups(self, groups, ticks):
+        last = max((k for k, g in enumerate(groups) if g.size), default=-1)
+        parts = []
+        try:
+            for block in self._drive(iter(groups[:last + 1]), total=ticks):
+                parts.append(block)
+        except SpikesLostError as lost:     # hand over everything that did arrive
+            if lost.result is not None:
+                parts.append(lost.result)
+            lost.result = RunResult.concatenate(parts, self.output_ids, self.tick)
+            raise
+        return RunResult.concatenate(parts, self.output_ids, self.tick)
+
+    def stream(self, inputs, block_ticks=64):
+        n_inputs = self.config.n_inputs
+        self._need_image()
+        start = self.tick
+
+        def groups():
+            for k, item in enumerate(inputs):
+                yield _tick_group(item, start + k, n_inputs)
+        yield from self._drive(groups(), total=None)
+
+    def _drive(self, groups: Iterator[np.ndarray], total: int | None) -> Iterator[RunResult]:
+        """Send input groups with credits, STEP the ticks whose groups are queued, yield the
+        output spikes of the ticks that completed. `total`: ticks to run in all (the ticks after
+        the last group need no entries); None: as many as there are groups."""
+        self._stop_if_running()
+        link = self.link
+        self._need_image()
+        out = self.output_ids
+        column = np.full(self.config.n_neurons, -1)
+        column[out] = np.arange(out.size)
+        depth, per_frame = link.input_depth, link.max_payload // P.INPUT_ENTRY.size
+        link.drain()
+        link.clear_spikes()
+        self._interrupted = True          # until the run completes: the next operation resyncs
+        reports_before = len(link.reports)
+        start = link.device_tick
+        entries: list[int] = []
+        marker = None                 # index in `entries` of an end-of-tick that may absorb empty ticks
+        sent_ticks = stepped = reported = 0
+        since_step = 0                # entries sent since the last STEP
+        exhausted = False
+        look = None
+
+        def flush():
+            nonlocal marker
+            for at in range(0, len(entries), per_frame):      # a large group spans frames
+                part = entries[at:at + per_frame]
+                link.send(P.Op.INPUT, P.encode_input_entries(part))
+                link.sent_entries = (link.sent_entries + len(part)) % MOD32
+            entries.clear()
+            marker = None
+
+        def done_ticks():
+            return 0 if link.progress is None else (link.progress - start) % MOD32
+
+        def lost_check(result):
+            new = link.reports[reports_before:]
+            lost = [r for r in new if r[0] != P.ReportKind.OVERRUN]
+            if lost:
+                text = "; ".join(f"{kind.name}: {count} at tick {tick}" for kind, count, tick in lost)
+                raise SpikesLostError(f"{self.url}: the device counted lost events ({text}); they are "
+                                      f"in counters()['dropped']. The received spikes are in .result.",
+                                      result, lost)
+
+        while True:
+            progressed = False
+            # Queue input in batches of a quarter of the queue, each closed by a STEP, so that
+            # the device returns credits (SPIKES after each STEP) while it still has ticks to
+            # run; a batch starts only when a quarter of the queue is free (or the device idles).
+            quarter = max(1, depth // 4)
+            batch_ok = link.credits() >= quarter or sent_ticks == done_ticks()
+            while (batch_ok and not exhausted and sent_ticks - done_ticks() < LOOKAHEAD_TICKS
+                   and since_step < quarter):
+                if look is None:
+                    try:
+                        look = next(groups)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                if look.size == 0 and marker is not None and entries[marker] & P.MAX_EMPTY_REPEAT < P.MAX_EMPTY_REPEAT:
+                    entries[marker] += 1
+                    sent_ticks += 1
+                    look = None
+                    continue
+                need = look.size + 1
+                if need > depth:
+                    raise InputError(f"tick {start + sent_ticks} has {look.size} input spikes; the "
+                                     f"device's input queue holds {depth} entries, one of them the "
+                                     f"end-of-tick marker: spread the spikes over more ticks")
+                if need > link.credits(len(entries)):
+                    break
+                if entries and len(entries) + need > per_frame:
+                    flush()                   # keep groups whole within a frame where they fit
+                entries.extend(look.tolist())
+                entries.append(P.TICK_END)
+                marker = len(entries) - 1
+                sent_ticks += 1
+                since_step += need
+                look = None
+            flush()
+            if exhausted and total is not None:
+                sent_ticks = max(sent_ticks, total)
+            while stepped < sent_ticks:
+                n = min(sent_ticks - stepped, STEP_CHUNK)
+                link.send(P.Op.STEP, P.STEP.pack(n))
+                stepped += n
+                since_step = 0
+                progressed = True
+            done = done_ticks()
+            if done > reported:
+                times, neurons = link.take_spikes()
+                spikes = np.zeros((done - reported, out.size), bool)
+                if times.size:
+                    rel = (times - start) % MOD32 - reported
+                    cols = column[neurons]
+                    if np.any(cols < 0) or np.any(rel < 0) or np.any(rel >= done - reported):
+                        k = np.nonzero((cols < 0) | (rel < 0) | (rel >= done - reported))[0][0]
+                        raise FrameError(f"{self.url}: the device reported a spike of neuron {neurons[k]} at "
+                                         f"tick {times[k]}, which is not an output of the loaded image or "
+                                         f"not a tick of this run: the device's tables differ from the image")
+                    spikes[rel, cols] = True
+                block = RunResult(start + reported, out, spikes)
+                reported = done
+                lost_check(block)
+                yield block
+                continue
+            if exhausted and stepped == sent_ticks and done >= sent_ticks:
+                link.drain()
+                self._interrupted = False
+                lost_check(None)
+                return
+            if not progressed and not link.pump(link.timeout):
+                raise link._timeout(f"progress of the run (tick {start + done} of "
+                                    f"{start + sent_ticks} reached)")
+
+    @_operation
+    def freerun(self, period_cycles: int) -> None:
+        """Run a tick every `period_cycles` core clock cycles (0: as fast as possible) until
+        stop(), without input (run() and stream() are the ways to give input). Output spikes
+        collect on the host; stop() returns them. A tick longer than its period is an overrun
+        (counted, reported, and warned about with OverrunWarning)."""
+        self._need_image()
+        if not isinstance(period_cycles, (int, np.integer)) or not 0 <= period_cycles < MOD32:
+            raise ValueError(f"period_cycles = {period_cycles!r} must be an integer in [0, 2**32 - 1]")
+        self.link.drain()
+        self.link.clear_spikes()
+        start = self.link.device_tick
+        self.link.request(P.Op.FREERUN, P.FREERUN.pack(int(period_cycles)))
+        self._freerun_start = start
+
+    def stop(self) -> RunResult:
+        """Stop free-running; return the output spikes of the ticks that ran."""
+        if self._freerun_start is None:
+            raise LinkError(f"{self.url}: the device is not free-running (call freerun() first)")
+        start, self._freerun_start = self._freerun_start, None
+        try:
+            ack = self.link.request(P.Op.STOP)
+        except LinkError:
+            self._interrupted = True
+            raise
+        _, _, _, tick, _ = P.ACK.unpack(ack.payload)
+        times, neurons = self.link.take_spikes()
+        out = self.output_ids
+        column = np.full(self.config.n_neurons, -1)
+        column[out] = np.arange(out.size)
+        ticks = (tick - start) % MOD32
+        spikes = np.zeros((ticks, out.size), bool)
+        rel = (times - start) % MOD32
+        ok = (column[neurons] >= 0) & (rel < ticks)
+        spikes[rel[ok], column[neurons[ok]]] = True
+        return RunResult(start, out, spikes)
+
+    # --- read-back -----------------------------------------------------------------------------
+
+    def _live_weights(self) -> np.ndarray:
+        image = self._need_image()
+        n = image.tables["synapse"].size
+        words = self.read_region("synapse", 0, n)
+        return self._region("synapse").layout.unpack(words)["weight"]
+
+    @_operation
+    def weights(self, projection: str, masked: bool = False):
+        """Weight mantissas of a projection as a [pre, post] matrix: float with NaN where no
+        synapse exists, or (masked=True) an integer masked array."""
+        self._need_image()
+        _projection_layout(self.image, self._tables, projection)     # a bad name fails before I/O
+        return self._matrix(projection, self._live_weights(), masked)
+
+    @_operation
+    def set_weights(self, projection: str, matrix) -> None:
+        """Write a projection's weights from a [pre, post] matrix (NaN or masked where there is
+        no synapse; plastic projections must stay within their STDP bounds)."""
+        addr, w = self._new_weights(projection, matrix)
+        if addr.size == 0:
+            return
+        region = self._region("synapse")
+        order = np.argsort(addr)
+        addr, w = addr[order], w[order]
+        target = region.layout.unpack(self.image.tables["synapse"][addr])["target"]
+        words = region.layout.pack(weight=w, target=target)
+        breaks = np.nonzero(np.diff(addr) != 1)[0] + 1
+        for a, chunk in zip(np.split(addr, breaks), np.split(words, breaks)):
+            nbytes = P.word_bytes(region)
+            per = P.max_words(nbytes, self.link.max_payload)
+            for at in range(0, chunk.size, per):
+                part = chunk[at:at + per]
+                self.link.send(P.Op.WRITE, P.REGION_ACCESS.pack(region.index, nbytes, int(a[0]) + at, part.size)
+                               + P.pack_words(part, nbytes))
+        self.link.drain()
+
+    @_operation
+    def probe(self, name: str, population: str | None = None) -> np.ndarray:
+        """State of every neuron (u, v, ref, y), source (x) or accumulator slot (acc, shape
+        [max_delay, neurons]); with `population`, only its members."""
+        if name not in PROBES:
+            raise KeyError(f"no state named {name!r}; probe one of {sorted(PROBES)}")
+        region_name, field = PROBES[name]
+        values = self._region(region_name).layout.unpack(self.read_region(region_name))[field]
+        if name == "acc":
+            values = values.reshape(self.config.max_delay, self.config.n_neurons)
+        return self._probe_slice(name, values, population)
+
+    @_operation
+    def counters(self, clear: bool = False) -> dict[str, int]:
+        frame = self.link.request(P.Op.COUNTERS, P.COUNTERS_REQUEST.pack(P.COUNTERS_CLEAR if clear else 0))
+        _, _, n, _ = P.COUNTERS_REPLY.unpack_from(frame.payload)
+        if len(frame.payload) != P.COUNTERS_REPLY.size + n * P.COUNTER.size:
+            raise FrameError(f"{self.url}: COUNTERS_REPLY announces {n} counters in {len(frame.payload)} bytes")
+        values = [P.COUNTER.unpack_from(frame.payload, P.COUNTERS_REPLY.size + 8 * k)[0] for k in range(n)]
+        if n != len(formats.COUNTERS):
+            raise LinkError(f"{self.url}: the device has {n} counters, this host knows "
+                            f"{len(formats.COUNTERS)} ({', '.join(formats.COUNTERS)})")
+        return dict(zip(formats.COUNTERS, values))
+
+    @_operation
+    def reset(self) -> None:
+        """State, counters and tick to zero, weights to the loaded image's, LFSR to its seed
+        (spec §8). The device cannot restore weights itself: the host rewrites them."""
+        image = self._need_image()
+        self.write_region("synapse", image.tables["synapse"])
+        self.link.request(P.Op.RESET)
+
+    @_operation
+    def seed(self, value: int) -> None:
+        self.link.request(P.Op.SEED, P.SEED.pack(self._check_seed(value)))
