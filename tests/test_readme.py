@@ -12,8 +12,9 @@ def test_readme_python_example_runs(tmp_path, monkeypatch, capsys):
     blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
     assert blocks, "README has no python example"
     monkeypatch.chdir(tmp_path)
+    namespace = {}                      # one session, as a reader pastes the blocks in order
     for block in blocks:
-        exec(compile(block, "README.md", "exec"), {})
+        exec(compile(block, "README.md", "exec"), namespace)
     out = capsys.readouterr().out
     assert "synaptic_events" in out
     assert (tmp_path / "example.axi").stat().st_size > 0
