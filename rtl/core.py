@@ -19,7 +19,7 @@ so that their decay runs in parallel; the access port sees them as the one regio
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, ResetInserter, Signal
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -47,11 +47,14 @@ class Core(wiring.Component):
     `access_addr` of region `access_region` (numbers of formats.memory_map); `access_re` reads,
     and `access_rdata` is valid with `access_rvalid` two cycles later.
     Input port: a stream of input axons for coming ticks, each tick's group closed by an entry
-    with `in_tick_end` set; axons of a group must ascend (others are dropped and counted).
+    with `in_tick_end` set (and `in_repeat` = k further empty ticks); axons of a group must
+    ascend (others are dropped, counted, and pulse `in_dropped`). `in_level` entries are queued
+    of `input_depth`; `consumed` counts the entries used since power-on (mod 2**32), flushed
+    ones included (`flush_inputs` empties the queue). `clear_counters` zeroes the counters only.
     Control: `step` with `step_ticks` runs that many ticks; `freerun` runs a tick every
     `period` cycles and counts an overrun when a tick takes longer. `clear` zeroes the state.
     Output port: spikes of output neurons as (`out_tick`, `out_neuron`), a FIFO of
-    `output_depth`; a spike that finds it full is counted in `dropped`.
+    `output_depth`; a spike that finds it full is counted in `dropped` and pulses `out_lost`.
     Memories come from `memories` (rtl.memory: SimulationMemories by default, ICE40Memories
     for the iCE40 mapping).
     """
@@ -76,7 +79,14 @@ class Core(wiring.Component):
             "in_valid": In(1),
             "in_axon": In(fmt.bits_for(config.n_inputs)),
             "in_tick_end": In(1),
+            "in_repeat": In(15),
             "in_ready": Out(1),
+            "in_level": Out(range(input_depth + 1)),
+            "consumed": Out(32),
+            "flush_inputs": In(1),
+            "clear_counters": In(1),
+            "in_dropped": Out(1),
+            "out_lost": Out(1),
             "step": In(1),
             "step_ticks": In(32),
             "freerun": In(1),
@@ -217,11 +227,23 @@ class Core(wiring.Component):
                              mem[name].write.en.eq(clearing & (clear_addr < depth))]
 
         # --- the event list: inputs (PREPARE), then spiking neurons (NEURON) -------------------------
-        m.submodules.input_fifo = in_fifo = SyncFIFOBuffered(width=len(self.in_axon) + 1, depth=self.input_depth)
-        m.d.comb += [in_fifo.w_en.eq(self.in_valid), in_fifo.w_data.eq(Cat(self.in_axon, self.in_tick_end)),
-                     self.in_ready.eq(in_fifo.w_rdy),
-                     inputs.fifo_axon.eq(in_fifo.r_data[:-1]), inputs.fifo_tick_end.eq(in_fifo.r_data[-1]),
+        # One entry: an axon, or a tick end with its repeat count (the protocol's INPUT entry).
+        entry_bits = max(len(self.in_axon), len(self.in_repeat))
+        in_fifo = ResetInserter(self.flush_inputs)(SyncFIFOBuffered(width=entry_bits + 1, depth=self.input_depth))
+        m.submodules.input_fifo = in_fifo
+        m.d.comb += [in_fifo.w_en.eq(self.in_valid & ~self.flush_inputs),
+                     in_fifo.w_data.eq(Cat(Mux(self.in_tick_end, self.in_repeat, self.in_axon)[:entry_bits],
+                                           self.in_tick_end)),
+                     self.in_ready.eq(in_fifo.w_rdy), self.in_level.eq(in_fifo.level),
+                     inputs.fifo_axon.eq(in_fifo.r_data[:len(self.in_axon)]),
+                     inputs.fifo_repeat.eq(in_fifo.r_data[:len(self.in_repeat)]),
+                     inputs.fifo_tick_end.eq(in_fifo.r_data[-1]),
                      inputs.fifo_rdy.eq(in_fifo.r_rdy), in_fifo.r_en.eq(inputs.fifo_en)]
+        with m.If(self.flush_inputs):
+            m.d.sync += self.consumed.eq(self.consumed + in_fifo.level)
+        with m.Elif(inputs.consumed):
+            m.d.sync += self.consumed.eq(self.consumed + 1)
+        m.d.comb += self.in_dropped.eq(inputs.dropped)
         n_events = Signal(sb + 1)
         with m.If(tick.start & in_phase[Phase.PREPARE]):
             m.d.sync += n_events.eq(0)
@@ -243,6 +265,7 @@ class Core(wiring.Component):
         m.submodules.output_fifo = out_fifo = SyncFIFOBuffered(width=nb + 32, depth=self.output_depth)
         output_spike = neurons.spike_valid & neurons.spike_output
         m.d.comb += [out_fifo.w_en.eq(output_spike), out_fifo.w_data.eq(Cat(neurons.spike_neuron, tick.tick)),
+                     self.out_lost.eq(output_spike & ~out_fifo.w_rdy),
                      self.out_valid.eq(out_fifo.r_rdy), Cat(self.out_neuron, self.out_tick).eq(out_fifo.r_data),
                      out_fifo.r_en.eq(self.out_ready)]
 
@@ -255,7 +278,7 @@ class Core(wiring.Component):
         }
         counters = {name: Signal(fmt.COUNTER_BITS, name=f"count_{name}") for name in fmt.COUNTERS}
         for name, counter in counters.items():
-            with m.If(tick.start & in_phase[Phase.CLEAR]):
+            with m.If((tick.start & in_phase[Phase.CLEAR]) | self.clear_counters):
                 m.d.sync += counter.eq(0)
             with m.Else():
                 m.d.sync += counter.eq(counter + increments[name])

@@ -215,3 +215,86 @@ def test_impossible_configuration_fails_at_elaboration_with_the_limit():
         verilog.convert(Core(config, memories=ICE40Memories()), name="core")
     with pytest.raises(ConfigError, match="Core needs a CoreConfig"):
         Core({"n_neurons": 16})
+
+
+async def _step_counting(d, ticks, pulses=("in_dropped", "out_lost")):
+    """Step `ticks` ticks, clocking by hand; return how often each pulse port was high."""
+    seen = dict.fromkeys(pulses, 0)
+    d.io.set("step_ticks", ticks)
+    d.io.set("step", 1)
+    await d.io.clock()
+    d.io.set("step", 0)
+    while d.io.get("busy"):
+        for name in pulses:
+            seen[name] += d.io.get(name)
+        await d.io.clock()
+    return seen
+
+
+def test_repeated_tick_end_credits_and_flush():
+    """One tick-end entry with repeat k ends k + 1 ticks and is consumed at the last of them;
+    `consumed` counts popped and flushed entries; `in_level` the queued ones."""
+    image = relay_network()
+
+    async def bench(d, out):
+        await d.load(image)
+        d.io.set("in_repeat", 2)
+        await d._push_input(0, 1)                  # ticks 0, 1, 2: no input
+        d.io.set("in_repeat", 0)
+        for axon in (0, 2):
+            await d._push_input(axon, 0)
+        await d._push_input(0, 1)                  # tick 3: axons 0 and 2
+        await d.io.clock()
+        out["level"] = d.io.get("in_level")
+        out["consumed_before"] = d.io.get("consumed")
+        await _step_counting(d, 2)
+        out["consumed_mid"] = d.io.get("consumed")  # the repeated entry is still at the head
+        await _step_counting(d, 3)
+        out["consumed_after"], out["level_after"] = d.io.get("consumed"), d.io.get("in_level")
+        out["spikes"] = await d.drain_output()
+        for axon in (1, 3, 5):
+            await d._push_input(axon, 0)
+        await d.io.clock()
+        d.io.set("flush_inputs", 1)
+        await d.io.clock()
+        d.io.set("flush_inputs", 0)
+        await d.io.clock()
+        out["flushed"] = (d.io.get("in_level"), d.io.get("consumed"))
+
+    out = simulate(bench)
+    model = GoldenModel(image)
+    result = model.run(5, {3: [0, 2]})
+    assert out["spikes"] == list(zip(result.times.tolist(), result.neurons.tolist()))
+    assert (out["level"], out["consumed_before"]) == (4, 0)
+    assert out["consumed_mid"] == 0
+    assert (out["consumed_after"], out["level_after"]) == (4, 0)
+    assert out["flushed"] == (0, 7)
+
+
+def test_clear_counters_keeps_the_state_and_pulses_name_what_was_lost():
+    net = Network("burst")
+    inputs = net.inputs("in", 1)
+    pop = net.population("p", 12, du=4095, dv=4095, vth=20)
+    net.connect(inputs, pop, AllToAll(), weight=100)
+    net.record(pop)
+    image = compile_network(net, CONFIG)
+
+    async def bench(d, out):
+        await d.load(image)
+        for axon in (0, 0, 7):                     # a repeat and an axon out of range: 2 drops
+            await d._push_input(axon, 0)
+        await d._push_input(0, 1)
+        out["pulses"] = await _step_counting(d, 2)
+        before = await d.state()
+        d.io.set("clear_counters", 1)
+        await d.io.clock()
+        d.io.set("clear_counters", 0)
+        out["before"], out["after"] = before, await d.state()
+
+    out = simulate(bench, output_depth=4)
+    before, after = out["before"], out["after"]
+    assert out["pulses"]["in_dropped"] == 2
+    assert out["pulses"]["out_lost"] == before["counters"]["dropped"] - 2 > 0
+    assert all(v == 0 for v in after["counters"].values())
+    for key in ("u", "v", "ref", "x", "y", "acc"):
+        assert np.array_equal(before[key], after[key]), key
