@@ -16,6 +16,7 @@ The same network and inputs give the same spikes, weights and counters on every 
 
 from __future__ import annotations
 
+import abc
 import functools
 import os
 import time
@@ -32,12 +33,11 @@ from firmware.errors import ConfigError
 from firmware.image import Image
 from firmware.network import Network
 from firmware.tables import decode
-from sim.model import GoldenModel, InputError, normalize_inputs
+from sim.model import GoldenModel, InputError, RunResult, normalize_inputs
 
 from .errors import (ConfigMismatchError, DeviceTimeoutError, FrameError, LinkError,
                      SpikesLostError)
 from .latency import check_latency_timer
-from sim.model import RunResult
 
 from .link import MOD32, Link
 from .transport import LoopbackTransport, SerialTransport
@@ -99,7 +99,7 @@ def _config_mismatch(image_config: CoreConfig, device_config: CoreConfig, what: 
             f"compile_network(network, device.config), or pass the Network to load().")
 
 
-class Device:
+class Device(abc.ABC):
     """The common API. Use Device.open(url)."""
 
     url: str
@@ -230,6 +230,7 @@ class Device:
         groups = _groups(inputs, int(ticks), image.config.n_inputs)
         return self._run_groups(groups, int(ticks))
 
+    @abc.abstractmethod
     def stream(self, inputs: Iterable, block_ticks: int = 64) -> Iterator[RunResult]:
         """Continuous input and output. `inputs` is any iterable (a generator may produce it as
         it goes) with one item per tick: the input axons of that tick (an empty collection for
@@ -237,7 +238,6 @@ class Device:
         inputs end. Concatenated, they equal run() with the same inputs; where the blocks
         start and end depends on the backend (the model yields every `block_ticks` ticks, a
         device as its reports arrive)."""
-        raise NotImplementedError
 
 
 class ModelDevice(Device):
