@@ -24,8 +24,8 @@ and delay; targets are uint16 when the core has at most 65,536 neurons; runs of 
 COMPACT_MIN_TICKS ticks use an int8 copy of the weights (weights are at most 8 bits wide),
 written back when the run ends.
 
-`step()` with input axons that are not unique and in range (which run() never passes: it
-checks its inputs) falls back to GoldenModel.step, whose numpy semantics then apply.
+`step()` with input axons that are out of range, repeated or out of order (which run() never
+passes: it checks its inputs) hands them to GoldenModel.step, which refuses them with InputError.
 
 numba is optional (pip install axonite[fast]); compiled code is cached (cache=True) in
 sim/__pycache__, or numba's user-wide cache when that directory is not writable.
