@@ -77,7 +77,7 @@ class Core(wiring.Component):
             "access_rdata": Out(data_width),
             "access_rvalid": Out(1),
             "in_valid": In(1),
-            "in_axon": In(fmt.bits_for(config.n_inputs)),
+            "in_axon": In(15),                  # as the wire's entries: out-of-range axons stay out of range
             "in_tick_end": In(1),
             "in_repeat": In(15),
             "in_ready": Out(1),

@@ -24,7 +24,7 @@ class InputStage(wiring.Component):
         ab = fmt.bits_for(config.n_inputs)
         super().__init__({
             "start": In(1), "done": Out(1), "busy": Out(1),
-            "fifo_axon": In(ab), "fifo_repeat": In(15), "fifo_tick_end": In(1), "fifo_rdy": In(1),
+            "fifo_axon": In(15), "fifo_repeat": In(15), "fifo_tick_end": In(1), "fifo_rdy": In(1),
             "fifo_en": Out(1),
             "append_valid": Out(1), "append_axon": Out(ab), "dropped": Out(1), "consumed": Out(1),
         })
@@ -49,7 +49,7 @@ class InputStage(wiring.Component):
             with m.Else():
                 m.d.comb += [self.fifo_en.eq(1), self.consumed.eq(1)]
                 with m.If((self.fifo_axon < self.config.n_inputs) & (self.fifo_axon >= previous)):
-                    m.d.comb += [self.append_valid.eq(1), self.append_axon.eq(self.fifo_axon)]
+                    m.d.comb += [self.append_valid.eq(1), self.append_axon.eq(self.fifo_axon[:len(self.append_axon)])]
                     m.d.sync += previous.eq(self.fifo_axon + 1)
                 with m.Else():
                     m.d.comb += self.dropped.eq(1)

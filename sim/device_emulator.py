@@ -218,6 +218,10 @@ class DeviceEmulator:
             getattr(core, attr)[addr:end] = region.layout.unpack(words)[field]
         elif name == "accumulator":
             core.acc.reshape(-1)[addr:end] = region.layout.unpack(words)["a_in"]
+        elif name == "lfsr_state":     # as the core's access port: any value (SEED refuses 0)
+            core.lfsr_state = int(region.layout.unpack(words)["state"][-1])
+        else:
+            raise AssertionError(f"region {name} has no write path")   # _write refuses counters first
 
     def _read(self, frame):
         self._not_busy(frame)
@@ -245,7 +249,11 @@ class DeviceEmulator:
             return lay.pack(**{field: getattr(core, attr)})
         if name == "accumulator":
             return lay.pack(a_in=core.acc.reshape(-1))
-        return np.array([c % 2**64 for c in self.counter_values()], dtype=np.uint64)
+        if name == "lfsr_state":
+            return lay.pack(state=[core.lfsr_state])
+        if name == "counters":
+            return np.array([c % 2**64 for c in self.counter_values()], dtype=np.uint64)
+        raise KeyError(f"region {name} has no read path")
 
     def counter_values(self) -> list[int]:
         k = self.core.counters

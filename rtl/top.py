@@ -1,0 +1,75 @@
+"""The device: UART -> COBS decoder -> Link -> COBS encoder -> UART around a Core.
+
+    DeviceTop(config, divisor, input_depth, clock_hz)     ports: rx (In 1), tx (Out 1)
+    DeviceTop(..., byte_level=True)                       ports: i (In stream of 8: COBS bytes
+                                                          in), o (Out stream of 8: COBS bytes
+                                                          out); no UART, for fast simulation
+
+A byte FIFO of RX_FIFO_DEPTH bytes sits between UARTRx and the COBS decoder: the UART has no
+flow control and the Link takes no bytes while it executes a command, runs a tick or sends a
+reply, so one whole frame (MAX_ENCODED + 1 bytes) can arrive meanwhile (HELLO window = 1).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from firmware import protocol as P
+
+from .cobs import COBSDecoder, COBSEncoder
+from .core import Core
+from .link import Link
+from .uart import UARTRx, UARTTx
+
+RX_FIFO_DEPTH = 2048          # >= MAX_ENCODED + 1; four iCE40 EBRs
+assert RX_FIFO_DEPTH >= P.MAX_ENCODED + 1
+
+
+class DeviceTop(wiring.Component):
+    def __init__(self, config, divisor: int = 8, input_depth: int = 512, clock_hz: int = 24_000_000,
+                 byte_level: bool = False, memories=None, window: int = 1):
+        self.config, self.divisor, self.input_depth, self.clock_hz = config, divisor, input_depth, clock_hz
+        self.byte_level, self.memories, self.window = byte_level, memories, window
+        if byte_level:
+            members = {"i": In(stream.Signature(8)), "o": Out(stream.Signature(8)), "idle": Out(1)}
+        else:
+            members = {"rx": In(1, init=1), "tx": Out(1, init=1)}
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = core = Core(self.config, input_depth=self.input_depth, memories=self.memories)
+        m.submodules.link = link = Link(self.config, self.input_depth, clock_hz=self.clock_hz,
+                                        window=self.window)
+        m.submodules.decoder = decoder = COBSDecoder()
+        m.submodules.encoder = encoder = COBSEncoder()
+
+        # Link <-> core: one to one (the Link's core-facing members are the core's, flipped).
+        for name, member in core.signature.members.items():
+            a, b = getattr(core, name), getattr(link, name)
+            if member.flow == In:
+                m.d.comb += a.eq(b)
+            else:
+                m.d.comb += b.eq(a)
+
+        wiring.connect(m, decoder.o, link.rx)
+        wiring.connect(m, link.tx, encoder.i)
+        m.d.comb += link.rx_byte.eq(decoder.i.valid & decoder.i.ready & (decoder.i.payload != P.DELIMITER))
+
+        if self.byte_level:
+            wiring.connect(m, wiring.flipped(self.i), decoder.i)
+            wiring.connect(m, encoder.o, wiring.flipped(self.o))
+            m.d.comb += self.idle.eq(link.idle)
+        else:
+            m.submodules.uart_rx = uart_rx = UARTRx(self.divisor)
+            m.submodules.uart_tx = uart_tx = UARTTx(self.divisor)
+            m.submodules.rx_fifo = fifo = SyncFIFOBuffered(width=8, depth=RX_FIFO_DEPTH)
+            m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx),
+                         fifo.w_en.eq(uart_rx.o.valid), fifo.w_data.eq(uart_rx.o.payload),
+                         decoder.i.valid.eq(fifo.r_rdy), decoder.i.payload.eq(fifo.r_data),
+                         fifo.r_en.eq(decoder.i.ready)]
+            wiring.connect(m, encoder.o, uart_tx.i)
+        return m
