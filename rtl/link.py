@@ -151,7 +151,6 @@ class Link(wiring.Component):
         period = Signal(32)
         since_tick = Signal(32)         # cycles since the last free-run tick started
         since_flush = Signal(32)
-        tick_started = Signal()
         x_dropped = Signal(64)
         x_overruns = Signal(64)
         ovr_unrep = Signal(32)

@@ -12,7 +12,7 @@ reply, so one whole frame (MAX_ENCODED + 1 bytes) can arrive meanwhile (HELLO wi
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
