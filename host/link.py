@@ -90,13 +90,18 @@ class Link:
     # --- receiving -----------------------------------------------------------------------------
 
     def pump(self, timeout: float) -> bool:
-        """Read what arrives within `timeout` s and handle every complete frame; return whether
-        any frame was handled. Raises on an ERROR, a corrupt frame or a lost frame; the frames
-        after it stay queued for the next call."""
-        if not self.inbox:
-            data = self.transport.read_some(max(0.0, timeout))
+        """Read until at least one complete frame has arrived or `timeout` s have passed, and
+        handle every complete frame; return whether any frame was handled. A UART delivers a
+        frame a few bytes at a time, so a read that ends inside a frame reads on. Raises on an
+        ERROR, a corrupt frame or a lost frame; the frames after it stay queued for the next call."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        while not self.inbox:
+            left = deadline - time.monotonic()
+            data = self.transport.read_some(max(0.0, left))
             if data:
                 self.inbox.extend(self.decoder.feed(data))
+            elif left <= 0:
+                break
         handled = False
         while self.inbox:
             item = self.inbox.popleft()

@@ -274,3 +274,31 @@ def test_10000_random_and_mutated_frames_then_a_valid_command_still_works(server
             d.load(plastic_network())
         inputs = {t: [t % 16, (t * 7) % 16] if (t * 7) % 16 != t % 16 else [t % 16] for t in range(60)}
         assert np.array_equal(dev.run(60, inputs).spikes, model.run(60, inputs).spikes)
+
+
+class TricklingTransport(LoopbackTransport):
+    """Hands the host one byte per read, as a UART does, never a whole frame at once."""
+
+    def __init__(self, emulator):
+        super().__init__(emulator)
+        self.pending = bytearray()
+
+    def read_some(self, timeout):
+        if not self.pending:
+            self.pending += super().read_some(timeout)
+        byte, self.pending = bytes(self.pending[:1]), self.pending[1:]
+        return byte
+
+
+def test_frames_arriving_a_byte_at_a_time_are_assembled():
+    image = compile_network(relay_network(8), CoreConfig(n_neurons=8, n_inputs=8, n_synapses=64,
+                                                         n_segments=32, n_reverse=8))
+    inputs = {0: [0, 1], 3: [2], 7: [5]}
+    with Device.open("model") as reference:
+        reference.load(image)
+        expected = reference.run(12, inputs)
+    dev = LinkDevice(TricklingTransport(DeviceEmulator(image.config)), timeout=5.0)
+    dev.load(image)
+    result = dev.run(12, inputs)
+    assert np.array_equal(result.spikes, expected.spikes)
+    dev.close()

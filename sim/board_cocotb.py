@@ -1,0 +1,168 @@
+"""The cocotb side of the simulated board (sim/board.py): serial bytes between a TCP client
+and the BoardHarness's host_tx / host_rx ports. Imported only inside the simulator.
+
+Everything runs on the simulator's thread: the sockets (the listening one inherited from
+sim/board.py, 127.0.0.1, one client at a time, a new client replaces the old one; and the
+control socket, whose EOF means stop) are non-blocking and polled whenever the test wakes,
+which is at least every AXONITE_BOARD_POLL_CYCLES cycles: no threads, no locks, no hand-off of
+the GIL between the simulator's thread and a server thread. The coroutines wake per byte: a host_rx valid pulse; host_tx takes
+one byte per clock while the harness FIFO has room, else the test sleeps half a FIFO of byte
+times.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+
+import cocotb
+from cocotb.triggers import FallingEdge, RisingEdge, Timer
+from cocotb.utils import get_sim_time
+
+CLOCK_PERIOD_NS = 10          # sim/verilator.wrapper_verilog: always #5 clk = ~clk
+CHUNK = 65536
+MAX_BUFFERED = 1 << 20      # host bytes held here before TCP pushes back
+
+
+class Link:
+    """The socket side, polled from the simulator's thread at every wake (non-blocking)."""
+
+    def __init__(self, listen: socket.socket, control: socket.socket):
+        self.listen, self.control = listen, control
+        listen.setblocking(False)
+        control.setblocking(False)
+        self.stop = False
+        self.client: socket.socket | None = None
+        self.to_device = bytearray()         # from the host, not yet given to host_tx
+        self.from_device = bytearray()       # from host_rx, not yet sent to the host
+        self.bytes_in = self.bytes_out = 0
+
+    def poll(self) -> None:
+        try:
+            if not self.control.recv(4096):
+                self.stop = True             # sim/board.py asks us to stop, or is gone
+        except BlockingIOError:
+            pass
+        except OSError:
+            self.stop = True
+        while True:
+            try:
+                conn, _ = self.listen.accept()
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                self.stop = True
+                break
+            conn.setblocking(False)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._drop()                     # a new host replaces the old one, and what
+            self.to_device.clear()           # the old one sent or was answered is not
+            self.from_device.clear()         # for the new one
+            self.client = conn
+        conn = self.client
+        if conn is None:
+            return
+        try:
+            if len(self.to_device) < MAX_BUFFERED:      # else TCP pushes back on the host
+                data = conn.recv(CHUNK)
+                if not data:
+                    self._drop()
+                    return
+                self.to_device += data
+        except BlockingIOError:
+            pass
+        except OSError:              # the client went away: wait for the next one
+            self._drop()
+            return
+        if self.from_device:
+            try:
+                sent = conn.send(self.from_device)
+                del self.from_device[:sent]
+            except BlockingIOError:
+                pass
+            except OSError:
+                self._drop()
+
+    def _drop(self):
+        if self.client is not None:
+            _close(self.client)
+            self.client = None
+
+    def close(self):
+        self._drop()
+        _close(self.listen)
+
+    def send_stats(self, stats: dict):
+        try:
+            self.control.setblocking(True)
+            self.control.sendall(("stats " + json.dumps(stats) + "\n").encode())
+        except OSError:
+            pass
+
+
+def _close(sock):
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
+
+
+async def _collect(dut, link: Link):
+    """Every host_rx pulse is one byte from the top (no per-cycle wake)."""
+    valid, payload = dut.host_rx__valid, dut.host_rx__payload
+    while True:
+        await RisingEdge(valid)
+        link.bytes_out += 1
+        if link.client is not None:           # with no host, bytes fall off the line
+            link.from_device.append(int(payload.value))
+
+
+@cocotb.test()
+async def serve(dut):
+    listen = socket.socket(fileno=int(os.environ["AXONITE_BOARD_LISTEN_FD"]))
+    control = socket.socket(fileno=int(os.environ["AXONITE_BOARD_CONTROL_FD"]))
+    divisor = int(os.environ["AXONITE_BOARD_DIVISOR"])
+    poll_ns = int(os.environ["AXONITE_BOARD_POLL_CYCLES"]) * CLOCK_PERIOD_NS
+    # when the FIFO is full, sleep until about half of it has gone out on the line
+    refill_ns = max(1, int(os.environ["AXONITE_BOARD_TX_FIFO"]) // 2) * 10 * divisor * CLOCK_PERIOD_NS
+    link = Link(listen, control)
+    clk = dut.clk
+    valid, ready, data = dut.host_tx__valid, dut.host_tx__ready, dut.host_tx__payload
+
+    valid.value = 0
+    dut.rst.value = 1
+    for _ in range(3):
+        await RisingEdge(clk)
+    dut.rst.value = 0
+    await FallingEdge(clk)
+    cocotb.start_soon(_collect(dut, link))
+    start_ns, start_wall = get_sim_time("ns"), time.monotonic()
+    control.sendall(b"ready\n")
+
+    out = link.to_device
+    while not link.stop:
+        # at a falling edge: `ready` is settled for the next rising edge
+        if out and int(ready.value):
+            data.value = out[0]
+            valid.value = 1
+            del out[0]
+            link.bytes_in += 1
+            await FallingEdge(clk)            # taken at the rising edge in between
+            continue
+        valid.value = 0
+        link.poll()                           # the socket: at most every poll / refill interval
+        if out and int(ready.value):
+            continue
+        await Timer(refill_ns if out else poll_ns, unit="ns")
+        await FallingEdge(clk)
+
+    valid.value = 0
+    link.poll()                               # the last bytes out, if the host still listens
+    wall = time.monotonic() - start_wall
+    cycles = round((get_sim_time("ns") - start_ns) / CLOCK_PERIOD_NS)
+    link.send_stats({"cycles": cycles, "wall_s": wall, "cycles_per_s": cycles / wall if wall else 0.0,
+                     "bytes_in": link.bytes_in, "bytes_out": link.bytes_out})
+    link.close()
+    _close(control)

@@ -1,0 +1,220 @@
+"""The simulated board (sim/board.py): Verilator behind a TCP socket, seen through pyserial.
+
+With a stand-in top (UARTRx -> FIFO -> UARTTx, an echo) and, when rtl/top.py exists, the real
+DeviceTop through host.Device. Every socket is on 127.0.0.1, every wait bounded.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import serial
+from amaranth.hdl import Module
+from amaranth.lib import fifo, wiring
+from amaranth.lib.wiring import In, Out
+
+from rtl.uart import UARTRx, UARTTx
+
+ROOT = Path(__file__).resolve().parents[2]
+DIVISOR = 4
+
+
+class EchoTop(wiring.Component):
+    """Stand-in for rtl.top.DeviceTop: every byte received on rx goes back out on tx."""
+
+    def __init__(self, config=None, divisor=DIVISOR, **_):
+        self.divisor = divisor
+        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.rx = rx = UARTRx(self.divisor)
+        m.submodules.tx = tx = UARTTx(self.divisor)
+        m.submodules.fifo = q = fifo.SyncFIFOBuffered(width=8, depth=16)
+        m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx),
+                     q.w_data.eq(rx.o.payload), q.w_en.eq(rx.o.valid),
+                     tx.i.payload.eq(q.r_data), tx.i.valid.eq(q.r_rdy), q.r_en.eq(tx.i.ready)]
+        return m
+
+
+def children_of(pid):
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def alive(pid):
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def read_exactly(port, n, timeout):
+    data = bytearray()
+    deadline = time.monotonic() + timeout
+    while len(data) < n and time.monotonic() < deadline:
+        data += port.read(n - len(data))
+    return bytes(data)
+
+
+def test_harness_rejects_a_top_without_serial_pins():
+    from sim.board import BoardHarness
+
+    class NoPins(wiring.Component):
+        def __init__(self):
+            super().__init__({"a": In(1)})
+
+        def elaborate(self, platform):
+            return Module()
+
+    with pytest.raises(TypeError):
+        BoardHarness(NoPins(), DIVISOR)
+
+
+def test_echo_over_socket_in_process():
+    from sim.board import BoardServer
+
+    rng = np.random.default_rng(1)
+    payload = rng.integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    with BoardServer(EchoTop(divisor=DIVISOR), DIVISOR, name="board-echo") as board:
+        pid = board.pid
+        port = serial.serial_for_url(board.url, timeout=0.5)
+        try:
+            start = time.monotonic()
+            port.write(payload)
+            got = read_exactly(port, len(payload), timeout=120)
+            elapsed = time.monotonic() - start
+            # a second connection replaces the first and still echoes
+            port2 = serial.serial_for_url(board.url, timeout=0.5)
+            port2.write(b"again")
+            again = read_exactly(port2, 5, timeout=30)
+            port2.close()
+        finally:
+            port.close()
+    stats = board.stats
+    assert got == payload
+    assert again == b"again"
+    print(f"\necho: {len(payload)} bytes round trip in {elapsed:.2f} s = {len(payload) / elapsed:.0f} bytes/s; "
+          f"simulated {stats['cycles']} cycles at {stats['cycles_per_s']:.0f} cycles/s")
+    assert stats["bytes_in"] == stats["bytes_out"] == len(payload) + 5
+    assert not alive(pid)
+
+
+def test_cli_serves_and_stops_on_sigterm():
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(Path(__file__).parent)]))
+    proc = subprocess.Popen([sys.executable, "-m", "sim.board", "--port", "0", "--top", "test_board:EchoTop",
+                             "--divisor", str(DIVISOR)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        deadline = time.monotonic() + 300
+        while "listening on" not in line and time.monotonic() < deadline and proc.poll() is None:
+            line = proc.stdout.readline()
+        assert "listening on 127.0.0.1:" in line, line
+        port_number = int(line.split("127.0.0.1:")[1].split()[0])
+        sims = children_of(proc.pid)
+        assert sims, "no simulator process"
+        rng = np.random.default_rng(2)
+        payload = rng.integers(0, 256, 2000, dtype=np.uint8).tobytes()
+        port = serial.serial_for_url(f"socket://127.0.0.1:{port_number}", timeout=0.5)
+        try:
+            start = time.monotonic()
+            port.write(payload)
+            got = read_exactly(port, len(payload), timeout=120)
+            elapsed = time.monotonic() - start
+        finally:
+            port.close()
+        assert got == payload
+        print(f"\ncli echo: {len(payload) / elapsed:.0f} bytes/s")
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+        print(out.strip())
+        assert proc.returncode == 0
+        assert "stopped" in out
+        time.sleep(0.2)
+        assert not any(alive(p) for p in sims), "simulator left running"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_simulator_stops_when_the_board_process_is_killed():
+    """SIGKILL of `python -m sim.board` gives it no chance to clean up; the simulator sees
+    its control socket close and ends by itself."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(Path(__file__).parent)]))
+    proc = subprocess.Popen([sys.executable, "-m", "sim.board", "--port", "0", "--top", "test_board:EchoTop",
+                             "--divisor", str(DIVISOR)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        deadline = time.monotonic() + 300
+        while "listening on" not in line and time.monotonic() < deadline and proc.poll() is None:
+            line = proc.stdout.readline()
+        assert "listening on" in line, line
+        sims = children_of(proc.pid)
+        assert sims
+        proc.kill()
+        proc.wait(10)
+        deadline = time.monotonic() + 15
+        while any(alive(p) for p in sims) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(alive(p) for p in sims), "simulator orphaned"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+# --- the real top (rtl/top.py), when it exists ------------------------------------------------
+
+BOARD_CONFIG = dict(n_neurons=12, n_inputs=6, n_synapses=64, n_segments=32, n_reverse=16,
+                    n_profiles=4, n_projections=4, max_delay=2)
+
+
+@pytest.fixture(scope="module")
+def device_board():
+    top_module = pytest.importorskip("rtl.top")
+    from firmware import CoreConfig
+    from sim.board import BoardServer
+
+    config = CoreConfig(**BOARD_CONFIG)
+    top = top_module.DeviceTop(config, divisor=DIVISOR, input_depth=512, clock_hz=12_000_000)
+    with BoardServer(top, DIVISOR) as board:      # same sources as `python -m sim.board` with
+        yield board, config                       # these sizes: one cached build for both
+
+
+def test_device_top_hello(device_board):
+    from host import Device
+
+    board, config = device_board
+    with Device.open(board.url, timeout=30) as dev:
+        assert dev.config == config
+
+
+def test_device_top_run_matches_model(device_board):
+    sys.path.insert(0, str(ROOT / "tests" / "host"))
+    from host import Device
+    from link_helpers import relay_network
+
+    board, config = device_board
+    inputs = {0: [0, 2], 1: [5], 3: [1, 2, 3]}
+    with Device.open(board.url, timeout=30) as dev:
+        dev.load(relay_network(6))
+        got = dev.run(10, inputs)
+    with Device.open("model", config=config) as model:
+        model.load(relay_network(6))
+        want = model.run(10, inputs)
+    np.testing.assert_array_equal(got.spikes, want.spikes)
