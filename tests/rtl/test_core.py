@@ -39,6 +39,16 @@ def relay_network():
     return compile_network(net, CONFIG)
 
 
+def burst_network():
+    """One input axon drives all 12 neurons: a burst of 12 output spikes per input spike."""
+    net = Network("burst")
+    inputs = net.inputs("in", 1)
+    pop = net.population("p", 12, du=4095, dv=4095, vth=20)
+    net.connect(inputs, pop, AllToAll(), weight=100)
+    net.record(pop)
+    return compile_network(net, CONFIG)
+
+
 def test_access_port_round_trip_every_region():
     rng = np.random.default_rng(0)
     regions = fmt.memory_map(CONFIG)
@@ -127,12 +137,7 @@ def test_free_run_counts_overruns(period, overrun):
 
 
 def test_full_output_fifo_counts_every_lost_spike():
-    net = Network("burst")
-    inputs = net.inputs("in", 1)
-    pop = net.population("p", 12, du=4095, dv=4095, vth=20)
-    net.connect(inputs, pop, AllToAll(), weight=100)
-    net.record(pop)
-    image = compile_network(net, CONFIG)
+    image = burst_network()
 
     async def bench(d, out):
         await d.load(image)
@@ -272,12 +277,7 @@ def test_repeated_tick_end_credits_and_flush():
 
 
 def test_clear_counters_keeps_the_state_and_pulses_name_what_was_lost():
-    net = Network("burst")
-    inputs = net.inputs("in", 1)
-    pop = net.population("p", 12, du=4095, dv=4095, vth=20)
-    net.connect(inputs, pop, AllToAll(), weight=100)
-    net.record(pop)
-    image = compile_network(net, CONFIG)
+    image = burst_network()
 
     async def bench(d, out):
         await d.load(image)

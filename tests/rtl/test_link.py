@@ -12,14 +12,14 @@ import numpy as np
 from amaranth.back import verilog
 from amaranth.sim import Simulator
 
-from firmware import AllToAll, CoreConfig, Network, OneToOne, STDPRule, compile_network
+from firmware import AllToAll, Network, STDPRule, compile_network
 from firmware import formats as fmt
 from firmware import protocol as P
 from rtl.top import DeviceTop
 from sim.device_emulator import DeviceEmulator
 
-CONFIG = CoreConfig(n_neurons=12, n_inputs=6, n_synapses=64, n_segments=32, n_reverse=16,
-                    n_profiles=4, n_projections=4, max_delay=2)
+from test_core import CONFIG, relay_network   # the same small core and relay network
+
 DEPTH = 32
 IDLE_CYCLES = 12          # quiescent: the link idle and no output byte for this many cycles
 
@@ -113,15 +113,6 @@ def run(bench, config=CONFIG):
     sim.add_testbench(tb)
     sim.run()
     return result
-
-
-def relay_network():
-    net = Network("relay")
-    inputs = net.inputs("in", 6)
-    pop = net.population("p", 6, du=4095, dv=4095, vth=20)
-    net.connect(inputs, pop, OneToOne(), weight=100)
-    net.record(pop)
-    return compile_network(net, CONFIG)
 
 
 def access(region, addr, count, words=None):
