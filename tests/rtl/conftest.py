@@ -3,3 +3,25 @@ from pathlib import Path
 
 # The regression's helpers (random_networks) are imported by name, here and inside cocotb.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+import pytest  # noqa: E402
+
+# The simulated board that test_board.py and test_board_e2e.py share: DeviceTop at a UART
+# divisor of 4 (a 3 Mbaud bit time at 12 MHz), one cached Verilator build for both.
+BOARD_CONFIG = dict(n_neurons=12, n_inputs=6, n_synapses=64, n_segments=32, n_reverse=16,
+                    n_profiles=4, n_projections=4, max_delay=2)
+BOARD_DIVISOR = 4
+
+
+@pytest.fixture(scope="module")
+def device_board():
+    """(BoardServer, CoreConfig) of a running simulated board, stopped after the module."""
+    from firmware import CoreConfig
+    from rtl.top import DeviceTop
+    from sim.board import BoardServer
+
+    config = CoreConfig(**BOARD_CONFIG)
+    top = DeviceTop(config, divisor=BOARD_DIVISOR, input_depth=512, clock_hz=12_000_000)
+    with BoardServer(top, BOARD_DIVISOR) as board:
+        yield board, config

@@ -178,22 +178,7 @@ def test_simulator_stops_when_the_board_process_is_killed():
             proc.wait()
 
 
-# --- the real top (rtl/top.py), when it exists ------------------------------------------------
-
-BOARD_CONFIG = dict(n_neurons=12, n_inputs=6, n_synapses=64, n_segments=32, n_reverse=16,
-                    n_profiles=4, n_projections=4, max_delay=2)
-
-
-@pytest.fixture(scope="module")
-def device_board():
-    top_module = pytest.importorskip("rtl.top")
-    from firmware import CoreConfig
-    from sim.board import BoardServer
-
-    config = CoreConfig(**BOARD_CONFIG)
-    top = top_module.DeviceTop(config, divisor=DIVISOR, input_depth=512, clock_hz=12_000_000)
-    with BoardServer(top, DIVISOR) as board:      # same sources as `python -m sim.board` with
-        yield board, config                       # these sizes: one cached build for both
+# --- the real top (rtl/top.py); the device_board fixture is in conftest.py --------------------
 
 
 def test_device_top_hello(device_board):

@@ -2,18 +2,17 @@
 socket://), against the golden model: STDP runs, a 10,000-event stream, and 10,000 random and
 mutated frames followed by commands that must still work.
 
-The board and its configuration come from test_board.py's `device_board` fixture (imported,
+The board and its configuration come from the `device_board` fixture (tests/rtl/conftest.py,
 module-scoped: one simulator for this module; the Verilator build is shared and cached).
 """
 
 import time
 
 import numpy as np
-import pytest
 
 from firmware import FixedProbability, Network, STDPRule, compile_network, formats
 from firmware import protocol as P
-from test_board import ROOT, device_board  # noqa: F401  (the fixture)
+from test_board import ROOT
 
 import sys
 sys.path.insert(0, str(ROOT / "tests" / "host"))
@@ -23,7 +22,7 @@ PROJECTIONS = ("in_exc", "exc_exc", "exc_out")
 
 
 def small_plastic_network(seed=4):
-    """link_helpers.plastic_network, shrunk to test_board.BOARD_CONFIG (12 neurons, 6 inputs,
+    """link_helpers.plastic_network, shrunk to conftest.BOARD_CONFIG (12 neurons, 6 inputs,
     16 reverse entries, max_delay 2): two STDP projections and an inhibitory delayed one."""
     net = Network("small_plastic")
     inp = net.inputs("in", 6)
