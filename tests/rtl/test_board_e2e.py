@@ -9,6 +9,7 @@ module-scoped: one simulator for this module; the Verilator build is shared and 
 import time
 
 import numpy as np
+import pytest
 
 from firmware import FixedProbability, Network, STDPRule, compile_network, formats
 from firmware import protocol as P
@@ -268,3 +269,71 @@ def test_10000_random_and_mutated_frames_then_a_valid_command_still_works(device
         got, want = dev.run(10, inputs), model.run(10, inputs)
         assert np.array_equal(got.spikes, want.spikes) and got.spikes.sum() == 7
         assert dev.counters() == model.counters()
+
+
+# --- the CLI and free-run on the simulated board ------------------------------------------------
+
+BIAS_NETWORK = """
+from firmware import Network
+network = Network("bias")
+pop = network.population("p", 12, du=4095, dv=0, vth=50, bias_mant=[100 * (k + 1) for k in range(12)])
+inp = network.inputs("in", 6)
+network.record(pop)
+inputs = {3: [0, 2], 9: [5]}
+"""
+
+
+def _bias_network():
+    ns = {}
+    exec(BIAS_NETWORK, ns)
+    return ns
+
+
+def test_cli_run_and_plot_against_the_simulated_board(device_board, tmp_path):
+    import subprocess
+    import sys
+
+    from firmware import compile_network
+    from sim import GoldenModel
+
+    board, config = device_board
+    net_file, out, png = tmp_path / "net.py", tmp_path / "raster.npz", tmp_path / "raster.png"
+    net_file.write_text(BIAS_NETWORK)
+    proc = subprocess.run([sys.executable, "-m", "host", "run", str(net_file), "--device", board.url,
+                           "--ticks", "60", "--out", str(out), "--plot", str(png), "--timeout", "30"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    ns = _bias_network()
+    expected = GoldenModel(compile_network(ns["network"], config)).run(60, ns["inputs"])
+    data = np.load(out)
+    assert data["spikes"].sum() > 50
+    assert np.array_equal(data["spikes"], expected.spikes)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_freerun_and_stop_on_the_board_match_the_model(device_board):
+    from firmware import compile_network
+    from host import Device, OverrunWarning
+    from sim import GoldenModel
+
+    board, config = device_board
+    image = compile_network(_bias_network()["network"], config)
+    with Device.open(board.url, timeout=30) as dev:
+        dev.load(image)
+        dev.freerun(4000)                 # cycles per tick: far more than a 12-neuron tick needs
+        time.sleep(1.5)
+        result = dev.stop()
+        counters = dev.counters()
+        assert result.ticks >= 5 and counters["ticks"] == result.ticks
+        assert counters["overruns"] == 0
+        expected = GoldenModel(image).run(result.ticks)
+        assert np.array_equal(result.spikes, expected.spikes)
+
+        dev.reset()
+        with pytest.warns(OverrunWarning):
+            dev.freerun(1)                # every tick longer than its period
+            time.sleep(1.0)
+            late = dev.stop()
+        counters = dev.counters()
+        assert late.ticks >= 5 and 0 < counters["overruns"] <= late.ticks
+        assert np.array_equal(late.spikes, GoldenModel(image).run(late.ticks).spikes)
