@@ -316,24 +316,13 @@ class Link(wiring.Component):
                     send_error(P.ErrorCode.OVERSIZE, max_pl)
                 with m.Else():
                     with m.Switch(h_op):
-                        with m.Case(P.Op.HELLO):
-                            m.next = "HELLO"
-                        with m.Case(P.Op.WRITE, P.Op.READ):
-                            m.next = "ACCESS"
-                        with m.Case(P.Op.INPUT):
-                            m.next = "INPUT"
-                        with m.Case(P.Op.STEP):
-                            m.next = "STEP"
-                        with m.Case(P.Op.FREERUN):
-                            m.next = "FREERUN"
-                        with m.Case(P.Op.STOP):
-                            m.next = "STOP"
-                        with m.Case(P.Op.COUNTERS):
-                            m.next = "COUNTERS"
-                        with m.Case(P.Op.SEED):
-                            m.next = "SEED"
-                        with m.Case(P.Op.RESET):
-                            m.next = "RESET"
+                        for opcodes, state in (((P.Op.HELLO,), "HELLO"), ((P.Op.WRITE, P.Op.READ), "ACCESS"),
+                                               ((P.Op.INPUT,), "INPUT"), ((P.Op.STEP,), "STEP"),
+                                               ((P.Op.FREERUN,), "FREERUN"), ((P.Op.STOP,), "STOP"),
+                                               ((P.Op.COUNTERS,), "COUNTERS"), ((P.Op.SEED,), "SEED"),
+                                               ((P.Op.RESET,), "RESET")):
+                            with m.Case(*opcodes):
+                                m.next = state
                         with m.Default():
                             send_error(P.ErrorCode.UNKNOWN_OPCODE, h_op)
 

@@ -114,15 +114,21 @@ def test_echo_over_socket_in_process():
     assert not alive(pid)
 
 
-def test_cli_serves_and_stops_on_sigterm():
+def start_echo_board_cli():
+    """`python -m sim.board` serving the echo top; returns the process and its last line
+    (the 'listening on' line once it is up)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(Path(__file__).parent)]))
     proc = subprocess.Popen([sys.executable, "-m", "sim.board", "--port", "0", "--top", "test_board:EchoTop",
                              "--divisor", str(DIVISOR)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    line, deadline = "", time.monotonic() + 300
+    while "listening on" not in line and time.monotonic() < deadline and proc.poll() is None:
+        line = proc.stdout.readline()
+    return proc, line
+
+
+def test_cli_serves_and_stops_on_sigterm():
+    proc, line = start_echo_board_cli()
     try:
-        line = ""
-        deadline = time.monotonic() + 300
-        while "listening on" not in line and time.monotonic() < deadline and proc.poll() is None:
-            line = proc.stdout.readline()
         assert "listening on 127.0.0.1:" in line, line
         port_number = int(line.split("127.0.0.1:")[1].split()[0])
         sims = children_of(proc.pid)
@@ -155,14 +161,8 @@ def test_cli_serves_and_stops_on_sigterm():
 def test_simulator_stops_when_the_board_process_is_killed():
     """SIGKILL of `python -m sim.board` gives it no chance to clean up; the simulator sees
     its control socket close and ends by itself."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(Path(__file__).parent)]))
-    proc = subprocess.Popen([sys.executable, "-m", "sim.board", "--port", "0", "--top", "test_board:EchoTop",
-                             "--divisor", str(DIVISOR)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    proc, line = start_echo_board_cli()
     try:
-        line = ""
-        deadline = time.monotonic() + 300
-        while "listening on" not in line and time.monotonic() < deadline and proc.poll() is None:
-            line = proc.stdout.readline()
         assert "listening on" in line, line
         sims = children_of(proc.pid)
         assert sims
