@@ -20,8 +20,6 @@ session, so a terminal's Ctrl-C reaches only this process, which then stops it c
 from __future__ import annotations
 
 import argparse
-import fcntl
-import hashlib
 import importlib
 import json
 import os
@@ -39,7 +37,7 @@ from amaranth.lib.wiring import In, Out
 from rtl.neuron import flow_signature
 from rtl.uart import FRAME_BITS, UARTRx, UARTTx
 
-from .verilator import BUILD_ROOT, Build, _build_locked, verilator_env, wrapper_verilog, ROOT
+from .verilator import ROOT, Build, build_verilog
 
 TX_FIFO_DEPTH = 16            # bytes the harness buffers in front of its UARTTx
 READY_TIMEOUT_S = 120.0       # simulator start-up (load of the verilated model + reset)
@@ -107,29 +105,11 @@ def harness_verilog(harness: BoardHarness) -> tuple[str, list[tuple[str, str, in
     return verilog.convert(harness, name="axonite_core", emit_src=False), ports
 
 
-class _Meta:
-    """What build.json records (sim/verilator._build_locked calls config.to_dict())."""
-
-    def __init__(self, **fields):
-        self.fields = fields
-
-    def to_dict(self):
-        return self.fields
-
-
 def build_board(top: wiring.Component, divisor: int, name: str = "board", meta: dict | None = None) -> Build:
     """Verilate BoardHarness(top, divisor) under build/verilator/<name>-<hash>/, reusing a
     previous build of identical sources (same lock and layout as sim/verilator.build_core)."""
-    env = verilator_env()
     text, ports = harness_verilog(BoardHarness(top, divisor))
-    wrapper = wrapper_verilog(ports)
-    digest = hashlib.sha256((text + wrapper).encode()).hexdigest()[:16]
-    directory = BUILD_ROOT / f"{name}-{digest}"
-    BUILD_ROOT.mkdir(parents=True, exist_ok=True)
-    with open(BUILD_ROOT / f".{name}-{digest}.lock", "w") as lock:   # parallel runs wait here
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        info = _Meta(top=type(top).__qualname__, divisor=divisor, **(meta or {}))
-        return _build_locked(info, directory, text, wrapper, ports, env)
+    return build_verilog(name, text, ports, {"top": type(top).__qualname__, "divisor": divisor, **(meta or {})})
 
 
 def _runner_class():

@@ -80,35 +80,38 @@ class Build:
 def build_core(config, name: str = "core") -> Build:
     """Verilate the core for `config` under build/verilator/<name>-<hash>/, reusing a previous
     build of identical sources."""
-    env = verilator_env()
     text, ports = core_verilog(config)
+    return build_verilog(name, text, ports, {"config": config.to_dict()})
+
+
+def build_verilog(name: str, text: str, ports, meta: dict) -> Build:
+    """Verilate `text` (a module named axonite_core with `ports`) inside the HDL-clock wrapper,
+    under build/verilator/<name>-<hash of the sources>/. A build of identical sources is reused;
+    parallel runs of the same build wait for each other. `meta` goes into build.json."""
+    env = verilator_env()
     wrapper = wrapper_verilog(ports)
     digest = hashlib.sha256((text + wrapper).encode()).hexdigest()[:16]
     directory = BUILD_ROOT / f"{name}-{digest}"
     BUILD_ROOT.mkdir(parents=True, exist_ok=True)
-    with open(BUILD_ROOT / f".{name}-{digest}.lock", "w") as lock:   # parallel test runs wait here
+    with open(BUILD_ROOT / f".{name}-{digest}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _build_locked(config, directory, text, wrapper, ports, env)
+        done = directory / "build.json"
+        if done.exists():
+            return Build(directory, TOPLEVEL, ports)
+        if directory.exists():
+            shutil.rmtree(directory)
+        directory.mkdir(parents=True)
+        (directory / "axonite_core.v").write_text(text)
+        (directory / "axonite_tb.sv").write_text(wrapper)
+        from cocotb_tools.runner import get_runner
 
-
-def _build_locked(config, directory, text, wrapper, ports, env) -> Build:
-    done = directory / "build.json"
-    if done.exists():
+        runner = get_runner("verilator")
+        runner.build(sources=[directory / "axonite_core.v", directory / "axonite_tb.sv"],
+                     hdl_toplevel=TOPLEVEL, build_dir=directory / "sim",
+                     build_args=["--timing", "-Wno-fatal", "-Wno-WIDTH", "-O3", "-CFLAGS", "-O2 -fcoroutines"],
+                     timescale=("1ns", "1ps"))
+        done.write_text(json.dumps({**meta, "env": env["VERILATOR_ROOT"]}))
         return Build(directory, TOPLEVEL, ports)
-    if directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True)
-    (directory / "axonite_core.v").write_text(text)
-    (directory / "axonite_tb.sv").write_text(wrapper)
-    from cocotb_tools.runner import get_runner
-
-    runner = get_runner("verilator")
-    runner.build(sources=[directory / "axonite_core.v", directory / "axonite_tb.sv"],
-                 hdl_toplevel=TOPLEVEL, build_dir=directory / "sim",
-                 build_args=["--timing", "-Wno-fatal", "-Wno-WIDTH", "-O3", "-CFLAGS", "-O2 -fcoroutines"],
-                 timescale=("1ns", "1ps"))
-    done.write_text(json.dumps({"config": config.to_dict(), "env": env["VERILATOR_ROOT"]}))
-    return Build(directory, TOPLEVEL, ports)
 
 
 def run_cocotb(build: Build, test_module: str, test_dir: Path, extra_env: dict[str, str] | None = None) -> Path:
