@@ -239,6 +239,10 @@ class Link(wiring.Component):
         def report_bits(kind, count, tick):
             return _pack(P.REPORT, int(kind), 0, 0, _u(count, 32), _u(tick, 32))
 
+        def end_runs():
+            """STOP and RESET: no free-run, no current or queued STEP ticks."""
+            m.d.sync += [freerun.eq(0), cur_left.eq(0), steps_n.eq(0), pending.eq(0)]
+
         def flush(through, then):
             m.d.sync += [flush_through.eq(through), after_flush.eq(then)]
             m.next = "FLUSH"
@@ -503,7 +507,7 @@ class Link(wiring.Component):
                 with m.If(npay != 0):
                     send_error(P.ErrorCode.BAD_PAYLOAD, 0)
                 with m.Else():
-                    m.d.sync += [freerun.eq(0), cur_left.eq(0), steps_n.eq(0), pending.eq(0)]
+                    end_runs()
                     flush(self.tick, A_ACK)
 
             # --- COUNTERS ---
@@ -553,7 +557,7 @@ class Link(wiring.Component):
                 with m.If(npay != 0):
                     send_error(P.ErrorCode.BAD_PAYLOAD, 0)
                 with m.Else():
-                    m.d.sync += [freerun.eq(0), cur_left.eq(0), steps_n.eq(0), pending.eq(0)]
+                    end_runs()
                     flush(self.tick, A_RESET)
             with m.State("RESET_DO"):
                 m.d.comb += [self.clear.eq(1), self.flush_inputs.eq(1)]
