@@ -45,6 +45,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
+from firmware.formats import bits_for
 from firmware import protocol as P
 from firmware.config import CoreConfig
 
@@ -95,6 +96,7 @@ class Link(wiring.Component):
             "rx_byte": In(1),
             "tx": Out(stream.Signature(FRAME_BEAT)),
             "idle": Out(1),     # nothing to do: no frame, command, tick or reply under way
+            "error": Out(1),    # pulse: an ERROR or REPORT frame starts (the board's error LED)
         }
         for name, member in core_signature_members(config, input_depth).items():
             members[name] = member.flip()
@@ -157,12 +159,18 @@ class Link(wiring.Component):
         busy = Signal()
         m.d.comb += busy.eq((cur_left != 0) | (steps_n != 0) | freerun)
 
-        # reply transmitter
-        fx = Signal(8 * 68)
-        tx_op = Signal(8)
-        tx_len = Signal(11)
+        # reply transmitter. A command only names its reply (`tx_kind`; an ERROR's `tx_reason`):
+        # opcode, length and fixed fields are selected from those while it is sent, from registers
+        # that hold still meanwhile (header, tick, consumed and queue level change only between
+        # commands). Setting every field in each of the ~45 places that reply took more logic
+        # than the rest of the link together.
         tx_seq = Signal(8)
-        tx_src = Signal(2)              # 0 fixed, 1 READ words, 2 SPIKES buffer
+        tx_kind = Signal(3)
+        tx_reason = Signal(5)           # ERROR: index into `error_reasons` (code, detail, valid)
+        tx_report = Signal(8)           # REPORT: kind
+        tx_count = Signal(32)           # REPORT: count
+        tx_tick = Signal(32)            # REPORT: tick
+        err_code, err_valid, err_detail = Signal(8), Signal(), Signal(32)   # from tx_reason
         idx = Signal(11)
         crc_tx = Signal(16, init=CRC_INIT)
         after = Signal(4)
@@ -183,6 +191,8 @@ class Link(wiring.Component):
         acc8 = Signal(8)
         k6 = Signal(3)
 
+        K_ERROR, K_ACK, K_REPORT, K_HELLO, K_READ, K_COUNTERS, K_SPIKES = range(7)
+
         # command work registers
         word = Signal(64)
         wj = Signal(4)                  # byte in word
@@ -190,7 +200,6 @@ class Link(wiring.Component):
         ptr = Signal(11)                # buffer read pointer
         bad = Signal()
         axons = Signal(16)
-        ci = Signal(4)
 
         m.d.comb += [br.addr.eq(ptr), lr.addr.eq(li)]
 
@@ -208,36 +217,40 @@ class Link(wiring.Component):
         depth, width, wbytes, most = r_depth[ridx], r_width[ridx], r_wb[ridx], r_most[ridx]
         range_end = Signal(34)
         m.d.comb += range_end.eq(a_addr + a_count)
+        a_bytes = Signal(20)            # a_count * wbytes by shift and add: a multiplier would take DSPs
+        m.d.comb += a_bytes.eq(sum(Mux(wbytes[k], a_count << k, 0) for k in range(4)))
         w_size = Signal(32)
-        m.d.comb += w_size.eq(P.REGION_ACCESS.size + a_count * wbytes)
+        m.d.comb += w_size.eq(P.REGION_ACCESS.size + a_bytes)
         arg32 = Cat(p[0], p[1], p[2], p[3])
 
         # --- core defaults ------------------------------------------------------------------
         m.d.comb += [self.step_ticks.eq(1), self.period.eq(0), self.freerun.eq(0)]
 
         # --- transmit helpers ----------------------------------------------------------------
-        def send(op, length, bits, src=0, then=A_DONE):
-            m.d.sync += [tx_op.eq(op), tx_len.eq(length), tx_src.eq(src), idx.eq(0),
-                     crc_tx.eq(CRC_INIT), after.eq(then)]
-            if bits is not None:
-                m.d.sync += fx.eq(bits)
+        def send(kind, then=A_DONE):
+            """Start the reply `kind` (idx and crc_tx are reset by the frame before it: T_END)."""
+            if kind in (K_ERROR, K_REPORT):
+                m.d.comb += self.error.eq(1)
+            m.d.sync += [tx_kind.eq(kind), after.eq(then)]
             m.next = "T_HDR"
 
-        def send_error(code, detail, valid=True):
-            if valid:
-                bits = _pack(P.ERROR, h_seq, h_op, int(code), 1, _u(detail, 32))
-            else:
-                bits = _pack(P.ERROR, 0, 0, int(code), 0, _u(detail, 32))
-            send(P.Op.ERROR, P.ERROR.size, bits)
+        error_reasons = []      # (code, detail, valid); detail an int or a value that holds still
 
-        def ack_bits():
-            return _pack(P.ACK, h_seq, h_op, 0, self.tick, self.consumed)
+        def send_error(code, detail, valid=True):
+            key = (int(code), repr(detail), valid)
+            keys = [(c_, repr(d_), v_) for c_, d_, v_ in error_reasons]
+            if key not in keys:
+                error_reasons.append((int(code), detail, valid))
+                keys.append(key)
+            m.d.sync += tx_reason.eq(keys.index(key))
+            send(K_ERROR)
 
         def send_ack(then=A_DONE):
-            send(P.Op.ACK, P.ACK.size, ack_bits(), then=then)
+            send(K_ACK, then=then)
 
-        def report_bits(kind, count, tick):
-            return _pack(P.REPORT, int(kind), 0, 0, _u(count, 32), _u(tick, 32))
+        def send_report(kind, count, tick, then):
+            m.d.sync += [tx_report.eq(int(kind)), tx_count.eq(_u(count, 32)), tx_tick.eq(_u(tick, 32))]
+            send(K_REPORT, then=then)
 
         def end_runs():
             """STOP and RESET: no free-run, no current or queued STEP ticks."""
@@ -247,8 +260,8 @@ class Link(wiring.Component):
             m.d.sync += [flush_through.eq(through), after_flush.eq(then)]
             m.next = "FLUSH"
 
-        def busy_detail():
-            return Mux(freerun & (cur_left == 0) & (steps_n == 0), 0xFFFFFFFF, pending)
+        busy_detail = Signal(32)
+        m.d.comb += busy_detail.eq(Mux(freerun & (cur_left == 0) & (steps_n == 0), 0xFFFFFFFF, pending))
 
         # transmit byte
         tx_byte = Signal(8)
@@ -263,6 +276,46 @@ class Link(wiring.Component):
 
         with m.If(freerun):                 # free-run timing (the FSM may restart them)
             m.d.sync += [since_tick.eq(since_tick + 1), since_flush.eq(since_flush + 1)]
+
+        # --- the fixed part of each reply kind, and where READ and COUNTERS read their words ---
+        status = Mux(freerun, P.Status.FREERUN, Mux(busy, P.Status.STEPPING, P.Status.IDLE))
+        caps = int(P.Capability.STDP | P.Capability.FREERUN | P.Capability.BITMAP_SPIKES
+                   | P.Capability.COUNTER_CLEAR)
+        fixed = {
+            K_ERROR: _pack(P.ERROR, Mux(err_valid, h_seq, 0), Mux(err_valid, h_op, 0), err_code, err_valid,
+                           err_detail),
+            K_ACK: _pack(P.ACK, h_seq, h_op, 0, self.tick, self.consumed),
+            K_REPORT: _pack(P.REPORT, tx_report, 0, 0, tx_count, tx_tick),
+            K_HELLO: _pack(
+                P.HELLO_REPLY, h_seq, h_op, P.PROTOCOL_VERSION, int(P.DeviceKind.FPGA), caps,
+                max_pl, self.window, status, 0, self.input_depth, self.clock_hz & 0xFFFFFFFF,
+                self.tick, self.consumed, self.in_level,
+                c.n_neurons, c.n_inputs, c.n_synapses, c.n_segments, c.n_reverse, c.n_profiles,
+                c.n_projections, c.weight_bits, c.max_delay, n_regions, len(fmt.COUNTERS), BUILD),
+            K_READ: Cat(h_seq, h_op, *p),
+            K_COUNTERS: _pack(P.COUNTERS_REPLY, h_seq, h_op, len(fmt.COUNTERS), 0),
+            K_SPIKES: _pack(P.SPIKES, flush_through, self.consumed),
+        }
+        fixed_sizes = [len(fixed[k]) // 8 for k in range(len(fixed))]
+        tx_op = Array(Const(int(op), 8) for op in (
+            P.Op.ERROR, P.Op.ACK, P.Op.REPORT, P.Op.HELLO_REPLY, P.Op.READ_REPLY, P.Op.COUNTERS_REPLY,
+            P.Op.SPIKES))[tx_kind]
+        tx_len = Signal(11)
+        m.d.comb += tx_len.eq(Array([
+            P.ERROR.size, P.ACK.size, P.REPORT.size, P.HELLO_REPLY.size,
+            P.REPLY.size + P.REGION_ACCESS.size + a_bytes,
+            P.COUNTERS_REPLY.size + len(fmt.COUNTERS) * P.COUNTER.size,
+            P.SPIKES.size + sp_len])[tx_kind])
+        fixed_byte = Signal(8)
+        with m.Switch(tx_kind):
+            for kind, bits in fixed.items():
+                with m.Case(kind):
+                    m.d.comb += fixed_byte.eq(bits.word_select(idx[:bits_for(len(bits) // 8)], 8))
+        counters_read = tx_kind == K_COUNTERS
+        rd_region = Mux(counters_read, counters_index, region)
+        rd_addr = Signal(32)
+        m.d.comb += rd_addr.eq(Mux(counters_read, 0, a_addr) + wk)
+        rd_bytes = Mux(counters_read, P.COUNTER.size, wbytes)
 
         # --- the FSM ----------------------------------------------------------------------------
         with m.FSM(name="link"):
@@ -335,21 +388,13 @@ class Link(wiring.Component):
                 with m.If(npay != 0):
                     send_error(P.ErrorCode.BAD_PAYLOAD, 0)
                 with m.Else():
-                    status = Mux(freerun, P.Status.FREERUN, Mux(busy, P.Status.STEPPING, P.Status.IDLE))
-                    caps = int(P.Capability.STDP | P.Capability.FREERUN | P.Capability.BITMAP_SPIKES
-                               | P.Capability.COUNTER_CLEAR)
-                    send(P.Op.HELLO_REPLY, P.HELLO_REPLY.size, _pack(
-                        P.HELLO_REPLY, h_seq, h_op, P.PROTOCOL_VERSION, int(P.DeviceKind.FPGA), caps,
-                        max_pl, self.window, status, 0, self.input_depth, self.clock_hz & 0xFFFFFFFF,
-                        self.tick, self.consumed, self.in_level,
-                        c.n_neurons, c.n_inputs, c.n_synapses, c.n_segments, c.n_reverse, c.n_profiles,
-                        c.n_projections, c.weight_bits, c.max_delay, n_regions, len(fmt.COUNTERS), BUILD))
+                    send(K_HELLO)
 
             # --- WRITE / READ ---
             with m.State("ACCESS"):
                 is_read = h_op == P.Op.READ
                 with m.If(busy):
-                    send_error(P.ErrorCode.BUSY, busy_detail())
+                    send_error(P.ErrorCode.BUSY, busy_detail)
                 with m.Elif(Mux(is_read, npay != P.REGION_ACCESS.size, npay < P.REGION_ACCESS.size)):
                     send_error(P.ErrorCode.BAD_PAYLOAD, P.REGION_ACCESS.size)
                 with m.Elif(~reg_ok):
@@ -363,8 +408,7 @@ class Link(wiring.Component):
                         send_error(P.ErrorCode.OVERSIZE, most)
                     with m.Else():
                         m.d.sync += wk.eq(0)
-                        send(P.Op.READ_REPLY, P.REPLY.size + P.REGION_ACCESS.size + a_count * wbytes,
-                             Cat(h_seq, h_op, *p), src=1)
+                        send(K_READ)
                 with m.Elif(w_size != npay):
                     send_error(P.ErrorCode.BAD_PAYLOAD, w_size)
                 with m.Elif(region == counters_index):
@@ -449,8 +493,7 @@ class Link(wiring.Component):
                     m.next = "IO_WAIT"
             with m.State("IO_REPORT"):
                 m.d.sync += x_dropped.eq(x_dropped + axons)
-                send(P.Op.REPORT, P.REPORT.size, report_bits(P.ReportKind.INPUT_OVERFLOW, axons, self.tick),
-                     then=A_ACK)
+                send_report(P.ReportKind.INPUT_OVERFLOW, axons, self.tick, then=A_ACK)
             with m.State("IN_WAIT0"):
                 m.d.sync += ptr.eq(ptr + 1)
                 m.next = "IN_LO"
@@ -499,7 +542,7 @@ class Link(wiring.Component):
                 with m.If(npay != P.FREERUN.size):
                     send_error(P.ErrorCode.BAD_PAYLOAD, P.FREERUN.size)
                 with m.Elif(busy):
-                    send_error(P.ErrorCode.BUSY, busy_detail())
+                    send_error(P.ErrorCode.BUSY, busy_detail)
                 with m.Else():
                     m.d.sync += [freerun.eq(1), period.eq(arg32), since_tick.eq(arg32), since_flush.eq(0)]
                     send_ack()
@@ -515,36 +558,17 @@ class Link(wiring.Component):
                 with m.If(npay != P.COUNTERS_REQUEST.size):
                     send_error(P.ErrorCode.BAD_PAYLOAD, P.COUNTERS_REQUEST.size)
                 with m.Elif(busy):
-                    send_error(P.ErrorCode.BUSY, busy_detail())
-                with m.Else():
-                    m.d.sync += [ci.eq(0), fx[:32].eq(_pack(P.COUNTERS_REPLY, h_seq, h_op, len(fmt.COUNTERS), 0))]
-                    m.next = "C_REQ"
-            with m.State("C_REQ"):
-                m.d.comb += [self.access_region.eq(counters_index), self.access_addr.eq(ci), self.access_re.eq(1)]
-                m.next = "C_WAIT"
-            with m.State("C_WAIT"):
-                with m.If(self.access_rvalid):
-                    value = self.access_rdata[:64] + Mux(ci == i_dropped, x_dropped, 0) + \
-                        Mux(ci == i_overruns, x_overruns, 0)
-                    with m.Switch(ci):
-                        for k in range(len(fmt.COUNTERS)):
-                            with m.Case(k):
-                                m.d.sync += fx[32 + 64 * k:96 + 64 * k].eq(value)
-                    m.d.sync += ci.eq(ci + 1)
-                    with m.If(ci == len(fmt.COUNTERS) - 1):
-                        m.next = "C_SEND"
-                    with m.Else():
-                        m.next = "C_REQ"
-            with m.State("C_SEND"):
-                send(P.Op.COUNTERS_REPLY, P.COUNTERS_REPLY.size + len(fmt.COUNTERS) * P.COUNTER.size, None,
-                     then=Mux(p[0] & P.COUNTERS_CLEAR, A_CLEARCNT, A_DONE))
+                    send_error(P.ErrorCode.BUSY, busy_detail)
+                with m.Else():     # the counters are read while they are sent, as by READ
+                    m.d.sync += wk.eq(0)
+                    send(K_COUNTERS, then=Mux(p[0] & P.COUNTERS_CLEAR, A_CLEARCNT, A_DONE))
 
             # --- SEED ---
             with m.State("SEED"):
                 with m.If(npay != P.SEED.size):
                     send_error(P.ErrorCode.BAD_PAYLOAD, P.SEED.size)
                 with m.Elif(busy):
-                    send_error(P.ErrorCode.BUSY, busy_detail())
+                    send_error(P.ErrorCode.BUSY, busy_detail)
                 with m.Elif(arg32 == 0):
                     send_error(P.ErrorCode.BAD_ARGUMENT, 1)
                 with m.Else():
@@ -585,14 +609,12 @@ class Link(wiring.Component):
                     m.next = "TICK_END"
             with m.State("TICK_END"):
                 with m.If(drop_cnt != 0):
-                    send(P.Op.REPORT, P.REPORT.size, report_bits(P.ReportKind.INPUT_DROPPED, drop_cnt, t_tick),
-                         then=A_TICK1)
+                    send_report(P.ReportKind.INPUT_DROPPED, drop_cnt, t_tick, then=A_TICK1)
                 with m.Else():
                     m.next = "TICK_1"
             with m.State("TICK_1"):
                 with m.If(lost_cnt != 0):
-                    send(P.Op.REPORT, P.REPORT.size,
-                         report_bits(P.ReportKind.OUTPUT_OVERFLOW, lost_cnt, t_tick), then=A_TICK2)
+                    send_report(P.ReportKind.OUTPUT_OVERFLOW, lost_cnt, t_tick, then=A_TICK2)
                 with m.Else():
                     m.next = "TICK_2"
             bm_bytes = Signal(16)
@@ -660,14 +682,12 @@ class Link(wiring.Component):
             with m.State("FLUSH"):
                 with m.If(ovr_unrep != 0):
                     m.d.sync += ovr_unrep.eq(0)
-                    send(P.Op.REPORT, P.REPORT.size, report_bits(P.ReportKind.OVERRUN, ovr_unrep, self.tick),
-                         then=A_FLUSH_SPIKES)
+                    send_report(P.ReportKind.OVERRUN, ovr_unrep, self.tick, then=A_FLUSH_SPIKES)
                 with m.Else():
                     m.next = "FLUSH_SPIKES"
             with m.State("FLUSH_SPIKES"):
                 m.d.sync += since_flush.eq(0)
-                send(P.Op.SPIKES, P.SPIKES.size + sp_len, _pack(P.SPIKES, flush_through, self.consumed),
-                     src=2, then=after_flush)
+                send(K_SPIKES, then=after_flush)
 
             # --- the transmitter ---
             with m.State("T_HDR"):
@@ -685,19 +705,19 @@ class Link(wiring.Component):
                         m.d.sync += idx.eq(idx + 1)
             with m.State("T_PAY"):
                 m.d.comb += crc_en.eq(1)
-                fixed_part = Mux(tx_src == 1, P.REPLY.size + P.REGION_ACCESS.size,
-                                 Mux(tx_src == 2, P.SPIKES.size, 2047))
+                fixed_part = Array(Const(size, 11) for size in fixed_sizes)[tx_kind]
+                reads_words = (tx_kind == K_READ) | (tx_kind == K_COUNTERS)
                 with m.If(idx < fixed_part):
-                    m.d.comb += [self.tx.valid.eq(1), tx_byte.eq(fx.word_select(idx[:7], 8))]
+                    m.d.comb += [self.tx.valid.eq(1), tx_byte.eq(fixed_byte)]
                     with m.If(self.tx.ready):
                         m.d.sync += idx.eq(idx + 1)
                         with m.If(idx == tx_len - 1):
                             m.next = "T_CRC0"
-                        with m.Elif((tx_src == 1) & (idx == fixed_part - 1)):
+                        with m.Elif(reads_words & (idx == fixed_part - 1)):
                             m.next = "T_RREQ"
-                        with m.Elif((tx_src == 2) & (idx == fixed_part - 1)):
+                        with m.Elif((tx_kind == K_SPIKES) & (idx == fixed_part - 1)):
                             m.next = "T_SPRIME"
-                with m.Elif(tx_src == 2):
+                with m.Elif(tx_kind == K_SPIKES):
                     m.d.comb += [self.tx.valid.eq(1), tx_byte.eq(sr.data)]
                     with m.If(self.tx.ready):
                         m.d.sync += idx.eq(idx + 1)
@@ -708,13 +728,13 @@ class Link(wiring.Component):
             with m.State("T_SPRIME"):        # the spike buffer's read port catches up with idx
                 m.next = "T_PAY"
             with m.State("T_RREQ"):
-                m.d.comb += [self.access_region.eq(region), self.access_addr.eq(a_addr + wk), self.access_re.eq(1)]
+                m.d.comb += [self.access_region.eq(rd_region), self.access_addr.eq(rd_addr), self.access_re.eq(1)]
                 m.next = "T_RWAIT"
             with m.State("T_RWAIT"):
                 with m.If(self.access_rvalid):
-                    extra = Mux(region == counters_index,
-                                Mux(a_addr + wk == i_dropped, x_dropped, 0) +
-                                Mux(a_addr + wk == i_overruns, x_overruns, 0), 0)
+                    extra = Mux(rd_region == counters_index,
+                                Mux(rd_addr == i_dropped, x_dropped, 0) +
+                                Mux(rd_addr == i_overruns, x_overruns, 0), 0)
                     m.d.sync += [word.eq(self.access_rdata + extra), ri.eq(0)]
                     m.next = "T_RBYTE"
             with m.State("T_RBYTE"):
@@ -724,7 +744,7 @@ class Link(wiring.Component):
                     m.d.sync += [ri.eq(ri + 1), idx.eq(idx + 1)]
                     with m.If(idx == tx_len - 1):
                         m.next = "T_CRC0"
-                    with m.Elif(ri == wbytes - 1):
+                    with m.Elif(ri == rd_bytes - 1):
                         m.d.sync += wk.eq(wk + 1)
                         m.next = "T_RREQ"
             with m.State("T_CRC0"):
@@ -738,7 +758,7 @@ class Link(wiring.Component):
             with m.State("T_END"):
                 m.d.comb += [self.tx.valid.eq(1), self.tx.payload.last.eq(1)]
                 with m.If(self.tx.ready):
-                    m.d.sync += tx_seq.eq(tx_seq + 1)
+                    m.d.sync += [tx_seq.eq(tx_seq + 1), idx.eq(0), crc_tx.eq(CRC_INIT)]
                     with m.Switch(after):
                         with m.Case(A_DONE):
                             m.next = "DONE"
@@ -763,6 +783,13 @@ class Link(wiring.Component):
                         with m.Case(A_TICK3):
                             m.d.sync += k6.eq(0)
                             m.next = "TICK_3"
+
+        # An ERROR's code, detail and validity, from its reason (all known now that the FSM is).
+        with m.Switch(tx_reason):
+            for k, (code, detail, valid) in enumerate(error_reasons):
+                with m.Case(k):
+                    m.d.comb += [err_code.eq(code), err_valid.eq(int(valid)), err_detail.eq(_u(detail, 32))]
+        assert len(error_reasons) <= 1 << len(tx_reason), len(error_reasons)
         return m
 
 

@@ -7,14 +7,15 @@ has two ports.
 
 - `SimulationMemories`: `amaranth.lib.memory.Memory` for every region (one read and one
   write port each: what an iCE40 EBR offers; yosys infers EBR from it).
-- `ICE40Memories`: the synapse memory in SB_SPRAM256KA (16K x 16, single port), which yosys
-  does not infer, banked by the high address bits; everything else as above. With
+- `ICE40Memories`: the synapse memory, and the reverse index if it fits the SPRAMs left, in
+  SB_SPRAM256KA (16K x 16, single port), which yosys does not infer, in lanes (width) and
+  banks (high address bits); everything else as above. With
   `behavioural=True` each SPRAM is a model of the primitive, so the mapped design simulates.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import ClockSignal, Elaboratable, Instance, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, ClockSignal, Const, Elaboratable, Instance, Module, Mux, Signal, unsigned
 from amaranth.lib.memory import Memory
 
 from firmware.errors import ConfigError
@@ -67,16 +68,22 @@ class SPRAMModel(Elaboratable):
 
 
 class SPRAMArray(Elaboratable):
-    """`depth` words of 16 bits in ceil(depth / 16K) SPRAMs. The single port of each SPRAM is
-    shared: a write (access port, between ticks) wins over a read in the same cycle."""
+    """`depth` words of `width` bits in SB_SPRAM256KA: ceil(width / 16) lanes side by side, each
+    ceil(depth / 16K) banks deep (selected by the high address bits). The single port of each
+    SPRAM is shared: a write (access port, between ticks) wins over a read in the same cycle."""
 
-    def __init__(self, depth: int, behavioural: bool):
-        self.depth, self.behavioural = depth, behavioural
+    def __init__(self, width: int, depth: int, behavioural: bool):
+        self.width, self.depth, self.behavioural = width, depth, behavioural
+        self.n_lanes = -(-width // SPRAM_WIDTH)
         self.n_banks = -(-depth // SPRAM_DEPTH)
         addr_width = max(1, (depth - 1).bit_length())
-        self.read = _Port(addr_width, SPRAM_WIDTH, "spram_read")
-        self.write = _Port(addr_width, SPRAM_WIDTH, "spram_write")
+        self.read = _Port(addr_width, width, "spram_read")
+        self.write = _Port(addr_width, width, "spram_write")
         self.memory = self   # the core adds `.memory` as its submodule
+
+    @property
+    def count(self) -> int:
+        return self.n_lanes * self.n_banks
 
     def elaborate(self, platform):
         m = Module()
@@ -84,27 +91,33 @@ class SPRAMArray(Elaboratable):
         bank = addr[14:] if len(addr) > 14 else 0
         read_bank = Signal(range(max(2, self.n_banks)))
         m.d.sync += read_bank.eq(bank)
-        outputs = []
-        for k in range(self.n_banks):
-            cs = (bank == k)
-            if self.behavioural:
-                model = SPRAMModel()
-                m.submodules[f"spram{k}"] = model
-                m.d.comb += [model.address.eq(addr[:14]), model.datain.eq(self.write.data),
-                             model.wren.eq(self.write.en), model.chipselect.eq(cs)]
-                outputs.append(model.dataout)
-            else:
-                dataout = Signal(SPRAM_WIDTH, name=f"spram{k}_dataout")
-                m.submodules[f"spram{k}"] = Instance(
-                    "SB_SPRAM256KA",
-                    i_ADDRESS=addr[:14], i_DATAIN=self.write.data, i_MASKWREN=0b1111,
-                    i_WREN=self.write.en, i_CHIPSELECT=cs, i_CLOCK=ClockSignal("sync"),
-                    i_STANDBY=0, i_SLEEP=0, i_POWEROFF=1, o_DATAOUT=dataout)
-                outputs.append(dataout)
-        data = outputs[0]
-        for k in range(1, self.n_banks):
-            data = Mux(read_bank == k, outputs[k], data)
-        m.d.comb += self.read.data.eq(data)
+        wide_in = Cat(self.write.data, Const(0, self.n_lanes * SPRAM_WIDTH - self.width))
+        lanes = []
+        for lane in range(self.n_lanes):
+            datain = wide_in[lane * SPRAM_WIDTH:(lane + 1) * SPRAM_WIDTH]
+            outputs = []
+            for k in range(self.n_banks):
+                cs = (bank == k)
+                name = f"spram{k}_{lane}"
+                if self.behavioural:
+                    model = SPRAMModel()
+                    m.submodules[name] = model
+                    m.d.comb += [model.address.eq(addr[:14]), model.datain.eq(datain),
+                                 model.wren.eq(self.write.en), model.chipselect.eq(cs)]
+                    outputs.append(model.dataout)
+                else:
+                    dataout = Signal(SPRAM_WIDTH, name=f"{name}_dataout")
+                    m.submodules[name] = Instance(
+                        "SB_SPRAM256KA",
+                        i_ADDRESS=addr[:14], i_DATAIN=datain, i_MASKWREN=0b1111,
+                        i_WREN=self.write.en, i_CHIPSELECT=cs, i_CLOCK=ClockSignal("sync"),
+                        i_STANDBY=0, i_SLEEP=0, i_POWEROFF=1, o_DATAOUT=dataout)
+                    outputs.append(dataout)
+            data = outputs[0]
+            for k in range(1, self.n_banks):
+                data = Mux(read_bank == k, outputs[k], data)
+            lanes.append(data)
+        m.d.comb += self.read.data.eq(Cat(*lanes)[:self.width])
         return m
 
 
@@ -116,21 +129,27 @@ class SimulationMemories:
 
 
 class ICE40Memories(SimulationMemories):
-    """The synapse memory in SPRAM (instantiated, or modelled with `behavioural=True`).
-    `spram_count` is what the part has (the iCE40UP5K: 4, i.e. 65,536 synapse words)."""
+    """The synapse memory in SPRAM, instantiated or modelled with `behavioural=True`; the reverse
+    index too (the next largest table, used by one phase only) when the SPRAMs left hold it,
+    else in EBR like everything else. `spram_count` is what the part has (the iCE40UP5K: 4,
+    16K x 16 bits each)."""
 
     def __init__(self, behavioural: bool = False, spram_count: int = 4):
         self.behavioural, self.spram_count = behavioural, spram_count
+        self.spram_used = {}
 
     def make(self, name: str, width: int, depth: int, transparent: bool = False):
-        if name == "synapse":
-            if width > SPRAM_WIDTH or transparent:
-                raise ConfigError(f"region {name}: {width}-bit words do not fit SB_SPRAM256KA "
-                                  f"({SPRAM_WIDTH} bits)")
-            banks = -(-depth // SPRAM_DEPTH)
-            if banks > self.spram_count:
-                raise ConfigError(f"region {name}: {depth} words need {banks} SB_SPRAM256KA; the part "
-                                  f"has {self.spram_count} ({self.spram_count * SPRAM_DEPTH} words): "
-                                  f"lower CoreConfig.n_synapses")
-            return SPRAMArray(depth, self.behavioural)
-        return super().make(name, width, depth, transparent)
+        if name not in ("synapse", "reverse"):
+            return super().make(name, width, depth, transparent)
+        assert not transparent, name
+        array = SPRAMArray(width, depth, self.behavioural)
+        left = self.spram_count - sum(self.spram_used.values())
+        if name == "reverse" and array.count > left:
+            return super().make(name, width, depth, transparent)
+        if array.count > left:
+            raise ConfigError(
+                f"region {name}: {depth} words need {array.count} SB_SPRAM256KA; the part has "
+                f"{self.spram_count} ({self.spram_count * SPRAM_DEPTH} words of 16 bits): lower "
+                f"CoreConfig.n_synapses")
+        self.spram_used[name] = array.count
+        return array

@@ -17,9 +17,17 @@ from .layout import pack, unpack
 from .ports import done_when_idle, read_port, write_port
 
 
-def weight_update(weight, amplitude, trace, shift, w_min, w_max, draw):
-    """clip(weight + ((amplitude * trace + (draw mod 2**shift)) >> shift), w_min, w_max)."""
-    product = amplitude * trace                              # signed 8 x unsigned 8
+def shift_add_product(a, b):
+    """a * b for an unsigned b, as a sum of shifted copies of a: logic instead of a multiplier
+    cell, for a part that has too few of them (the iCE40UP5K has 8 SB_MAC16)."""
+    return sum(Mux(b[k], a << k, 0) for k in range(len(b)))
+
+
+def weight_update(weight, amplitude, trace, shift, w_min, w_max, draw, in_logic=False):
+    """clip(weight + ((amplitude * trace + (draw mod 2**shift)) >> shift), w_min, w_max).
+    `in_logic` builds the product from adders (shift_add_product) instead of a multiplier."""
+    # signed 8 x unsigned 8
+    product = shift_add_product(amplitude, trace) if in_logic else amplitude * trace
     mask = ((Const(1, 17) << shift) - 1)[:16]
     rounded = (product + (draw[:16] & mask)) >> shift        # arithmetic: product is signed
     total = weight + rounded
@@ -115,8 +123,10 @@ class LTPEngine(wiring.Component):
         synapse = unpack(lay["synapse"], self.synapse_rd.data)
         proj = unpack(lay["projection"], self.projection_rd.data)
         trace = Mux(q2_input, self.x_in_rd.data, self.x_n_rd.data)
+        # LTP's product in logic: with the router's, the neurons' and the traces' products the
+        # core would need 9 multipliers, one more than the iCE40UP5K's 8 SB_MAC16.
         new_weight = weight_update(synapse["weight"], proj["a_plus"], trace, proj["lr_shift"],
-                                   proj["w_min"], proj["w_max"], self.draw)
+                                   proj["w_min"], proj["w_max"], self.draw, in_logic=True)
         q3_addr = Signal.like(q2_addr)
         q3_word = Signal(lay["synapse"].width)
         m.d.comb += [self.step.eq(q2_valid), self.update.eq(q2_valid)]

@@ -4,6 +4,9 @@
     DeviceTop(..., byte_level=True)                       ports: i (In stream of 8: COBS bytes
                                                           in), o (Out stream of 8: COBS bytes
                                                           out); no UART, for fast simulation
+    both also drive three LEDs (active high): led_heartbeat toggles every half second of
+    clock_hz; led_activity lights for LED_HOLD_S after a received byte or an output spike;
+    led_error lights for LED_HOLD_S after the link sends an ERROR or REPORT frame.
 
 A byte FIFO of RX_FIFO_DEPTH bytes sits between UARTRx and the COBS decoder: the UART has no
 flow control and the Link takes no bytes while it executes a command, runs a tick or sends a
@@ -12,7 +15,7 @@ reply, so one whole frame (MAX_ENCODED + 1 bytes) can arrive meanwhile (HELLO wi
 
 from __future__ import annotations
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -24,6 +27,7 @@ from .core import Core
 from .link import Link
 from .uart import UARTRx, UARTTx
 
+LED_HOLD_S = 0.05             # an activity or error blink lasts 50 ms: visible, and short
 RX_FIFO_DEPTH = 2048          # >= MAX_ENCODED + 1; four iCE40 EBRs
 assert RX_FIFO_DEPTH >= P.MAX_ENCODED + 1
 
@@ -37,6 +41,7 @@ class DeviceTop(wiring.Component):
             members = {"i": In(stream.Signature(8)), "o": Out(stream.Signature(8)), "idle": Out(1)}
         else:
             members = {"rx": In(1, init=1), "tx": Out(1, init=1)}
+        members.update(led_heartbeat=Out(1), led_activity=Out(1), led_error=Out(1))
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -72,4 +77,21 @@ class DeviceTop(wiring.Component):
                          decoder.i.valid.eq(fifo.r_rdy), decoder.i.payload.eq(fifo.r_data),
                          fifo.r_en.eq(decoder.i.ready)]
             wiring.connect(m, encoder.o, uart_tx.i)
+
+        # LEDs: a heartbeat, and blinks stretched to LED_HOLD_S so that single events show.
+        half_second = max(1, self.clock_hz // 2)
+        hold = max(1, int(self.clock_hz * LED_HOLD_S))
+        beat = Signal(range(half_second))
+        with m.If(beat == half_second - 1):
+            m.d.sync += [beat.eq(0), self.led_heartbeat.eq(~self.led_heartbeat)]
+        with m.Else():
+            m.d.sync += beat.eq(beat + 1)
+        activity = decoder.i.valid & decoder.i.ready | core.out_valid & core.out_ready
+        for led, event in ((self.led_activity, activity), (self.led_error, link.error)):
+            left = Signal(range(hold + 1))
+            with m.If(event):
+                m.d.sync += left.eq(hold)
+            with m.Elif(left != 0):
+                m.d.sync += left.eq(left - 1)
+            m.d.comb += led.eq(left != 0)
         return m

@@ -208,6 +208,13 @@ def test_ice40_mapping_instantiates_spram_banks():
     config = CoreConfig(n_neurons=16, n_inputs=8, n_synapses=40000, n_segments=64, n_reverse=16)
     text = verilog.convert(Core(config, memories=ICE40Memories()), name="core", emit_src=False)
     assert text.count("SB_SPRAM256KA ") == 3      # 40,000 words need three 16K banks
+    # The reverse index (28-bit entries: two lanes) goes to SPRAM when two are left, else EBR.
+    config = CoreConfig(n_neurons=256, n_inputs=256, n_synapses=32768, n_segments=64, n_reverse=16384)
+    text = verilog.convert(Core(config, memories=ICE40Memories()), name="core", emit_src=False)
+    assert text.count("SB_SPRAM256KA ") == 4
+    config = CoreConfig(n_neurons=256, n_inputs=256, n_synapses=49152, n_segments=64, n_reverse=1024)
+    text = verilog.convert(Core(config, memories=ICE40Memories()), name="core", emit_src=False)
+    assert text.count("SB_SPRAM256KA ") == 3
 
 
 def test_impossible_configuration_fails_at_elaboration_with_the_limit():
@@ -216,7 +223,7 @@ def test_impossible_configuration_fails_at_elaboration_with_the_limit():
     from firmware.errors import ConfigError
 
     config = CoreConfig(n_neurons=16, n_inputs=8, n_synapses=70000, n_segments=64, n_reverse=16)
-    with pytest.raises(ConfigError, match=r"70000 words need 5 SB_SPRAM256KA; the part has 4 \(65536 words\)"):
+    with pytest.raises(ConfigError, match=r"synapse: 70000 words need 5 SB_SPRAM256KA; the part has 4 \(65536 words of 16 bits\)"):
         verilog.convert(Core(config, memories=ICE40Memories()), name="core")
     with pytest.raises(ConfigError, match="Core needs a CoreConfig"):
         Core({"n_neurons": 16})
