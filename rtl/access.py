@@ -72,17 +72,13 @@ class AccessPort(wiring.Component):
             m.d.sync += [region.eq(self.region), addr.eq(self.addr)]
         m.d.sync += [pending.eq(read), self.rvalid.eq(pending)]
         m.d.comb += self.counter_index.eq(addr)
+        sources = {"stdp": self.stdp, "lfsr_seed": self.lfsr_seed, "counters": self.counter_value,
+                   "lfsr_state": self.lfsr_state}
+        # One case per region (a parallel multiplexer: each bit only sees the regions that wide).
         with m.If(pending):
-            for name, r in self.regions.items():
-                with m.If(region == r.index):
-                    if name == "stdp":
-                        m.d.sync += self.rdata.eq(self.stdp)
-                    elif name == "lfsr_seed":
-                        m.d.sync += self.rdata.eq(self.lfsr_seed)
-                    elif name == "counters":
-                        m.d.sync += self.rdata.eq(self.counter_value)
-                    elif name == "lfsr_state":
-                        m.d.sync += self.rdata.eq(self.lfsr_state)
-                    else:
-                        m.d.sync += self.rdata.eq(getattr(self, f"{name}_rd").data)
+            with m.Switch(region):
+                for name, r in self.regions.items():
+                    with m.Case(r.index):
+                        source = sources.get(name)
+                        m.d.sync += self.rdata.eq(getattr(self, f"{name}_rd").data if source is None else source)
         return m

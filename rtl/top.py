@@ -28,8 +28,7 @@ from .link import Link
 from .uart import UARTRx, UARTTx
 
 LED_HOLD_S = 0.05             # an activity or error blink lasts 50 ms: visible, and short
-RX_FIFO_DEPTH = 2048          # >= MAX_ENCODED + 1; four iCE40 EBRs
-assert RX_FIFO_DEPTH >= P.MAX_ENCODED + 1
+RX_FIFO_DEPTH = P.MAX_ENCODED + 1   # one whole frame and its delimiter: three iCE40 EBRs
 
 
 class DeviceTop(wiring.Component):
@@ -46,7 +45,11 @@ class DeviceTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.core = core = Core(self.config, input_depth=self.input_depth, memories=self.memories)
+        # The Link drains the output FIFO while the tick runs and runs one tick at a time, so a
+        # FIFO as deep as the neurons never loses a spike (and a deeper one only costs EBR).
+        output_depth = min(512, self.config.n_neurons)
+        m.submodules.core = core = Core(self.config, input_depth=self.input_depth, output_depth=output_depth,
+                                        memories=self.memories)
         m.submodules.link = link = Link(self.config, self.input_depth, clock_hz=self.clock_hz,
                                         window=self.window)
         m.submodules.decoder = decoder = COBSDecoder()

@@ -306,7 +306,7 @@ def main(argv=None) -> int:
     parser.add_argument("--clock-hz", type=int, default=12_000_000, help="the clock the top believes it has")
     parser.add_argument("--top", default="rtl.top:DeviceTop",
                         help="MODULE:FACTORY of the top, called with config, divisor, input_depth, clock_hz "
-                             "as keywords (default rtl.top:DeviceTop)")
+                             "and memories as keywords (default rtl.top:DeviceTop)")
     parser.add_argument("--poll-cycles", type=int, default=None,
                         help="clock cycles the simulation runs between polls of the socket when idle")
     parser.add_argument("--verbose", action="store_true", help="simulator output to the terminal, not a log file")
@@ -329,8 +329,11 @@ def main(argv=None) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, on_signal)
+    # The bitstream's top with the iCE40 memory mapping, SPRAMs as behavioural models: what is
+    # served here is what boards.build synthesizes, less the PLL and the pads.
+    from rtl.memory import ICE40Memories
     top = load_factory(args.top)(config=config, divisor=args.divisor, input_depth=args.input_depth,
-                                 clock_hz=args.clock_hz)
+                                 clock_hz=args.clock_hz, memories=ICE40Memories(behavioural=True))
     server = BoardServer(top, args.divisor, port=args.port, poll_cycles=args.poll_cycles, verbose=args.verbose,
                          meta={"config": config.to_dict(), "input_depth": args.input_depth,
                                "clock_hz": args.clock_hz})

@@ -18,10 +18,13 @@ BOARD_DIVISOR = 4
 def device_board():
     """(BoardServer, CoreConfig) of a running simulated board, stopped after the module."""
     from firmware import CoreConfig
+    from rtl.memory import ICE40Memories
     from rtl.top import DeviceTop
     from sim.board import BoardServer
 
     config = CoreConfig(**BOARD_CONFIG)
-    top = DeviceTop(config, divisor=BOARD_DIVISOR, input_depth=512, clock_hz=12_000_000)
+    # The bitstream's top and memory mapping (SPRAMs as behavioural models).
+    top = DeviceTop(config, divisor=BOARD_DIVISOR, input_depth=512, clock_hz=12_000_000,
+                    memories=ICE40Memories(behavioural=True))
     with BoardServer(top, BOARD_DIVISOR) as board:
         yield board, config

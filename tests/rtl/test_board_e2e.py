@@ -14,6 +14,7 @@ import pytest
 from firmware import FixedProbability, Network, STDPRule, compile_network, formats
 from firmware import protocol as P
 from test_board import ROOT
+from rtl.top import RX_FIFO_DEPTH
 
 import sys
 sys.path.insert(0, str(ROOT / "tests" / "host"))
@@ -200,10 +201,10 @@ def _fuzz_chunks(rng, n, config):
     return chunks[:n]
 
 
-def _send_paced(client, chunks, limit=1500, timeout=180.0):
+def _send_paced(client, chunks, limit=RX_FIFO_DEPTH, timeout=180.0):
     """Send the chunks, keeping at most `limit` unanswered bytes in flight: the board's UART
-    has no flow control, and its RX FIFO (rtl.top.RX_FIFO_DEPTH = 2048 bytes) must not
-    overflow while the link sends replies. Returns the reply frames."""
+    has no flow control, and its RX FIFO (rtl.top.RX_FIFO_DEPTH bytes) must not overflow
+    while the link sends replies. Returns the reply frames."""
     sizes = [len(c) + 1 for c, *_ in chunks]
     answered = scanned = sent = in_flight = 0
     deadline = time.monotonic() + timeout
