@@ -1,0 +1,133 @@
+"""`python -m boards.build`: build the device (core + host link + UART) for a board.
+
+    python -m boards.build BOARD [--neurons N] [--inputs N] [--synapses N] [--segments N]
+                                 [--reverse N] [--delay D] [--clock MHZ] [--baud B]
+                                 [--out DIR] [--seed S] [--synth-only] [--program]
+    python -m boards.build --list
+
+The configuration starts from the board's default (boards.registry) and each option replaces
+one field. Artefacts go to build/BOARD/ (or --out). The stages print as they run; a table of
+resources used / available, Fmax against the clock, and the bitstream path end the build.
+
+Exit status (main(argv) returns it):
+  0  the design fits and meets timing (and, with --program, was programmed); with
+     --synth-only: synthesis succeeded
+  1  it was built but does not fit, misses timing, or a tool failed; the message says which
+     resource is over by how much, or which clock's Fmax is below the requested one
+  2  the request was refused before any tool ran: unknown board, a clock the PLL cannot make,
+     a baud rate the clock cannot divide to within 2 %, a configuration CoreConfig or the part
+     cannot hold (ConfigError), a missing tool
+  3  the build succeeded but --program could not program (no programmer installed, or it
+     failed)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from firmware.errors import AxoniteError, ConfigError
+
+from . import flow, program, registry
+from .report import format_summary
+
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_PROGRAM = 0, 1, 2, 3
+
+CONFIG_OPTIONS = {            # option -> CoreConfig field
+    "neurons": "n_neurons", "inputs": "n_inputs", "synapses": "n_synapses",
+    "segments": "n_segments", "reverse": "n_reverse", "delay": "max_delay",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m boards.build",
+        description="Synthesize, place and route the axonite device for a board.")
+    parser.add_argument("board", nargs="?", help=f"one of: {', '.join(registry.BOARDS)}")
+    parser.add_argument("--list", action="store_true",
+                        help="list the boards, their parts, default configurations and clocks")
+    for option, field in CONFIG_OPTIONS.items():
+        parser.add_argument(f"--{option}", type=int, metavar="N",
+                            help=f"CoreConfig.{field} (default: the board's)")
+    parser.add_argument("--clock", type=float, metavar="MHZ",
+                        help="core clock in MHz (default: the board's); the PLL's nearest is used")
+    parser.add_argument("--baud", type=int, help="UART baud rate (default: the board's)")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="build folder (default: build/BOARD)")
+    parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default: 1)")
+    parser.add_argument("--synth-only", action="store_true",
+                        help="stop after synthesis (a yosys estimate, no bitstream)")
+    parser.add_argument("--program", action="store_true",
+                        help="program the board after a successful build (iceprog or openFPGALoader)")
+    return parser
+
+
+def _config_text(config) -> str:
+    return ", ".join(f"{option} {getattr(config, field)}" for option, field in CONFIG_OPTIONS.items())
+
+
+def list_boards(say=print):
+    for board in registry.BOARDS.values():
+        say(f"{board.name}: {board.description}, {board.part}")
+        say(f"  clock {board.default_clock_hz / 1e6:g} MHz, UART {board.default_baud} baud")
+        say("  resources: " + ", ".join(f"{r.label} {r.available}"
+                                        for r in board.resources.values() if r.available))
+        say(f"  default config: {_config_text(board.default_config)}")
+
+
+def request_from_args(args) -> flow.BuildRequest:
+    board = registry.board(args.board)
+    overrides = {field: getattr(args, option) for option, field in CONFIG_OPTIONS.items()
+                 if getattr(args, option) is not None}
+    config = dataclasses.replace(board.default_config, **overrides)   # ConfigError if bad
+    clock_hz = board.default_clock_hz if args.clock is None else args.clock * 1e6
+    if clock_hz <= 0:
+        raise registry.BoardError(f"clock {args.clock} MHz must be positive")
+    return flow.BuildRequest(
+        board=board, config=config, clock_hz=clock_hz,
+        baud=board.default_baud if args.baud is None else args.baud,
+        out_dir=args.out if args.out is not None else Path("build") / board.name,
+        seed=args.seed, synth_only=args.synth_only)
+
+
+def main(argv=None, say=print, environ=None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.list:
+        list_boards(say)
+        return EXIT_OK
+    if args.board is None:
+        parser.print_usage(sys.stderr)
+        print(f"error: name a board ({', '.join(registry.BOARDS)}) or use --list", file=sys.stderr)
+        return EXIT_REFUSED
+    try:
+        request = request_from_args(args)
+        summary = flow.build(request, say=say, environ=environ)
+    except ConfigError as error:       # from CoreConfig, or the part at elaboration
+        print(f"error: configuration refused: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    except AxoniteError as error:      # BoardError, ToolError
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+
+    say("")
+    say(format_summary(summary))
+    if not summary["ok"]:
+        say("FAILED:")
+        for failure in summary["failures"]:
+            say(f"  - {failure}")
+        return EXIT_FAILED
+    if request.synth_only:
+        say("OK: synthesized (not placed: fit and timing not checked)")
+        return EXIT_OK
+    say("OK: fits and meets timing")
+    if args.program:
+        say(f"[program] {summary['bitstream']}")
+        if program.program(request.board, Path(summary["bitstream"]), say) != 0:
+            return EXIT_PROGRAM
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""The boards `python -m boards.build` knows, as data.
+
+    BOARDS: dict name -> Board      board(name) -> Board (BoardError naming the known ones)
+
+A Board says which amaranth-boards platform it is, its part and what the part holds
+(`resources`: the four resource kinds the summary reports, each with the nextpnr BEL type and
+the yosys cell types that count towards it), the clock the core runs at by default, the UART
+baud rate, the default CoreConfig, the memory factory for the core, which board LED shows which
+DeviceTop LED, the bitstream the packer writes, the synthesis options, and how to program it.
+The two families differ only here and in their PLL primitive (boards.glue): the build flow
+(boards.flow) is one for both.
+
+The default core configurations are ICEBREAKER_CONFIG and ULX3S_CONFIG (one constant each, to
+be tuned as the RTL changes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from amaranth_boards.icebreaker import ICEBreakerPlatform
+from amaranth_boards.ulx3s import ULX3S_85F_Platform
+
+from firmware.config import CoreConfig
+from firmware.errors import AxoniteError
+from rtl.memory import ICE40Memories, SimulationMemories
+
+from .pll import ecp5_pll, ice40_pll
+
+
+class BoardError(AxoniteError, ValueError):
+    """An unknown board, or a request the board cannot carry out (clock, baud)."""
+
+
+@dataclass(frozen=True)
+class PartResource:
+    label: str                      # what the part's datasheet calls it
+    available: int                  # datasheet count; nextpnr's count wins when it reports one
+    nextpnr_bel: str                # the BEL type nextpnr's utilisation report counts
+    yosys_cells: dict[str, int]     # cell type -> units of this resource it takes (estimate)
+
+
+@dataclass(frozen=True)
+class Programmer:
+    tool: str                       # executable looked up on PATH
+    args: tuple[str, ...]           # "{bitstream}" is replaced by the bitstream's path
+    install: str                    # what to install when the tool is missing
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    description: str
+    family: str                     # "ice40" or "ecp5": selects the glue and the PLL
+    platform: Callable              # amaranth-boards platform class
+    part: str
+    resources: dict[str, PartResource]   # keys: "LUT", "RAM", "SPRAM", "DSP"
+    default_clock_hz: int
+    default_baud: int
+    default_config: CoreConfig
+    memories: Callable              # () -> memory factory for rtl.core.Core
+    pll: Callable                   # (f_in_hz, f_out_hz) -> PLL settings (boards.pll)
+    # DeviceTop LED name -> (resource, number). LEDs named twice show the XOR of their roles.
+    leds: dict[str, tuple[str, int]]
+    bitstream: str                  # file the packer writes, "{name}" is the design name
+    synth_options: dict = field(default_factory=dict)   # amaranth toolchain overrides
+    programmers: tuple[Programmer, ...] = ()
+
+
+# iCEBreaker: the core configuration that has to fit the iCE40UP5K (tuned with the RTL).
+ICEBREAKER_CONFIG = CoreConfig(n_neurons=256, n_inputs=256, n_synapses=32768, n_segments=1024,
+                               n_reverse=16384)
+ICEBREAKER_CLOCK_HZ = 24_000_000
+# ULX3S (LFE5U-85F): sixteen times the iCEBreaker's neurons. The block RAM (208 DP16KD) sets
+# the synapses: 131,072 synapses with a 65,536-entry reverse index needed 363.
+ULX3S_CONFIG = CoreConfig(n_neurons=4096, n_inputs=1024, n_synapses=49152, n_segments=8192,
+                          n_reverse=16384)
+# 36 MHz: a whole multiple of the 3 Mbaud UART (the PLL gives 35.71 MHz, 0.8 % off); a small
+# configuration reached 47.6 MHz, below the 48 MHz multiple.
+ULX3S_CLOCK_HZ = 36_000_000
+
+ICE40UP5K_RESOURCES = {
+    "LUT": PartResource("LUT4 (logic cells)", 5280, "ICESTORM_LC", {"SB_LUT4": 1}),
+    "RAM": PartResource("EBR (SB_RAM40_4K)", 30, "ICESTORM_RAM", {"SB_RAM40_4K": 1}),
+    "SPRAM": PartResource("SPRAM (SB_SPRAM256KA)", 4, "ICESTORM_SPRAM", {"SB_SPRAM256KA": 1}),
+    "DSP": PartResource("DSP (SB_MAC16)", 8, "ICESTORM_DSP", {"SB_MAC16": 1}),
+}
+LFE5U_85F_RESOURCES = {
+    # nextpnr counts LUT4s as TRELLIS_COMB (two per slice); a CCU2C carry cell is two of them.
+    "LUT": PartResource("LUT4", 83640, "TRELLIS_COMB", {"LUT4": 1, "CCU2C": 2}),
+    "RAM": PartResource("BRAM (DP16KD)", 208, "DP16KD", {"DP16KD": 1}),
+    "SPRAM": PartResource("SPRAM (none)", 0, "", {}),
+    "DSP": PartResource("DSP (MULT18X18D)", 156, "MULT18X18D", {"MULT18X18D": 1}),
+}
+
+_OPENFPGALOADER_INSTALL = "apt install openfpgaloader"
+
+BOARDS = {board.name: board for board in (
+    Board(
+        name="icebreaker",
+        description="1BitSquared iCEBreaker",
+        family="ice40",
+        platform=ICEBreakerPlatform,
+        part="iCE40UP5K-SG48",
+        resources=ICE40UP5K_RESOURCES,
+        default_clock_hz=ICEBREAKER_CLOCK_HZ,
+        default_baud=3_000_000,
+        default_config=ICEBREAKER_CONFIG,
+        memories=lambda: ICE40Memories(spram_count=ICE40UP5K_RESOURCES["SPRAM"].available),
+        pll=ice40_pll,
+        # Two user LEDs on the board: green blinks the heartbeat and flickers on traffic; red
+        # is the error LED.
+        leds={"led_heartbeat": ("led", 1), "led_activity": ("led", 1), "led_error": ("led", 0)},
+        bitstream="{name}.bin",
+        # -dsp maps multipliers to SB_MAC16 instead of logic cells.
+        synth_options={"synth_opts": "-dsp"},
+        programmers=(
+            Programmer("iceprog", ("{bitstream}",), "apt install fpga-icestorm"),
+            Programmer("openFPGALoader", ("-b", "icebreaker", "{bitstream}"),
+                       _OPENFPGALOADER_INSTALL),
+        ),
+    ),
+    Board(
+        name="ulx3s",
+        description="Radiona ULX3S, 85F",
+        family="ecp5",
+        platform=ULX3S_85F_Platform,
+        part="LFE5U-85F-6BG381C",
+        resources=LFE5U_85F_RESOURCES,
+        default_clock_hz=ULX3S_CLOCK_HZ,
+        default_baud=3_000_000,
+        default_config=ULX3S_CONFIG,
+        memories=SimulationMemories,
+        pll=ecp5_pll,
+        leds={"led_heartbeat": ("led", 0), "led_activity": ("led", 1), "led_error": ("led", 7)},
+        bitstream="{name}.bit",
+        # The same as amaranth-boards' ULX3S build: a compressed bitstream.
+        synth_options={"ecppack_opts": "--compress"},
+        programmers=(
+            # -m: into SRAM (lost at power-off), as amaranth-boards' ULX3S does.
+            Programmer("openFPGALoader", ("-b", "ulx3s", "-m", "{bitstream}"),
+                       _OPENFPGALOADER_INSTALL),
+        ),
+    ),
+)}
+
+
+def board(name: str) -> Board:
+    try:
+        return BOARDS[name]
+    except KeyError:
+        raise BoardError(f"unknown board {name!r}; known boards: {', '.join(BOARDS)}") from None

