@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -16,11 +16,14 @@ REGISTER_REGIONS = ("stdp", "lfsr_seed", "counters", "lfsr_state")
 
 class AccessPort(wiring.Component):
     """`we` writes `wdata` to word `addr` of region number `region`; `re` reads it, and
-    `rdata` is valid with `rvalid` two cycles later. Both only while `enable` is high (the
-    core is idle). Memory regions are reached through `<region>_rd` / `<region>_wr`; the stdp
-    and LFSR-seed words are registers here; counters are read through `counter_index` /
-    `counter_value`; the LFSR state is read from `lfsr_state` and written with `lfsr_write`
-    (data on `wdata`)."""
+    `rdata` is valid with `rvalid` two cycles later, or later for a counter. Both only while
+    `enable` is high (the core is idle), and not in one cycle (the core's memories leave a
+    read of the word written in the same cycle undefined); a read waits for `rvalid` before
+    the next. Memory regions are reached through `<region>_rd` / `<region>_wr`; the stdp and
+    LFSR-seed words are registers here; a counter is read through `counter_index`: its value is
+    taken from `counter_value` in the first cycle with `counter_ready`, from the second after
+    `re` on. The LFSR state is read from `lfsr_state` and written with `lfsr_write` (data on
+    `wdata`)."""
 
     @staticmethod
     def widths(config) -> tuple[int, int, int]:
@@ -40,6 +43,7 @@ class AccessPort(wiring.Component):
             "stdp": Out(self.regions["stdp"].layout.width),
             "lfsr_seed": Out(fmt.LFSR_BITS, init=fmt.LFSR_DEFAULT_SEED),
             "counter_index": Out(fmt.bits_for(len(fmt.COUNTERS))), "counter_value": In(fmt.COUNTER_BITS),
+            "counter_ready": In(1),
             "lfsr_state": In(fmt.LFSR_BITS), "lfsr_write": Out(1),
         }
         for name, r in self.regions.items():
@@ -50,7 +54,8 @@ class AccessPort(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        region, addr = Signal.like(self.region), Signal.like(self.addr)
+        addr = Signal.like(self.addr)
+        selected = Signal(len(self.regions))     # one-hot: the region of the read in flight
         pending = Signal()
         write = self.enable & self.we
         read = self.enable & self.re
@@ -69,16 +74,21 @@ class AccessPort(wiring.Component):
                 m.d.comb += [rd.addr.eq(self.addr), wr.addr.eq(self.addr), wr.data.eq(self.wdata),
                              wr.en.eq(write & hit)]
         with m.If(read):
-            m.d.sync += [region.eq(self.region), addr.eq(self.addr)]
-        m.d.sync += [pending.eq(read), self.rvalid.eq(pending)]
+            m.d.sync += [addr.eq(self.addr),
+                         selected.eq(Cat(self.region == r.index for r in self.regions.values()))]
+        counter_read = selected[list(self.regions).index("counters")]
+        arrived = pending & (~counter_read | self.counter_ready)     # the word is there
+        m.d.sync += [pending.eq(read | (pending & ~arrived)), self.rvalid.eq(arrived)]
         m.d.comb += self.counter_index.eq(addr)
+        # The read multiplexer as an AND-OR of one-hot selects: smaller than a case on the
+        # region number, and each bit only sees the regions that wide. A read of a region
+        # number that names none leaves rdata as it was.
         sources = {"stdp": self.stdp, "lfsr_seed": self.lfsr_seed, "counters": self.counter_value,
                    "lfsr_state": self.lfsr_state}
-        # One case per region (a parallel multiplexer: each bit only sees the regions that wide).
-        with m.If(pending):
-            with m.Switch(region):
-                for name, r in self.regions.items():
-                    with m.Case(r.index):
-                        source = sources.get(name)
-                        m.d.sync += self.rdata.eq(getattr(self, f"{name}_rd").data if source is None else source)
+        word = 0
+        for k, name in enumerate(self.regions):
+            source = sources[name] if name in sources else getattr(self, f"{name}_rd").data
+            word = word | (source & selected[k].replicate(len(source)))
+        with m.If(arrived & selected.any()):
+            m.d.sync += self.rdata.eq(word)
         return m

@@ -2,26 +2,31 @@
 
     TickController   phases of a tick; step N, free-run with a period, overruns
     InputStage       PREPARE: the tick's host input axons into the event list
-    NeuronEngine     NEURON: every neuron through LIFDatapath, one per cycle, and its traces;
-    InputTraceDecay    in parallel: the input axons' pre-traces
+    NeuronEngine     NEURON: every neuron through LIFDatapath, one per cycle, and its traces,
+                       and beside them the input axons' pre-traces
     Router           ROUTE: event -> axon -> segments -> synapses -> 16-bit accumulators,
                        with LTD on plastic synapses
     LTPEngine        LTP: plastic synapses onto the neurons that fired, via the reverse index
     TraceImpulse     IMPULSE: trace impulses of the tick's events
+    WeightUpdate     the weight update of LTD (ROUTE) and of LTP, shared by the two phases
     LFSR             one draw per weight update (ROUTE, then LTP)
     AccessPort       IDLE: every region readable and writable; counters readable
 
-Each region lives in a memory from the memory factory (rtl.memory); in each phase the core
-connects the ports of that phase's engines to the memories, so each memory has one read and
-one write port, as an iCE40 EBR does. The pre-traces are two memories (input axons, neurons)
-so that their decay runs in parallel; the access port sees them as the one region trace_pre.
+Each region lives in a memory, one read and one write port each, as an iCE40 EBR has; in each
+phase the core connects the ports of that phase's engines to the memories. Most come from the
+memory factory (rtl.memory). To save EBR some regions share one: profiles and projections
+(rows of `tables`), and side by side (`Packed`) the neuron state u, v, ref and neuron word with
+the input axons' pre-traces x_in (row k: neuron k and input axon k, which the NeuronEngine
+updates together), and the neuron traces y and x. The access port sees x_in and x as the one
+region trace_pre. The event list stores a neuron without the n_inputs offset of its source
+number: its place after the tick's inputs says it is a neuron.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, ResetInserter, Signal
+from amaranth.hdl import Array, Cat, Const, Elaboratable, Module, Mux, ResetInserter, Signal, signed, unsigned
 from amaranth.lib import wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
@@ -34,10 +39,110 @@ from .layout import unpack
 from .memory import SimulationMemories
 from .lfsr import LFSR
 from .neuron_engine import NeuronEngine
-from .plasticity import LTPEngine
+from .plasticity import LTPEngine, WeightUpdate
 from .router import Router
 from .tick import Phase, TickController
-from .trace import InputTraceDecay, TraceImpulse
+from .trace import TraceImpulse
+
+# Width of each counter's own incrementer. A carry waits at most len(fmt.COUNTERS) cycles for
+# the shared incrementer of the high parts; counting at most 2 per cycle from at most 1 just
+# after a wrap, the low part must not reach the next wrap in that time.
+COUNTER_LOW_BITS = 5
+assert 1 + 2 * len(fmt.COUNTERS) < 1 << COUNTER_LOW_BITS
+
+
+# Attributes of the core's inferred memories except the accumulators (whose read port is
+# transparent): no read whose data is used meets a write of the same word in the same cycle
+# (the access port does one operation per cycle), so what such a read returns may be undefined,
+# as it is in an iCE40 EBR, and yosys adds no logic around the EBR to emulate the read-first
+# port of an Amaranth memory.
+NO_COLLISIONS = {"no_rw_check": 1}
+
+
+def one_hot_select(select, values):
+    """The value whose bit of `select` is set (`select` one-hot): an AND-OR, smaller than a
+    multiplexer on an index."""
+    width = max(len(v) for v in values)
+    word = 0
+    for k, value in enumerate(values):
+        word = word | (value & select[k].replicate(width))
+    return word[:width]
+
+
+class BufferedFIFO(Elaboratable):
+    """A FIFO with the ports and the cycle-by-cycle behaviour of amaranth.lib.fifo's
+    SyncFIFOBuffered (`w_data`, `w_en`, `w_rdy`, `r_data`, `r_en`, `r_rdy`, `level`; `depth`
+    entries: `depth` - 1 in the memory, one in the output register) in less logic: the memory
+    is a power of two deep, so its pointers wrap for free, and one counter keeps `level`, from
+    which the memory's own level follows (level - r_rdy)."""
+
+    def __init__(self, *, width: int, depth: int):
+        assert depth >= 2, depth
+        self.width, self.depth = width, depth
+        self.w_data, self.w_en, self.w_rdy = Signal(width), Signal(), Signal()
+        self.r_data, self.r_en, self.r_rdy = Signal(width), Signal(), Signal()
+        self.level = Signal(range(depth + 1))
+
+    def elaborate(self, platform):
+        m = Module()
+        pointer_bits = max(1, (self.depth - 2).bit_length())
+        # (NO_COLLISIONS: a read is enabled only while the memory holds an entry, so consume is
+        # not produce then)
+        m.submodules.storage = storage = Memory(shape=unsigned(self.width), depth=1 << pointer_bits, init=[],
+                                                attrs=NO_COLLISIONS)
+        write, read = storage.write_port(), storage.read_port()
+        produce, consume = Signal(pointer_bits), Signal(pointer_bits)
+        do_write = self.w_rdy & self.w_en
+        # the memory holds level - r_rdy entries: room while that is below depth - 1
+        m.d.comb += self.w_rdy.eq(Mux(self.r_rdy, self.level != self.depth, self.level != self.depth - 1))
+        do_read_memory = Mux(self.r_rdy, self.level != 1, self.level != 0) & (~self.r_rdy | self.r_en)
+        m.d.comb += [write.addr.eq(produce), write.data.eq(self.w_data), write.en.eq(do_write),
+                     read.addr.eq(consume), read.en.eq(do_read_memory), self.r_data.eq(read.data)]
+        change = Signal(signed(2))               # +1, 0 or -1: one adder for the level
+        m.d.comb += change.eq(do_write - (self.r_rdy & self.r_en))
+        m.d.sync += [produce.eq(produce + do_write), consume.eq(consume + do_read_memory),
+                     self.level.eq(self.level + change)]
+        with m.If(do_read_memory):
+            m.d.sync += self.r_rdy.eq(1)
+        with m.Elif(self.r_en):
+            m.d.sync += self.r_rdy.eq(0)
+        return m
+
+
+class Packed:
+    """Regions of one depth side by side in the words of one memory with a write enable per
+    bit, so that the access port writes one region and an engine several at once. Built here:
+    the memory factory gives one enable per word; an iCE40 EBR has one per bit (MASK)."""
+
+    def __init__(self, widths: dict[str, int], depth: int):
+        self.widths, self.offsets, at = dict(widths), {}, 0
+        for name, width in widths.items():
+            self.offsets[name] = at
+            at += width
+        self.memory = Memory(shape=unsigned(at), depth=depth, init=[], attrs=NO_COLLISIONS)
+        self.write = self.memory.write_port(granularity=1)
+        self.read = self.memory.read_port()
+
+    def field(self, name: str, word):
+        """The bits of region `name` in `word` (read data, write data or write enables)."""
+        return word[self.offsets[name]:self.offsets[name] + self.widths[name]]
+
+    def reads(self, m, *users):
+        """Each user is (condition, address, {region: read port}): one address for its ports."""
+        for condition, address, ports in users:
+            with m.If(condition):
+                m.d.comb += self.read.addr.eq(address)
+            for name, port in ports.items():
+                m.d.comb += port.data.eq(self.field(name, self.read.data))
+
+    def writes(self, m, *users):
+        """Each user is (condition, address, {region: write port}): one address for its ports."""
+        for condition, address, ports in users:
+            with m.If(condition):
+                m.d.comb += self.write.addr.eq(address)
+                for name, port in ports.items():
+                    m.d.comb += [self.field(name, self.write.data).eq(port.data),
+                                 self.field(name, self.write.en).eq(port.en.replicate(self.widths[name]))]
 
 
 class Core(wiring.Component):
@@ -45,7 +150,9 @@ class Core(wiring.Component):
 
     Access port (only while `busy` is low): `access_we` writes `access_wdata` to word
     `access_addr` of region `access_region` (numbers of formats.memory_map); `access_re` reads,
-    and `access_rdata` is valid with `access_rvalid` two cycles later.
+    and `access_rdata` is valid with `access_rvalid` two cycles later (a counter: up to
+    len(COUNTERS) cycles more; wait for `access_rvalid` before the next read; `access_we` and
+    `access_re` not in the same cycle).
     Input port: a stream of input axons for coming ticks, each tick's group closed by an entry
     with `in_tick_end` set (and `in_repeat` = k further empty ticks); axons of a group must
     ascend (others are dropped, counted, and pulse `in_dropped`). `in_level` entries are queued
@@ -56,7 +163,7 @@ class Core(wiring.Component):
     Output port: spikes of output neurons as (`out_tick`, `out_neuron`), a FIFO of
     `output_depth`; a spike that finds it full is counted in `dropped` and pulses `out_lost`.
     Memories come from `memories` (rtl.memory: SimulationMemories by default, ICE40Memories
-    for the iCE40 mapping).
+    for the iCE40 mapping), except the `Packed` ones and the FIFOs', built here as EBR.
     """
 
     def __init__(self, config: CoreConfig, input_depth: int = 512, output_depth: int = 512,
@@ -107,26 +214,43 @@ class Core(wiring.Component):
         nb, sb = fmt.bits_for(N), fmt.bits_for(S)
 
         # --- memories ----------------------------------------------------------------------------
-        mem = {}
-        for name, region in self.regions.items():
-            if name not in REGISTER_REGIONS and name != "trace_pre":
-                mem[name] = self.memories.make(name, region.layout.width, region.depth,
-                                               transparent=(name == "accumulator"))
-        mem["x_in"] = self.memories.make("x_in", fmt.TRACE_BITS, NI)
-        mem["x_n"] = self.memories.make("x_n", fmt.TRACE_BITS, N)
-        mem["events"] = self.memories.make("events", sb, S)
+        # Regions that share a memory (fewer EBR): the neuron state (u, v, ref, the neuron word,
+        # and the input axons' x_in) and the neuron traces (y, x) each side by side in one word
+        # (`Packed`); profiles and
+        # projections, never read in the same phase, in the rows of one (`tables`), whose words
+        # are a whole number of 16-bit EBR words: a profile's bits beyond them are registers.
+        lay = fmt.layouts(c)
+        rows = max(N, NI)
+        state = Packed({"u": lay["state_u"].width, "v": lay["state_v"].width, "ref": lay["state_ref"].width,
+                        "neuron": lay["neuron"].width, "x_in": fmt.TRACE_BITS}, rows)
+        traces = Packed({"y": fmt.TRACE_BITS, "x": fmt.TRACE_BITS}, N)
+        table_bits = max(fmt.bits_for(c.n_profiles), fmt.bits_for(c.n_projections))
+        table_word = max(16 * (lay["profile"].width // 16), lay["projection"].width)
+        mem = {"tables": self.memories.make("tables", table_word, 2 << table_bits)}
+        profile_spill = [Signal(max(0, lay["profile"].width - table_word), name=f"profile_spill_{k}")
+                         for k in range(c.n_profiles)]
+        for name in ("axon", "segment", "synapse", "reverse_ptr", "reverse", "accumulator"):
+            mem[name] = self.memories.make(name, lay[name].width, self.regions[name].depth,
+                                           transparent=(name == "accumulator"))
+        # An event is an input axon or a neuron: which, its place in the list says (neurons come
+        # after the `n_input_events` inputs), so it is stored without the n_inputs offset.
+        event_bits = max(fmt.bits_for(NI), nb)
+        mem["events"] = self.memories.make("events", event_bits, S)
         for name, memory in mem.items():
+            if isinstance(memory.memory, Memory) and name != "accumulator":    # not SPRAM; see NO_COLLISIONS
+                memory.memory.attrs.update(NO_COLLISIONS)
             m.submodules[f"mem_{name}"] = memory.memory
+        m.submodules.mem_state, m.submodules.mem_traces = state.memory, traces.memory
 
         # --- engines -----------------------------------------------------------------------------
         m.submodules.tick = tick = TickController(c)
         m.submodules.access = access = AccessPort(c)
         m.submodules.inputs = inputs = InputStage(c)
         m.submodules.neurons = neurons = NeuronEngine(c)
-        m.submodules.input_traces = input_traces = InputTraceDecay(c)
         m.submodules.router = router = Router(c)
         m.submodules.impulse = impulse = TraceImpulse(c)
         m.submodules.ltp = ltp = LTPEngine(c)
+        m.submodules.updater = updater = WeightUpdate(c)
         m.submodules.lfsr = lfsr = LFSR()
 
         phase = tick.phase
@@ -136,14 +260,14 @@ class Core(wiring.Component):
             tick.period.eq(self.period), tick.clear.eq(self.clear),
             self.busy.eq(tick.busy | self.step | self.clear), self.tick.eq(tick.tick),
         ]
-        for p, engine in ((Phase.PREPARE, inputs), (Phase.NEURON, neurons), (Phase.NEURON, input_traces),
-                          (Phase.ROUTE, router), (Phase.LTP, ltp), (Phase.IMPULSE, impulse)):
+        for p, engine in ((Phase.PREPARE, inputs), (Phase.NEURON, neurons), (Phase.ROUTE, router),
+                          (Phase.LTP, ltp), (Phase.IMPULSE, impulse)):
             m.d.comb += engine.start.eq(tick.start & in_phase[p])
 
         trace = unpack(fmt.layouts(c)["stdp"], access.stdp)
         m.d.comb += [
             neurons.slot_base.eq(tick.slot_base), neurons.pre_decay.eq(trace["pre_decay"]),
-            neurons.post_decay.eq(trace["post_decay"]), input_traces.decay.eq(trace["pre_decay"]),
+            neurons.post_decay.eq(trace["post_decay"]),
             router.slot.eq(tick.slot),
             impulse.pre_impulse.eq(trace["pre_impulse"]), impulse.post_impulse.eq(trace["post_impulse"]),
             impulse.nearest.eq(trace["mode"] == fmt.TRACE_MODE_NEAREST),
@@ -159,13 +283,20 @@ class Core(wiring.Component):
             m.d.sync += clear_addr.eq(clear_addr + 1)
 
         m.d.comb += tick.phase_busy.eq(Mux(in_phase[Phase.CLEAR], clearing, 0) | inputs.busy | neurons.busy |
-                                       input_traces.busy | router.busy | ltp.busy | impulse.busy)
+                                       router.busy | ltp.busy | impulse.busy)
 
         # --- the LFSR: loaded with the seed by CLEAR, written through the access port --------------
-        m.d.comb += [router.draw.eq(lfsr.draw), ltp.draw.eq(lfsr.draw), access.lfsr_state.eq(lfsr.state),
+        m.d.comb += [updater.draw.eq(lfsr.draw), access.lfsr_state.eq(lfsr.state),
                      lfsr.step.eq(router.step | ltp.step),
                      lfsr.load.eq((tick.start & in_phase[Phase.CLEAR]) | access.lfsr_write),
                      lfsr.value.eq(Mux(access.lfsr_write, access.wdata, access.lfsr_seed))]
+
+        # --- the weight update: the router's operands in ROUTE, the LTP engine's in LTP ---------------
+        for name in ("weight", "amplitude", "trace", "shift", "w_min", "w_max"):
+            m.d.comb += getattr(updater.rule, name).eq(Mux(in_phase[Phase.LTP], getattr(ltp.updater, name),
+                                                           getattr(router.updater, name)))
+        m.d.comb += [router.updater.new_weight.eq(updater.rule.new_weight),
+                     ltp.updater.new_weight.eq(updater.rule.new_weight)]
 
         # --- connecting memory ports per phase -----------------------------------------------------
         def reads(memory, *users):
@@ -182,54 +313,101 @@ class Core(wiring.Component):
 
         idle, neuron_p = in_phase[Phase.IDLE], in_phase[Phase.NEURON]
         route_p, ltp_p, impulse_p = in_phase[Phase.ROUTE], in_phase[Phase.LTP], in_phase[Phase.IMPULSE]
+        clear_p = in_phase[Phase.CLEAR]
         m.d.comb += access.enable.eq(idle & ~self.step & ~self.clear)
-        for name in ("profile", "neuron", "axon", "segment", "synapse", "projection", "reverse_ptr",
-                     "reverse", "state_u", "state_v", "state_ref", "trace_post", "accumulator"):
+        for name in ("axon", "segment", "synapse", "reverse_ptr", "reverse", "accumulator"):
             reads(mem[name], (idle, getattr(access, f"{name}_rd")))
             writes(mem[name], (idle, getattr(access, f"{name}_wr")))
-        for name, short in (("state_u", "u"), ("state_v", "v"), ("state_ref", "ref"), ("trace_post", "y")):
-            reads(mem[name], (neuron_p, getattr(neurons, f"{short}_rd")))
-            writes(mem[name], (neuron_p, getattr(neurons, f"{short}_wr")))
-        reads(mem["neuron"], (neuron_p, neurons.neuron_rd))
-        reads(mem["profile"], (neuron_p, neurons.profile_rd))
         reads(mem["accumulator"], (neuron_p, neurons.acc_rd), (route_p, router.acc_rd))
         writes(mem["accumulator"], (neuron_p, neurons.acc_wr), (route_p, router.acc_wr))
-        reads(mem["x_n"], (neuron_p, neurons.x_rd), (ltp_p, ltp.x_n_rd), (impulse_p, impulse.x_n_rd))
-        writes(mem["x_n"], (neuron_p, neurons.x_wr), (impulse_p, impulse.x_n_wr))
-        reads(mem["x_in"], (neuron_p, input_traces.x_rd), (ltp_p, ltp.x_in_rd), (impulse_p, impulse.x_in_rd))
-        writes(mem["x_in"], (neuron_p, input_traces.x_wr), (impulse_p, impulse.x_in_wr))
-        reads(mem["trace_post"], (route_p, router.y_rd), (impulse_p, impulse.y_rd))
-        writes(mem["trace_post"], (impulse_p, impulse.y_wr))
-        for name in ("axon", "segment", "projection", "synapse"):
+        for name in ("axon", "segment", "synapse"):
             reads(mem[name], (route_p, getattr(router, f"{name}_rd")))
-        for name in ("projection", "synapse", "reverse_ptr", "reverse"):
+        for name in ("synapse", "reverse_ptr", "reverse"):
             reads(mem[name], (ltp_p, getattr(ltp, f"{name}_rd")))
         writes(mem["synapse"], (route_p, router.synapse_wr), (ltp_p, ltp.synapse_wr))
-        reads(mem["events"], (route_p, router.events_rd), (ltp_p, ltp.events_rd), (impulse_p, impulse.events_rd))
 
-        # The access port's trace_pre region spans both pre-trace memories.
+        # Profiles in the rows of the first half of `tables`, projections in the second.
+        def profile_row(addr):
+            return Cat(addr, Const(0, table_bits - len(addr)), 0)
+
+        def projection_row(addr):
+            return Cat(addr, Const(0, table_bits - len(addr)), 1)
+
+        tables = mem["tables"]
+        idle_projection = self.access_region == self.regions["projection"].index
+        with m.If(idle):
+            m.d.comb += [
+                tables.read.addr.eq(Mux(idle_projection, projection_row(access.projection_rd.addr),
+                                        profile_row(access.profile_rd.addr))),
+                tables.write.addr.eq(Mux(access.projection_wr.en, projection_row(access.projection_wr.addr),
+                                         profile_row(access.profile_wr.addr))),
+                tables.write.data.eq(access.profile_wr.data[:table_word]),    # the access port's wdata
+                tables.write.en.eq(access.profile_wr.en | access.projection_wr.en)]
+        with m.If(neuron_p):
+            m.d.comb += tables.read.addr.eq(profile_row(neurons.profile_rd.addr))
+        with m.If(route_p):
+            m.d.comb += tables.read.addr.eq(projection_row(router.projection_rd.addr))
+        with m.If(ltp_p):
+            m.d.comb += tables.read.addr.eq(projection_row(ltp.projection_rd.addr))
+        spill_read = Signal.like(profile_spill[0])
+        m.d.sync += spill_read.eq(Array(profile_spill)[Mux(idle, access.profile_rd.addr, neurons.profile_rd.addr)])
+        for k, spill in enumerate(profile_spill):
+            with m.If(access.profile_wr.en & (access.profile_wr.addr == k)):
+                m.d.sync += spill.eq(access.profile_wr.data[table_word:])
+        for port in (access.profile_rd, neurons.profile_rd):
+            m.d.comb += port.data.eq(Cat(tables.read.data, spill_read))
+        for port in (access.projection_rd, router.projection_rd, ltp.projection_rd):
+            m.d.comb += port.data.eq(tables.read.data)
+
+        # The neuron state and x_in: NEURON writes row k's u, v, ref and x_in together; the
+        # access port one region. x (trace_pre from n_inputs on) and y are the neuron traces.
+        # The access port's trace_pre region spans x_in and x: its address is the widest.
         pre_rd, pre_wr = access.trace_pre_rd, access.trace_pre_wr
+        state.reads(m, (idle, pre_rd.addr, {"u": access.state_u_rd, "v": access.state_v_rd,
+                                            "ref": access.state_ref_rd, "neuron": access.neuron_rd}),
+                    (neuron_p, neurons.x_in_rd.addr, {"x_in": neurons.x_in_rd, "u": neurons.u_rd,
+                                                      "v": neurons.v_rd, "ref": neurons.ref_rd,
+                                                      "neuron": neurons.neuron_rd}),
+                    (ltp_p, ltp.x_in_rd.addr, {"x_in": ltp.x_in_rd}),
+                    (impulse_p, impulse.x_in_rd.addr, {"x_in": impulse.x_in_rd}))
+        state.writes(m, (idle, pre_wr.addr, {"u": access.state_u_wr, "v": access.state_v_wr,
+                                             "ref": access.state_ref_wr, "neuron": access.neuron_wr}),
+                     (neuron_p, neurons.x_in_wr.addr, {"x_in": neurons.x_in_wr, "u": neurons.u_wr,
+                                                       "v": neurons.v_wr, "ref": neurons.ref_wr}),
+                     (impulse_p, impulse.x_in_wr.addr, {"x_in": impulse.x_in_wr}))
+        traces.reads(m, (idle, Mux(self.access_region == self.regions["trace_pre"].index, pre_rd.addr - NI,
+                                   pre_rd.addr), {"y": access.trace_post_rd}),
+                     (neuron_p, neurons.y_rd.addr, {"y": neurons.y_rd, "x": neurons.x_rd}),
+                     (route_p, router.y_rd.addr, {"y": router.y_rd}), (ltp_p, ltp.x_n_rd.addr, {"x": ltp.x_n_rd}),
+                     (impulse_p, impulse.y_rd.addr, {"y": impulse.y_rd, "x": impulse.x_n_rd}))
+        traces.writes(m, (idle, Mux(pre_wr.en, pre_wr.addr - NI, pre_wr.addr), {"y": access.trace_post_wr}),
+                      (neuron_p, neurons.y_wr.addr, {"y": neurons.y_wr, "x": neurons.x_wr}),
+                      (impulse_p, impulse.y_wr.addr, {"y": impulse.y_wr, "x": impulse.x_n_wr}))
+        with m.If(idle & pre_wr.en):
+            m.d.comb += [state.field("x_in", state.write.data).eq(pre_wr.data),
+                         state.field("x_in", state.write.en).eq((pre_wr.addr < NI).replicate(fmt.TRACE_BITS)),
+                         traces.field("x", traces.write.data).eq(pre_wr.data),
+                         traces.field("x", traces.write.en).eq((pre_wr.addr >= NI).replicate(fmt.TRACE_BITS))]
         neuron_half = Signal()
         m.d.sync += neuron_half.eq(pre_rd.addr >= NI)
-        with m.If(idle):
-            m.d.comb += [mem["x_in"].read.addr.eq(pre_rd.addr), mem["x_n"].read.addr.eq(pre_rd.addr - NI),
-                         mem["x_in"].write.addr.eq(pre_wr.addr), mem["x_n"].write.addr.eq(pre_wr.addr - NI),
-                         mem["x_in"].write.data.eq(pre_wr.data), mem["x_n"].write.data.eq(pre_wr.data),
-                         mem["x_in"].write.en.eq(pre_wr.en & (pre_wr.addr < NI)),
-                         mem["x_n"].write.en.eq(pre_wr.en & (pre_wr.addr >= NI))]
-        m.d.comb += pre_rd.data.eq(Mux(neuron_half, mem["x_n"].read.data, mem["x_in"].read.data))
+        m.d.comb += pre_rd.data.eq(Mux(neuron_half, traces.field("x", traces.read.data),
+                                       state.field("x_in", state.read.data)))
 
         # CLEAR zeroes every state memory.
-        with m.If(in_phase[Phase.CLEAR]):
-            for name in ("state_u", "state_v", "state_ref", "trace_post", "accumulator", "x_in", "x_n"):
-                depth = {"x_in": NI, "x_n": N}.get(name) or self.regions[name].depth
-                m.d.comb += [mem[name].write.addr.eq(clear_addr), mem[name].write.data.eq(0),
-                             mem[name].write.en.eq(clearing & (clear_addr < depth))]
+        with m.If(clear_p):
+            accumulator = mem["accumulator"]
+            m.d.comb += [accumulator.write.addr.eq(clear_addr), accumulator.write.data.eq(0),
+                         accumulator.write.en.eq(clearing & (clear_addr < self.regions["accumulator"].depth))]
+            for memory, names, depth in ((state, ("u", "v", "ref", "x_in"), rows), (traces, ("y", "x"), N)):
+                m.d.comb += [memory.write.addr.eq(clear_addr), memory.write.data.eq(0)]
+                for name in names:
+                    m.d.comb += memory.field(name, memory.write.en).eq(
+                        (clearing & (clear_addr < depth)).replicate(memory.widths[name]))
 
         # --- the event list: inputs (PREPARE), then spiking neurons (NEURON) -------------------------
         # One entry: an axon, or a tick end with its repeat count (the protocol's INPUT entry).
         entry_bits = max(len(self.in_axon), len(self.in_repeat))
-        in_fifo = ResetInserter(self.flush_inputs)(SyncFIFOBuffered(width=entry_bits + 1, depth=self.input_depth))
+        in_fifo = ResetInserter(self.flush_inputs)(BufferedFIFO(width=entry_bits + 1, depth=self.input_depth))
         m.submodules.input_fifo = in_fifo
         m.d.comb += [in_fifo.w_en.eq(self.in_valid & ~self.flush_inputs),
                      in_fifo.w_data.eq(Cat(Mux(self.in_tick_end, self.in_repeat, self.in_axon)[:entry_bits],
@@ -239,10 +417,8 @@ class Core(wiring.Component):
                      inputs.fifo_repeat.eq(in_fifo.r_data[:len(self.in_repeat)]),
                      inputs.fifo_tick_end.eq(in_fifo.r_data[-1]),
                      inputs.fifo_rdy.eq(in_fifo.r_rdy), in_fifo.r_en.eq(inputs.fifo_en)]
-        with m.If(self.flush_inputs):
-            m.d.sync += self.consumed.eq(self.consumed + in_fifo.level)
-        with m.Elif(inputs.consumed):
-            m.d.sync += self.consumed.eq(self.consumed + 1)
+        with m.If(self.flush_inputs | inputs.consumed):      # one adder for both
+            m.d.sync += self.consumed.eq(self.consumed + Mux(self.flush_inputs, in_fifo.level, 1))
         m.d.comb += self.in_dropped.eq(inputs.dropped)
         n_events = Signal(sb + 1)
         with m.If(tick.start & in_phase[Phase.PREPARE]):
@@ -251,7 +427,7 @@ class Core(wiring.Component):
         m.d.comb += [append.eq(inputs.append_valid | neurons.spike_valid),
                      mem["events"].write.addr.eq(n_events),
                      mem["events"].write.data.eq(Mux(inputs.append_valid, inputs.append_axon,
-                                                     NI + neurons.spike_neuron)),
+                                                     neurons.spike_neuron)),
                      mem["events"].write.en.eq(append)]
         with m.If(append):
             m.d.sync += n_events.eq(n_events + 1)
@@ -260,9 +436,15 @@ class Core(wiring.Component):
             m.d.sync += n_input_events.eq(n_events)
         m.d.comb += [router.n_events.eq(n_events), ltp.first.eq(n_input_events),
                      ltp.n_events.eq(n_events), impulse.n_events.eq(n_events)]
+        events, neuron_event = mem["events"], Signal()
+        for condition, port in ((route_p, router.events_rd), (ltp_p, ltp.events_rd), (impulse_p, impulse.events_rd)):
+            with m.If(condition):
+                m.d.comb += events.read.addr.eq(port.addr)
+            m.d.comb += port.data.eq(Mux(neuron_event, events.read.data + NI, events.read.data))
+        m.d.sync += neuron_event.eq(events.read.addr >= n_input_events)
 
         # --- output spikes ---------------------------------------------------------------------------
-        m.submodules.output_fifo = out_fifo = SyncFIFOBuffered(width=nb + 32, depth=self.output_depth)
+        m.submodules.output_fifo = out_fifo = BufferedFIFO(width=nb + 32, depth=self.output_depth)
         output_spike = neurons.spike_valid & neurons.spike_output
         m.d.comb += [out_fifo.w_en.eq(output_spike), out_fifo.w_data.eq(Cat(neurons.spike_neuron, tick.tick)),
                      self.out_lost.eq(output_spike & ~out_fifo.w_rdy),
@@ -276,16 +458,34 @@ class Core(wiring.Component):
             "plastic_updates": router.update.as_unsigned() + ltp.update.as_unsigned(), "overruns": tick.overrun,
             "dropped": inputs.dropped.as_unsigned() + (output_spike & ~out_fifo.w_rdy).as_unsigned(),
         }
-        counters = {name: Signal(fmt.COUNTER_BITS, name=f"count_{name}") for name in fmt.COUNTERS}
-        for name, counter in counters.items():
-            with m.If((tick.start & in_phase[Phase.CLEAR]) | self.clear_counters):
-                m.d.sync += counter.eq(0)
+        # Each counter is a low part that counts by itself and a high part on a ring that moves
+        # by one place per cycle through one shared incrementer: the high part at the head gets
+        # its counter's pending carry (the low part's wraps) as it goes round. A low part cannot
+        # wrap twice in one turn of the ring (COUNTER_LOW_BITS). The access port takes a
+        # counter's value when it is at the head, where low part, high part and carry add up.
+        n_counters, high_bits = len(fmt.COUNTERS), fmt.COUNTER_BITS - COUNTER_LOW_BITS
+        lows = [Signal(COUNTER_LOW_BITS, name=f"count_{name}_low") for name in fmt.COUNTERS]
+        ring = [Signal(high_bits, name=f"counter_ring_{k}") for k in range(n_counters)]
+        carries = Signal(n_counters)
+        at_head = Signal(n_counters, init=1)    # one-hot: the counter whose high part is ring[0]
+        bumped = Signal(high_bits)
+        m.d.comb += [bumped.eq(ring[0] + (carries & at_head).any()),
+                     access.counter_value.eq(Cat(one_hot_select(at_head, lows), bumped)),
+                     access.counter_ready.eq((at_head >> access.counter_index)[0])]
+        clear_counters = (tick.start & in_phase[Phase.CLEAR]) | self.clear_counters
+        m.d.sync += at_head.eq(at_head.rotate_left(1))
+        with m.If(clear_counters):
+            m.d.sync += [high.eq(0) for high in ring]
+        with m.Else():
+            m.d.sync += [ring[k].eq(ring[k + 1]) for k in range(n_counters - 1)]
+            m.d.sync += ring[-1].eq(bumped)
+        for k, name in enumerate(fmt.COUNTERS):
+            total = lows[k] + increments[name]
+            with m.If(clear_counters):
+                m.d.sync += [lows[k].eq(0), carries[k].eq(0)]
             with m.Else():
-                m.d.sync += counter.eq(counter + increments[name])
-        with m.Switch(access.counter_index):
-            for k, name in enumerate(fmt.COUNTERS):
-                with m.Case(k):
-                    m.d.comb += access.counter_value.eq(counters[name])
+                m.d.sync += [lows[k].eq(total[:COUNTER_LOW_BITS]),
+                             carries[k].eq(total[COUNTER_LOW_BITS] | (carries[k] & ~at_head[k]))]
 
         # --- the external access port ------------------------------------------------------------------
         m.d.comb += [access.region.eq(self.access_region), access.addr.eq(self.access_addr),

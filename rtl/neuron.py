@@ -86,21 +86,29 @@ def bias_of(mant, exp) -> Value:
     return bias
 
 
-def _decay_magnitude(domain, name: str, magnitude: Value, factor: Value) -> Value:
-    """(magnitude * factor) >> 12, with its two partial products registered in `domain`.
+def _decay(domain, name: str, x: Value, negative: Value, factor: Value) -> tuple[Value, Value, Value]:
+    """Two partial products of x * factor, registered in `domain`, and from them (high, low,
+    carry) whose sum is sign(x) * ((|x| * factor) >> 12) (`negative`: x < 0, registered in step
+    with the products). high has zeros in its low bits, so the carry (0 or 1) can ride in one.
 
-    magnitude is split at DSP_WIDTH so that each partial product fits one 16 x 16 SB_MAC16:
-    lo = magnitude[0:16], hi = magnitude[16:]. The returned combinational value,
-    ((hi * factor) << 4) + ((lo * factor) >> 12), equals (magnitude * factor) >> 12 exactly,
-    because (hi * factor) << 16 has no bits below bit 16.
+    x (signed) is split at DSP_WIDTH so that each partial product fits one 16 x 16 SB_MAC16:
+    lo = x[0:16] (unsigned), hi = x[16:] (signed); x * factor = (hi * factor) << 16 + lo * factor.
+    The decay truncates toward zero: floor((x * factor + (4095 if x < 0)) / 4096), which is
+    high = (hi * factor) << 4 plus low = (lo * factor) >> 12, plus the carry 1 if x < 0 and the
+    low 12 bits of lo * factor are not all zero.
     """
-    lo, hi = magnitude[:DSP_WIDTH], magnitude[DSP_WIDTH:]
-    assert len(hi) <= DSP_WIDTH and len(factor) <= DSP_WIDTH
+    lo, hi = x.as_unsigned()[:DSP_WIDTH], x[DSP_WIDTH:].as_signed()
+    assert len(hi) <= DSP_WIDTH and len(factor) < DSP_WIDTH
     product_lo = Signal(len(lo) + len(factor), name=f"{name}_product_lo")
-    product_hi = Signal(len(hi) + len(factor), name=f"{name}_product_hi")
+    product_hi = Signal(signed(len(hi) + len(factor) + 1), name=f"{name}_product_hi")
     domain += [product_lo.eq(lo * factor), product_hi.eq(hi * factor)]
-    return (product_hi.shift_left(DSP_WIDTH - f.DECAY_BITS)
-            + product_lo.shift_right(f.DECAY_BITS))
+    return (product_hi.shift_left(DSP_WIDTH - f.DECAY_BITS), product_lo.shift_right(f.DECAY_BITS),
+            negative & (product_lo[:f.DECAY_BITS] != 0))
+
+
+def _plus_carry(addend: Value, carry: Value) -> Value:
+    """addend + carry for an addend whose bit 0 is zero: no adder."""
+    return Cat(carry, addend[1:]).as_signed() if addend.shape().signed else Cat(carry, addend[1:])
 
 
 # The spike test runs on the unclipped v (see stage 4); that needs every threshold below V_MAX.
@@ -119,16 +127,16 @@ class LIFDatapath(wiring.Component):
     (|u| > 2^23) the result is unspecified.
 
     Stages (each ends in a register; at most two carry chains in series per stage):
-      1. |u|, |v| and their signs; decay factors 4096 - (du + 1) and 4096 - dv;
-         a_in * 64 and bias, each plus the sign bit for stage 3.
-      2. |u| * factor_u and |v| * factor_v, each as two partial products of at most 16 x 13
-         bits (|x|[0:16] and |x|[16:24]): two SB_MAC16 per decay, u and v in parallel;
+      1. u, v and their signs; decay factors 4096 - (du + 1) and 4096 - dv; a_in * 64, bias.
+      2. u * factor_u and v * factor_v, each as two partial products of at most 16 x 14 bits
+         (x[0:16] unsigned and x[16:] signed): two SB_MAC16 per decay, u and v in parallel;
          bias - vth * 64 - 1 for the spike test.
-      3. decay = sign * (product >> 12); u' = wrapU(decay_u + a_in * 64); decay_v + bias and
-         decay_v + bias - vth * 64 - 1, all in parallel.
+      3. decay = sign * (|x| * factor >> 12) from the products (`_decay`);
+         u' = wrapU(decay_u + a_in * 64); decay_v + bias and decay_v + bias - vth * 64 - 1,
+         all in parallel.
       4. v' = clip(decay_v + bias + u') and the spike test (sign of v' - vth * 64 - 1) in
          parallel; refractory and spike selection.
-    Standalone on an iCE40UP5K (yosys synth_ice40 -dsp, nextpnr-ice40) this reaches ~39 MHz.
+    Standalone on an iCE40UP5K (yosys synth_ice40 -dsp, nextpnr-ice40) this reaches ~35 MHz.
     """
 
     LATENCY = 4
@@ -147,19 +155,16 @@ class LIFDatapath(wiring.Component):
         sync = m.d.sync
         i = self.i.payload
 
-        # Stage 1: magnitudes, signs, decay factors, the addends of stage 3. ------------------
-        # Stage 3 adds a signed decay as addend + (~|d| + 1) when negative; the +1 rides in the
-        # addend: a_in * 64 + 1 is a_in * 64 | 1 (its low 6 bits are zero), bias + 1 a short add.
-        # Within the contract |u| <= 2^23 and |v| <= 2^23, so UV_BITS unsigned bits hold both.
+        # Stage 1: the state, signs, decay factors, the addends of stage 3. -------------------
         s1_valid = Signal()
         s1_tag = Signal(self.tag_width)
         s1_u_negative, s1_v_negative = Signal(), Signal()
-        s1_u_magnitude = Signal(f.UV_BITS)
-        s1_v_magnitude = Signal(f.UV_BITS)
+        s1_u = Signal(U_SHAPE)
+        s1_v = Signal(V_SHAPE)
         s1_factor_u = Signal(range(f.DECAY_UNITY - f.DU_OFFSET + 1))
         s1_factor_v = Signal(range(f.DECAY_UNITY - f.DV_OFFSET + 1))
-        s1_u_addend = Signal(signed(f.A_IN_BITS + f.ACT_SHIFT))    # a_in * 64 + (u < 0)
-        s1_v_addend = Signal(signed(BIAS_SHAPE.width + 1))          # bias + (v < 0)
+        s1_u_addend = Signal(signed(f.A_IN_BITS + f.ACT_SHIFT))    # a_in * 64
+        s1_v_addend = Signal(BIAS_SHAPE)                            # bias
         s1_threshold = Signal(f.VTH_BITS + f.VTH_SHIFT)             # vth << 6
         s1_ref = Signal(REF_SHAPE)
         s1_refractory = Signal(REF_SHAPE)
@@ -168,12 +173,12 @@ class LIFDatapath(wiring.Component):
             s1_tag.eq(i.tag),
             s1_u_negative.eq(i.u < 0),
             s1_v_negative.eq(i.v < 0),
-            s1_u_magnitude.eq(abs(i.u)),
-            s1_v_magnitude.eq(abs(i.v)),
+            s1_u.eq(i.u),
+            s1_v.eq(i.v),
             s1_factor_u.eq(f.DECAY_UNITY - (i.du + f.DU_OFFSET)),
             s1_factor_v.eq(f.DECAY_UNITY - (i.dv + f.DV_OFFSET)),
-            s1_u_addend.eq(i.a_in.shift_left(f.ACT_SHIFT) | (i.u < 0)),
-            s1_v_addend.eq(i.bias + (i.v < 0)),
+            s1_u_addend.eq(i.a_in.shift_left(f.ACT_SHIFT)),
+            s1_v_addend.eq(i.bias),
             s1_threshold.eq(i.vth.shift_left(f.VTH_SHIFT)),
             s1_ref.eq(i.ref),
             s1_refractory.eq(i.refractory),
@@ -187,11 +192,9 @@ class LIFDatapath(wiring.Component):
         s2_u_negative, s2_v_negative = Signal(), Signal()
         s2_u_addend = Signal.like(s1_u_addend)
         s2_v_addend = Signal.like(s1_v_addend)
-        s2_spike_addend = Signal(signed(f.UV_BITS + 1))             # bias + (v < 0) - vth*64 - 1
+        s2_spike_addend = Signal(signed(f.UV_BITS + 1))             # bias - vth*64 - 1
         s2_ref = Signal(REF_SHAPE)
         s2_refractory = Signal(REF_SHAPE)
-        decayed_u_magnitude = _decay_magnitude(sync, "s2_u", s1_u_magnitude, s1_factor_u)
-        decayed_v_magnitude = _decay_magnitude(sync, "s2_v", s1_v_magnitude, s1_factor_v)
         sync += [
             s2_valid.eq(s1_valid),
             s2_tag.eq(s1_tag),
@@ -205,21 +208,17 @@ class LIFDatapath(wiring.Component):
         ]
 
         # Stage 3: signed decays, u' with its wrap, decay_v + bias (and - vth * 64 - 1). -----
-        def ones_complement_decay(name, negative, magnitude):
-            """magnitude, or ~magnitude = -magnitude - 1 if negative: added to an addend that
-            carries the +1, it gives addend + signed decay in one carry chain after the
-            magnitude's, instead of a negation and an add."""
-            magnitude_signal = Signal(f.UV_BITS + 1, name=name)   # <= 2^23 within the contract
-            m.d.comb += magnitude_signal.eq(magnitude)
-            wide = magnitude_signal.as_signed()
-            return Mux(negative, ~wide, wide)
+        # |decay| < 2^23 within the contract. Each decay's carry rides in a zero bit: u's in bit
+        # 0 of a_in * 64 (off the path through the first sum), v's in bit 0 of `high`.
+        high_u, low_u, carry_u = _decay(sync, "s2_u", s1_u, s2_u_negative, s1_factor_u)
+        high_v, low_v, carry_v = _decay(sync, "s2_v", s1_v, s2_v_negative, s1_factor_v)
+        floor_u = Signal(signed(f.UV_BITS + 1))
+        decay_v = Signal(signed(f.UV_BITS + 1))
+        m.d.comb += [floor_u.eq(high_u + low_u), decay_v.eq(_plus_carry(high_v, carry_v) + low_v)]
 
-        decay_u = ones_complement_decay("decay_u_magnitude", s2_u_negative, decayed_u_magnitude)
-        decay_v = ones_complement_decay("decay_v_magnitude", s2_v_negative, decayed_v_magnitude)
-
-        # |decay_u| <= 2^23 and |a_in * 64| <= 2^21: u_sum needs 26 bits; one wrap suffices.
+        # |decay_u| < 2^23 and |a_in * 64| <= 2^21: u_sum needs 26 bits; one wrap suffices.
         u_sum = Signal(signed(f.UV_BITS + 2))
-        m.d.comb += u_sum.eq(s2_u_addend + decay_u)
+        m.d.comb += u_sum.eq(_plus_carry(s2_u_addend, carry_u) + floor_u)
         # wrapU into (-2^23, 2^23]: the low 24 bits as two's complement, except that the
         # pattern 0x800000 (-2^23) stands for +2^23, so the 25th bit is set only for the
         # negative values other than -2^23.

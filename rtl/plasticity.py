@@ -3,11 +3,13 @@
 LTD happens in the Router, on each plastic synapse as it is delivered; LTP is its own phase,
 after ROUTE and before IMPULSE: for each neuron that fired this tick (ascending), each entry of
 its reverse index (ascending synapse address) is updated with the pre-trace of its source.
+The two run in different phases, so the core gives them one WeightUpdate (and its multiplier):
+each engine drives the operands on its `updater` port and takes the new weight back.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -17,29 +19,53 @@ from .layout import pack, unpack
 from .ports import done_when_idle, read_port, write_port
 
 
-def shift_add_product(a, b):
-    """a * b for an unsigned b, as a sum of shifted copies of a: logic instead of a multiplier
-    cell, for a part that has too few of them (the iCE40UP5K has 8 SB_MAC16)."""
-    return sum(Mux(b[k], a << k, 0) for k in range(len(b)))
-
-
-def weight_update(weight, amplitude, trace, shift, w_min, w_max, draw, in_logic=False):
-    """clip(weight + ((amplitude * trace + (draw mod 2**shift)) >> shift), w_min, w_max).
-    `in_logic` builds the product from adders (shift_add_product) instead of a multiplier."""
-    # signed 8 x unsigned 8
-    product = shift_add_product(amplitude, trace) if in_logic else amplitude * trace
+def weight_update(weight, amplitude, trace, shift, w_min, w_max, draw):
+    """clip(weight + ((amplitude * trace + (draw mod 2**shift)) >> shift), w_min, w_max)."""
+    product = amplitude * trace                                 # signed 8 x unsigned 8
     mask = ((Const(1, 17) << shift) - 1)[:16]
     rounded = (product + (draw[:16] & mask)) >> shift        # arithmetic: product is signed
     total = weight + rounded
     return Mux(total < w_min, w_min, Mux(total > w_max, w_max, total))
 
 
+def _field_shape(layout, name):
+    field = layout.field(name)
+    return signed(field.width) if field.signed else unsigned(field.width)
+
+
+def updater_signature(config) -> wiring.Signature:
+    """An engine's side of the shared WeightUpdate: the operands out, the new weight in."""
+    lay = fmt.layouts(config)
+    shape = _field_shape
+    return wiring.Signature({
+        "weight": Out(shape(lay["synapse"], "weight")), "amplitude": Out(signed(fmt.STDP_A_BITS)),
+        "trace": Out(fmt.TRACE_BITS), "shift": Out(shape(lay["projection"], "lr_shift")),
+        "w_min": Out(shape(lay["projection"], "w_min")), "w_max": Out(shape(lay["projection"], "w_max")),
+        "new_weight": In(shape(lay["synapse"], "weight")),
+    })
+
+
+class WeightUpdate(wiring.Component):
+    """`weight_update` of the operands on `rule` with `draw` (the LFSR's next value), as
+    `rule.new_weight` in the same cycle."""
+
+    def __init__(self, config):
+        super().__init__({"rule": In(updater_signature(config)), "draw": In(fmt.LFSR_BITS)})
+
+    def elaborate(self, platform):
+        m = Module()
+        r = self.rule
+        m.d.comb += r.new_weight.eq(weight_update(r.weight, r.amplitude, r.trace, r.shift, r.w_min, r.w_max,
+                                                  self.draw))
+        return m
+
+
 class LTPEngine(wiring.Component):
     """`start` runs LTP for the spiking neurons, events `first` .. n_events-1 of the event list
     (the host inputs come first in the list; LTP does not look at them).
     Each update reads the reverse entry (Q0), then the synapse word, the source's pre-trace and
-    the projection (Q1), computes the new weight with one LFSR draw (Q2), and writes the synapse
-    word back (Q3). No synapse read is issued in a cycle in which a write happens, so a
+    the projection (Q1), computes the new weight with one LFSR draw (Q2, on `updater`), and writes
+    the synapse word back (Q3). No synapse read is issued in a cycle in which a write happens, so a
     single-port synapse memory (SPRAM) works: two cycles per update in a long run."""
 
     def __init__(self, config):
@@ -57,7 +83,7 @@ class LTPEngine(wiring.Component):
             "synapse_wr": Out(write_port(syn_bits, lay["synapse"].width)),
             "x_in_rd": Out(read_port(ib, fmt.TRACE_BITS)),
             "x_n_rd": Out(read_port(nb, fmt.TRACE_BITS)),
-            "draw": In(fmt.LFSR_BITS), "step": Out(1),
+            "updater": Out(updater_signature(c)), "step": Out(1),
             "update": Out(1),
         })
 
@@ -123,15 +149,14 @@ class LTPEngine(wiring.Component):
         synapse = unpack(lay["synapse"], self.synapse_rd.data)
         proj = unpack(lay["projection"], self.projection_rd.data)
         trace = Mux(q2_input, self.x_in_rd.data, self.x_n_rd.data)
-        # LTP's product in logic: with the router's, the neurons' and the traces' products the
-        # core would need 9 multipliers, one more than the iCE40UP5K's 8 SB_MAC16.
-        new_weight = weight_update(synapse["weight"], proj["a_plus"], trace, proj["lr_shift"],
-                                   proj["w_min"], proj["w_max"], self.draw, in_logic=True)
+        u = self.updater
+        m.d.comb += [u.weight.eq(synapse["weight"]), u.amplitude.eq(proj["a_plus"]), u.trace.eq(trace),
+                     u.shift.eq(proj["lr_shift"]), u.w_min.eq(proj["w_min"]), u.w_max.eq(proj["w_max"])]
         q3_addr = Signal.like(q2_addr)
         q3_word = Signal(lay["synapse"].width)
         m.d.comb += [self.step.eq(q2_valid), self.update.eq(q2_valid)]
         m.d.sync += [q3_valid.eq(q2_valid), q3_addr.eq(q2_addr),
-                     q3_word.eq(pack(lay["synapse"], weight=new_weight, target=synapse["target"]))]
+                     q3_word.eq(pack(lay["synapse"], weight=u.new_weight, target=synapse["target"]))]
 
         # Q3: write back.
         m.d.comb += [self.synapse_wr.addr.eq(q3_addr), self.synapse_wr.data.eq(q3_word),

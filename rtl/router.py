@@ -3,8 +3,8 @@
 Two decoupled halves joined by a small FIFO of segment descriptors:
 
 - the *fetcher* walks the event list: event -> axon entry (first segment, count) -> each
-  segment (synapse range, window, delay, projection) -> the projection's weight exponent, and
-  pushes (first synapse, count, accumulator base, exponent) per segment;
+  segment (synapse range, window, delay, projection), and pushes (first synapse, count,
+  arrival slot, window, projection) per segment;
 - the *streamer* issues one synapse read per cycle from the descriptor at its head, and loads
   the next descriptor in the cycle it issues the last synapse of the current one, so
   consecutive segments stream without a bubble while the fetcher works ahead.
@@ -13,16 +13,17 @@ Each synapse word then goes through a read-modify-write of its 16-bit accumulato
 transparent read port makes back-to-back updates of one accumulator exact) and, on a plastic
 projection, the LTD update of spec §6.2:
 
-    P1  synapse word in; read accumulator base + target offset and the target's post-trace
+    P1  synapse word in; read the accumulator of (arrival slot, target), the target's
+        post-trace and the segment's projection
     P2  accumulator + (weight << exponent), wrapped to 16 bits, written back;
-        plastic: new weight from a_minus * post-trace and one LFSR draw
+        plastic: new weight from a_minus * post-trace and one LFSR draw (on `updater`)
     P3  plastic: the synapse word written back (no synapse read is issued in that cycle, so a
         single-port SPRAM works: a run of plastic synapses costs two cycles each)
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -30,7 +31,7 @@ from amaranth.lib.wiring import In, Out
 from firmware import formats as fmt
 
 from .layout import pack, unpack
-from .plasticity import weight_update
+from .plasticity import updater_signature
 from .ports import done_when_idle, read_port, write_port
 
 DESCRIPTOR_FIFO_DEPTH = 4
@@ -40,7 +41,7 @@ class Router(wiring.Component):
     """`start` routes events 0 .. n_events-1 of the event list for the tick whose slot is
     `slot`; `done` pulses when every accumulator and weight update is written.
     `synaptic_event` pulses once per synapse delivered, `update` once per LTD update (with
-    `step`, which takes the LFSR's `draw`)."""
+    `step`: the shared weight update on `updater` takes one LFSR draw)."""
 
     def __init__(self, config):
         self.config = c = config
@@ -59,7 +60,7 @@ class Router(wiring.Component):
             "acc_rd": Out(read_port(acc_bits, fmt.A_IN_BITS)),
             "acc_wr": Out(write_port(acc_bits, fmt.A_IN_BITS)),
             "y_rd": Out(read_port(fmt.bits_for(c.n_neurons), fmt.TRACE_BITS)),
-            "draw": In(fmt.LFSR_BITS), "step": Out(1),
+            "updater": Out(updater_signature(c)), "step": Out(1),
             "synaptic_event": Out(1), "update": Out(1),
         })
 
@@ -73,30 +74,23 @@ class Router(wiring.Component):
         count_bits = lay["segment"].field("syn_count").width
 
         # --- fetcher ---------------------------------------------------------------------------
-        proj_fields = {f.name: f for f in lay["projection"].fields}
-        shape = lambda f: signed(f.width) if f.signed else unsigned(f.width)
+        # A descriptor names its projection; the streamer reads the projection word itself.
         descriptor = data.StructLayout({
             "syn_ptr": unsigned(syn_ptr_bits), "syn_count": unsigned(count_bits),
-            "base": unsigned(len(Signal(acc_range))), "window_base": unsigned(fmt.bits_for(N) + 1),
-            **{name: shape(proj_fields[name]) for name in
-               ("weight_exp", "plastic", "a_minus", "lr_shift", "w_min", "w_max")},
+            "slot": unsigned(fmt.bits_for(D)), "window": lay["segment"].field("window").width,
+            "projection": lay["segment"].field("projection").width,
         })
         m.submodules.descriptors = fifo = SyncFIFO(width=descriptor.size, depth=DESCRIPTOR_FIFO_DEPTH)
         pushed = data.View(descriptor, fifo.w_data)
         index = Signal(sb + 1)
         seg_cur = Signal(lay["axon"].field("seg_ptr").width)
         seg_left = Signal(lay["axon"].field("seg_count").width)
-        proj = Signal(lay["segment"].field("projection").width)
-        syn_ptr, syn_count = Signal(syn_ptr_bits), Signal(count_bits)
-        base = Signal(acc_range)
-        window_base = Signal(fmt.bits_for(N) + 1)
+        fetched = Signal(descriptor)
         fetching = Signal()
         axon = unpack(lay["axon"], self.axon_rd.data)
         segment = unpack(lay["segment"], self.segment_rd.data)
-        projection = unpack(lay["projection"], self.projection_rd.data)
         m.d.comb += [self.events_rd.addr.eq(index), self.axon_rd.addr.eq(self.events_rd.data),
-                     self.segment_rd.addr.eq(seg_cur), self.projection_rd.addr.eq(proj)]
-        # (in PROJECTION the address comes straight from the segment word, see below)
+                     self.segment_rd.addr.eq(seg_cur)]
 
         with m.FSM(name="fetch"):
             with m.State("IDLE"):
@@ -122,24 +116,18 @@ class Router(wiring.Component):
                 with m.If(seg_left == 0):
                     m.next = "EVENT"
                 with m.Else():
-                    m.next = "PROJECTION"
-            with m.State("PROJECTION"):   # segment word in: read its projection
-                m.d.comb += [fetching.eq(1), self.projection_rd.addr.eq(segment["projection"])]
+                    m.next = "DESCRIPTOR"
+            with m.State("DESCRIPTOR"):   # segment word in: its descriptor
+                m.d.comb += fetching.eq(1)
                 arrival = Signal(fmt.bits_for(2 * D + 1))
                 m.d.comb += arrival.eq(self.slot + segment["delay_m1"] + 1)
-                slot_d = Mux(arrival >= D, arrival - D, arrival)
-                m.d.sync += [proj.eq(segment["projection"]), syn_ptr.eq(segment["syn_ptr"]),
-                             syn_count.eq(segment["syn_count"]),
-                             base.eq(slot_d * N + (segment["window"] << c.target_bits)),
-                             window_base.eq(segment["window"] << c.target_bits),
+                m.d.sync += [fetched.syn_ptr.eq(segment["syn_ptr"]), fetched.syn_count.eq(segment["syn_count"]),
+                             fetched.slot.eq(Mux(arrival >= D, arrival - D, arrival)),
+                             fetched.window.eq(segment["window"]), fetched.projection.eq(segment["projection"]),
                              seg_cur.eq(seg_cur + 1), seg_left.eq(seg_left - 1)]
                 m.next = "PUSH"
-            with m.State("PUSH"):         # projection word in: push the descriptor
-                m.d.comb += [fetching.eq(1), fifo.w_en.eq(1), pushed.syn_ptr.eq(syn_ptr),
-                             pushed.syn_count.eq(syn_count), pushed.base.eq(base),
-                             pushed.window_base.eq(window_base)]
-                for name in ("weight_exp", "plastic", "a_minus", "lr_shift", "w_min", "w_max"):
-                    m.d.comb += getattr(pushed, name).eq(projection[name])
+            with m.State("PUSH"):
+                m.d.comb += [fetching.eq(1), fifo.w_en.eq(1), pushed.eq(fetched)]
                 with m.If(fifo.w_rdy):
                     m.next = "SEGMENT"
             with m.State("FLUSH"):
@@ -162,28 +150,33 @@ class Router(wiring.Component):
             m.d.comb += fifo.r_en.eq(1)
             m.d.sync += [syn_cur.eq(head.syn_ptr), syn_left.eq(head.syn_count), current.eq(head)]
 
-        # --- P1: synapse word in; read its accumulator and its target's post-trace ----------------
+        # --- P1: synapse word in; read its accumulator, its target's post-trace, its projection ---
         synapse = unpack(lay["synapse"], self.synapse_rd.data)
-        addr = p1.base + synapse["target"]
-        m.d.comb += [self.acc_rd.addr.eq(addr), self.y_rd.addr.eq(p1.window_base + synapse["target"])]
-        p2_valid, p2, p2_addr, p2_syn = Signal(), Signal(descriptor), Signal(acc_range), Signal(syn_ptr_bits)
-        p2_value = Signal(signed(fmt.A_IN_BITS))
+        assert len(synapse["target"]) == c.target_bits
+        target = Cat(synapse["target"], p1.window)          # window << target_bits + offset
+        addr = p1.slot * N + target
+        m.d.comb += [self.acc_rd.addr.eq(addr), self.y_rd.addr.eq(target),
+                     self.projection_rd.addr.eq(p1.projection)]
+        p2_valid, p2_addr, p2_syn = Signal(), Signal(acc_range), Signal(syn_ptr_bits)
         p2_weight, p2_target = Signal.like(synapse["weight"]), Signal.like(synapse["target"])
-        m.d.sync += [p2_valid.eq(p1_valid), p2.eq(p1), p2_addr.eq(addr), p2_syn.eq(p1_addr),
-                     p2_value.eq((synapse["weight"] << p1.weight_exp)[:fmt.A_IN_BITS]),
+        m.d.sync += [p2_valid.eq(p1_valid), p2_addr.eq(addr), p2_syn.eq(p1_addr),
                      p2_weight.eq(synapse["weight"]), p2_target.eq(synapse["target"])]
 
         # --- P2: accumulate; LTD ------------------------------------------------------------------
+        projection = unpack(lay["projection"], self.projection_rd.data)
+        value = (p2_weight << projection["weight_exp"])[:fmt.A_IN_BITS]
         m.d.comb += [self.acc_wr.addr.eq(p2_addr),
-                     self.acc_wr.data.eq(self.acc_rd.data.as_signed() + p2_value),
+                     self.acc_wr.data.eq(self.acc_rd.data + value),
                      self.acc_wr.en.eq(p2_valid), self.synaptic_event.eq(p2_valid)]
-        plastic = p2_valid & p2.plastic
-        new_weight = weight_update(p2_weight, p2.a_minus, self.y_rd.data, p2.lr_shift, p2.w_min,
-                                   p2.w_max, self.draw)
+        plastic = p2_valid & projection["plastic"]
+        u = self.updater
+        m.d.comb += [u.weight.eq(p2_weight), u.amplitude.eq(projection["a_minus"]), u.trace.eq(self.y_rd.data),
+                     u.shift.eq(projection["lr_shift"]), u.w_min.eq(projection["w_min"]),
+                     u.w_max.eq(projection["w_max"])]
         m.d.comb += [self.step.eq(plastic), self.update.eq(plastic)]
         p3_addr, p3_word = Signal(syn_ptr_bits), Signal(lay["synapse"].width)
         m.d.sync += [p3_write.eq(plastic), p3_addr.eq(p2_syn),
-                     p3_word.eq(pack(lay["synapse"], weight=new_weight, target=p2_target))]
+                     p3_word.eq(pack(lay["synapse"], weight=u.new_weight, target=p2_target))]
 
         # --- P3: weight write-back -----------------------------------------------------------------
         m.d.comb += [self.synapse_wr.addr.eq(p3_addr), self.synapse_wr.data.eq(p3_word),

@@ -45,10 +45,12 @@ class TickController(wiring.Component):
         m = Module()
         c = self.config
         remaining = Signal(32)
-        since_start = Signal(32)      # cycles since the current tick's first cycle (that cycle: 1)
+        # Cycles since the current tick's first cycle (that cycle: 1), up to 2**32, where it
+        # stays (above every period; its top bit stops it, cheaper than a test of 32 bits).
+        since_start = Signal(33)
         settle = Signal()             # the cycle after `start`: engines raise busy then
         m.d.sync += [settle.eq(self.start), self.start.eq(0),
-                     since_start.eq(since_start + (since_start != 0xFFFFFFFF))]
+                     since_start.eq(since_start + ~since_start[32])]
         finished = ~self.start & ~settle & ~self.phase_busy
 
         def enter(phase):

@@ -1,7 +1,7 @@
-"""Traces (spec §6.1): decay of the input axons' pre-traces, and the impulses of phase 5.
+"""Traces (spec §6.1): their decay, and the impulses of phase 5.
 
-Neuron pre- and post-traces decay inside the NeuronEngine (indexed by the neuron); the input
-axons' pre-traces decay here, in parallel with it, from a memory of their own.
+Every trace decays inside the NeuronEngine (row k: neuron k's pre- and post-trace and input
+axon k's pre-trace), with `trace_decay`.
 """
 
 from __future__ import annotations
@@ -24,34 +24,6 @@ def trace_impulse(x, impulse, nearest):
     """All-to-all: min(x + impulse, 255); nearest: impulse."""
     total = x + impulse
     return Mux(nearest, impulse, Mux(total > fmt.TRACE_MAX, fmt.TRACE_MAX, total))[:fmt.TRACE_BITS]
-
-
-class InputTraceDecay(wiring.Component):
-    """`start` decays the pre-trace of every input axon, one per cycle; `done` pulses after."""
-
-    def __init__(self, config):
-        self.config = config
-        ab = fmt.bits_for(config.n_inputs)
-        super().__init__({
-            "start": In(1), "done": Out(1), "busy": Out(1), "decay": In(fmt.DECAY_BITS),
-            "x_rd": Out(read_port(ab, fmt.TRACE_BITS)), "x_wr": Out(write_port(ab, fmt.TRACE_BITS)),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        n = self.config.n_inputs
-        addr = Signal(range(n + 1), init=n)
-        valid, last = Signal(), Signal(range(n))
-        with m.If(self.start):
-            m.d.sync += addr.eq(0)
-        with m.Elif(addr < n):
-            m.d.sync += addr.eq(addr + 1)
-        m.d.sync += [valid.eq(addr < n), last.eq(addr)]
-        m.d.comb += [self.x_rd.addr.eq(addr),
-                     self.x_wr.addr.eq(last), self.x_wr.data.eq(trace_decay(self.x_rd.data, self.decay)),
-                     self.x_wr.en.eq(valid), self.busy.eq((addr < n) | valid)]
-        done_when_idle(m, self.busy, self.done)
-        return m
 
 
 class TraceImpulse(wiring.Component):

@@ -18,7 +18,8 @@ from amaranth.sim import Simulator
 
 class Harness:
     """`Harness(engine)`, then `add(name, width, depth, init, rd=..., wr=...)` per memory, where
-    rd / wr name the engine's read_port / write_port members. `run(bench)` simulates."""
+    rd / wr name the engine's read_port / write_port members; `add_updater(config)` gives an
+    engine with an `updater` port its WeightUpdate. `run(bench)` simulates."""
 
     def __init__(self, engine):
         self.engine = engine
@@ -46,6 +47,17 @@ class Harness:
                 m.d.comb += port.data.eq(read.data)
         self.memories[name] = memory
         return memory
+
+    def add_updater(self, config):
+        """A WeightUpdate on the engine's `updater` port (as the core shares one); the testbench
+        drives its `draw`."""
+        from amaranth.lib import wiring
+        from rtl.plasticity import WeightUpdate
+
+        updater = WeightUpdate(config)
+        self.m.submodules.updater = updater
+        wiring.connect(self.m, self.engine.updater, updater.rule)
+        return updater
 
     def run(self, bench):
         sim = Simulator(self.m)

@@ -1,9 +1,10 @@
 """rtl.access.AccessPort alone: the write and read decode of every region of spec §9 (memories,
-the stdp and lfsr_seed registers, counters through counter_index / counter_value, the LFSR
-state through lfsr_state / lfsr_write), read timing, and enable gating."""
+the stdp and lfsr_seed registers, counters through counter_index / counter_value /
+counter_ready, the LFSR state through lfsr_state / lfsr_write), read timing, and enable
+gating."""
 
 import numpy as np
-from amaranth.hdl import Array, Const
+from amaranth.hdl import Array, Const, Signal
 
 from engine_harness import Harness, read_memory
 from firmware import CoreConfig
@@ -17,7 +18,9 @@ MEMORY_REGIONS = [name for name in REGIONS if name not in REGISTER_REGIONS]
 COUNTER_VALUES = [(0x0123456789ABCDEF * (k + 1)) % (1 << 64) for k in range(len(fmt.COUNTERS))]
 
 
-def build(rng):
+def build(rng, counters_ready_at_once=True):
+    """The port on memories of random contents. Counters: COUNTER_VALUES, ready at once, or as
+    the core's ring offers them: counter k in the cycles where a free-running count mod 8 is k."""
     port = AccessPort(CONFIG)
     h = Harness(port)
     contents = {}
@@ -27,6 +30,12 @@ def build(rng):
         h.add(name, r.layout.width, r.depth, contents[name], rd=f"{name}_rd", wr=f"{name}_wr")
     table = Array([Const(v, 64) for v in COUNTER_VALUES])
     h.m.d.comb += port.counter_value.eq(table[port.counter_index])
+    if counters_ready_at_once:
+        h.m.d.comb += port.counter_ready.eq(1)
+    else:
+        at_head = Signal(range(len(COUNTER_VALUES)))
+        h.m.d.sync += at_head.eq(at_head + 1)
+        h.m.d.comb += port.counter_ready.eq(at_head == port.counter_index)
     return port, h, contents
 
 
@@ -145,6 +154,38 @@ def test_reads_of_every_region_two_cycles_later_back_to_back():
         assert [k for k, _ in got] == [k for k, _ in pending], "rvalid not two cycles after re"
         for (k, (name, addr)), (_, value) in zip(pending, got):
             assert value == expected(name, addr), f"read of {name}[{addr}]: {value:#x}, expected {expected(name, addr):#x}"
+
+    h.run(bench)
+
+
+def test_a_counter_read_waits_for_counter_ready():
+    """rvalid comes in the cycle after the first one with counter_ready, from the second cycle
+    after re on, with that counter's value; other regions keep their two cycles meanwhile."""
+    rng = np.random.default_rng(4)
+    port, h, contents = build(rng, counters_ready_at_once=False)
+
+    async def bench(ctx):
+        ctx.set(port.enable, 1)
+        for name, addr in [("counters", k) for k in rng.permutation(len(COUNTER_VALUES))] + [
+                ("neuron", 3), ("counters", 0), ("axon", 1), ("counters", 7), ("counters", 7)]:
+            ctx.set(port.region, REGIONS[name].index)
+            ctx.set(port.addr, int(addr))
+            ctx.set(port.re, 1)
+            await ctx.tick()
+            ctx.set(port.re, 0)
+            ready_seen = False
+            for cycle in range(2, 20):
+                ready_before = ready_seen
+                ready_seen = ready_seen or (name != "counters") or bool(ctx.get(port.counter_ready))
+                await ctx.tick()
+                if ctx.get(port.rvalid):
+                    break
+                assert not ready_before, f"{name}[{addr}]: no rvalid after counter_ready"
+            assert ready_seen and (name == "counters" or cycle == 2), f"{name}[{addr}]: rvalid after {cycle}"
+            want = COUNTER_VALUES[addr] if name == "counters" else contents[name][addr]
+            assert ctx.get(port.rdata) == want, f"{name}[{addr}]"
+            await ctx.tick()
+            assert not ctx.get(port.rvalid)
 
     h.run(bench)
 

@@ -305,3 +305,115 @@ def test_clear_counters_keeps_the_state_and_pulses_name_what_was_lost():
     assert all(v == 0 for v in after["counters"].values())
     for key in ("u", "v", "ref", "x", "y", "acc"):
         assert np.array_equal(before[key], after[key]), key
+
+
+@pytest.mark.parametrize("depth", [2, 3, 4, 5, 8, 13])
+def test_buffered_fifo_behaves_as_sync_fifo_buffered(depth):
+    """rtl.core.BufferedFIFO against amaranth's SyncFIFOBuffered, cycle by cycle, under random
+    writes, reads and resets (the input FIFO's flush)."""
+    from amaranth.hdl import Module, ResetInserter, Signal
+    from amaranth.lib.fifo import SyncFIFOBuffered
+
+    from rtl.core import BufferedFIFO
+
+    m = Module()
+    reset, w_en, r_en, w_data = Signal(), Signal(), Signal(), Signal(8)
+    ours = ResetInserter(reset)(BufferedFIFO(width=8, depth=depth))
+    theirs = ResetInserter(reset)(SyncFIFOBuffered(width=8, depth=depth))
+    m.submodules.ours, m.submodules.theirs = ours, theirs
+    for fifo in (ours, theirs):
+        m.d.comb += [fifo.w_en.eq(w_en), fifo.r_en.eq(r_en), fifo.w_data.eq(w_data)]
+    rng = np.random.default_rng(depth)
+    seen = {"full": 0, "both": 0}
+
+    async def bench(ctx):
+        for cycle in range(3000):
+            phase = (cycle // 300) % 3          # mostly writing, mostly reading, balanced
+            ctx.set(w_en, int(rng.random() < (0.8, 0.2, 0.5)[phase]))
+            ctx.set(r_en, int(rng.random() < (0.2, 0.8, 0.5)[phase]))
+            ctx.set(w_data, int(rng.integers(0, 256)))
+            ctx.set(reset, int(rng.random() < 0.005))
+            for name in ("w_rdy", "r_rdy", "level"):
+                assert ctx.get(getattr(ours, name)) == ctx.get(getattr(theirs, name)), f"{name}, cycle {cycle}"
+            if ctx.get(theirs.r_rdy):
+                assert ctx.get(ours.r_data) == ctx.get(theirs.r_data), f"r_data, cycle {cycle}"
+            seen["full"] += not ctx.get(theirs.w_rdy)
+            seen["both"] += ctx.get(w_en) & ctx.get(r_en) & ctx.get(theirs.r_rdy) & ctx.get(theirs.w_rdy)
+            await ctx.tick()
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen["full"] > 20 and seen["both"] > 20
+
+
+class _Colliding:
+    """A memory whose read returns the complement of the word when a write of the same address
+    happened in the same cycle: what an iCE40 EBR leaves undefined (rtl.core.NO_COLLISIONS)."""
+
+    def __init__(self, memory, write, read):
+        from amaranth.hdl import Module, Mux, Signal
+
+        self.write = write
+        self.read = type("ReadPort", (), {})()
+        self.read.addr, self.read.data = read.addr, Signal.like(read.data)
+        self.memory = m = Module()
+        m.submodules.memory = memory
+        collided = Signal()
+        m.d.sync += collided.eq(write.en.any() & (write.addr == read.addr))
+        m.d.comb += self.read.data.eq(Mux(collided, ~read.data, read.data))
+
+
+def test_no_read_that_meets_a_write_of_its_word_is_used():
+    """Every memory of the core except the accumulators (transparent) returns garbage for a read
+    of the word written in the same cycle: the core still equals the golden model (plastic,
+    recurrent, with outputs), so no engine uses such a read."""
+    import rtl.core
+    from rtl.memory import SimulationMemories
+
+    class CollidingMemories(SimulationMemories):
+        def make(self, name, width, depth, transparent=False):
+            memory = super().make(name, width, depth, transparent)
+            return memory if transparent else _Colliding(memory.memory, memory.write, memory.read)
+
+    class CollidingPacked(rtl.core.Packed):
+        def __init__(self, widths, depth):
+            super().__init__(widths, depth)
+            wrapped = _Colliding(self.memory, self.write, self.read)
+            self.memory, self.read = wrapped.memory, wrapped.read
+
+    config = CoreConfig(n_neurons=12, n_inputs=6, n_synapses=256, n_segments=32, n_reverse=128,
+                        n_profiles=4, n_projections=4, max_delay=2)
+    net = Network("colliding")
+    inputs = net.inputs("in", 6)
+    pop = net.population("p", 12, du=300, dv=100, vth=30, refractory=1)
+    rule = STDPRule(a_plus=90, a_minus=-70, lr_shift=4, w_min=-20, w_max=60, pre_decay=300,
+                    post_decay=300, pre_impulse=100, post_impulse=100)
+    net.connect(inputs, pop, AllToAll(), weight=np.arange(72).reshape(6, 12) - 20, stdp=rule)
+    net.connect(pop, pop, FromList([(0, 1, -15, 1), (3, 4, 50, 2), (11, 0, 60, 1), (5, 5, 40, 1)]),
+                stdp=rule)
+    net.record(pop)
+    image = compile_network(net, config)
+    inputs = np.random.default_rng(4).random((15, 6)) < 0.4
+
+    async def bench(d, out):
+        await d.load(image)
+        out["spikes"], _ = await d.run(15, inputs)
+        out["state"] = await d.state()
+        out["weights"] = await d.weights(image.tables["synapse"].size)
+
+    packed = rtl.core.Packed
+    rtl.core.Packed = CollidingPacked
+    try:
+        out = simulate(bench, config, memories=CollidingMemories())
+    finally:
+        rtl.core.Packed = packed
+    model = GoldenModel(image)
+    result = model.run(15, inputs)
+    assert out["spikes"].tolist() == np.stack([result.times, result.neurons], 1).tolist()
+    for key in ("u", "v", "ref", "x", "y", "acc"):
+        assert np.array_equal(out["state"][key], model.state()[key]), key
+    assert np.array_equal(out["weights"], model.weights)
+    assert out["state"]["counters"] == model.counters
+    assert model.counters["plastic_updates"] > 100 and model.counters["spikes"] > 20

@@ -1,6 +1,7 @@
 """rtl.neuron_engine.NeuronEngine alone: random state, parameters, profiles and accumulators in
-memories; after each pass u, v, ref, both trace decays, the cleared accumulator slot and the
-spikes equal sim.neuron.lif_step / trace_decay (spec §2 phases 1 and 2, §3, §6.1)."""
+memories; after each pass u, v, ref, the neurons' trace decays, the input axons' pre-trace
+decays, the cleared accumulator slot and the spikes equal sim.neuron.lif_step / trace_decay
+(spec §2 phases 1 and 2, §3, §6.1)."""
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from rtl.neuron_engine import NeuronEngine
 from sim.neuron import lif_step, trace_decay, wrap_signed
 
 U_LIMIT, V_MAX = fmt.UV_LIMIT, fmt.V_MAX
+WRITES = ("acc", "u", "v", "ref", "x", "y", "x_in")
 
 
 def bias_of(mant, exp):
@@ -49,6 +51,7 @@ def random_state(rng, config):
                    rng.integers(-100, 400, c.max_delay * N)).reshape(c.max_delay, N),
         "x": mix(N, rng.integers(0, 256, N), 0, 255),
         "y": mix(N, rng.integers(0, 256, N), 0, 255),
+        "x_in": mix(c.n_inputs, rng.integers(0, 256, c.n_inputs), 0, 255),
     }
     return profiles, neurons, state
 
@@ -62,7 +65,7 @@ def expected_pass(profiles, neurons, state, slot, pre_decay, post_decay):
     acc = state["acc"].copy()
     acc[slot] = 0
     return {"u": u, "v": v, "ref": ref, "acc": acc, "x": trace_decay(state["x"], pre_decay),
-            "y": trace_decay(state["y"], post_decay)}, spiked
+            "y": trace_decay(state["y"], post_decay), "x_in": trace_decay(state["x_in"], pre_decay)}, spiked
 
 
 def run_passes(config, profiles, neurons, state, passes):
@@ -81,6 +84,8 @@ def run_passes(config, profiles, neurons, state, passes):
         "ref": h.add("ref", lay["state_ref"].width, N, state["ref"], rd="ref_rd", wr="ref_wr"),
         "y": h.add("y", fmt.TRACE_BITS, N, state["y"], rd="y_rd", wr="y_wr"),
         "x": h.add("x", fmt.TRACE_BITS, N, state["x"], rd="x_rd", wr="x_wr"),
+        # as in the core, a row for every neuron and every input axon
+        "x_in": h.add("x_in", fmt.TRACE_BITS, max(N, c.n_inputs), state["x_in"], rd="x_in_rd", wr="x_in_wr"),
     }
     h.add("neuron", lay["neuron"].width, N, lay["neuron"].pack(**neurons), rd="neuron_rd")
     h.add("profile", lay["profile"].width, c.n_profiles, lay["profile"].pack(**profiles), rd="profile_rd")
@@ -93,10 +98,10 @@ def run_passes(config, profiles, neurons, state, passes):
             ctx.set(engine.post_decay, post_decay)
             res = {"spikes": [], "done": 0, "busy_low_early": False}
             await pulse(ctx, engine.start)
-            for cycle in range(N + 100):
+            for cycle in range(max(N, c.n_inputs) + 100):
                 if ctx.get(engine.spike_valid):
                     res["spikes"].append((ctx.get(engine.spike_neuron), ctx.get(engine.spike_output)))
-                writing = [ctx.get(getattr(engine, f"{n}_wr").en) for n in ("acc", "u", "v", "ref", "x", "y")]
+                writing = [ctx.get(getattr(engine, f"{n}_wr").en) for n in WRITES]
                 if ctx.get(engine.done):     # every write is committed before done
                     res["done"] += 1
                     res["cycles"] = cycle
@@ -108,12 +113,13 @@ def run_passes(config, profiles, neurons, state, passes):
                 await ctx.tick()
                 res["done"] += ctx.get(engine.done)
                 assert not ctx.get(engine.spike_valid) and not ctx.get(engine.busy)
-                assert not any(ctx.get(getattr(engine, f"{n}_wr").en) for n in ("acc", "u", "v", "ref", "x", "y"))
+                assert not any(ctx.get(getattr(engine, f"{n}_wr").en) for n in WRITES)
             words = {name: np.array(read_memory(ctx, mem), np.uint64) for name, mem in mems.items()}
             res["u"] = lay["state_u"].unpack(words["u"])["u"]
             res["v"] = lay["state_v"].unpack(words["v"])["v"]
             res["ref"] = words["ref"].astype(np.int64)
             res["x"], res["y"] = words["x"].astype(np.int64), words["y"].astype(np.int64)
+            res["x_in"] = words["x_in"][:c.n_inputs].astype(np.int64)
             res["acc"] = wrap_signed(words["acc"].astype(np.int64), fmt.A_IN_BITS).reshape(c.max_delay, N)
             results.append(res)
 
@@ -130,6 +136,8 @@ def run_passes(config, profiles, neurons, state, passes):
                 max_delay=1), 3),
     (CoreConfig(n_neurons=1, n_inputs=1, n_synapses=8, n_segments=4, n_reverse=4, n_profiles=1,
                 max_delay=2), 4),
+    (CoreConfig(n_neurons=9, n_inputs=40, n_synapses=8, n_segments=4, n_reverse=4, n_profiles=3,
+                max_delay=2), 5),                  # more input axons than neurons
 ])
 def test_neuron_engine_passes_equal_the_model(config, seed):
     rng = np.random.default_rng(seed)
@@ -141,7 +149,7 @@ def test_neuron_engine_passes_equal_the_model(config, seed):
     spikes_total = 0
     for k, ((slot, pre, post), got) in enumerate(zip(passes, results)):
         want, spiked = expected_pass(profiles, neurons, state, slot, pre, post)
-        for key in ("u", "v", "ref", "x", "y", "acc"):
+        for key in ("u", "v", "ref", "x", "y", "x_in", "acc"):
             bad = np.argwhere(got[key] != want[key])
             assert not bad.size, (f"pass {k} (slot {slot}): {len(bad)} mismatches of {key}; first at "
                                   f"{bad[0].tolist()}: rtl {got[key][tuple(bad[0])]}, "
@@ -149,7 +157,7 @@ def test_neuron_engine_passes_equal_the_model(config, seed):
         fired = np.nonzero(spiked)[0]
         assert got["spikes"] == [(int(n), int(neurons["output"][n])) for n in fired], f"pass {k}: spikes"
         assert got["done"] == 1 and not got["busy_low_early"], f"pass {k}"
-        assert got["cycles"] <= config.n_neurons + 10, f"pass {k}: {got['cycles']} cycles"
+        assert got["cycles"] <= max(config.n_neurons, config.n_inputs) + 10, f"pass {k}: {got['cycles']} cycles"
         spikes_total += fired.size
         state = want
     assert spikes_total >= 2 or config.n_neurons == 1
@@ -167,7 +175,7 @@ def test_neuron_engine_reports_spikes_with_output_flags_and_refractory():
                "output": (np.arange(N) // 3) % 2}
     state = {"u": np.zeros(N, np.int64), "v": np.zeros(N, np.int64),
              "ref": np.where(np.arange(N) % 8 == 0, 2, 0), "acc": np.zeros((2, N), np.int64),
-             "x": np.full(N, 255), "y": np.full(N, 1)}
+             "x": np.full(N, 255), "y": np.full(N, 1), "x_in": np.full(c.n_inputs, 128)}
     results = run_passes(c, profiles, neurons, state, [(0, 197, 197), (1, 197, 197), (0, 197, 197)])
     for k, got in enumerate(results):
         want, spiked = expected_pass(profiles, neurons, state, k % 2, 197, 197)

@@ -75,11 +75,12 @@ def padded(image, name):
 def run_router(image, events, slot, acc, y, lfsr_state, weights=None, spram=True):
     """Route `events` for the tick of `slot` with the accumulators `acc` ([max_delay, n]),
     post-traces `y`, synapse weights `weights` (default: the image's) and an LFSR at
-    `lfsr_state` (a Python LFSR whose draw the router takes, stepped by `step`)."""
+    `lfsr_state` (a Python LFSR whose draw its WeightUpdate takes, stepped by `step`)."""
     c = image.config
     lay = fmt.layouts(c)
     router = Router(c)
     h = Harness(router)
+    updater = h.add_updater(c)
     ev = np.zeros(c.n_sources, np.int64)
     ev[:len(events)] = events
     h.add("events", fmt.bits_for(c.n_sources), c.n_sources, ev, rd="events_rd")
@@ -102,10 +103,10 @@ def run_router(image, events, slot, acc, y, lfsr_state, weights=None, spram=True
         state = lfsr_state
         ctx.set(router.n_events, len(events))
         ctx.set(router.slot, slot)
-        ctx.set(router.draw, golden_lfsr.step(state))
+        ctx.set(updater.draw, golden_lfsr.step(state))
         await pulse(ctx, router.start)
         for cycle in range(40000):
-            ctx.set(router.draw, golden_lfsr.step(state))
+            ctx.set(updater.draw, golden_lfsr.step(state))
             if ctx.get(router.step):
                 state = golden_lfsr.step(state)
                 out["step"] += 1

@@ -1,5 +1,5 @@
-"""rtl.trace: InputTraceDecay (phase 2 for the input axons) and TraceImpulse (phase 5) alone,
-against sim.neuron.trace_decay / trace_impulse (spec §6.1)."""
+"""rtl.trace: TraceImpulse (phase 5) alone, against sim.neuron.trace_impulse (spec §6.1); the
+decays are the NeuronEngine's (tests/rtl/test_neuron_engine.py)."""
 
 import numpy as np
 import pytest
@@ -7,8 +7,8 @@ import pytest
 from engine_harness import Harness, pulse, read_memory
 from firmware import CoreConfig
 from firmware import formats as fmt
-from rtl.trace import InputTraceDecay, TraceImpulse
-from sim.neuron import trace_decay, trace_impulse
+from rtl.trace import TraceImpulse
+from sim.neuron import trace_impulse
 
 
 def config(n_inputs, n_neurons=10):
@@ -36,34 +36,6 @@ async def run_engine(ctx, engine, limit, writes):
         assert not ctx.get(engine.busy)
         assert not any(ctx.get(getattr(engine, w).en) for w in writes)
     return cycle, done, early
-
-
-@pytest.mark.parametrize("n_inputs", [1, 7, 8, 64])
-def test_input_trace_decay(n_inputs):
-    rng = np.random.default_rng(n_inputs)
-    c = config(n_inputs)
-    x = rng.integers(0, 256, n_inputs)
-    x[: min(2, n_inputs)] = [255, 0][: min(2, n_inputs)]
-    decays = [0, 4095, 197, 1, int(rng.integers(0, 4096))]
-    engine = InputTraceDecay(c)
-    h = Harness(engine)
-    mem = h.add("x_in", fmt.TRACE_BITS, n_inputs, x, rd="x_rd", wr="x_wr")
-    got = []
-
-    async def bench(ctx):
-        for decay in decays:
-            ctx.set(engine.decay, decay)
-            cycles, done, early = await run_engine(ctx, engine, n_inputs + 20, ["x_wr"])
-            assert done == 1 and not early
-            assert cycles <= n_inputs + 3
-            got.append(np.array(read_memory(ctx, mem)))
-
-    h.run(bench)
-    want = x.copy()
-    for decay, g in zip(decays, got):
-        want = trace_decay(want, decay)
-        assert np.array_equal(g, want), f"decay {decay}: rtl {g.tolist()}, model {want.tolist()}"
-    assert want.max() < x.max()
 
 
 def run_impulse(c, events, x, y, pre_impulse, post_impulse, nearest):
