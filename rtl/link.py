@@ -9,11 +9,34 @@ reply transmitter between the byte layer (rtl/cobs.py) and the core (rtl/core.py
 frames (field for field; HELLO's device_kind / clock_hz / build differ, and ERROR frames carry
 no explanatory text).
 
-Receive: the decoded bytes of a frame go into a buffer memory (MAX_FRAME bytes, EBR); the header
-and the first 8 payload bytes are also kept in registers. `rx_byte` is a one-cycle pulse per
-non-0x00 byte the COBS decoder takes (DeviceTop drives it); the Link counts these to find the
-encoded length (OVERSIZE above MAX_ENCODED, FRAMING's detail). At the end beat the frame is
-checked in the protocol's order and executed; every bad frame gets exactly one ERROR.
+The Link is built small (the whole device has 5,280 LUT4s): most of its work goes a byte a
+cycle through one memory, `buf` (three EBRs: 1,536 bytes, one read and one write port):
+
+- bytes 0 .. FRAME_AREA - 1 hold the frame being received (a frame of at most MAX_ENCODED
+  encoded bytes decodes to fewer than MAX_ENCODED, and the CRC check reads them all);
+- the rest holds, as initial contents, the reply templates (8-byte slots, then bodies) and a
+  table of the regions (depth, word bytes, width), and the Link's variables: its counters
+  `dropped` and `overruns` (64 bits), the OVERRUN count not yet reported, the pending ticks
+  (BUSY's detail) and a ring with the remaining ticks of the running and the waiting STEPs.
+
+One 8-bit adder with a carry register (`alu`: a byte of buf plus a byte of a value) updates the
+variables (a few cycles each: per tick, pending - 1 and the running STEP's ticks - 1), adds the
+Link's counters to the core's as they are sent, and forms tick - 1 and npay for replies. Values
+(tick, consumed, counts, ...) are not copied: a reply picks their bytes as it sends them.
+
+Receive: `rx_byte` is a one-cycle pulse per non-0x00 byte the COBS decoder takes (DeviceTop
+drives it); the Link counts these to find the encoded length (OVERSIZE above MAX_ENCODED,
+FRAMING's detail). At the end beat the frame is checked in the protocol's order, one check a
+cycle (`reason` counts them; the number of the check that fails selects its ERROR's template),
+and executed; every bad frame gets exactly one ERROR. Once the size, COBS and length checks
+pass, one pass over the frame (a cycle a byte, at least 13) computes its CRC and takes the
+opcode, the length and payload bytes 0..7 into registers; a READ / WRITE then reads its region's
+table entry (4 cycles) and multiplies out its size (a cycle per word byte).
+
+Transmit: a reply is a template: fields of literal bytes, bytes of the frame, of the region's
+table entry or of a variable, a value's bytes, the words of a READ / COUNTERS (read from the
+core's access port), the spike records. It goes out a byte a cycle, plus a cycle or two per
+field; `reason` selects its slot (an ERROR begins with the common header, then its own slot).
 
 One command at a time: while a command executes (or a tick runs, or a reply is sent) `rx.ready`
 is 0, so the byte layer in front needs a FIFO of at least one frame (DeviceTop has it). HELLO
@@ -22,17 +45,17 @@ announces `window` (default 1): the host keeps at most that many commands withou
 Ticks: the Link runs the core one tick at a time (`step` with `step_ticks` = 1), drains the
 tick's output spikes into a list memory, and appends one spike record (list or bitmap, the
 smaller) to the SPIKES buffer; it sends SPIKES when a STEP's ticks are done, when the next record
-does not fit, at STOP / RESET, for STEP 0, and in free-run at least every `flush_cycles` cycles
-(20 ms of `clock_hz`). Free-run is timed by the Link (a tick every `period` cycles, overruns
-counted by the Link). REPORT INPUT_DROPPED / OUTPUT_OVERFLOW after a tick that dropped inputs /
-lost outputs; INPUT_OVERFLOW for a refused INPUT frame; OVERRUN before the next SPIKES.
+does not fit, at STOP / RESET, for STEP 0, and in free-run every `flush_cycles` cycles (20 ms of
+`clock_hz`) when no tick is due. Free-run is timed by the Link (a tick every `period` cycles,
+overruns counted by the Link). REPORT INPUT_DROPPED / OUTPUT_OVERFLOW after a tick that dropped
+inputs / lost outputs; INPUT_OVERFLOW for a refused INPUT frame; OVERRUN before the next SPIKES.
 
 Counters: the core's, plus the Link's own `dropped` (axons of refused INPUT frames) and
 `overruns` (free-run), added when read (COUNTERS or READ of the counters region), cleared
 with them.
 
-Not done (see the report of the first version): BAD_TABLES (STEP / FREERUN do not validate the
-tables); at most STEP_QUEUE STEPs may wait (a further STEP while they wait gets BUSY).
+Not done: BAD_TABLES (STEP / FREERUN do not validate the tables); at most STEP_QUEUE STEPs may
+wait (a further STEP while they wait gets BUSY).
 """
 
 from __future__ import annotations
@@ -45,34 +68,88 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
-from firmware.formats import bits_for
 from firmware import protocol as P
 from firmware.config import CoreConfig
+from firmware.errors import ConfigError
 
 from .cobs import DECODED_BEAT, FRAME_BEAT
+from .crc import crc16_update
 
 BUILD = 1
 STEP_QUEUE = 4
 FREERUN_FLUSH_S = 0.02
 CRC_INIT = P.crc16(b"")
 
+# --- buf: frame, templates, region table, variables ------------------------------------------
+BUF_DEPTH = 3 * 512
+FRAME_AREA = P.MAX_ENCODED
+SLOT_BASE = 1024                    # template r begins at SLOT_BASE + 8 r, r = FIRST_SLOT .. 31
+FIRST_SLOT = 2
+HIGH = 1280                         # the high page: variables, template bodies, region table
+TABLE_AT = 128                      # region r's entry at HIGH + TABLE_AT + 4 r: depth u16, word bytes, width
+# variables (high page); the READ of counter 7 / 6 adds the one at Cat(0, 0, 0, ~addr[0])
+RAM_DROPPED, RAM_OVERRUNS, RAM_UNREPORTED, RAM_ZERO, RAM_PENDING, RAM_RING = 0, 8, 16, 20, 28, 32
+RING_SLOTS = 8                      # 4 bytes each: the running STEP's ticks and those waiting
+RAM_END = RAM_RING + 4 * RING_SLOTS
 
-def _widths(st: struct.Struct) -> list[int]:
-    """Bit widths of the fields of a little-endian struct, read off its format."""
-    return [8 * struct.calcsize("<" + ch) for ch in st.format.lstrip("<")]
+# Reasons: the checks in order (a check's number is its ERROR's template slot), then the other
+# replies. Frames refused by the first four have no readable header (ref_valid = 0).
+(R_OVERSIZE_FRAME, R_FRAMING, R_TRUNCATED, R_BAD_CRC, R_VERSION, R_OVERSIZE, R_BAD_LENGTH,
+ R_UNKNOWN_OPCODE, R_SIZE, R_INPUT_ODD, R_BUSY, R_ACCESS_SIZE, R_BAD_ARGUMENT, R_BAD_REGION,
+ R_WORD_SIZE, R_OUT_OF_RANGE, R_READ_OVERSIZE, R_WRITE_SIZE, R_READ_ONLY, R_BAD_VALUE,
+ R_ERROR, R_HELLO, R_ACK) = range(FIRST_SLOT, FIRST_SLOT + 23)
+R_REPORT = R_ACK                    # REPORT of kind k (1..4): slot R_REPORT + k
+R_READ, R_COUNTERS, R_SPIKES = R_REPORT + 5, R_REPORT + 6, R_REPORT + 7
+assert R_SPIKES == 31 and len(P.ReportKind) == 4
+FIRST_REF_VALID = R_VERSION
+
+# Template fields: a code byte (type << 5 | argument), for some an address byte.
+F_LIT, F_ECHO, F_HIGH, F_TABLE, F_VALUE, F_VALUE_PLUS, F_CTRL = range(7)
+# F_LIT n: n literal bytes follow. F_ECHO n, a: n bytes of the frame from a (zeros when
+# ref_valid is 0). F_HIGH n, a: n bytes of the high page from a; n = 0: the template goes on
+# at a. F_TABLE n, k: n bytes of the region's table entry from byte k. F_VALUE: bits 4..1 a value
+# (S_*), bit 0: 4 bytes of it, else 2. F_VALUE_PLUS, a: the same plus the high page's bytes
+# from a (a constant). F_CTRL: the end (CRC, end beat), a jump to slot `reason`,
+# the words of a READ / COUNTERS, the spike records.
+C_END, C_JUMP, C_WORDS, C_SPIKES = range(4)
+# values (S_TICK is tick - 1 while `tick_prev`)
+(S_HEADER, S_TICK, S_CONSUMED, S_IN_LEVEL, S_DV, S_STATUS, S_WORD, S_RDATA, S_N, S_ENC, S_DETAIL,
+ S_COUNT, S_SP_LEN, S_CRC, S_SPIKE) = range(15)
+S_RECORD = S_TICK                   # bytes 4, 5: the spike record's info
 
 
-def _pack(st: struct.Struct, *values):
-    widths = _widths(st)
-    assert len(widths) == len(values), (st.format, len(values))
-    return Cat(*(_u(v, w) for v, w in zip(values, widths)))
+def _lit(data):
+    out = []
+    for at in range(0, len(data), 31):
+        chunk = list(data[at:at + 31])
+        out += [F_LIT << 5 | len(chunk), *chunk]
+    return out
 
 
-def _u(v, w):
-    """Value v zero-extended / truncated to w bits."""
-    if isinstance(v, int):
-        return Const(v, w)
-    return Cat(v, Const(0, w))[:w]
+def _echo(addr, n):
+    return [F_ECHO << 5 | n, addr]
+
+
+def _high(label, n):
+    return [F_HIGH << 5 | n, label]       # label: a high-page offset or the name of a body
+
+
+def _table(k, n):
+    return [F_TABLE << 5 | n, k]
+
+
+def _value(source, n, plus=None):
+    assert n in (2, 4)
+    code = source << 1 | (n == 4)
+    return [F_VALUE << 5 | code] if plus is None else [F_VALUE_PLUS << 5 | code, plus]
+
+
+def _ctrl(what):
+    return [F_CTRL << 5 | what]
+
+
+def _u32(v):
+    return list(struct.pack("<I", v & 0xFFFFFFFF))
 
 
 def core_signature_members(config: CoreConfig, input_depth: int):
@@ -88,9 +165,15 @@ class Link(wiring.Component):
         if not 64 <= max_payload <= P.MAX_PAYLOAD:
             raise ValueError(f"max_payload = {max_payload} must be in [64, {P.MAX_PAYLOAD}]")
         self.config = config
-        self.input_depth, self.max_payload, self.clock_hz, self.window = input_depth, max_payload, clock_hz, window
+        self.input_depth, self.max_payload = input_depth, max_payload
+        self.clock_hz, self.window = clock_hz, window
         self.flush_cycles = max(1, int(clock_hz * FREERUN_FLUSH_S))
         self.regions = fmt.memory_map(config)
+        deepest = max(self.regions.values(), key=lambda r: r.depth)
+        if len(self.regions) > 32 or deepest.depth > 0xFFFF:
+            raise ConfigError(f"the Link's region table holds at most 32 regions of at most 65,535 words; "
+                              f"region {deepest.name} has {deepest.depth}: lower the CoreConfig field "
+                              f"that sets its depth")
         members = {
             "rx": In(stream.Signature(DECODED_BEAT)),
             "rx_byte": In(1),
@@ -102,225 +185,450 @@ class Link(wiring.Component):
             members[name] = member.flip()
         super().__init__(members)
 
+    # --- the contents of buf ------------------------------------------------------------------
+
+    def _image(self):
+        """buf's initial contents, and the high-page offsets of the template bodies and
+        constants."""
+        c, regions, max_pl = self.config, self.regions, self.max_payload
+        n_regions = len(regions)
+        E = P.ErrorCode
+
+        def error(code, detail):        # code, ref_valid 1, detail (an int: literal)
+            if isinstance(detail, int):
+                return _lit([int(code), 1] + _u32(detail)) + _ctrl(C_END)
+            return _lit([int(code), 1]) + detail + _ctrl(C_END)
+
+        def header(op, size):
+            return _value(S_HEADER, 2) + _lit([int(op)] + list(struct.pack("<H", size)))
+
+        slots = {
+            R_OVERSIZE_FRAME: _lit([int(E.OVERSIZE), 0] + _u32(P.MAX_PAYLOAD)) + _ctrl(C_END),
+            R_FRAMING: _lit([int(E.FRAMING), 0]) + _value(S_ENC, 4) + _ctrl(C_END),
+            R_TRUNCATED: _lit([int(E.TRUNCATED), 0]) + _value(S_N, 4) + _ctrl(C_END),
+            R_BAD_CRC: _lit([int(E.BAD_CRC), 0]) + _value(S_DV, 4) + _ctrl(C_END),
+            R_VERSION: error(E.VERSION, P.PROTOCOL_VERSION),
+            R_OVERSIZE: error(E.OVERSIZE, P.MAX_PAYLOAD if max_pl == P.MAX_PAYLOAD else _value(S_DV, 4)),
+            R_BAD_LENGTH: error(E.BAD_LENGTH, _value(S_N, 4, "minus7")),
+            R_UNKNOWN_OPCODE: error(E.UNKNOWN_OPCODE, _echo(2, 1) + _high(RAM_ZERO, 3)),
+            R_SIZE: error(E.BAD_PAYLOAD, _value(S_DETAIL, 4)),
+            R_INPUT_ODD: error(E.BAD_PAYLOAD, _value(S_N, 4, "minus6")),
+            R_BUSY: error(E.BUSY, _high(RAM_PENDING, 4)),
+            R_ACCESS_SIZE: error(E.BAD_PAYLOAD, P.REGION_ACCESS.size),
+            R_BAD_ARGUMENT: error(E.BAD_ARGUMENT, 1),
+            R_BAD_REGION: error(E.BAD_REGION, n_regions),
+            R_WORD_SIZE: error(E.WORD_SIZE, _table(2, 1) + _high(RAM_ZERO, 3)),
+            R_OUT_OF_RANGE: error(E.OUT_OF_RANGE, _table(0, 2) + _high(RAM_ZERO, 2)),
+            R_READ_OVERSIZE: error(E.OVERSIZE, _value(S_DETAIL, 4)),
+            R_WRITE_SIZE: error(E.BAD_PAYLOAD, _value(S_DV, 4)),
+            R_READ_ONLY: error(E.READ_ONLY, regions["counters"].index),
+            R_BAD_VALUE: error(E.BAD_VALUE, _table(3, 1) + _high(RAM_ZERO, 3)),
+            R_ERROR: header(P.Op.ERROR, P.ERROR.size) + _echo(1, 2) + _ctrl(C_JUMP),
+            R_HELLO: header(P.Op.HELLO_REPLY, P.HELLO_REPLY.size) + _high("hello", 0),
+            R_ACK: header(P.Op.ACK, P.ACK.size) + _high("ack", 0),
+            # READ_REPLY and SPIKES: the length is a value (dv, sp_len)
+            R_READ: (_value(S_HEADER, 2) + _lit([int(P.Op.READ_REPLY)]) + _value(S_DV, 2) + _echo(1, 2)
+                     + _high("read", 0)),
+            R_COUNTERS: (header(P.Op.COUNTERS_REPLY, P.COUNTERS_REPLY.size + len(fmt.COUNTERS) * P.COUNTER.size)
+                         + _high("counters", 0)),
+            R_SPIKES: (_value(S_HEADER, 2) + _lit([int(P.Op.SPIKES)]) + _value(S_SP_LEN, 2) + _value(S_TICK, 4)
+                       + _value(S_CONSUMED, 4) + _ctrl(C_SPIKES) + _ctrl(C_END)),
+        }
+        for kind in P.ReportKind:       # the header's literal field takes the kind too
+            report = header(P.Op.REPORT, P.REPORT.size)
+            assert report[1] == F_LIT << 5 | 3
+            report[1] += 1
+            slots[R_REPORT + kind] = (report + [int(kind)]
+                                      + _high("overrun" if kind == P.ReportKind.OVERRUN else "report", 0))
+
+        caps = int(P.Capability.STDP | P.Capability.FREERUN | P.Capability.BITMAP_SPIKES
+                   | P.Capability.COUNTER_CLEAR)
+        hello = P.HELLO_REPLY.pack(
+            0, 0, P.PROTOCOL_VERSION, int(P.DeviceKind.FPGA), caps, max_pl, self.window, 0, 0,
+            self.input_depth, self.clock_hz & 0xFFFFFFFF, 0, 0, 0,
+            c.n_neurons, c.n_inputs, c.n_synapses, c.n_segments, c.n_reverse, c.n_profiles,
+            c.n_projections, c.weight_bits, c.max_delay, n_regions, len(fmt.COUNTERS), BUILD)
+        assert len(hello) == 64 and struct.calcsize("<BBBBHHBB") == 10
+        bodies = {
+            # ref, version .. window, status, reserved, input_depth, clock_hz, tick, consumed,
+            # queued, the configuration
+            "hello": (_echo(1, 2) + _lit(hello[2:9]) + _value(S_STATUS, 2) + _lit(hello[11:20])
+                      + _value(S_TICK, 4) + _value(S_CONSUMED, 4) + _value(S_IN_LEVEL, 4)
+                      + _lit(hello[32:]) + _ctrl(C_END)),
+            "ack": _echo(1, 2) + _lit([0, 0]) + _value(S_TICK, 4) + _value(S_CONSUMED, 4) + _ctrl(C_END),
+            "report": _lit([0, 0, 0]) + _value(S_COUNT, 4) + _value(S_TICK, 4) + _ctrl(C_END),
+            "overrun": _lit([0, 0, 0]) + _high(RAM_UNREPORTED, 4) + _value(S_TICK, 4) + _ctrl(C_END),
+            "read": _echo(P.HEADER_SIZE, P.REGION_ACCESS.size) + _ctrl(C_WORDS) + _ctrl(C_END),
+            "counters": _echo(1, 2) + _lit([len(fmt.COUNTERS), 0]) + _ctrl(C_WORDS) + _ctrl(C_END),
+            # constants for F_VALUE_PLUS: "ones" (tick - 1, and the record header: tick - 1, info)
+            "minus7": _u32(-7) + [0xFF, 0, 0],
+            "minus6": _u32(-6),
+        }
+
+        # bodies into the free parts of the high page
+        free = [(RAM_END, TABLE_AT), (TABLE_AT + 4 * n_regions, 256)]
+        where = {}
+        for name, body in sorted(bodies.items(), key=lambda kv: -len(kv[1])):
+            for k, (lo, hi) in enumerate(free):
+                if hi - lo >= len(body):
+                    where[name] = lo
+                    free[k] = (lo + len(body), hi)
+                    break
+            else:
+                raise ValueError(f"the Link's templates do not fit buf (body {name})")
+        where["ones"] = where["minus7"] + 1
+
+        def resolve(seq):
+            return [where[x] if isinstance(x, str) else x for x in seq]
+
+        image = [0] * BUF_DEPTH
+        for name, body in bodies.items():
+            at = HIGH + where[name]
+            image[at:at + len(body)] = resolve(body)
+        assert sorted(slots) == list(range(FIRST_SLOT, 32)), sorted(slots)
+        for r, code in slots.items():
+            assert len(code) <= 8, (r, code)
+            image[SLOT_BASE + 8 * r:SLOT_BASE + 8 * r + len(code)] = resolve(code)
+        for region in regions.values():
+            at = HIGH + TABLE_AT + 4 * region.index
+            image[at:at + 4] = [region.depth & 0xFF, region.depth >> 8, P.word_bytes(region),
+                                region.layout.width]
+        assert SLOT_BASE + 8 * FIRST_SLOT >= FRAME_AREA and len(image) == BUF_DEPTH
+        return image, where
+
     def elaborate(self, platform):
         m = Module()
 
         c, regions = self.config, self.regions
-        by_index = sorted(regions.values(), key=lambda r: r.index)
-        n_regions = len(by_index)
+        n_regions = len(regions)
         counters_index = regions["counters"].index
         seed_index = regions["lfsr_state"].index
-        i_dropped, i_overruns = fmt.COUNTERS.index("dropped"), fmt.COUNTERS.index("overruns")
+        assert (fmt.COUNTERS.index("overruns"), fmt.COUNTERS.index("dropped")) == (6, 7)
         max_pl = self.max_payload
-        spike_cap = max_pl - P.SPIKES.size
+        image, where = self._image()
 
         # --- memories -------------------------------------------------------------------------
-        m.submodules.buf = buf = Memory(shape=8, depth=P.MAX_FRAME + 1, init=[])
+        # No port reads an address in the cycle it is written: yosys need not emulate what the
+        # read returns then (no_rw_check), which saves a comparator and a bypass per memory.
+        no_rw_check = {"no_rw_check": 1}
+        m.submodules.buf = buf = Memory(shape=8, depth=BUF_DEPTH, init=image, attrs=no_rw_check)
         bw, br = buf.write_port(), buf.read_port()
-        m.submodules.spk = spk = Memory(shape=8, depth=spike_cap, init=[])
+        # the SPIKES payload (its records from byte 8 on)
+        m.submodules.spk = spk = Memory(shape=8, depth=max_pl, init=[], attrs=no_rw_check)
         sw, sr = spk.write_port(), spk.read_port()
         nb = len(self.out_neuron)
-        m.submodules.lst = lst = Memory(shape=nb, depth=c.n_neurons, init=[])
+        m.submodules.lst = lst = Memory(shape=nb, depth=c.n_neurons, init=[], attrs=no_rw_check)
         lw, lr = lst.write_port(), lst.read_port()
 
-        # --- receive state --------------------------------------------------------------------
-        n = Signal(11)                  # decoded bytes of the frame (saturating)
-        enc = Signal(11)                # encoded bytes (saturating)
-        enc_final = Signal(11)
-        ferr = Signal()
-        crc0 = Signal(16, init=CRC_INIT)
-        crc1 = Signal(16, init=CRC_INIT)
-        crc2 = Signal(16, init=CRC_INIT)
-        hdr = Array(Signal(8, name=f"hdr{k}") for k in range(P.HEADER_SIZE + 8))
-        h_ver, h_seq, h_op = hdr[0], hdr[1], hdr[2]
-        h_len = Cat(hdr[3], hdr[4])
-        p = [hdr[P.HEADER_SIZE + k] for k in range(8)]
-        npay = Signal(11)
-        m.d.comb += npay.eq(n - P.HEADER_SIZE - P.CRC_SIZE)
+        # buf's read address is the pointer's next value, so br.data is always buf[ptr]; the
+        # states choose the next value by a small code (pmode, and aidx for the fixed ones)
+        ptr = Signal(11)
+        ptr_next = Signal(11)
+        m.d.comb += br.addr.eq(ptr_next)
+        m.d.sync += ptr.eq(ptr_next)
+        ptr_inc = ptr + 1
+        data = br.data
 
-        end_taken = Signal()
-        with m.If(end_taken):
-            m.d.sync += enc.eq(0)
+        # --- receive state --------------------------------------------------------------------
+        n = Signal(11)                  # decoded bytes of the frame
+        enc = Signal(11)                # encoded bytes (saturating)
+        early = Signal()                # the next frame's first (code) byte came while a command ran
+        in_cmd = Signal()               # a command is under way (not a tick's reports or SPIKES)
+        ferr = Signal()
+        npay = Signal(11)
+        pay_end = Signal(11)
+        m.d.comb += [npay.eq(n - (P.HEADER_SIZE + P.CRC_SIZE)), pay_end.eq(n - P.CRC_SIZE)]
+        at_end = ptr == pay_end
+        at_end_q = Signal()
+        m.d.sync += at_end_q.eq(at_end)
+        # While a command runs the COBS decoder takes at most the next frame's first byte (a
+        # code byte; the next one yields a beat), so `enc` holds still for FRAMING's detail.
+        with m.If(self.rx_byte & in_cmd):
+            m.d.sync += early.eq(1)
         with m.Elif(self.rx_byte & (enc != 2047)):
             m.d.sync += enc.eq(enc + 1)
 
+        word = Signal(64)               # payload bytes 0..7; a word to write; an INPUT entry
+        shift_word = word.eq(Cat(word[8:], data))
+        hdr = Signal(24)                # opcode, length
+        h_op, h_len = hdr[:8], hdr[8:]
+        ver_ok = Signal()
+        arg_nz = Signal()               # payload bytes 0..3 not all zero
+        fed = Signal()
+        crc = Signal(16, init=CRC_INIT)
+        tx_byte = Signal(8)
+        crc_en = Signal()
+        with m.If(crc_en):
+            m.d.sync += crc.eq(crc16_update(crc, tx_byte))
+
+        op_lo, op_hi0 = h_op[:4], h_op[4:] == 0
+
+        def is_op(*ops):
+            return op_hi0 & Cat(*(op_lo == int(op) for op in ops)).any()
+
+        is_access = is_op(P.Op.READ, P.Op.WRITE)
+        is_read, is_write = is_op(P.Op.READ), is_op(P.Op.WRITE)
+
         # --- executor state ---------------------------------------------------------------------
-        steps_n = Signal(range(STEP_QUEUE + 1))
-        steps_q = [Signal(32, name=f"step_q{k}") for k in range(STEP_QUEUE)]
-        cur_left = Signal(32)
-        pending = Signal(32)            # ticks still to run (sum of the STEPs), mod 2**32
+        reason = Signal(5)              # the check under way; the reply's template slot
+        dv = Signal(20)                 # the CRC without the last 2 bytes; READ_REPLY's, WRITE's size
+        tick_prev = Signal()            # S_TICK is tick - 1 (the tick just run)
+        through_prev = Signal()         # the SPIKES to send is through tick - 1 (a record did not fit)
         freerun = Signal()
+        period_nz = Signal()
+        cur_active = Signal()           # a STEP runs: its remaining ticks in ring slot q_head
+        q_head = Signal(range(RING_SLOTS))
+        waiting = Signal(range(STEP_QUEUE + 1))
         period = Signal(32)
         since_tick = Signal(32)         # cycles since the last free-run tick started
-        since_flush = Signal(32)
-        x_dropped = Signal(64)
-        x_overruns = Signal(64)
-        ovr_unrep = Signal(32)
+        due_now = Signal()              # free-run just began: the first tick is due
+        since_flush = Signal(range(self.flush_cycles + 1))
+        ovr_any = Signal()              # RAM_UNREPORTED holds a count not yet reported
         busy = Signal()
-        m.d.comb += busy.eq((cur_left != 0) | (steps_n != 0) | freerun)
+        m.d.comb += busy.eq(cur_active | (waiting != 0) | freerun)
+        # since_tick counts up by one from 0, so it passed `period` once it equalled it
+        tick_passed = Signal()          # since_tick > period
+        tick_ge = tick_passed | (since_tick == period)
+        with m.If(tick_ge):
+            m.d.sync += tick_passed.eq(1)
+        with m.If(freerun):
+            m.d.sync += since_tick.eq(since_tick + 1)
+            with m.If(since_flush != self.flush_cycles):
+                m.d.sync += since_flush.eq(since_flush + 1)
 
-        # reply transmitter. A command only names its reply (`tx_kind`; an ERROR's `tx_reason`):
-        # opcode, length and fixed fields are selected from those while it is sent, from registers
-        # that hold still meanwhile (header, tick, consumed and queue level change only between
-        # commands). Setting every field in each of the ~45 places that reply took more logic
-        # than the rest of the link together.
-        tx_seq = Signal(8)
-        tx_kind = Signal(3)
-        tx_reason = Signal(5)           # ERROR: index into `error_reasons` (code, detail, valid)
-        tx_report = Signal(8)           # REPORT: kind
-        tx_count = Signal(32)           # REPORT: count
-        tx_tick = Signal(32)            # REPORT: tick
-        err_code, err_valid, err_detail = Signal(8), Signal(), Signal(32)   # from tx_reason
-        idx = Signal(11)
-        crc_tx = Signal(16, init=CRC_INIT)
-        after = Signal(4)
-        after_flush = Signal(4)
-        A_DONE, A_ACK, A_ACK_FLUSH, A_FLUSH_SPIKES, A_RESET, A_CLEARCNT, A_TICK1, A_TICK2, A_TICK3, \
-            A_TICK_DONE, A_IDLE_KEEP = range(11)
-        flush_through = Signal(32)
+        # region of a READ / WRITE: its table entry, and the word loop
+        tab = Signal(32)
+        depth, wbytes, width = tab[:16], tab[16:20], tab[24:31]
+        region = Signal(5)
+        # a region's word address (up to its depth: the READ's end), or the SPIKES payload's byte
+        aaddr_width = max(len(self.access_addr) + 1, (max_pl - 1).bit_length())
+        aaddr = Signal(aaddr_width)
+        aaddr_next = Signal(aaddr_width)
+        m.d.comb += aaddr_next.eq(aaddr)
+        m.d.sync += aaddr.eq(aaddr_next)
+        bad = Signal()                  # WRITE: a top byte above the width; then: a word is complete
+        p_region, p_wb, p_addr, p_count = word[:8], word[8:16], word[16:48], word[48:64]
+        access_end = Signal(17)         # a READ / WRITE: address + count (range check, READ's end)
+        m.d.comb += access_end.eq(p_addr[:16] + p_count)
+
+        # RAM operations
+        nz = Signal()
+        ram_write = Signal()
+        ram_op = Signal(4)
 
         # spike records
-        sp_len = Signal(range(spike_cap + 1))
-        t_tick = Signal(32)
+        sp_len = Signal(range(max_pl + 1), init=P.SPIKES.size)
         ln = Signal(range(c.n_neurons + 1))
         last_neuron = Signal(nb)
-        drop_cnt = Signal(32)
-        lost_cnt = Signal(32)
+        drop_cnt = Signal(range(max(self.input_depth, P.MAX_PAYLOAD // 2) + 1))
+        lost_cnt = Signal(range(c.n_neurons + 1))
         li = Signal(range(c.n_neurons + 1))
-        bj = Signal(16)
+        li_next = Signal(range(c.n_neurons + 1))
+        m.d.comb += [li_next.eq(li), lr.addr.eq(li_next)]
+        m.d.sync += li.eq(li_next)
+        bj = Signal(nb)
         acc8 = Signal(8)
-        k6 = Signal(3)
 
-        K_ERROR, K_ACK, K_REPORT, K_HELLO, K_READ, K_COUNTERS, K_SPIKES = range(7)
+        # transmitter
+        tx_seq = Signal(8)
+        tp = Signal(11)                 # where the template goes on after a field
+        fcnt = Signal(6)                # a field's bytes; a variable's; a loop's
+        fkind = Signal(3)               # the field type (T_ADDR)
+        mode = Signal(3)
+        M_LIT, M_RET, M_WORDS, M_SPIKES, M_CRC = 0, 1, 2, 4, 5     # bit 2: a one-byte value (lane 0)
 
-        # command work registers
-        word = Signal(64)
-        wj = Signal(4)                  # byte in word
-        wk = Signal(16)                 # word index
-        ptr = Signal(11)                # buffer read pointer
-        bad = Signal()
-        axons = Signal(16)
+        # spike record of the tick: list or bitmap, whichever is smaller
+        bm_bytes = Signal(nb + 1)
+        use_bm = Signal()
+        rec_len = Signal(12)
+        m.d.comb += [bm_bytes.eq((last_neuron >> 3) + 1), use_bm.eq(bm_bytes < (ln << 1)),
+                     rec_len.eq(P.SPIKE_RECORD.size + Mux(use_bm, bm_bytes, ln << 1))]
 
-        m.d.comb += [br.addr.eq(ptr), lr.addr.eq(li)]
+        # --- the byte adder: buf's byte (a) + a value's byte (b) + carry --------------------
+        a_en = Signal()                 # a: buf's byte, else 0
+        b_src = Signal()                # b: the value's byte, else b_ones ? 0xFF : 0
+        b_ones = Signal()
+        cy = Signal()
+        src = Signal(4)                 # the value (S_*)
+        bidx = Signal(3)                # its byte
+        e_size = Mux(is_op(P.Op.COUNTERS), P.COUNTERS_REQUEST.size,
+                     Mux(is_op(P.Op.STEP, P.Op.FREERUN, P.Op.SEED), 4,
+                         Mux(is_read, P.REGION_ACCESS.size, 0)))   # the size a payload must have
+        assert P.REGION_ACCESS.size < 16
+        assert P.STEP.size == P.FREERUN.size == P.SEED.size == 4
+        most = Array(Const(P.max_words(max(1, b), max_pl), 10) for b in range(16))[wbytes]
+        info = Mux(use_bm, P.SPIKE_BITMAP | bm_bytes, ln)
+        values = {
+            S_HEADER: Cat(Const(P.PROTOCOL_VERSION, 8), tx_seq), S_TICK: Cat(self.tick, info[:16]),
+            S_CONSUMED: self.consumed, S_IN_LEVEL: self.in_level, S_DV: dv,
+            S_STATUS: Cat(busy & ~freerun, freerun),
+            S_WORD: word[:32], S_RDATA: self.access_rdata, S_N: n, S_ENC: enc,
+            S_DETAIL: Mux(is_read, most, e_size),   # READ: the words it may have, else the payload's size
+            # REPORT's count: a tick's dropped inputs are reported (and cleared) before its lost outputs
+            S_COUNT: Mux(drop_cnt != 0, drop_cnt, lost_cnt),
+            # the CRC: its high byte, twice (a CRC register given its own high byte shifts left by 8)
+            S_SP_LEN: sp_len, S_CRC: crc[8:], S_SPIKE: sr.data,
+        }
+        assert (int(P.Status.STEPPING), int(P.Status.FREERUN)) == (1, 2)
+        read_as = {S_HEADER: 2, S_STATUS: 2, S_SP_LEN: 2, S_CRC: 1, S_SPIKE: 1,   # bytes (else 4)
+                   S_TICK: 8, S_RDATA: 8, S_COUNT: 8}
+        # byte lanes: lane j holds byte j of the value `src`; bidx picks the lane
+        value_byte = Signal(8)
+        lanes = []
+        for j in range(8):
+            lane = Signal(8, name=f"lane{j}")
+            with m.Switch(src):
+                for sv, v in values.items():
+                    if j < read_as.get(sv, 4) and 8 * j < len(v):
+                        with m.Case(sv):
+                            m.d.comb += lane.eq(Cat(v, Const(0, 8))[8 * j:8 * j + 8])
+            lanes.append(lane)
+        m.d.comb += value_byte.eq(Array(lanes)[bidx])
+        alu = Signal(9)
+        m.d.comb += alu.eq(Mux(a_en, data, 0) + Mux(b_src, value_byte, Mux(b_ones, 0xFF, 0)) + cy)
 
-        # region constants
-        def table(values, width):
-            return Array(Const(v, width) for v in values)
-        r_depth = table([r.depth for r in by_index], 32)
-        r_width = table([r.layout.width for r in by_index], 8)
-        r_wb = table([P.word_bytes(r) for r in by_index], 8)
-        r_most = table([P.max_words(P.word_bytes(r), max_pl) for r in by_index], 16)
-        region = p[0]
-        a_wb, a_addr, a_count = p[1], Cat(p[2], p[3], p[4], p[5]), Cat(p[6], p[7])
-        reg_ok = region < n_regions
-        ridx = Mux(reg_ok, region, 0)
-        depth, width, wbytes, most = r_depth[ridx], r_width[ridx], r_wb[ridx], r_most[ridx]
-        range_end = Signal(34)
-        m.d.comb += range_end.eq(a_addr + a_count)
-        a_bytes = Signal(20)            # a_count * wbytes by shift and add: a multiplier would take DSPs
-        m.d.comb += a_bytes.eq(sum(Mux(wbytes[k], a_count << k, 0) for k in range(4)))
-        w_size = Signal(32)
-        m.d.comb += w_size.eq(P.REGION_ACCESS.size + a_bytes)
-        arg32 = Cat(p[0], p[1], p[2], p[3])
+        B_ZERO, B_VALUE, B_ONES = range(3)
+
+        def alu_mode(a, b, carry, source=None):
+            """The adder's inputs from the next cycle on: buf's byte if `a`; b: 0, the value
+            `source` from its byte 0, or 0xFF; the carry in."""
+            m.d.sync += [a_en.eq(a), b_src.eq(b == B_VALUE), b_ones.eq(b == B_ONES), cy.eq(carry),
+                         bidx.eq(0)]
+            if source is not None:
+                m.d.sync += src.eq(source)
+
+        # --- buf's write port: the frame, or a variable ----------------------------------------
+        rx_store = Signal()
+        m.d.comb += [bw.addr.eq(Mux(ram_write, ptr, n)), bw.en.eq(ram_write | rx_store),
+                     bw.data.eq(Mux(ram_write, alu[:8], self.rx.payload.data))]
 
         # --- core defaults ------------------------------------------------------------------
-        m.d.comb += [self.step_ticks.eq(1), self.period.eq(0), self.freerun.eq(0)]
+        # (data ports driven always: only their strobes depend on the state)
+        m.d.comb += [self.step_ticks.eq(1), self.period.eq(0), self.freerun.eq(0),
+                     self.access_region.eq(region), self.access_addr.eq(aaddr), self.access_wdata.eq(word),
+                     lw.addr.eq(ln), lw.data.eq(self.out_neuron)]
+        entry = word[48:]               # an INPUT entry
+        aw = len(self.in_axon)
+        axon = entry[:15]
+        if (1 << aw) > c.n_inputs and aw < 15:
+            # out-of-range axons become a value the core drops as out of range
+            m.d.comb += self.in_axon.eq(Mux(axon >= (1 << aw), (1 << aw) - 1, axon))
+        else:
+            m.d.comb += self.in_axon.eq(axon)
+        m.d.comb += [self.in_tick_end.eq(entry[15]), self.in_repeat.eq(entry[:15])]
 
-        # --- transmit helpers ----------------------------------------------------------------
-        def send(kind, then=A_DONE):
-            """Start the reply `kind` (idx and crc_tx are reset by the frame before it: T_END)."""
-            if kind in (K_ERROR, K_REPORT):
-                m.d.comb += self.error.eq(1)
-            m.d.sync += [tx_kind.eq(kind), after.eq(then)]
-            m.next = "T_HDR"
+        # --- transmit byte ------------------------------------------------------------------
+        m.d.comb += [tx_byte.eq(alu[:8]), self.tx.payload.data.eq(tx_byte)]
+        tx_go = self.tx.valid & self.tx.ready
+        m.d.comb += [sw.addr.eq(sp_len), sr.addr.eq(aaddr_next)]
 
-        error_reasons = []      # (code, detail, valid); detail an int or a value that holds still
+        ref_valid = reason >= FIRST_REF_VALID
+        is_error = reason < R_ERROR
 
-        def send_error(code, detail, valid=True):
-            key = (int(code), repr(detail), valid)
-            keys = [(c_, repr(d_), v_) for c_, d_, v_ in error_reasons]
-            if key not in keys:
-                error_reasons.append((int(code), detail, valid))
-                keys.append(key)
-            m.d.sync += tx_reason.eq(keys.index(key))
-            send(K_ERROR)
+        # --- buf's next read address --------------------------------------------------------
+        P_HOLD, P_INC, P_RET, P_DATA, P_HIGH, P_TABLE, P_SLOT, P_FIXED = range(8)
+        (A_FRAME, A_PAYLOAD, A_WORDS, A_ONES, A_PENDING, A_DROPPED, A_OVERRUNS, A_UNREPORTED, A_HEAD,
+         A_NEW, A_EXTRA) = range(11)
+        pmode = Signal(3)
+        aidx = Signal(4)
+        slot_err = Signal()             # the ERRORs' common beginning, not the reason's slot
+        fixed = Array([
+            Const(0, 11), Const(P.HEADER_SIZE, 11), Const(P.HEADER_SIZE + P.REGION_ACCESS.size, 11),
+            Const(HIGH + where["ones"], 11), Const(HIGH + RAM_PENDING, 11), Const(HIGH + RAM_DROPPED, 11),
+            Const(HIGH + RAM_OVERRUNS, 11), Const(HIGH + RAM_UNREPORTED, 11),
+            # ring slots: the running STEP's, the next free one
+            Cat(Const(0, 2), q_head, Const((HIGH + RAM_RING) >> 5, 6)),
+            Cat(Const(0, 2), (q_head + 1 + waiting)[:3], Const((HIGH + RAM_RING) >> 5, 6)),
+            # the Link's counter added to counter 7 (dropped) or 6 (overruns)
+            Cat(Const(0, 3), ~aaddr[0], Const(HIGH >> 4, 7)),
+        ])[aidx]
+        assert RAM_RING % 32 == 0 and HIGH % 256 == 0 and (HIGH + TABLE_AT) % 128 == 0 and len(q_head) == 3
+        table_k = Signal(2)
+        with m.Switch(pmode):
+            with m.Case(P_HOLD):
+                m.d.comb += ptr_next.eq(ptr)
+            with m.Case(P_INC):
+                m.d.comb += ptr_next.eq(ptr_inc)
+            with m.Case(P_RET):
+                m.d.comb += ptr_next.eq(tp)
+            with m.Case(P_DATA):
+                m.d.comb += ptr_next.eq(data)
+            with m.Case(P_HIGH):
+                m.d.comb += ptr_next.eq(Cat(data, Const(HIGH >> 8, 3)))
+            with m.Case(P_TABLE):
+                m.d.comb += ptr_next.eq(Cat(table_k, region, Const((HIGH + TABLE_AT) >> 7, 4)))
+            with m.Case(P_SLOT):
+                slot = Mux(slot_err, R_ERROR, reason)
+                m.d.comb += ptr_next.eq(Cat(Const(0, 3), slot, Const(SLOT_BASE >> 8, 3)))
+            with m.Case(P_FIXED):
+                m.d.comb += ptr_next.eq(fixed)
 
-        def send_ack(then=A_DONE):
-            send(K_ACK, then=then)
+        def go(mode_, fixed_=None):
+            m.d.comb += pmode.eq(mode_)
+            if fixed_ is not None:
+                m.d.comb += aidx.eq(fixed_)
 
-        def send_report(kind, count, tick, then):
-            m.d.sync += [tx_report.eq(int(kind)), tx_count.eq(_u(count, 32)), tx_tick.eq(_u(tick, 32))]
-            send(K_REPORT, then=then)
+        # --- operations on the variables (read, add, write back a byte a cycle) ----------------
+        (OP_INPUT_DROPPED, OP_STEP_PENDING, OP_STEP_SLOT, OP_FREERUN, OP_END_RUNS, OP_ZERO_COUNTERS,
+         OP_OVERRUNS, OP_UNREPORTED, OP_PENDING_DEC, OP_HEAD_DEC) = range(10)
+        ops = {   # op: (address, bytes, a, b, carry in, the value for b)
+            OP_INPUT_DROPPED: (A_DROPPED, 8, 1, B_VALUE, 0, S_COUNT),   # dropped += axons
+            OP_STEP_PENDING: (A_PENDING, 4, 1, B_VALUE, 0, S_WORD),     # pending += ticks
+            OP_STEP_SLOT: (A_NEW, 4, 1, B_VALUE, 0, S_WORD),            # free slot (0) += ticks
+            OP_FREERUN: (A_PENDING, 4, 0, B_ONES, 0, S_WORD),           # BUSY's detail: 0xFFFFFFFF
+            OP_END_RUNS: (A_PENDING, RAM_END - RAM_PENDING, 0, B_ZERO, 0, S_WORD),   # pending, ring: 0
+            OP_ZERO_COUNTERS: (A_DROPPED, 16, 0, B_ZERO, 0, S_WORD),    # dropped, overruns: 0
+            OP_OVERRUNS: (A_OVERRUNS, 8, 1, B_ZERO, 1, S_WORD),         # overruns += 1
+            OP_UNREPORTED: (A_UNREPORTED, 4, ovr_any, B_ZERO, 1, S_WORD),   # unreported: + 1, or 1
+            OP_PENDING_DEC: (A_PENDING, 4, 1, B_ONES, 0, S_WORD),       # pending -= 1
+            OP_HEAD_DEC: (A_HEAD, 4, 1, B_ONES, 0, S_WORD),             # the running STEP's ticks -= 1
+        }
+        assert RAM_UNREPORTED == RAM_OVERRUNS + 8 and RAM_OVERRUNS == RAM_DROPPED + 8
 
-        def end_runs():
-            """STOP and RESET: no free-run, no current or queued STEP ticks."""
-            m.d.sync += [freerun.eq(0), cur_left.eq(0), steps_n.eq(0), pending.eq(0)]
+        def ram(op):
+            m.d.sync += ram_op.eq(op)
+            m.next = "RAM_SETUP"
 
-        def flush(through, then):
-            m.d.sync += [flush_through.eq(through), after_flush.eq(then)]
+        def send(r):
+            m.d.sync += reason.eq(r)
+            m.next = "T_START"
+
+        def flush():
             m.next = "FLUSH"
 
-        busy_detail = Signal(32)
-        m.d.comb += busy_detail.eq(Mux(freerun & (cur_left == 0) & (steps_n == 0), 0xFFFFFFFF, pending))
+        overflow = ((npay >> 1) + self.in_level) > self.input_depth     # an INPUT that does not fit
 
-        # transmit byte
-        tx_byte = Signal(8)
-        tx_hs = Signal()
-        m.d.comb += [self.tx.payload.data.eq(tx_byte), tx_hs.eq(self.tx.valid & self.tx.ready)]
-        crc_en = Signal()             # the byte sent is header or payload (not the CRC)
-        with m.If(tx_hs & crc_en):
-            m.d.sync += crc_tx.eq(P_crc_update(crc_tx, tx_byte))
-
-        ri = Signal(8)                  # byte within the READ word being sent
-        m.d.comb += [sw.addr.eq(0), sr.addr.eq(idx - P.SPIKES.size)]
-
-        with m.If(freerun):                 # free-run timing (the FSM may restart them)
-            m.d.sync += [since_tick.eq(since_tick + 1), since_flush.eq(since_flush + 1)]
-
-        # --- the fixed part of each reply kind, and where READ and COUNTERS read their words ---
-        status = Mux(freerun, P.Status.FREERUN, Mux(busy, P.Status.STEPPING, P.Status.IDLE))
-        caps = int(P.Capability.STDP | P.Capability.FREERUN | P.Capability.BITMAP_SPIKES
-                   | P.Capability.COUNTER_CLEAR)
-        fixed = {
-            K_ERROR: _pack(P.ERROR, Mux(err_valid, h_seq, 0), Mux(err_valid, h_op, 0), err_code, err_valid,
-                           err_detail),
-            K_ACK: _pack(P.ACK, h_seq, h_op, 0, self.tick, self.consumed),
-            K_REPORT: _pack(P.REPORT, tx_report, 0, 0, tx_count, tx_tick),
-            K_HELLO: _pack(
-                P.HELLO_REPLY, h_seq, h_op, P.PROTOCOL_VERSION, int(P.DeviceKind.FPGA), caps,
-                max_pl, self.window, status, 0, self.input_depth, self.clock_hz & 0xFFFFFFFF,
-                self.tick, self.consumed, self.in_level,
-                c.n_neurons, c.n_inputs, c.n_synapses, c.n_segments, c.n_reverse, c.n_profiles,
-                c.n_projections, c.weight_bits, c.max_delay, n_regions, len(fmt.COUNTERS), BUILD),
-            K_READ: Cat(h_seq, h_op, *p),
-            K_COUNTERS: _pack(P.COUNTERS_REPLY, h_seq, h_op, len(fmt.COUNTERS), 0),
-            K_SPIKES: _pack(P.SPIKES, flush_through, self.consumed),
+        # --- the checks, in the protocol's order -------------------------------------------------
+        len_big = h_len > P.MAX_PAYLOAD
+        checks = {                      # reason: refused when
+            R_OVERSIZE_FRAME: enc > P.MAX_ENCODED,
+            R_FRAMING: ferr,
+            R_TRUNCATED: n < P.HEADER_SIZE + P.CRC_SIZE,
+            R_BAD_CRC: crc != 0,
+            R_VERSION: ~ver_ok,
+            R_OVERSIZE: len_big | ((h_len == npay) & (npay > max_pl)),
+            R_BAD_LENGTH: h_len != npay,
+            R_UNKNOWN_OPCODE: ~is_op(*(op for op in P.Op if op < 0x80)),
+            R_SIZE: is_op(P.Op.HELLO, P.Op.STOP, P.Op.RESET, P.Op.STEP, P.Op.FREERUN, P.Op.SEED,
+                          P.Op.COUNTERS) & (npay != e_size),
+            R_INPUT_ODD: is_op(P.Op.INPUT) & npay[0],
+            R_BUSY: (is_op(P.Op.READ, P.Op.WRITE, P.Op.FREERUN, P.Op.COUNTERS, P.Op.SEED) & busy)
+                    | (is_op(P.Op.STEP) & (freerun | ((waiting == STEP_QUEUE) & arg_nz))),
+            R_ACCESS_SIZE: Mux(is_read, npay != e_size, is_write & (npay < P.REGION_ACCESS.size)),
+            R_BAD_ARGUMENT: is_op(P.Op.SEED) & ~arg_nz,
+            R_BAD_REGION: is_access & (p_region >= n_regions),
+            R_WORD_SIZE: p_wb != wbytes,
+            R_OUT_OF_RANGE: (p_addr[16:] != 0) | (access_end > depth),
+            R_READ_OVERSIZE: is_read & (dv > max_pl),
+            R_WRITE_SIZE: is_write & (dv != npay),
+            R_READ_ONLY: is_write & (p_region == counters_index),
         }
-        fixed_sizes = [len(fixed[k]) // 8 for k in range(len(fixed))]
-        tx_op = Array(Const(int(op), 8) for op in (
-            P.Op.ERROR, P.Op.ACK, P.Op.REPORT, P.Op.HELLO_REPLY, P.Op.READ_REPLY, P.Op.COUNTERS_REPLY,
-            P.Op.SPIKES))[tx_kind]
-        tx_len = Signal(11)
-        m.d.comb += tx_len.eq(Array([
-            P.ERROR.size, P.ACK.size, P.REPORT.size, P.HELLO_REPLY.size,
-            P.REPLY.size + P.REGION_ACCESS.size + a_bytes,
-            P.COUNTERS_REPLY.size + len(fmt.COUNTERS) * P.COUNTER.size,
-            P.SPIKES.size + sp_len])[tx_kind])
-        fixed_byte = Signal(8)
-        with m.Switch(tx_kind):
-            for kind, bits in fixed.items():
-                with m.Case(kind):
-                    m.d.comb += fixed_byte.eq(bits.word_select(idx[:bits_for(len(bits) // 8)], 8))
-        counters_read = tx_kind == K_COUNTERS
-        rd_region = Mux(counters_read, counters_index, region)
-        rd_addr = Signal(32)
-        m.d.comb += rd_addr.eq(Mux(counters_read, 0, a_addr) + wk)
-        rd_bytes = Mux(counters_read, P.COUNTER.size, wbytes)
+        refused = Array(checks.get(r, Const(0)) for r in range(32))[reason]
 
         # --- the FSM ----------------------------------------------------------------------------
         with m.FSM(name="link"):
             with m.State("DONE"):
-                m.d.sync += [n.eq(0), crc0.eq(CRC_INIT), crc1.eq(CRC_INIT), crc2.eq(CRC_INIT)]
+                m.d.sync += [n.eq(0), in_cmd.eq(0), enc.eq(early | self.rx_byte), early.eq(0)]
                 m.next = "IDLE"
 
             with m.State("IDLE"):
@@ -328,265 +636,221 @@ class Link(wiring.Component):
                 beat = self.rx.payload
                 with m.If(self.rx.valid):
                     with m.If(beat.last):
-                        m.d.comb += end_taken.eq(1)
-                        m.d.sync += [ferr.eq(beat.error), enc_final.eq(enc)]
+                        m.d.sync += [ferr.eq(beat.error), reason.eq(FIRST_SLOT), in_cmd.eq(1)]
                         m.next = "CHECK"
                     with m.Else():
-                        with m.If(n < P.MAX_FRAME + 1):
-                            m.d.comb += [bw.addr.eq(n), bw.data.eq(beat.data), bw.en.eq(1)]
-                        with m.Switch(n):
-                            for k in range(P.HEADER_SIZE + 8):
-                                with m.Case(k):
-                                    m.d.sync += hdr[k].eq(beat.data)
-                        with m.If(n != 2047):
-                            m.d.sync += n.eq(n + 1)
-                        m.d.sync += [crc2.eq(crc1), crc1.eq(crc0), crc0.eq(P_crc_update(crc0, beat.data))]
-                with m.Elif((cur_left == 0) & (steps_n != 0)):
-                    m.d.sync += [cur_left.eq(steps_q[0]), steps_n.eq(steps_n - 1)]
-                    for k in range(STEP_QUEUE - 1):
-                        m.d.sync += steps_q[k].eq(steps_q[k + 1])
-                with m.Elif(cur_left != 0):
+                        # (n may wrap beyond 2047 bytes: such a frame is OVERSIZE anyway)
+                        m.d.comb += rx_store.eq(n < FRAME_AREA)
+                        m.d.sync += n.eq(n + 1)
+                with m.Elif(~cur_active & (waiting != 0)):
+                    m.d.sync += [cur_active.eq(1), q_head.eq(q_head + 1), waiting.eq(waiting - 1)]
+                with m.Elif(cur_active):
                     m.next = "TICK_START"
-                with m.Elif(freerun & (since_tick >= period)):
-                    m.d.sync += since_tick.eq(0)
+                with m.Elif(freerun & (due_now | tick_ge)):
+                    m.d.sync += [since_tick.eq(0), due_now.eq(0), tick_passed.eq(0)]
                     m.next = "TICK_START"
-                with m.Elif(freerun & (since_flush >= self.flush_cycles)):
-                    flush(self.tick, A_IDLE_KEEP)
+                with m.Elif(freerun & (since_flush == self.flush_cycles)):
+                    flush()
 
-            # --- frame checks, in the protocol's order ---
+            # --- frame and command checks: one a cycle; some need data first ---
             with m.State("CHECK"):
-                with m.If(enc_final > P.MAX_ENCODED):
-                    send_error(P.ErrorCode.OVERSIZE, P.MAX_PAYLOAD, valid=False)
-                with m.Elif(ferr):
-                    send_error(P.ErrorCode.FRAMING, enc_final, valid=False)
-                with m.Elif(n < P.HEADER_SIZE + P.CRC_SIZE):
-                    send_error(P.ErrorCode.TRUNCATED, n, valid=False)
-                with m.Elif(crc0 != 0):
-                    send_error(P.ErrorCode.BAD_CRC, crc2, valid=False)
-                with m.Elif(h_ver != P.PROTOCOL_VERSION):
-                    send_error(P.ErrorCode.VERSION, P.PROTOCOL_VERSION)
-                with m.Elif(h_len > P.MAX_PAYLOAD):
-                    send_error(P.ErrorCode.OVERSIZE, P.MAX_PAYLOAD)
-                with m.Elif(h_len != npay):
-                    send_error(P.ErrorCode.BAD_LENGTH, npay)
-                with m.Elif(npay > max_pl):
-                    send_error(P.ErrorCode.OVERSIZE, max_pl)
+                m.d.sync += region.eq(p_region[:5])
+                with m.If(refused):
+                    if max_pl != P.MAX_PAYLOAD:
+                        m.d.sync += dv.eq(Mux(len_big, P.MAX_PAYLOAD, max_pl))
+                    m.next = "T_START"          # the reason is the failing check
                 with m.Else():
-                    with m.Switch(h_op):
-                        for opcodes, state in (((P.Op.HELLO,), "HELLO"), ((P.Op.WRITE, P.Op.READ), "ACCESS"),
-                                               ((P.Op.INPUT,), "INPUT"), ((P.Op.STEP,), "STEP"),
-                                               ((P.Op.FREERUN,), "FREERUN"), ((P.Op.STOP,), "STOP"),
-                                               ((P.Op.COUNTERS,), "COUNTERS"), ((P.Op.SEED,), "SEED"),
-                                               ((P.Op.RESET,), "RESET")):
-                            with m.Case(*opcodes):
-                                m.next = state
-                        with m.Default():
-                            send_error(P.ErrorCode.UNKNOWN_OPCODE, h_op)
+                    m.d.sync += reason.eq(reason + 1)
+                    with m.Switch(reason):
+                        with m.Case(R_TRUNCATED):       # the frame is worth reading: CRC, header
+                            go(P_FIXED, A_FRAME)
+                            m.d.sync += [crc.eq(CRC_INIT), fed.eq(0), arg_nz.eq(0), drop_cnt.eq(0)]
+                            alu_mode(1, B_ZERO, 0)
+                            m.next = "PASS"
+                        with m.Case(R_BAD_REGION):      # a READ / WRITE: its region's table entry
+                            with m.If(is_access):
+                                go(P_TABLE)
+                                m.d.sync += fcnt.eq(3)
+                                m.next = "TABLE"
+                            with m.Else():
+                                m.next = "DISPATCH"
+                        with m.Case(R_OUT_OF_RANGE):    # payload size: WRITE's, READ_REPLY's
+                            m.d.sync += [dv.eq(Mux(is_read, P.REPLY.size + P.REGION_ACCESS.size,
+                                                   P.REGION_ACCESS.size)), fcnt.eq(wbytes)]
+                            m.next = "MULTIPLY"
+                        with m.Case(R_READ_ONLY):
+                            m.next = "DISPATCH"
 
-            # --- HELLO ---
-            with m.State("HELLO"):
-                with m.If(npay != 0):
-                    send_error(P.ErrorCode.BAD_PAYLOAD, 0)
+            # one pass over the frame: its CRC (and, for BAD_CRC's detail, the CRC without the
+            # last two bytes), the header's version, opcode and length, payload bytes 0..7
+            with m.State("PASS"):
+                go(P_INC)
+                m.d.comb += crc_en.eq(~fed)
+                with m.If(at_end):
+                    m.d.sync += dv.eq(crc)
+                with m.If(at_end_q):
+                    m.d.sync += fed.eq(1)
+                low = ptr[4:] == 0
+                with m.If(low & (ptr[:4] < 13)):
+                    m.d.sync += shift_word
+                with m.If(low & (ptr[:4] == 8)):
+                    m.d.sync += ver_ok.eq(word[:8] == P.PROTOCOL_VERSION)
+                with m.If(low & (ptr[:4] >= 10) & (ptr[:4] < 13)):
+                    m.d.sync += hdr.eq(Cat(hdr[8:], word[:8]))
+                arg_byte = (ptr[:4] >= P.HEADER_SIZE) & (ptr[:4] < P.HEADER_SIZE + 4)
+                with m.If(low & arg_byte & data.any()):
+                    m.d.sync += arg_nz.eq(1)
+                # an INPUT's axons (entries with bit 15 clear), for INPUT_OVERFLOW
+                with m.If(~ptr[0] & ~(low & (ptr[:4] < 6)) & ~fed & ~at_end_q & ~data[7]):
+                    m.d.sync += drop_cnt.eq(drop_cnt + 1)
+                with m.If((fed | at_end_q) & ~(low & (ptr[:4] < 12))):
+                    m.next = "CHECK"
+
+            with m.State("TABLE"):
+                go(P_INC)
+                m.d.sync += [tab.eq(Cat(tab[8:], data)), fcnt.eq(fcnt - 1)]
+                with m.If(fcnt == 0):
+                    m.next = "CHECK"
+
+            with m.State("MULTIPLY"):       # dv = 10 (12 for a READ_REPLY) + count * word bytes
+                with m.If(fcnt == 0):
+                    m.next = "CHECK"
                 with m.Else():
-                    send(K_HELLO)
+                    m.d.sync += [dv.eq(dv + p_count), fcnt.eq(fcnt - 1)]
 
-            # --- WRITE / READ ---
-            with m.State("ACCESS"):
-                is_read = h_op == P.Op.READ
-                with m.If(busy):
-                    send_error(P.ErrorCode.BUSY, busy_detail)
-                with m.Elif(Mux(is_read, npay != P.REGION_ACCESS.size, npay < P.REGION_ACCESS.size)):
-                    send_error(P.ErrorCode.BAD_PAYLOAD, P.REGION_ACCESS.size)
-                with m.Elif(~reg_ok):
-                    send_error(P.ErrorCode.BAD_REGION, n_regions)
-                with m.Elif(a_wb != wbytes):
-                    send_error(P.ErrorCode.WORD_SIZE, wbytes)
-                with m.Elif(range_end > depth):
-                    send_error(P.ErrorCode.OUT_OF_RANGE, depth)
-                with m.Elif(is_read):
-                    with m.If(a_count > most):
-                        send_error(P.ErrorCode.OVERSIZE, most)
+            with m.State("DISPATCH"):
+                with m.Switch(h_op):
+                    with m.Case(P.Op.HELLO):
+                        send(R_HELLO)
+                    with m.Case(P.Op.READ):
+                        m.d.comb += aaddr_next.eq(p_addr)
+                        send(R_READ)
+                    with m.Case(P.Op.WRITE):
+                        go(P_FIXED, A_WORDS)
+                        m.d.comb += aaddr_next.eq(p_addr)
+                        m.d.sync += [fcnt.eq(wbytes), bad.eq(0)]
+                        m.next = "WRITE_CHECK"
+                    with m.Case(P.Op.INPUT):
+                        go(P_FIXED, A_PAYLOAD)
+                        with m.If(npay == 0):
+                            m.next = "ACK"
+                        with m.Elif(overflow):
+                            ram(OP_INPUT_DROPPED)
+                        with m.Else():
+                            m.d.sync += bidx.eq(0)
+                            m.next = "IN_SHIFT"
+                    with m.Case(P.Op.STEP):
+                        with m.If(~arg_nz):
+                            m.next = "ACK"      # then SPIKES
+                        with m.Else():
+                            ram(OP_STEP_PENDING)
+                    with m.Case(P.Op.FREERUN):
+                        m.d.sync += [freerun.eq(1), period.eq(word[:32]), period_nz.eq(arg_nz),
+                                     due_now.eq(1), since_flush.eq(0)]
+                        ram(OP_FREERUN)
+                    with m.Case(P.Op.STOP, P.Op.RESET):
+                        m.d.sync += [freerun.eq(0), cur_active.eq(0), waiting.eq(0)]
+                        ram(OP_END_RUNS)
+                    with m.Case(P.Op.COUNTERS):
+                        m.d.comb += aaddr_next.eq(0)
+                        m.d.sync += [region.eq(counters_index), tab[16:20].eq(P.COUNTER.size)]
+                        send(R_COUNTERS)
+                    with m.Case(P.Op.SEED):
+                        # (the LFSR state takes no address)
+                        m.d.comb += [self.access_region.eq(seed_index), self.access_we.eq(1)]
+                        m.next = "ACK"
+            with m.State("ACK"):
+                send(R_ACK)
+
+            # --- WRITE: every word's top byte within the region's width, then the words ---
+            with m.State("WRITE_CHECK"):
+                top = (width - 1)[:3]           # the top byte's highest allowed bit
+                illegal = (data & Array(Const(0xFF ^ ((2 << t) - 1), 8) for t in range(8))[top]).any()
+                with m.If(at_end):
+                    with m.If(bad):
+                        m.next = "T_START"      # reason: R_BAD_VALUE
                     with m.Else():
-                        m.d.sync += wk.eq(0)
-                        send(K_READ)
-                with m.Elif(w_size != npay):
-                    send_error(P.ErrorCode.BAD_PAYLOAD, w_size)
-                with m.Elif(region == counters_index):
-                    send_error(P.ErrorCode.READ_ONLY, counters_index)
+                        go(P_FIXED, A_WORDS)
+                        m.d.sync += [bidx.eq(0), bad.eq(0)]
+                        m.next = "WRITE_WORD"
                 with m.Else():
-                    m.d.sync += [ptr.eq(P.HEADER_SIZE + P.REGION_ACCESS.size), wj.eq(0), wk.eq(0), bad.eq(0)]
-                    with m.If(a_count == 0):
-                        send_ack()
+                    go(P_INC)
+                    with m.If(fcnt == 1):
+                        m.d.sync += [fcnt.eq(wbytes), bad.eq(bad | illegal)]
                     with m.Else():
-                        m.next = "WV_WAIT"
-
-            # pass 1: every byte within the region's width
-            with m.State("WV_WAIT"):
-                m.next = "WV_CHK"
-            with m.State("WV_CHK"):
-                rem = Signal(8)
-                m.d.comb += rem.eq(width - (wj << 3))
-                allowed = Mux(width <= (wj << 3), 0, Mux(rem >= 8, 0xFF, (Const(1, 9) << rem[:4]) - 1))
-                with m.If((br.data & ~allowed[:8]) != 0):
-                    m.d.sync += bad.eq(1)
-                m.d.sync += ptr.eq(ptr + 1)
-                last_byte = wj == wbytes - 1
-                with m.If(last_byte):
-                    m.d.sync += [wj.eq(0), wk.eq(wk + 1)]
-                with m.Else():
-                    m.d.sync += wj.eq(wj + 1)
-                with m.If(last_byte & (wk == a_count - 1)):
-                    m.next = "WV_END"
-                with m.Else():
-                    m.next = "WV_WAIT"
-            with m.State("WV_END"):
-                with m.If(bad):
-                    send_error(P.ErrorCode.BAD_VALUE, width)
-                with m.Else():
-                    m.d.sync += [ptr.eq(P.HEADER_SIZE + P.REGION_ACCESS.size), wj.eq(0), wk.eq(0), word.eq(0)]
-                    m.next = "WW_WAIT"
-            # pass 2: assemble each word and write it
-            with m.State("WW_WAIT"):
-                m.next = "WW_BYTE"
-            with m.State("WW_BYTE"):
-                with m.Switch(wj):
-                    for k in range(8):
-                        with m.Case(k):
-                            m.d.sync += word[8 * k:8 * k + 8].eq(br.data)
-                m.d.sync += ptr.eq(ptr + 1)
-                with m.If(wj == wbytes - 1):
-                    m.d.sync += wj.eq(0)
-                    m.next = "WW_WRITE"
-                with m.Else():
-                    m.d.sync += wj.eq(wj + 1)
-                    m.next = "WW_WAIT"
-            with m.State("WW_WRITE"):
-                m.d.comb += [self.access_region.eq(region), self.access_addr.eq(a_addr + wk),
-                         self.access_wdata.eq(word), self.access_we.eq(1)]
-                m.d.sync += [wk.eq(wk + 1), word.eq(0)]
-                with m.If(wk == a_count - 1):
+                        m.d.sync += fcnt.eq(fcnt - 1)
+            with m.State("WRITE_WORD"):     # 8 shifts: the word's bytes, then whatever follows
+                word_done = bad
+                with m.If(bidx == 0):       # the word before (if any) is complete: write it
+                    m.d.comb += self.access_we.eq(word_done)
+                    with m.If(word_done):
+                        m.d.comb += aaddr_next.eq(aaddr + 1)
+                with m.If((bidx == 0) & at_end):
                     m.next = "ACK"
                 with m.Else():
-                    m.next = "WW_WAIT"
-            with m.State("ACK"):
-                send_ack()
+                    with m.If(bidx < wbytes):
+                        go(P_INC)
+                    m.d.sync += [shift_word, bidx.eq(bidx + 1), word_done.eq(1)]
 
             # --- INPUT ---
-            with m.State("INPUT"):
-                with m.If(npay[0]):
-                    send_error(P.ErrorCode.BAD_PAYLOAD, npay + 1)
-                with m.Elif(npay == 0):
-                    send_ack()
-                with m.Elif((npay >> 1) > self.input_depth - self.in_level):
-                    m.d.sync += [ptr.eq(P.HEADER_SIZE + 1), axons.eq(0), wk.eq(0)]
-                    m.next = "IO_WAIT"
-                with m.Else():
-                    m.d.sync += [ptr.eq(P.HEADER_SIZE), wk.eq(0)]
-                    m.next = "IN_WAIT0"
-            with m.State("IO_WAIT"):
-                m.next = "IO_CNT"
-            with m.State("IO_CNT"):
-                m.d.sync += [axons.eq(axons + ~br.data[7]), ptr.eq(ptr + 2), wk.eq(wk + 1)]
-                with m.If(wk == (npay >> 1) - 1):
-                    m.next = "IO_REPORT"
-                with m.Else():
-                    m.next = "IO_WAIT"
-            with m.State("IO_REPORT"):
-                m.d.sync += x_dropped.eq(x_dropped + axons)
-                send_report(P.ReportKind.INPUT_OVERFLOW, axons, self.tick, then=A_ACK)
-            with m.State("IN_WAIT0"):
-                m.d.sync += ptr.eq(ptr + 1)
-                m.next = "IN_LO"
-            with m.State("IN_LO"):
-                m.d.sync += [word[:8].eq(br.data), ptr.eq(ptr + 1)]
-                m.next = "IN_HI"
-            with m.State("IN_HI"):
-                m.d.sync += word[8:16].eq(br.data)
-                m.next = "IN_PUSH"
+            with m.State("IN_SHIFT"):
+                go(P_INC)
+                m.d.sync += [shift_word, bidx.eq(~bidx[0])]
+                with m.If(bidx[0]):
+                    m.next = "IN_PUSH"
             with m.State("IN_PUSH"):
-                entry = word[:16]
-                aw = len(self.in_axon)
-                axon = entry[:15]
-                if (1 << aw) > c.n_inputs:
-                    # out-of-range axons become a value the core drops as out of range
-                    m.d.comb += self.in_axon.eq(Mux(axon >= (1 << aw), (1 << aw) - 1, axon))
-                else:
-                    m.d.comb += self.in_axon.eq(axon)
-                m.d.comb += [self.in_valid.eq(1), self.in_tick_end.eq(entry[15]), self.in_repeat.eq(entry[:15])]
+                m.d.comb += self.in_valid.eq(1)
                 with m.If(self.in_ready):
-                    m.d.sync += wk.eq(wk + 1)
-                    with m.If(wk == (npay >> 1) - 1):
+                    with m.If(at_end):
                         m.next = "ACK"
                     with m.Else():
-                        m.next = "IN_WAIT0"
+                        m.next = "IN_SHIFT"
 
-            # --- STEP / FREERUN / STOP ---
-            with m.State("STEP"):
-                ticks = arg32
-                with m.If(npay != P.STEP.size):
-                    send_error(P.ErrorCode.BAD_PAYLOAD, P.STEP.size)
-                with m.Elif(freerun):
-                    send_error(P.ErrorCode.BUSY, 0xFFFFFFFF)
-                with m.Elif(ticks == 0):
-                    send_ack(then=A_ACK_FLUSH)
-                with m.Elif(steps_n == STEP_QUEUE):
-                    send_error(P.ErrorCode.BUSY, pending)
-                with m.Else():
-                    m.d.sync += [pending.eq(pending + ticks), steps_n.eq(steps_n + 1)]
-                    with m.Switch(steps_n):
-                        for k in range(STEP_QUEUE):
-                            with m.Case(k):
-                                m.d.sync += steps_q[k].eq(ticks)
-                    send_ack()
-            with m.State("FREERUN"):
-                with m.If(npay != P.FREERUN.size):
-                    send_error(P.ErrorCode.BAD_PAYLOAD, P.FREERUN.size)
-                with m.Elif(busy):
-                    send_error(P.ErrorCode.BUSY, busy_detail)
-                with m.Else():
-                    m.d.sync += [freerun.eq(1), period.eq(arg32), since_tick.eq(arg32), since_flush.eq(0)]
-                    send_ack()
-            with m.State("STOP"):
-                with m.If(npay != 0):
-                    send_error(P.ErrorCode.BAD_PAYLOAD, 0)
-                with m.Else():
-                    end_runs()
-                    flush(self.tick, A_ACK)
-
-            # --- COUNTERS ---
-            with m.State("COUNTERS"):
-                with m.If(npay != P.COUNTERS_REQUEST.size):
-                    send_error(P.ErrorCode.BAD_PAYLOAD, P.COUNTERS_REQUEST.size)
-                with m.Elif(busy):
-                    send_error(P.ErrorCode.BUSY, busy_detail)
-                with m.Else():     # the counters are read while they are sent, as by READ
-                    m.d.sync += wk.eq(0)
-                    send(K_COUNTERS, then=Mux(p[0] & P.COUNTERS_CLEAR, A_CLEARCNT, A_DONE))
-
-            # --- SEED ---
-            with m.State("SEED"):
-                with m.If(npay != P.SEED.size):
-                    send_error(P.ErrorCode.BAD_PAYLOAD, P.SEED.size)
-                with m.Elif(busy):
-                    send_error(P.ErrorCode.BUSY, busy_detail)
-                with m.Elif(arg32 == 0):
-                    send_error(P.ErrorCode.BAD_ARGUMENT, 1)
-                with m.Else():
-                    m.d.comb += [self.access_region.eq(seed_index), self.access_addr.eq(0),
-                             self.access_wdata.eq(arg32), self.access_we.eq(1)]
-                    m.next = "ACK"
-
-            # --- RESET ---
-            with m.State("RESET"):
-                with m.If(npay != 0):
-                    send_error(P.ErrorCode.BAD_PAYLOAD, 0)
-                with m.Else():
-                    end_runs()
-                    flush(self.tick, A_RESET)
-            with m.State("RESET_DO"):
-                m.d.comb += [self.clear.eq(1), self.flush_inputs.eq(1)]
-                m.d.sync += [x_dropped.eq(0), x_overruns.eq(0), ovr_unrep.eq(0)]
-                m.next = "RESET_WAIT"
+            # --- the variables in buf ---
+            with m.State("RAM_SETUP"):
+                go(P_FIXED)
+                m.d.sync += nz.eq(0)
+                with m.Switch(ram_op):
+                    for op, (addr, length, a, b, carry, source) in ops.items():
+                        with m.Case(op):
+                            m.d.comb += aidx.eq(addr)
+                            m.d.sync += fcnt.eq(length - 1)
+                            alu_mode(a, b, carry, source)
+                m.next = "RAM"
+            with m.State("RAM"):
+                go(P_INC)
+                m.d.comb += ram_write.eq(1)
+                m.d.sync += [cy.eq(alu[8]), nz.eq(nz | alu[:8].any()), fcnt.eq(fcnt - 1),
+                             bidx.eq(bidx + 1)]
+                with m.If(fcnt == 0):
+                    with m.Switch(ram_op):
+                        with m.Case(OP_INPUT_DROPPED):
+                            send(R_REPORT + P.ReportKind.INPUT_OVERFLOW)
+                        with m.Case(OP_STEP_PENDING, OP_OVERRUNS, OP_PENDING_DEC):
+                            ram(ram_op + 1)
+                        with m.Case(OP_STEP_SLOT):
+                            m.d.sync += waiting.eq(waiting + 1)
+                            m.next = "ACK"
+                        with m.Case(OP_FREERUN):
+                            m.next = "ACK"
+                        with m.Case(OP_END_RUNS):
+                            flush()
+                        with m.Case(OP_ZERO_COUNTERS):
+                            with m.If(op_lo == int(P.Op.RESET)):
+                                m.next = "RESET_WAIT"
+                            with m.Else():
+                                m.next = "DONE"
+                        with m.Case(OP_UNREPORTED):
+                            m.d.sync += ovr_any.eq(1)
+                            m.next = "IDLE"
+                        with m.Case(OP_HEAD_DEC):
+                            with m.If(nz):
+                                m.next = "IDLE"
+                            with m.Else():      # the STEP's ticks are done
+                                m.d.sync += cur_active.eq(0)
+                                flush()
+            assert (OP_STEP_SLOT, OP_UNREPORTED, OP_HEAD_DEC) == (OP_STEP_PENDING + 1, OP_OVERRUNS + 1,
+                                                                  OP_PENDING_DEC + 1)
             with m.State("RESET_WAIT"):
                 with m.If(~self.busy):
                     m.next = "ACK"
@@ -594,12 +858,12 @@ class Link(wiring.Component):
             # --- a tick ---
             with m.State("TICK_START"):
                 m.d.comb += [self.step.eq(1), self.step_ticks.eq(1)]
-                m.d.sync += [t_tick.eq(self.tick), ln.eq(0), drop_cnt.eq(0), lost_cnt.eq(0)]
+                m.d.sync += [ln.eq(0), drop_cnt.eq(0), lost_cnt.eq(0)]
                 m.next = "TICK_RUN"
             with m.State("TICK_RUN"):
                 m.d.comb += self.out_ready.eq(1)
                 with m.If(self.out_valid):
-                    m.d.comb += [lw.addr.eq(ln), lw.data.eq(self.out_neuron), lw.en.eq(1)]
+                    m.d.comb += lw.en.eq(1)
                     m.d.sync += [ln.eq(ln + 1), last_neuron.eq(self.out_neuron)]
                 with m.If(self.in_dropped):
                     m.d.sync += drop_cnt.eq(drop_cnt + 1)
@@ -607,192 +871,204 @@ class Link(wiring.Component):
                     m.d.sync += lost_cnt.eq(lost_cnt + 1)
                 with m.If(~self.busy & ~self.out_valid):
                     m.next = "TICK_END"
-            with m.State("TICK_END"):
+            with m.State("TICK_END"):       # REPORTs (each clears its count when sent), the record
                 with m.If(drop_cnt != 0):
-                    send_report(P.ReportKind.INPUT_DROPPED, drop_cnt, t_tick, then=A_TICK1)
-                with m.Else():
-                    m.next = "TICK_1"
-            with m.State("TICK_1"):
-                with m.If(lost_cnt != 0):
-                    send_report(P.ReportKind.OUTPUT_OVERFLOW, lost_cnt, t_tick, then=A_TICK2)
-                with m.Else():
-                    m.next = "TICK_2"
-            bm_bytes = Signal(16)
-            use_bm = Signal()
-            rec_len = Signal(16)
-            m.d.comb += [bm_bytes.eq((last_neuron >> 3) + 1), use_bm.eq(bm_bytes < (ln << 1)),
-                     rec_len.eq(P.SPIKE_RECORD.size + Mux(use_bm, bm_bytes, ln << 1))]
-            with m.State("TICK_2"):
-                with m.If(ln == 0):
+                    m.d.sync += tick_prev.eq(1)
+                    send(R_REPORT + P.ReportKind.INPUT_DROPPED)
+                with m.Elif(lost_cnt != 0):
+                    m.d.sync += tick_prev.eq(1)
+                    send(R_REPORT + P.ReportKind.OUTPUT_OVERFLOW)
+                with m.Elif(ln == 0):
                     m.next = "TICK_DONE"
-                with m.Elif(sp_len + rec_len > spike_cap):
-                    flush(t_tick, A_TICK3)
+                with m.Elif(sp_len + rec_len > max_pl):
+                    m.d.sync += through_prev.eq(1)
+                    flush()
                 with m.Else():
-                    m.d.sync += k6.eq(0)
                     m.next = "TICK_3"
-            with m.State("TICK_3"):
-                info = Mux(use_bm, P.SPIKE_BITMAP | bm_bytes, ln)
-                rec_hdr = Cat(t_tick, info[:16])
-                m.d.comb += [sw.addr.eq(sp_len), sw.data.eq(rec_hdr.word_select(k6, 8)), sw.en.eq(1)]
-                m.d.sync += [sp_len.eq(sp_len + 1), k6.eq(k6 + 1), li.eq(0), bj.eq(0), acc8.eq(0)]
-                with m.If(k6 == P.SPIKE_RECORD.size - 1):
+            with m.State("TICK_3"):         # the record header: tick - 1 (4 bytes), info
+                go(P_FIXED, A_ONES)
+                alu_mode(1, B_VALUE, 0, S_RECORD)
+                m.next = "REC_HEAD"
+            with m.State("REC_HEAD"):
+                go(P_INC)
+                m.d.comb += [sw.data.eq(alu[:8]), sw.en.eq(1)]
+                m.d.sync += [sp_len.eq(sp_len + 1), bidx.eq(bidx + 1), cy.eq(alu[8] & (bidx != 3))]
+                with m.If(bidx == P.SPIKE_RECORD.size - 1):
+                    m.d.comb += li_next.eq(0)
+                    m.d.sync += [bj.eq(0), acc8.eq(0)]
                     with m.If(use_bm):
-                        m.next = "B_RD"
+                        m.next = "BITMAP"
                     with m.Else():
-                        m.next = "L_RD"
-            with m.State("L_RD"):
-                m.next = "L_W0"
-            with m.State("L_W0"):
-                m.d.comb += [sw.addr.eq(sp_len), sw.data.eq(_u(lr.data, 16)[:8]), sw.en.eq(1)]
-                m.d.sync += sp_len.eq(sp_len + 1)
-                m.next = "L_W1"
-            with m.State("L_W1"):
-                m.d.comb += [sw.addr.eq(sp_len), sw.data.eq(_u(lr.data, 16)[8:]), sw.en.eq(1)]
-                m.d.sync += [sp_len.eq(sp_len + 1), li.eq(li + 1)]
-                with m.If(li == ln - 1):
-                    m.next = "TICK_DONE"
+                        m.next = "LIST"
+            with m.State("LIST"):           # bidx[0]: the high byte
+                m.d.comb += [sw.data.eq(Cat(lr.data, Const(0, 16)).word_select(bidx[0], 8)), sw.en.eq(1)]
+                m.d.sync += [sp_len.eq(sp_len + 1), bidx.eq(~bidx[0])]
+                with m.If(bidx[0]):
+                    m.d.comb += li_next.eq(li + 1)
+                    with m.If(li + 1 == ln):
+                        m.next = "TICK_DONE"
+            with m.State("BITMAP"):
+                with m.If((li != ln) & ((lr.data >> 3) == bj)):
+                    m.d.comb += li_next.eq(li + 1)
+                    m.d.sync += acc8.eq(acc8 | (Const(1, 8) << lr.data[:3]))
                 with m.Else():
-                    m.next = "L_RD"
-            with m.State("B_RD"):
-                m.next = "B_CHK"
-            with m.State("B_CHK"):
-                with m.If((li < ln) & ((_u(lr.data, 16) >> 3) == bj)):
-                    m.d.sync += [acc8.eq(acc8 | (Const(1, 8) << lr.data[:3])), li.eq(li + 1)]
-                    m.next = "B_RD"
-                with m.Else():
-                    m.d.comb += [sw.addr.eq(sp_len), sw.data.eq(acc8), sw.en.eq(1)]
+                    m.d.comb += [sw.data.eq(acc8), sw.en.eq(1)]
                     m.d.sync += [sp_len.eq(sp_len + 1), acc8.eq(0), bj.eq(bj + 1)]
-                    with m.If(bj == bm_bytes - 1):
+                    with m.If(bj == (last_neuron >> 3)):
                         m.next = "TICK_DONE"
             with m.State("TICK_DONE"):
                 with m.If(freerun):
-                    with m.If((period != 0) & (since_tick > period)):
-                        m.d.sync += [x_overruns.eq(x_overruns + 1), ovr_unrep.eq(ovr_unrep + 1)]
-                    m.next = "IDLE"
-                with m.Else():
-                    m.d.sync += pending.eq(pending - 1)
-                    with m.If(cur_left == 1):
-                        m.d.sync += cur_left.eq(0)
-                        flush(self.tick, A_IDLE_KEEP)
+                    with m.If(period_nz & tick_passed):
+                        ram(OP_OVERRUNS)
                     with m.Else():
-                        m.d.sync += cur_left.eq(cur_left - 1)
                         m.next = "IDLE"
+                with m.Else():
+                    ram(OP_PENDING_DEC)
 
             # --- SPIKES (after a REPORT OVERRUN if any) ---
             with m.State("FLUSH"):
-                with m.If(ovr_unrep != 0):
-                    m.d.sync += ovr_unrep.eq(0)
-                    send_report(P.ReportKind.OVERRUN, ovr_unrep, self.tick, then=A_FLUSH_SPIKES)
+                with m.If(ovr_any):
+                    m.d.sync += ovr_any.eq(0)
+                    send(R_REPORT + P.ReportKind.OVERRUN)
                 with m.Else():
-                    m.next = "FLUSH_SPIKES"
-            with m.State("FLUSH_SPIKES"):
-                m.d.sync += since_flush.eq(0)
-                send(K_SPIKES, then=after_flush)
+                    m.d.sync += [since_flush.eq(0), tick_prev.eq(through_prev), through_prev.eq(0)]
+                    send(R_SPIKES)
 
             # --- the transmitter ---
-            with m.State("T_HDR"):
-                m.d.comb += [crc_en.eq(1), self.tx.valid.eq(1),
-                         tx_byte.eq(Cat(Const(P.PROTOCOL_VERSION, 8), tx_seq, tx_op, tx_len,
-                                        Const(0, 5)).word_select(idx[:3], 8))]
+            with m.State("T_START"):
+                go(P_SLOT)
+                is_report = (reason > R_REPORT) & (reason < R_READ)
+                m.d.comb += [slot_err.eq(is_error), self.error.eq(is_error | is_report)]
+                m.d.sync += crc.eq(CRC_INIT)
+                m.next = "T_CODE"
+            with m.State("T_CODE"):
+                ftype = data[5:]
+                go(P_INC)
+                m.d.sync += [fcnt.eq(Mux(ftype[2], Mux(data[0], 4, 2), data[:5])), fkind.eq(ftype),
+                             src.eq(data[1:5]), tp.eq(ptr_inc), bidx.eq(0), cy.eq(0), b_ones.eq(0),
+                             mode.eq(M_RET)]
+                with m.Switch(ftype):
+                    with m.Case(F_LIT):
+                        m.d.sync += [mode.eq(M_LIT), a_en.eq(1), b_src.eq(0)]
+                        m.next = "T_BYTES"
+                    with m.Case(F_ECHO, F_HIGH, F_TABLE, F_VALUE_PLUS):
+                        m.next = "T_ADDR"
+                    with m.Case(F_VALUE):       # tick - 1: + 0xFFFFFFFF
+                        go(P_FIXED, A_ONES)
+                        m.d.sync += [a_en.eq(tick_prev & (data[1:5] == S_TICK)), b_src.eq(1)]
+                        m.next = "T_BYTES"
+                    with m.Case(F_CTRL):
+                        with m.Switch(data[:2]):
+                            with m.Case(C_END):     # the CRC, most significant byte first
+                                m.d.sync += [src.eq(S_CRC), fcnt.eq(2), mode.eq(M_CRC), a_en.eq(0),
+                                             b_src.eq(1)]
+                                m.next = "T_BYTES"
+                            with m.Case(C_JUMP):
+                                go(P_SLOT)
+                            with m.Case(C_WORDS):
+                                go(P_HOLD)
+                                m.next = "T_READ"
+                            with m.Case(C_SPIKES):
+                                with m.If(sp_len != P.SPIKES.size):
+                                    m.d.comb += aaddr_next.eq(P.SPIKES.size)
+                                    m.d.sync += [src.eq(S_SPIKE), mode.eq(M_SPIKES), a_en.eq(0),
+                                                 b_src.eq(1)]
+                                    m.next = "T_BYTES"
+            with m.State("T_ADDR"):         # the field's address byte
+                m.d.sync += [tp.eq(ptr_inc), a_en.eq((fkind != F_ECHO) | ref_valid),
+                             b_src.eq(fkind == F_VALUE_PLUS)]
+                m.d.comb += table_k.eq(data[:2])
+                with m.Switch(fkind):
+                    with m.Case(F_ECHO):
+                        go(P_DATA)
+                    with m.Case(F_HIGH, F_VALUE_PLUS):
+                        go(P_HIGH)
+                    with m.Case(F_TABLE):
+                        go(P_TABLE)
+                with m.If(fcnt == 0):       # F_HIGH with n = 0: the template goes on there
+                    m.next = "T_CODE"
+                with m.Else():
+                    m.next = "T_BYTES"
+            with m.State("T_BYTES"):
+                m.d.comb += [self.tx.valid.eq(1), crc_en.eq(tx_go)]
                 with m.If(self.tx.ready):
-                    with m.If(idx == P.HEADER_SIZE - 1):
-                        m.d.sync += idx.eq(0)
-                        with m.If(tx_len == 0):
-                            m.next = "T_CRC0"
-                        with m.Else():
-                            m.next = "T_PAY"
-                    with m.Else():
-                        m.d.sync += idx.eq(idx + 1)
-            with m.State("T_PAY"):
-                m.d.comb += crc_en.eq(1)
-                fixed_part = Array(Const(size, 11) for size in fixed_sizes)[tx_kind]
-                reads_words = (tx_kind == K_READ) | (tx_kind == K_COUNTERS)
-                with m.If(idx < fixed_part):
-                    m.d.comb += [self.tx.valid.eq(1), tx_byte.eq(fixed_byte)]
-                    with m.If(self.tx.ready):
-                        m.d.sync += idx.eq(idx + 1)
-                        with m.If(idx == tx_len - 1):
-                            m.next = "T_CRC0"
-                        with m.Elif(reads_words & (idx == fixed_part - 1)):
-                            m.next = "T_RREQ"
-                        with m.Elif((tx_kind == K_SPIKES) & (idx == fixed_part - 1)):
-                            m.next = "T_SPRIME"
-                with m.Elif(tx_kind == K_SPIKES):
-                    m.d.comb += [self.tx.valid.eq(1), tx_byte.eq(sr.data)]
-                    with m.If(self.tx.ready):
-                        m.d.sync += idx.eq(idx + 1)
-                        m.next = "T_SPRIME"
-                        with m.If(idx == tx_len - 1):
-                            m.d.sync += sp_len.eq(0)
-                            m.next = "T_CRC0"
-            with m.State("T_SPRIME"):        # the spike buffer's read port catches up with idx
-                m.next = "T_PAY"
-            with m.State("T_RREQ"):
-                m.d.comb += [self.access_region.eq(rd_region), self.access_addr.eq(rd_addr), self.access_re.eq(1)]
-                m.next = "T_RWAIT"
+                    go(P_INC)
+                    m.d.sync += [cy.eq(alu[8]), fcnt.eq(fcnt - 1), bidx.eq(bidx + 1)]
+                    with m.If(mode[2]):
+                        m.d.sync += bidx.eq(0)
+                    with m.If(mode == M_SPIKES):            # the spike records: to sp_len
+                        m.d.comb += aaddr_next.eq(aaddr + 1)
+                        with m.If(aaddr + 1 == sp_len):
+                            go(P_RET)
+                            m.d.sync += sp_len.eq(P.SPIKES.size)
+                            m.next = "T_CODE"
+                    with m.Elif(fcnt == 1):
+                        with m.Switch(mode):
+                            with m.Case(M_LIT):
+                                m.next = "T_CODE"
+                            with m.Case(M_RET):
+                                go(P_RET)
+                                m.next = "T_CODE"
+                            with m.Case(M_WORDS):
+                                m.d.comb += aaddr_next.eq(aaddr + 1)
+                                m.next = "T_READ"
+                            with m.Case(M_CRC):
+                                m.next = "T_LAST"
+            with m.State("T_READ"):         # the next word, if any
+                with m.If(aaddr == Mux(is_read, access_end, len(fmt.COUNTERS))):
+                    go(P_RET)
+                    m.next = "T_CODE"
+                with m.Else():
+                    m.d.comb += self.access_re.eq(1)
+                    m.next = "T_RWAIT"
             with m.State("T_RWAIT"):
                 with m.If(self.access_rvalid):
-                    extra = Mux(rd_region == counters_index,
-                                Mux(rd_addr == i_dropped, x_dropped, 0) +
-                                Mux(rd_addr == i_overruns, x_overruns, 0), 0)
-                    m.d.sync += [word.eq(self.access_rdata + extra), ri.eq(0)]
-                    m.next = "T_RBYTE"
-            with m.State("T_RBYTE"):
-                m.d.comb += crc_en.eq(1)
-                m.d.comb += [self.tx.valid.eq(1), tx_byte.eq(word.word_select(ri[:3], 8))]
-                with m.If(self.tx.ready):
-                    m.d.sync += [ri.eq(ri + 1), idx.eq(idx + 1)]
-                    with m.If(idx == tx_len - 1):
-                        m.next = "T_CRC0"
-                    with m.Elif(ri == rd_bytes - 1):
-                        m.d.sync += wk.eq(wk + 1)
-                        m.next = "T_RREQ"
-            with m.State("T_CRC0"):
-                m.d.comb += [self.tx.valid.eq(1), tx_byte.eq(crc_tx[8:])]
-                with m.If(self.tx.ready):
-                    m.next = "T_CRC1"
-            with m.State("T_CRC1"):
-                m.d.comb += [self.tx.valid.eq(1), tx_byte.eq(crc_tx[:8])]
-                with m.If(self.tx.ready):
-                    m.next = "T_END"
-            with m.State("T_END"):
+                    # the Link's own counters: dropped (7) and overruns (6) are added as sent
+                    extra = (region == counters_index) & aaddr[1] & aaddr[2]
+                    go(P_FIXED, A_EXTRA)
+                    m.d.sync += [fcnt.eq(wbytes), mode.eq(M_WORDS)]
+                    alu_mode(extra, B_VALUE, 0, S_RDATA)
+                    m.next = "T_BYTES"
+            with m.State("T_LAST"):         # what follows a reply depends on the reply and the command
                 m.d.comb += [self.tx.valid.eq(1), self.tx.payload.last.eq(1)]
                 with m.If(self.tx.ready):
-                    m.d.sync += [tx_seq.eq(tx_seq + 1), idx.eq(0), crc_tx.eq(CRC_INIT)]
-                    with m.Switch(after):
-                        with m.Case(A_DONE):
-                            m.next = "DONE"
-                        with m.Case(A_IDLE_KEEP):
-                            m.next = "IDLE"
-                        with m.Case(A_ACK):
+                    m.d.sync += [tx_seq.eq(tx_seq + 1), tick_prev.eq(0)]
+                    with m.Switch(reason):
+                        with m.Case(R_ACK):
+                            with m.If(is_op(P.Op.STEP) & ~arg_nz):
+                                flush()        # STEP 0: SPIKES after its ACK
+                            with m.Else():
+                                m.next = "DONE"
+                        with m.Case(R_COUNTERS):
+                            with m.If(word[0] & P.COUNTERS_CLEAR):
+                                m.d.comb += self.clear_counters.eq(1)
+                                ram(OP_ZERO_COUNTERS)
+                            with m.Else():
+                                m.next = "DONE"
+                        with m.Case(R_REPORT + P.ReportKind.INPUT_OVERFLOW):
                             m.next = "ACK"
-                        with m.Case(A_ACK_FLUSH):
-                            flush(self.tick, A_DONE)
-                        with m.Case(A_FLUSH_SPIKES):
-                            m.next = "FLUSH_SPIKES"
-                        with m.Case(A_RESET):
-                            m.next = "RESET_DO"
-                        with m.Case(A_CLEARCNT):
-                            m.d.comb += self.clear_counters.eq(1)
-                            m.d.sync += [x_dropped.eq(0), x_overruns.eq(0)]
+                        with m.Case(R_REPORT + P.ReportKind.INPUT_DROPPED):
+                            m.d.sync += drop_cnt.eq(0)
+                            m.next = "TICK_END"
+                        with m.Case(R_REPORT + P.ReportKind.OUTPUT_OVERFLOW):
+                            m.d.sync += lost_cnt.eq(0)
+                            m.next = "TICK_END"
+                        with m.Case(R_REPORT + P.ReportKind.OVERRUN):
+                            m.next = "FLUSH"
+                        with m.Case(R_SPIKES):
+                            with m.If(~in_cmd):     # a tick's: the STEP's end, free-run, a full buffer
+                                with m.If(tick_prev):
+                                    m.next = "TICK_3"
+                                with m.Else():
+                                    m.next = "IDLE"
+                            with m.Elif(op_lo == int(P.Op.STOP)):
+                                m.next = "ACK"
+                            with m.Elif(op_lo == int(P.Op.RESET)):
+                                m.d.comb += [self.clear.eq(1), self.flush_inputs.eq(1)]
+                                m.d.sync += ovr_any.eq(0)
+                                ram(OP_ZERO_COUNTERS)
+                            with m.Else():          # STEP 0
+                                m.next = "DONE"
+                        with m.Default():       # ERROR, HELLO_REPLY, READ_REPLY
                             m.next = "DONE"
-                        with m.Case(A_TICK1):
-                            m.next = "TICK_1"
-                        with m.Case(A_TICK2):
-                            m.next = "TICK_2"
-                        with m.Case(A_TICK3):
-                            m.d.sync += k6.eq(0)
-                            m.next = "TICK_3"
-
-        # An ERROR's code, detail and validity, from its reason (all known now that the FSM is).
-        with m.Switch(tx_reason):
-            for k, (code, detail, valid) in enumerate(error_reasons):
-                with m.Case(k):
-                    m.d.comb += [err_code.eq(code), err_valid.eq(int(valid)), err_detail.eq(_u(detail, 32))]
-        assert len(error_reasons) <= 1 << len(tx_reason), len(error_reasons)
         return m
-
-
-def P_crc_update(crc, byte):
-    from .crc import crc16_update
-    return crc16_update(crc, byte)

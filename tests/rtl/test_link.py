@@ -217,6 +217,26 @@ def test_stdp_network_spikes_and_weights():
     run(bench)
 
 
+def spiking_network():
+    """Neurons 0..7 and 11 fire every tick by their bias alone: 9 output spikes a tick."""
+    net = Network("spiking")
+    pop = net.population("p", 12, du=4095, dv=np.array([4095] * 8 + [200] * 4), vth=20,
+                         bias_mant=np.array([200] * 8 + [60, 70, 80, 90]), bias_exp=4)
+    net.record(pop, list(range(8)) + [11])
+    return compile_network(net, CONFIG)
+
+
+def test_long_runs_fill_the_spike_buffer():
+    """SPIKES frames of hundreds of bytes, a full buffer sent before the record that does not fit."""
+    async def bench(both, out):
+        await upload(both, spiking_network())
+        (ack, *spikes) = await both.cmd(P.Op.STEP, P.STEP.pack(150))
+        assert ack.opcode == P.Op.ACK and len(spikes) == 2 and len(spikes[0].payload) > 900
+        await both.cmd(P.Op.STEP, P.STEP.pack(3))
+        await both.cmd(P.Op.COUNTERS, P.COUNTERS_REQUEST.pack(0))
+    run(bench)
+
+
 def mutate(rng, frame: bytes) -> bytes:
     body = bytearray(frame[:-1])
     kind = rng.integers(0, 6)
