@@ -57,11 +57,14 @@ def test_refused_arguments(argv, message, tmp_path, capsys, no_tools):
 
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_config_the_part_cannot_hold(tmp_path, capsys, no_tools):
-    # 131,072 synapse words need 8 SB_SPRAM256KA; the iCE40UP5K has 4. Refused at elaboration.
+    # 131,072 synapse words: more than the link's region table addresses (65,535 words) and
+    # than the part's four SB_SPRAM256KA hold (the latter is tested in tests/rtl/test_core.py).
+    # Refused at elaboration, naming the region and the limit.
     status, out, err = run(["icebreaker", "--synapses", "131072", "--out", str(tmp_path / "out")],
                            capsys)
     assert status == build.EXIT_REFUSED
-    assert "configuration refused" in err and "SB_SPRAM256KA" in err and "the part has 4" in err
+    assert "configuration refused" in err and "region synapse has 131072" in err
+    assert "at most 65,535 words" in err
     assert "elaborate -> Verilog" in out and "synthesis" not in out
     assert not (tmp_path / "out").exists()
     gc.collect()   # the half-elaborated design's warnings, while they are ignored
