@@ -1,88 +1,85 @@
 """The iCE40UP5K memory budget of a core configuration: bits per neuron, per source and per
-synapse, every memory of the device (core, link, UART buffers) and the block RAM it needs.
+synapse, and every memory of the elaborated device (core, link, UART and COBS buffers) with the
+block RAM it needs.
 
     python bench/budget.py [--write]       (--write: the "Memory budget" section of docs/benchmarks.md)
 
-EBR counts are the smallest of the four SB_RAM40_4K shapes (256 x 16, 512 x 8, 1024 x 4,
-2048 x 2) for each memory, which is what yosys picks for a memory on its own; the build's
-summary (python -m boards.build icebreaker) has the count after synthesis.
+The memories are read from the elaborated DeviceTop (the iCEBreaker's memory mapping), not
+listed by hand, so the table follows the RTL. The EBR count of a memory is the smallest of the
+four SB_RAM40_4K shapes (256 x 16, 512 x 8, 1024 x 4, 2048 x 2), which is what yosys picks for a
+memory on its own; memories under MIN_EBR_DEPTH words become flip-flops. The build's summary
+(python -m boards.build icebreaker) has the count after synthesis.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from amaranth.hdl import Fragment, Shape                   # noqa: E402
+from amaranth.hdl._ir import Instance                      # noqa: E402
+from amaranth.hdl._mem import MemoryInstance               # noqa: E402
+
 from firmware import formats as fmt                        # noqa: E402
-from firmware import protocol as P                         # noqa: E402
 from firmware.config import CoreConfig                     # noqa: E402
-from rtl.access import REGISTER_REGIONS                    # noqa: E402
-from rtl.memory import SPRAM_DEPTH, SPRAM_WIDTH, ICE40Memories   # noqa: E402
-from rtl.top import RX_FIFO_DEPTH                          # noqa: E402
 
 EBR_SHAPES = ((256, 16), (512, 8), (1024, 4), (2048, 2))
-UP5K_EBR, UP5K_SPRAM = 30, 4
-ENCODER_BUFFER = 2 * 256                  # rtl/cobs.py: two 256-byte blocks
+MIN_EBR_DEPTH = 16                        # yosys keeps shallower memories in flip-flops
+SPRAM_CELL = "SB_SPRAM256KA"
 
 
 def ebr_blocks(width: int, depth: int) -> int:
     return min(-(-width // w) * -(-depth // d) for d, w in EBR_SHAPES)
 
 
-def memories(config: CoreConfig, input_depth: int = 512):
-    """(name, per, width, depth, place) of every memory of DeviceTop; place is 'SPRAM' or 'EBR'.
-    `per` says what the depth counts (neuron, source, synapse, ... or a fixed buffer)."""
-    c = config
-    regions = fmt.memory_map(c)
-    spram = ICE40Memories()
-    per = {"profile": "profile", "neuron": "neuron", "axon": "source", "segment": "segment",
-           "synapse": "synapse", "projection": "projection", "reverse_ptr": "neuron",
-           "reverse": "plastic synapse", "state_u": "neuron", "state_v": "neuron", "state_ref": "neuron",
-           "trace_post": "neuron", "accumulator": "neuron x delay"}
+def device_memories(config: CoreConfig, board_name: str = "icebreaker"):
+    """(path, width, depth, place, blocks) of every memory of the board's DeviceTop, in
+    elaboration order; place is 'EBR', 'SPRAM' (one row per SB_SPRAM256KA) or 'FF'."""
+    from boards.registry import BOARDS
+    from rtl.top import DeviceTop
+    board = BOARDS[board_name]
+    top = DeviceTop(config, memories=board.memories())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # the elaborated design is inspected, not built
+        fragment = Fragment.get(top, None)
     rows = []
-    for name, region in regions.items():
-        if name in REGISTER_REGIONS or name == "trace_pre":
-            continue
-        made = spram.make(name, region.layout.width, region.depth)
-        place = "SPRAM" if hasattr(made, "n_lanes") else "EBR"
-        rows.append((name, per[name], region.layout.width, region.depth, place))
-    nb, sb = fmt.bits_for(c.n_neurons), fmt.bits_for(c.n_sources)
-    rows += [
-        ("trace_pre (inputs)", "input", fmt.TRACE_BITS, c.n_inputs, "EBR"),
-        ("trace_pre (neurons)", "neuron", fmt.TRACE_BITS, c.n_neurons, "EBR"),
-        ("event list", "source", sb + 0, c.n_sources, "EBR"),
-        ("input FIFO", "buffer", 16, input_depth - 1, "EBR"),
-        ("output FIFO", "buffer", nb + 32, min(512, c.n_neurons) - 1, "EBR"),
-        ("link frame buffer", "buffer", 8, P.MAX_FRAME + 1, "EBR"),
-        ("link SPIKES buffer", "buffer", 8, P.MAX_PAYLOAD - P.SPIKES.size, "EBR"),
-        ("link spike list", "neuron", nb, c.n_neurons, "EBR"),
-        ("UART RX FIFO", "buffer", 8, RX_FIFO_DEPTH - 1, "EBR"),
-        ("COBS encoder buffer", "buffer", 8, ENCODER_BUFFER, "EBR"),
-    ]
+
+    def walk(frag, path):
+        for sub, name, _ in frag.subfragments:
+            here = path + (str(name),)
+            if isinstance(sub, MemoryInstance):
+                width, depth = Shape.cast(sub._data.shape).width, sub._data.depth
+                if depth < MIN_EBR_DEPTH:
+                    rows.append((".".join(here), width, depth, "FF", 0))
+                else:
+                    rows.append((".".join(here), width, depth, "EBR", ebr_blocks(width, depth)))
+            elif isinstance(sub, Instance):
+                if sub.type == SPRAM_CELL:
+                    rows.append((".".join(here), 16, 16384, "SPRAM", 1))
+            else:
+                walk(sub, here)
+    walk(fragment, ())
     return rows
 
 
-def spram_blocks(width: int, depth: int) -> int:
-    return -(-width // SPRAM_WIDTH) * -(-depth // SPRAM_DEPTH)
-
-
 def budget_table(config: CoreConfig) -> tuple[str, int, int]:
-    lines = ["| memory | per | width | depth | kbit | in | blocks |", "|---|---|---:|---:|---:|---|---:|"]
-    ebr = spram = 0
-    for name, per, width, depth, place in memories(config):
-        blocks = spram_blocks(width, depth) if place == "SPRAM" else ebr_blocks(width, depth)
-        ebr += blocks if place == "EBR" else 0
-        spram += blocks if place == "SPRAM" else 0
-        lines.append(f"| {name} | {per} | {width} | {depth} | {width * depth / 1024:.1f} | {place} | {blocks} |")
-    lines.append(f"| **total** | | | | | | **{ebr} EBR of {UP5K_EBR}, {spram} SPRAM of {UP5K_SPRAM}** |")
-    return "\n".join(lines), ebr, spram
+    lines = ["| memory | width | depth | kbit | in | blocks |", "|---|---:|---:|---:|---|---:|"]
+    totals = {"EBR": 0, "SPRAM": 0, "FF": 0}
+    for path, width, depth, place, blocks in device_memories(config):
+        totals[place] += blocks
+        lines.append(f"| {path} | {width} | {depth} | {width * depth / 1024:.1f} | {place} | {blocks} |")
+    lines.append(f"| **total** | | | | | **{totals['EBR']} EBR of {UP5K_EBR}, "
+                 f"{totals['SPRAM']} SPRAM of {UP5K_SPRAM}** |")
+    return "\n".join(lines), totals["EBR"], totals["SPRAM"]
 
 
 def bits_per(config: CoreConfig) -> dict[str, int]:
-    """State and table bits that scale with each object (what sets the largest configuration)."""
+    """State and table bits of the contract's layouts that scale with each object (what sets
+    the largest configuration), whatever memory the RTL packs them into."""
     lay = fmt.layouts(config)
     sb = fmt.bits_for(config.n_sources)
     neuron = (lay["state_u"].width + lay["state_v"].width + lay["state_ref"].width + lay["trace_post"].width
@@ -91,6 +88,9 @@ def bits_per(config: CoreConfig) -> dict[str, int]:
     source = lay["axon"].width + sb                                  # + event list entry
     return {"neuron": neuron + source, "input": source + fmt.TRACE_BITS, "synapse": lay["synapse"].width,
             "plastic synapse": lay["reverse"].width, "segment": lay["segment"].width}
+
+
+UP5K_EBR, UP5K_SPRAM = 30, 4
 
 
 def report(configs: dict[str, CoreConfig]) -> str:
@@ -116,9 +116,11 @@ def main(argv=None) -> int:
         "The goal: 1,024 neurons, 48K synapses": CoreConfig(
             n_neurons=1024, n_inputs=256, n_synapses=49152, n_segments=2048, n_reverse=2048),
     }
-    body = ("Command: `python bench/budget.py --write` (arithmetic, no tools). The UP5K has 30 EBR "
-            "(4 kbit each, 120 kbit) and 4 SPRAM (256 kbit each, 1 Mbit). The synapse memory goes to "
-            "SPRAM, the reverse index too when the SPRAMs left hold it; the rest is EBR.\n\n"
+    body = ("Command: `python bench/budget.py --write` (the elaborated iCEBreaker DeviceTop's "
+            "memories; no synthesis). The UP5K has 30 EBR (4 kbit each, 120 kbit) and 4 SPRAM "
+            "(256 kbit each, 1 Mbit). The synapse memory goes to SPRAM, the reverse index too when "
+            "the SPRAMs left hold it; the rest is EBR. Bits per object count the contract's "
+            "layouts (docs/spec.md §8); the RTL packs several into one memory.\n\n"
             + report(configs))
     print(body)
     if args.write:

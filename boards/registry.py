@@ -69,7 +69,9 @@ class Board:
 
 
 # iCEBreaker: the core configuration that has to fit the iCE40UP5K (tuned with the RTL).
-ICEBREAKER_CONFIG = CoreConfig(n_neurons=256, n_inputs=256, n_synapses=32768, n_segments=1024,
+# 512 segments is one per source (256 inputs + 256 neurons, one 256-neuron window): enough for
+# one projection with one delay from every source; 1,024 cost four more EBR than the part has.
+ICEBREAKER_CONFIG = CoreConfig(n_neurons=256, n_inputs=256, n_synapses=32768, n_segments=512,
                                n_reverse=16384)
 ICEBREAKER_CLOCK_HZ = 24_000_000
 # ULX3S (LFE5U-85F): sixteen times the iCEBreaker's neurons. The block RAM (208 DP16KD) sets
