@@ -78,9 +78,10 @@ ICEBREAKER_CLOCK_HZ = 24_000_000
 # the synapses: 131,072 synapses with a 65,536-entry reverse index needed 363.
 ULX3S_CONFIG = CoreConfig(n_neurons=4096, n_inputs=1024, n_synapses=49152, n_segments=8192,
                           n_reverse=16384)
-# 36 MHz: a whole multiple of the 3 Mbaud UART (the PLL gives 35.71 MHz, 0.8 % off); a small
-# configuration reached 47.6 MHz, below the 48 MHz multiple.
-ULX3S_CLOCK_HZ = 36_000_000
+# 30 MHz: a whole multiple of the 3 Mbaud UART, exact from the 25 MHz oscillator. The default
+# configuration reached 35.0 MHz (nextpnr seed 1), just under the 35.71 MHz the PLL gives for
+# 36, so 30 leaves it margin (docs/benchmarks.md, "Board builds").
+ULX3S_CLOCK_HZ = 30_000_000
 
 ICE40UP5K_RESOURCES = {
     "LUT": PartResource("LUT4 (logic cells)", 5280, "ICESTORM_LC", {"SB_LUT4": 1}),

@@ -108,7 +108,7 @@ def test_ulx3s_synthesizes_through_the_flow(ulx3s_synthesis):
     assert set(summary["seconds"]) == {"elaborate -> Verilog", "synthesis"}
     assert "synth_ecp5" in (out / "top.ys").read_text()
     cells = json.loads((out / "top.stat.json").read_text())["design"]["num_cells_by_type"]
-    assert cells.get("EHXPLLL") == 1          # the 25 MHz -> 36 MHz PLL
+    assert cells.get("EHXPLLL") == 1          # the 25 MHz -> 30 MHz PLL
     assert cells.get("LUT4", 0) > 0 and cells.get("DP16KD", 0) > 0
     assert summary["resources"]["LUT"]["used"] >= cells["LUT4"]
     assert (out / "top.json").exists() and not (out / "top.bit").exists()

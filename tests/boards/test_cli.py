@@ -32,8 +32,8 @@ def run(argv, capsys):
 def test_list(capsys):
     status, out, _ = run(["--list"], capsys)
     assert status == 0
-    for text in ("icebreaker", "iCE40UP5K-SG48", "24 MHz", "ulx3s", "LFE5U-85F", "36 MHz",
-                 "neurons 256, inputs 256, synapses 32768, segments 1024, reverse 16384",
+    for text in ("icebreaker", "iCE40UP5K-SG48", "24 MHz", "ulx3s", "LFE5U-85F", "30 MHz",
+                 "neurons 256, inputs 256, synapses 32768, segments 512, reverse 16384",
                  "EBR (SB_RAM40_4K) 30", "SPRAM (SB_SPRAM256KA) 4", "DSP (SB_MAC16) 8"):
         assert text in out
 
