@@ -80,12 +80,8 @@ STEP_QUEUE = 4
 FREERUN_FLUSH_S = 0.02
 CRC_INIT = P.crc16(b"")
 
-# --- buf: frame, templates, region table, variables ------------------------------------------
-BUF_DEPTH = 3 * 512
-FRAME_AREA = P.MAX_ENCODED
-SLOT_BASE = 1024                    # template r begins at SLOT_BASE + 8 r, r = FIRST_SLOT .. 31
-FIRST_SLOT = 2
-HIGH = 1280                         # the high page: variables, template bodies, region table
+# --- buf: frame, templates, region table, variables, SPIKES payload -----------------------
+FIRST_SLOT = 2                      # template r begins at slot_base + 8 r, r = FIRST_SLOT .. 31
 TABLE_AT = 128                      # region r's entry at HIGH + TABLE_AT + 4 r: depth u16, word bytes, width
 # variables (high page); the READ of counter 7 / 6 adds the one at Cat(0, 0, 0, ~addr[0])
 RAM_DROPPED, RAM_OVERRUNS, RAM_UNREPORTED, RAM_ZERO, RAM_PENDING, RAM_RING = 0, 8, 16, 20, 28, 32
@@ -114,7 +110,7 @@ F_LIT, F_ECHO, F_HIGH, F_TABLE, F_VALUE, F_VALUE_PLUS, F_CTRL = range(7)
 C_END, C_JUMP, C_WORDS, C_SPIKES = range(4)
 # values (S_TICK is tick - 1 while `tick_prev`)
 (S_HEADER, S_TICK, S_CONSUMED, S_IN_LEVEL, S_DV, S_STATUS, S_WORD, S_RDATA, S_N, S_ENC, S_DETAIL,
- S_COUNT, S_SP_LEN, S_CRC, S_SPIKE) = range(15)
+ S_COUNT, S_SP_LEN, S_CRC) = range(14)
 S_RECORD = S_TICK                   # bytes 4, 5: the spike record's info
 
 
@@ -152,6 +148,34 @@ def _u32(v):
     return list(struct.pack("<I", v & 0xFFFFFFFF))
 
 
+def _round_up(x, unit):
+    return -(-x // unit) * unit
+
+
+class BufLayout:
+    """Where things are in buf for a device of `max_payload` (all bounds exclusive):
+
+    frame       0 .. frame_area: the frame being received, at most max_encoded(max_payload)
+                bytes (a frame that decodes to more is refused as OVERSIZE before it is read)
+    slots       slot_base + 8 r, r = FIRST_SLOT .. 31: the reply templates (slot_base is a
+                multiple of 256 at or after frame_area - 8 FIRST_SLOT: slots 0, 1 do not exist)
+    high        high .. high + 256: variables, template bodies, the region table
+    spikes      spk_base .. spk_base + max_payload: the SPIKES payload (its records from byte
+                8 on); spk_base is a multiple of a power of two >= max_payload, so its address is
+                spk_base | offset
+    """
+
+    def __init__(self, max_payload: int):
+        self.frame_area = P.max_encoded(max_payload)
+        self.slot_base = _round_up(self.frame_area - 8 * FIRST_SLOT, 256)
+        self.high = self.slot_base + 256
+        self.spk_bits = (max_payload - 1).bit_length()
+        self.spk_base = _round_up(self.high + 256, 1 << self.spk_bits)
+        self.depth = self.spk_base + max_payload
+        self.ptr_bits = (self.depth - 1).bit_length()
+        assert self.slot_base + 8 * FIRST_SLOT >= self.frame_area
+
+
 def core_signature_members(config: CoreConfig, input_depth: int):
     from .core import Core
     core = Core(config, input_depth=input_depth)
@@ -162,10 +186,11 @@ def core_signature_members(config: CoreConfig, input_depth: int):
 class Link(wiring.Component):
     def __init__(self, config: CoreConfig, input_depth: int, max_payload: int = P.MAX_PAYLOAD,
                  clock_hz: int = 12_000_000, window: int = 1):
-        if not 64 <= max_payload <= P.MAX_PAYLOAD:
-            raise ValueError(f"max_payload = {max_payload} must be in [64, {P.MAX_PAYLOAD}]")
+        if not P.MIN_MAX_PAYLOAD <= max_payload <= P.MAX_PAYLOAD:
+            raise ValueError(f"max_payload = {max_payload} must be in [{P.MIN_MAX_PAYLOAD}, {P.MAX_PAYLOAD}]")
         self.config = config
         self.input_depth, self.max_payload = input_depth, max_payload
+        self.layout = BufLayout(max_payload)
         self.clock_hz, self.window = clock_hz, window
         self.flush_cycles = max(1, int(clock_hz * FREERUN_FLUSH_S))
         self.regions = fmt.memory_map(config)
@@ -203,7 +228,7 @@ class Link(wiring.Component):
             return _value(S_HEADER, 2) + _lit([int(op)] + list(struct.pack("<H", size)))
 
         slots = {
-            R_OVERSIZE_FRAME: _lit([int(E.OVERSIZE), 0] + _u32(P.MAX_PAYLOAD)) + _ctrl(C_END),
+            R_OVERSIZE_FRAME: _lit([int(E.OVERSIZE), 0] + _u32(max_pl)) + _ctrl(C_END),
             R_FRAMING: _lit([int(E.FRAMING), 0]) + _value(S_ENC, 4) + _ctrl(C_END),
             R_TRUNCATED: _lit([int(E.TRUNCATED), 0]) + _value(S_N, 4) + _ctrl(C_END),
             R_BAD_CRC: _lit([int(E.BAD_CRC), 0]) + _value(S_DV, 4) + _ctrl(C_END),
@@ -281,19 +306,20 @@ class Link(wiring.Component):
         def resolve(seq):
             return [where[x] if isinstance(x, str) else x for x in seq]
 
-        image = [0] * BUF_DEPTH
+        lay = self.layout
+        image = [0] * lay.depth
         for name, body in bodies.items():
-            at = HIGH + where[name]
+            at = lay.high + where[name]
             image[at:at + len(body)] = resolve(body)
         assert sorted(slots) == list(range(FIRST_SLOT, 32)), sorted(slots)
         for r, code in slots.items():
             assert len(code) <= 8, (r, code)
-            image[SLOT_BASE + 8 * r:SLOT_BASE + 8 * r + len(code)] = resolve(code)
+            image[lay.slot_base + 8 * r:lay.slot_base + 8 * r + len(code)] = resolve(code)
         for region in regions.values():
-            at = HIGH + TABLE_AT + 4 * region.index
+            at = lay.high + TABLE_AT + 4 * region.index
             image[at:at + 4] = [region.depth & 0xFF, region.depth >> 8, P.word_bytes(region),
                                 region.layout.width]
-        assert SLOT_BASE + 8 * FIRST_SLOT >= FRAME_AREA and len(image) == BUF_DEPTH
+        assert len(image) == lay.depth
         return image, where
 
     def elaborate(self, platform):
@@ -311,32 +337,35 @@ class Link(wiring.Component):
         # No port reads an address in the cycle it is written: yosys need not emulate what the
         # read returns then (no_rw_check), which saves a comparator and a bypass per memory.
         no_rw_check = {"no_rw_check": 1}
-        m.submodules.buf = buf = Memory(shape=8, depth=BUF_DEPTH, init=image, attrs=no_rw_check)
+        lay = self.layout
+        HIGH, SLOT_BASE, pw = lay.high, lay.slot_base, lay.ptr_bits
+        m.submodules.buf = buf = Memory(shape=8, depth=lay.depth, init=image, attrs=no_rw_check)
         bw, br = buf.write_port(), buf.read_port()
-        # the SPIKES payload (its records from byte 8 on)
-        m.submodules.spk = spk = Memory(shape=8, depth=max_pl, init=[], attrs=no_rw_check)
-        sw, sr = spk.write_port(), spk.read_port()
+        # the SPIKES payload is written into buf (sw) while a tick's records are made: then buf's
+        # write port is otherwise idle (frames are stored in IDLE, variables in RAM)
+        sw = wiring.Signature({"en": Out(1), "data": Out(8)}).create()
         nb = len(self.out_neuron)
         m.submodules.lst = lst = Memory(shape=nb, depth=c.n_neurons, init=[], attrs=no_rw_check)
         lw, lr = lst.write_port(), lst.read_port()
 
         # buf's read address is the pointer's next value, so br.data is always buf[ptr]; the
         # states choose the next value by a small code (pmode, and aidx for the fixed ones)
-        ptr = Signal(11)
-        ptr_next = Signal(11)
+        ptr = Signal(pw)
+        ptr_next = Signal(pw)
         m.d.comb += br.addr.eq(ptr_next)
         m.d.sync += ptr.eq(ptr_next)
         ptr_inc = ptr + 1
         data = br.data
 
         # --- receive state --------------------------------------------------------------------
-        n = Signal(11)                  # decoded bytes of the frame
-        enc = Signal(11)                # encoded bytes (saturating)
+        nw = (lay.frame_area + 1).bit_length()
+        n = Signal(nw)                  # decoded bytes of the frame (wraps only in refused frames)
+        enc = Signal(nw)                # encoded bytes (saturating)
         early = Signal()                # the next frame's first (code) byte came while a command ran
         in_cmd = Signal()               # a command is under way (not a tick's reports or SPIKES)
         ferr = Signal()
-        npay = Signal(11)
-        pay_end = Signal(11)
+        npay = Signal(nw)
+        pay_end = Signal(nw)
         m.d.comb += [npay.eq(n - (P.HEADER_SIZE + P.CRC_SIZE)), pay_end.eq(n - P.CRC_SIZE)]
         at_end = ptr == pay_end
         at_end_q = Signal()
@@ -345,7 +374,7 @@ class Link(wiring.Component):
         # code byte; the next one yields a beat), so `enc` holds still for FRAMING's detail.
         with m.If(self.rx_byte & in_cmd):
             m.d.sync += early.eq(1)
-        with m.Elif(self.rx_byte & (enc != 2047)):
+        with m.Elif(self.rx_byte & ~enc.all()):
             m.d.sync += enc.eq(enc + 1)
 
         word = Signal(64)               # payload bytes 0..7; a word to write; an INPUT entry
@@ -400,8 +429,8 @@ class Link(wiring.Component):
         tab = Signal(32)
         depth, wbytes, width = tab[:16], tab[16:20], tab[24:31]
         region = Signal(5)
-        # a region's word address (up to its depth: the READ's end), or the SPIKES payload's byte
-        aaddr_width = max(len(self.access_addr) + 1, (max_pl - 1).bit_length())
+        # a region's word address (up to its depth: the READ's end)
+        aaddr_width = len(self.access_addr) + 1
         aaddr = Signal(aaddr_width)
         aaddr_next = Signal(aaddr_width)
         m.d.comb += aaddr_next.eq(aaddr)
@@ -420,7 +449,7 @@ class Link(wiring.Component):
         sp_len = Signal(range(max_pl + 1), init=P.SPIKES.size)
         ln = Signal(range(c.n_neurons + 1))
         last_neuron = Signal(nb)
-        drop_cnt = Signal(range(max(self.input_depth, P.MAX_PAYLOAD // 2) + 1))
+        drop_cnt = Signal(range(max(self.input_depth, max_pl // 2) + 1))
         lost_cnt = Signal(range(c.n_neurons + 1))
         li = Signal(range(c.n_neurons + 1))
         li_next = Signal(range(c.n_neurons + 1))
@@ -431,7 +460,7 @@ class Link(wiring.Component):
 
         # transmitter
         tx_seq = Signal(8)
-        tp = Signal(11)                 # where the template goes on after a field
+        tp = Signal(pw)                 # where the template goes on after a field
         fcnt = Signal(6)                # a field's bytes; a variable's; a loop's
         fkind = Signal(3)               # the field type (T_ADDR)
         mode = Signal(3)
@@ -467,10 +496,10 @@ class Link(wiring.Component):
             # REPORT's count: a tick's dropped inputs are reported (and cleared) before its lost outputs
             S_COUNT: Mux(drop_cnt != 0, drop_cnt, lost_cnt),
             # the CRC: its high byte, twice (a CRC register given its own high byte shifts left by 8)
-            S_SP_LEN: sp_len, S_CRC: crc[8:], S_SPIKE: sr.data,
+            S_SP_LEN: sp_len, S_CRC: crc[8:],
         }
         assert (int(P.Status.STEPPING), int(P.Status.FREERUN)) == (1, 2)
-        read_as = {S_HEADER: 2, S_STATUS: 2, S_SP_LEN: 2, S_CRC: 1, S_SPIKE: 1,   # bytes (else 4)
+        read_as = {S_HEADER: 2, S_STATUS: 2, S_SP_LEN: 2, S_CRC: 1,   # bytes (else 4)
                    S_TICK: 8, S_RDATA: 8, S_COUNT: 8}
         # byte lanes: lane j holds byte j of the value `src`; bidx picks the lane
         value_byte = Signal(8)
@@ -499,8 +528,11 @@ class Link(wiring.Component):
 
         # --- buf's write port: the frame, or a variable ----------------------------------------
         rx_store = Signal()
-        m.d.comb += [bw.addr.eq(Mux(ram_write, ptr, n)), bw.en.eq(ram_write | rx_store),
-                     bw.data.eq(Mux(ram_write, alu[:8], self.rx.payload.data))]
+        # (the three writers never write in the same cycle)
+        spk_addr = Cat(sp_len[:lay.spk_bits], Const(lay.spk_base >> lay.spk_bits, pw - lay.spk_bits))
+        m.d.comb += [bw.addr.eq(Mux(ram_write, ptr, Mux(sw.en, spk_addr, n))),
+                     bw.en.eq(ram_write | rx_store | sw.en),
+                     bw.data.eq(Mux(ram_write, alu[:8], Mux(sw.en, sw.data, self.rx.payload.data)))]
 
         # --- core defaults ------------------------------------------------------------------
         # (data ports driven always: only their strobes depend on the state)
@@ -520,7 +552,6 @@ class Link(wiring.Component):
         # --- transmit byte ------------------------------------------------------------------
         m.d.comb += [tx_byte.eq(alu[:8]), self.tx.payload.data.eq(tx_byte)]
         tx_go = self.tx.valid & self.tx.ready
-        m.d.comb += [sw.addr.eq(sp_len), sr.addr.eq(aaddr_next)]
 
         ref_valid = reason >= FIRST_REF_VALID
         is_error = reason < R_ERROR
@@ -528,19 +559,21 @@ class Link(wiring.Component):
         # --- buf's next read address --------------------------------------------------------
         P_HOLD, P_INC, P_RET, P_DATA, P_HIGH, P_TABLE, P_SLOT, P_FIXED = range(8)
         (A_FRAME, A_PAYLOAD, A_WORDS, A_ONES, A_PENDING, A_DROPPED, A_OVERRUNS, A_UNREPORTED, A_HEAD,
-         A_NEW, A_EXTRA) = range(11)
+         A_NEW, A_EXTRA, A_SPIKES) = range(12)
         pmode = Signal(3)
         aidx = Signal(4)
         slot_err = Signal()             # the ERRORs' common beginning, not the reason's slot
         fixed = Array([
-            Const(0, 11), Const(P.HEADER_SIZE, 11), Const(P.HEADER_SIZE + P.REGION_ACCESS.size, 11),
-            Const(HIGH + where["ones"], 11), Const(HIGH + RAM_PENDING, 11), Const(HIGH + RAM_DROPPED, 11),
-            Const(HIGH + RAM_OVERRUNS, 11), Const(HIGH + RAM_UNREPORTED, 11),
+            Const(0, pw), Const(P.HEADER_SIZE, pw), Const(P.HEADER_SIZE + P.REGION_ACCESS.size, pw),
+            Const(HIGH + where["ones"], pw), Const(HIGH + RAM_PENDING, pw), Const(HIGH + RAM_DROPPED, pw),
+            Const(HIGH + RAM_OVERRUNS, pw), Const(HIGH + RAM_UNREPORTED, pw),
             # ring slots: the running STEP's, the next free one
-            Cat(Const(0, 2), q_head, Const((HIGH + RAM_RING) >> 5, 6)),
-            Cat(Const(0, 2), (q_head + 1 + waiting)[:3], Const((HIGH + RAM_RING) >> 5, 6)),
+            Cat(Const(0, 2), q_head, Const((HIGH + RAM_RING) >> 5, pw - 5)),
+            Cat(Const(0, 2), (q_head + 1 + waiting)[:3], Const((HIGH + RAM_RING) >> 5, pw - 5)),
             # the Link's counter added to counter 7 (dropped) or 6 (overruns)
-            Cat(Const(0, 3), ~aaddr[0], Const(HIGH >> 4, 7)),
+            Cat(Const(0, 3), ~aaddr[0], Const(HIGH >> 4, pw - 4)),
+            # the SPIKES payload's first record
+            Const(lay.spk_base + P.SPIKES.size, pw),
         ])[aidx]
         assert RAM_RING % 32 == 0 and HIGH % 256 == 0 and (HIGH + TABLE_AT) % 128 == 0 and len(q_head) == 3
         table_k = Signal(2)
@@ -554,12 +587,12 @@ class Link(wiring.Component):
             with m.Case(P_DATA):
                 m.d.comb += ptr_next.eq(data)
             with m.Case(P_HIGH):
-                m.d.comb += ptr_next.eq(Cat(data, Const(HIGH >> 8, 3)))
+                m.d.comb += ptr_next.eq(Cat(data, Const(HIGH >> 8, pw - 8)))
             with m.Case(P_TABLE):
-                m.d.comb += ptr_next.eq(Cat(table_k, region, Const((HIGH + TABLE_AT) >> 7, 4)))
+                m.d.comb += ptr_next.eq(Cat(table_k, region, Const((HIGH + TABLE_AT) >> 7, pw - 7)))
             with m.Case(P_SLOT):
                 slot = Mux(slot_err, R_ERROR, reason)
-                m.d.comb += ptr_next.eq(Cat(Const(0, 3), slot, Const(SLOT_BASE >> 8, 3)))
+                m.d.comb += ptr_next.eq(Cat(Const(0, 3), slot, Const(SLOT_BASE >> 8, pw - 8)))
             with m.Case(P_FIXED):
                 m.d.comb += ptr_next.eq(fixed)
 
@@ -601,7 +634,7 @@ class Link(wiring.Component):
         # --- the checks, in the protocol's order -------------------------------------------------
         len_big = h_len > P.MAX_PAYLOAD
         checks = {                      # reason: refused when
-            R_OVERSIZE_FRAME: enc > P.MAX_ENCODED,
+            R_OVERSIZE_FRAME: enc > lay.frame_area,
             R_FRAMING: ferr,
             R_TRUNCATED: n < P.HEADER_SIZE + P.CRC_SIZE,
             R_BAD_CRC: crc != 0,
@@ -640,7 +673,7 @@ class Link(wiring.Component):
                         m.next = "CHECK"
                     with m.Else():
                         # (n may wrap beyond 2047 bytes: such a frame is OVERSIZE anyway)
-                        m.d.comb += rx_store.eq(n < FRAME_AREA)
+                        m.d.comb += rx_store.eq(n < lay.frame_area)
                         m.d.sync += n.eq(n + 1)
                 with m.Elif(~cur_active & (waiting != 0)):
                     m.d.sync += [cur_active.eq(1), q_head.eq(q_head + 1), waiting.eq(waiting - 1)]
@@ -969,10 +1002,9 @@ class Link(wiring.Component):
                                 go(P_HOLD)
                                 m.next = "T_READ"
                             with m.Case(C_SPIKES):
-                                with m.If(sp_len != P.SPIKES.size):
-                                    m.d.comb += aaddr_next.eq(P.SPIKES.size)
-                                    m.d.sync += [src.eq(S_SPIKE), mode.eq(M_SPIKES), a_en.eq(0),
-                                                 b_src.eq(1)]
+                                with m.If(sp_len != P.SPIKES.size):     # the records, from buf
+                                    go(P_FIXED, A_SPIKES)
+                                    m.d.sync += [mode.eq(M_SPIKES), a_en.eq(1), b_src.eq(0)]
                                     m.next = "T_BYTES"
             with m.State("T_ADDR"):         # the field's address byte
                 m.d.sync += [tp.eq(ptr_inc), a_en.eq((fkind != F_ECHO) | ref_valid),
@@ -997,8 +1029,7 @@ class Link(wiring.Component):
                     with m.If(mode[2]):
                         m.d.sync += bidx.eq(0)
                     with m.If(mode == M_SPIKES):            # the spike records: to sp_len
-                        m.d.comb += aaddr_next.eq(aaddr + 1)
-                        with m.If(aaddr + 1 == sp_len):
+                        with m.If(ptr[:lay.spk_bits] + 1 == sp_len):
                             go(P_RET)
                             m.d.sync += sp_len.eq(P.SPIKES.size)
                             m.next = "T_CODE"
