@@ -45,8 +45,9 @@ announces `window` (default 1): the host keeps at most that many commands withou
 Ticks: the Link runs the core one tick at a time (`step` with `step_ticks` = 1), drains the
 tick's output spikes into a list memory, and appends one spike record (list or bitmap, the
 smaller) to the SPIKES buffer; it sends SPIKES when a STEP's ticks are done, when the next record
-does not fit, at STOP / RESET, for STEP 0, and in free-run every `flush_cycles` cycles (20 ms of
-`clock_hz`) when no tick is due. Free-run is timed by the Link (a tick every `period` cycles,
+does not fit, at STOP / RESET, for STEP 0, and in free-run when no tick is due and `flush_pulses`
+pulses of `slow_tick` (one every `slow_period` cycles, from DeviceTop's prescaler) came since
+the last SPIKES: at most flush_pulses * slow_period <= 20 ms of `clock_hz` after it. Free-run is timed by the Link (a tick every `period` cycles,
 overruns counted by the Link). REPORT INPUT_DROPPED / OUTPUT_OVERFLOW after a tick that dropped
 inputs / lost outputs; INPUT_OVERFLOW for a refused INPUT frame; OVERRUN before the next SPIKES.
 
@@ -176,6 +177,12 @@ class BufLayout:
         assert self.slot_base + 8 * FIRST_SLOT >= self.frame_area
 
 
+def slow_period_for(clock_hz: int) -> int:
+    """The period of the `slow_tick` pulse (a power of two, DeviceTop's prescaler) for a clock:
+    about an eighth of the free-run SPIKES interval (FREERUN_FLUSH_S), at least 2 cycles."""
+    return 1 << max(1, (int(clock_hz * FREERUN_FLUSH_S) // 8).bit_length() - 1)
+
+
 def core_signature_members(config: CoreConfig, input_depth: int):
     from .core import Core
     core = Core(config, input_depth=input_depth)
@@ -185,7 +192,7 @@ def core_signature_members(config: CoreConfig, input_depth: int):
 
 class Link(wiring.Component):
     def __init__(self, config: CoreConfig, input_depth: int, max_payload: int = P.MAX_PAYLOAD,
-                 clock_hz: int = 12_000_000, window: int = 1):
+                 clock_hz: int = 12_000_000, window: int = 1, slow_period: int | None = None):
         if not P.MIN_MAX_PAYLOAD <= max_payload <= P.MAX_PAYLOAD:
             raise ValueError(f"max_payload = {max_payload} must be in [{P.MIN_MAX_PAYLOAD}, {P.MAX_PAYLOAD}]")
         self.config = config
@@ -193,6 +200,11 @@ class Link(wiring.Component):
         self.layout = BufLayout(max_payload)
         self.clock_hz, self.window = clock_hz, window
         self.flush_cycles = max(1, int(clock_hz * FREERUN_FLUSH_S))
+        self.slow_period = slow_period_for(clock_hz) if slow_period is None else slow_period
+        if not 1 <= self.slow_period <= self.flush_cycles:
+            raise ValueError(f"slow_period = {self.slow_period} must be in [1, {self.flush_cycles}] "
+                             f"(the free-run SPIKES interval, 20 ms of clock_hz = {clock_hz})")
+        self.flush_pulses = self.flush_cycles // self.slow_period
         self.regions = fmt.memory_map(config)
         deepest = max(self.regions.values(), key=lambda r: r.depth)
         if len(self.regions) > 32 or deepest.depth > 0xFFFF:
@@ -202,6 +214,7 @@ class Link(wiring.Component):
         members = {
             "rx": In(stream.Signature(DECODED_BEAT)),
             "rx_byte": In(1),
+            "slow_tick": In(1),     # a one-cycle pulse every slow_period cycles
             "tx": Out(stream.Signature(FRAME_BEAT)),
             "idle": Out(1),     # nothing to do: no frame, command, tick or reply under way
             "error": Out(1),    # pulse: an ERROR or REPORT frame starts (the board's error LED)
@@ -411,7 +424,7 @@ class Link(wiring.Component):
         period = Signal(32)
         since_tick = Signal(32)         # cycles since the last free-run tick started
         due_now = Signal()              # free-run just began: the first tick is due
-        since_flush = Signal(range(self.flush_cycles + 1))
+        since_flush = Signal(range(self.flush_pulses + 1))     # slow_tick pulses since the last SPIKES
         ovr_any = Signal()              # RAM_UNREPORTED holds a count not yet reported
         busy = Signal()
         m.d.comb += busy.eq(cur_active | (waiting != 0) | freerun)
@@ -422,7 +435,7 @@ class Link(wiring.Component):
             m.d.sync += tick_passed.eq(1)
         with m.If(freerun):
             m.d.sync += since_tick.eq(since_tick + 1)
-            with m.If(since_flush != self.flush_cycles):
+            with m.If(self.slow_tick & (since_flush != self.flush_pulses)):
                 m.d.sync += since_flush.eq(since_flush + 1)
 
         # region of a READ / WRITE: its table entry, and the word loop
@@ -682,7 +695,7 @@ class Link(wiring.Component):
                 with m.Elif(freerun & (due_now | tick_ge)):
                     m.d.sync += [since_tick.eq(0), due_now.eq(0), tick_passed.eq(0)]
                     m.next = "TICK_START"
-                with m.Elif(freerun & (since_flush == self.flush_cycles)):
+                with m.Elif(freerun & (since_flush == self.flush_pulses)):
                     flush()
 
             # --- frame and command checks: one a cycle; some need data first ---

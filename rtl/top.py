@@ -4,9 +4,15 @@
     DeviceTop(..., byte_level=True)                       ports: i (In stream of 8: COBS bytes
                                                           in), o (Out stream of 8: COBS bytes
                                                           out); no UART, for fast simulation
-    both also drive three LEDs (active high): led_heartbeat toggles every half second of
-    clock_hz; led_activity lights for LED_HOLD_S after a received byte or an output spike;
-    led_error lights for LED_HOLD_S after the link sends an ERROR or REPORT frame.
+    both also drive three LEDs (active high): led_heartbeat toggles every 2**k cycles, the
+    largest power of two within half a second of clock_hz (0.35 s at 24 MHz); led_activity
+    lights for LED_HOLD_S (to within one slow period) after a received byte or an output spike;
+    led_error lights as long after the link sends an ERROR or REPORT frame.
+
+One free-running prescaler counts the clock: its top bit is the heartbeat, and a pulse every
+slow_period cycles (rtl.link.slow_period_for: an eighth of the free-run SPIKES interval or
+less) times the LED holds and the Link's free-run SPIKES interval, so neither needs a counter
+of the clock's width.
 
 `max_payload` (P.MIN_MAX_PAYLOAD .. P.MAX_PAYLOAD, announced in HELLO) sizes the Link's frame
 and SPIKES buffers and the receive FIFO: a frame longer than max_encoded(max_payload) is refused
@@ -29,7 +35,7 @@ from firmware import protocol as P
 
 from .cobs import COBSDecoder, COBSEncoder
 from .core import Core
-from .link import Link
+from .link import Link, slow_period_for
 from .uart import UARTRx, UARTTx
 
 LED_HOLD_S = 0.05             # an activity or error blink lasts 50 ms: visible, and short
@@ -107,8 +113,9 @@ class DeviceTop(wiring.Component):
         output_depth = min(512, self.config.n_neurons)
         m.submodules.core = core = Core(self.config, input_depth=self.input_depth, output_depth=output_depth,
                                         memories=self.memories)
+        slow_period = slow_period_for(self.clock_hz)
         m.submodules.link = link = Link(self.config, self.input_depth, max_payload=self.max_payload,
-                                        clock_hz=self.clock_hz, window=self.window)
+                                        clock_hz=self.clock_hz, window=self.window, slow_period=slow_period)
         m.submodules.decoder = decoder = COBSDecoder()
         m.submodules.encoder = encoder = COBSEncoder()
 
@@ -137,20 +144,26 @@ class DeviceTop(wiring.Component):
             wiring.connect(m, fifo.o, decoder.i)
             wiring.connect(m, encoder.o, uart_tx.i)
 
-        # LEDs: a heartbeat, and blinks stretched to LED_HOLD_S so that single events show.
-        half_second = max(1, self.clock_hz // 2)
-        hold = max(1, int(self.clock_hz * LED_HOLD_S))
-        beat = Signal(range(half_second))
-        with m.If(beat == half_second - 1):
-            m.d.sync += [beat.eq(0), self.led_heartbeat.eq(~self.led_heartbeat)]
-        with m.Else():
-            m.d.sync += beat.eq(beat + 1)
+        # The prescaler: the heartbeat is its top bit; `slow` pulses when its bit k - 1 falls,
+        # every slow_period = 2**k cycles.
+        k = slow_period.bit_length() - 1
+        width = max(k + 1, (max(2, self.clock_hz) // 2).bit_length())
+        prescaler = Signal(width)
+        m.d.sync += prescaler.eq(prescaler + 1)
+        last = Signal()
+        m.d.sync += last.eq(prescaler[k - 1])
+        slow = Signal()
+        m.d.comb += [slow.eq(last & ~prescaler[k - 1]), link.slow_tick.eq(slow),
+                     self.led_heartbeat.eq(prescaler[-1])]
+        # blinks stretched to LED_HOLD_S (in slow periods, the first one partial) so that single
+        # events show
+        hold = -(-int(self.clock_hz * LED_HOLD_S) // slow_period) + 1
         activity = decoder.i.valid & decoder.i.ready | core.out_valid & core.out_ready
         for led, event in ((self.led_activity, activity), (self.led_error, link.error)):
             left = Signal(range(hold + 1))
             with m.If(event):
                 m.d.sync += left.eq(hold)
-            with m.Elif(left != 0):
+            with m.Elif(slow & (left != 0)):
                 m.d.sync += left.eq(left - 1)
             m.d.comb += led.eq(left != 0)
         return m
