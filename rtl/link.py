@@ -47,8 +47,8 @@ tick's output spikes into a list memory, and appends one spike record (list or b
 smaller) to the SPIKES buffer; it sends SPIKES when a STEP's ticks are done, when the next record
 does not fit, at STOP / RESET, for STEP 0, and in free-run when no tick is due and `flush_pulses`
 pulses of `slow_tick` (one every `slow_period` cycles, from DeviceTop's prescaler) came since
-the last SPIKES: at most flush_pulses * slow_period <= 20 ms of `clock_hz` after it. Free-run is timed by the Link (a tick every `period` cycles,
-overruns counted by the Link). REPORT INPUT_DROPPED / OUTPUT_OVERFLOW after a tick that dropped
+the last SPIKES: at most flush_pulses * slow_period <= 20 ms of `clock_hz` after it. Free-run is
+timed by the Link (a tick every `period` cycles, overruns counted by the Link). REPORT INPUT_DROPPED / OUTPUT_OVERFLOW after a tick that dropped
 inputs / lost outputs; INPUT_OVERFLOW for a refused INPUT frame; OVERRUN before the next SPIKES.
 
 Counters: the core's, plus the Link's own `dropped` (axons of refused INPUT frames) and
@@ -392,8 +392,13 @@ class Link(wiring.Component):
 
         word = Signal(64)               # payload bytes 0..7; a word to write; an INPUT entry
         shift_word = word.eq(Cat(word[8:], data))
-        hdr = Signal(24)                # opcode, length
-        h_op, h_len = hdr[:8], hdr[8:]
+        # the header's opcode; of its length only what the checks need (read in PASS, where
+        # the frame's size npay is known)
+        h_op = Signal(8)
+        len_lo_eq = Signal()            # the length's low byte equals npay's
+        len_lo_nz = Signal()
+        len_eq = Signal()               # length == npay
+        len_big = Signal()              # length > MAX_PAYLOAD
         ver_ok = Signal()
         arg_nz = Signal()               # payload bytes 0..3 not all zero
         fed = Signal()
@@ -421,7 +426,9 @@ class Link(wiring.Component):
         cur_active = Signal()           # a STEP runs: its remaining ticks in ring slot q_head
         q_head = Signal(range(RING_SLOTS))
         waiting = Signal(range(STEP_QUEUE + 1))
-        period = Signal(32)
+        tab = Signal(32)                # a READ / WRITE's region table entry; FREERUN's period
+        # FREERUN's period: kept in `tab` (READ / WRITE / COUNTERS, the only users of the region
+        # table entry, are refused with BUSY while free-running)
         since_tick = Signal(32)         # cycles since the last free-run tick started
         due_now = Signal()              # free-run just began: the first tick is due
         since_flush = Signal(range(self.flush_pulses + 1))     # slow_tick pulses since the last SPIKES
@@ -430,7 +437,7 @@ class Link(wiring.Component):
         m.d.comb += busy.eq(cur_active | (waiting != 0) | freerun)
         # since_tick counts up by one from 0, so it passed `period` once it equalled it
         tick_passed = Signal()          # since_tick > period
-        tick_ge = tick_passed | (since_tick == period)
+        tick_ge = tick_passed | (since_tick == tab)
         with m.If(tick_ge):
             m.d.sync += tick_passed.eq(1)
         with m.If(freerun):
@@ -439,7 +446,6 @@ class Link(wiring.Component):
                 m.d.sync += since_flush.eq(since_flush + 1)
 
         # region of a READ / WRITE: its table entry, and the word loop
-        tab = Signal(32)
         depth, wbytes, width = tab[:16], tab[16:20], tab[24:31]
         region = Signal(5)
         # a region's word address (up to its depth: the READ's end)
@@ -645,15 +651,14 @@ class Link(wiring.Component):
         overflow = ((npay >> 1) + self.in_level) > self.input_depth     # an INPUT that does not fit
 
         # --- the checks, in the protocol's order -------------------------------------------------
-        len_big = h_len > P.MAX_PAYLOAD
         checks = {                      # reason: refused when
             R_OVERSIZE_FRAME: enc > lay.frame_area,
             R_FRAMING: ferr,
             R_TRUNCATED: n < P.HEADER_SIZE + P.CRC_SIZE,
             R_BAD_CRC: crc != 0,
             R_VERSION: ~ver_ok,
-            R_OVERSIZE: len_big | ((h_len == npay) & (npay > max_pl)),
-            R_BAD_LENGTH: h_len != npay,
+            R_OVERSIZE: len_big | (len_eq & (npay > max_pl)),
+            R_BAD_LENGTH: ~len_eq,
             R_UNKNOWN_OPCODE: ~is_op(*(op for op in P.Op if op < 0x80)),
             R_SIZE: is_op(P.Op.HELLO, P.Op.STOP, P.Op.RESET, P.Op.STEP, P.Op.FREERUN, P.Op.SEED,
                           P.Op.COUNTERS) & (npay != e_size),
@@ -741,8 +746,16 @@ class Link(wiring.Component):
                     m.d.sync += shift_word
                 with m.If(low & (ptr[:4] == 8)):
                     m.d.sync += ver_ok.eq(word[:8] == P.PROTOCOL_VERSION)
-                with m.If(low & (ptr[:4] >= 10) & (ptr[:4] < 13)):
-                    m.d.sync += hdr.eq(Cat(hdr[8:], word[:8]))
+                # (word[:8] is the byte 8 before ptr: opcode, length low, length high at 10, 11, 12)
+                assert P.MAX_PAYLOAD % 256 == 0 and (P.HEADER.size, len(npay)) == (5, nw) and nw <= 16
+                with m.If(low & (ptr[:4] == 10)):
+                    m.d.sync += h_op.eq(word[:8])
+                with m.If(low & (ptr[:4] == 11)):
+                    m.d.sync += [len_lo_eq.eq(word[:8] == npay[:8]), len_lo_nz.eq(word[:8].any())]
+                with m.If(low & (ptr[:4] == 12)):
+                    m.d.sync += [len_eq.eq(len_lo_eq & (word[:8] == (npay >> 8))),
+                                 len_big.eq((word[:8] > P.MAX_PAYLOAD >> 8)
+                                            | ((word[:8] == P.MAX_PAYLOAD >> 8) & len_lo_nz))]
                 arg_byte = (ptr[:4] >= P.HEADER_SIZE) & (ptr[:4] < P.HEADER_SIZE + 4)
                 with m.If(low & arg_byte & data.any()):
                     m.d.sync += arg_nz.eq(1)
@@ -791,7 +804,7 @@ class Link(wiring.Component):
                         with m.Else():
                             ram(OP_STEP_PENDING)
                     with m.Case(P.Op.FREERUN):
-                        m.d.sync += [freerun.eq(1), period.eq(word[:32]), period_nz.eq(arg_nz),
+                        m.d.sync += [freerun.eq(1), tab.eq(word[:32]), period_nz.eq(arg_nz),
                                      due_now.eq(1), since_flush.eq(0)]
                         ram(OP_FREERUN)
                     with m.Case(P.Op.STOP, P.Op.RESET):
