@@ -10,14 +10,16 @@ frames (field for field; HELLO's device_kind / clock_hz / build differ, and ERRO
 no explanatory text).
 
 The Link is built small (the whole device has 5,280 LUT4s): most of its work goes a byte a
-cycle through one memory, `buf` (three EBRs: 1,536 bytes, one read and one write port):
+cycle through one memory, `buf` (one read and one write port; 1,024 bytes, two iCE40 EBRs, for
+`max_payload` 256; BufLayout says where things are):
 
-- bytes 0 .. FRAME_AREA - 1 hold the frame being received (a frame of at most MAX_ENCODED
-  encoded bytes decodes to fewer than MAX_ENCODED, and the CRC check reads them all);
-- the rest holds, as initial contents, the reply templates (8-byte slots, then bodies) and a
-  table of the regions (depth, word bytes, width), and the Link's variables: its counters
-  `dropped` and `overruns` (64 bits), the OVERRUN count not yet reported, the pending ticks
-  (BUSY's detail) and a ring with the remaining ticks of the running and the waiting STEPs.
+- bytes 0 .. frame_area - 1 hold the frame being received (a frame of at most
+  max_encoded(max_payload) encoded bytes decodes to fewer, and the CRC check reads them all);
+- then, as initial contents, the reply templates (8-byte slots, then bodies) and a table of
+  the regions (depth, word bytes, width), and the Link's variables: its counters `dropped`
+  and `overruns` (64 bits), the OVERRUN count not yet reported, the pending ticks (BUSY's
+  detail) and a ring with the remaining ticks of the running and the waiting STEPs;
+- last the SPIKES payload (max_payload bytes, records from byte 8 on).
 
 One 8-bit adder with a carry register (`alu`: a byte of buf plus a byte of a value) updates the
 variables (a few cycles each: per tick, pending - 1 and the running STEP's ticks - 1), adds the
@@ -25,7 +27,8 @@ Link's counters to the core's as they are sent, and forms tick - 1 and npay for 
 (tick, consumed, counts, ...) are not copied: a reply picks their bytes as it sends them.
 
 Receive: `rx_byte` is a one-cycle pulse per non-0x00 byte the COBS decoder takes (DeviceTop
-drives it); the Link counts these to find the encoded length (OVERSIZE above MAX_ENCODED,
+drives it); the Link counts these to find the encoded length (OVERSIZE, detail max_payload,
+above max_encoded(max_payload): such a frame's bytes beyond the frame area are not stored;
 FRAMING's detail). At the end beat the frame is checked in the protocol's order, one check a
 cycle (`reason` counts them; the number of the check that fails selects its ERROR's template),
 and executed; every bad frame gets exactly one ERROR. Once the size, COBS and length checks

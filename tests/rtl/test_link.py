@@ -362,3 +362,41 @@ def test_smallest_device_read_and_write_limits():
         await both.cmd(P.Op.READ, access("synapse", 0, most))
         await both.cmd(P.Op.HELLO)
     run(bench, max_payload=mp)
+
+
+def test_leds_heartbeat_and_holds_from_one_prescaler():
+    """At a 4 kHz clock: the heartbeat toggles every 1,024 cycles (the largest power of two
+    within half a second), a received byte lights the activity LED for LED_HOLD_S (200 cycles)
+    to within one slow period (8 cycles), and the error LED stays dark."""
+    from rtl.link import slow_period_for
+    from rtl.top import LED_HOLD_S
+
+    clock_hz = 4000
+    slow = slow_period_for(clock_hz)
+    assert slow == 8
+    dut = DeviceTop(CONFIG, input_depth=DEPTH, clock_hz=clock_hz, byte_level=True)
+    sim = Simulator(dut)
+    sim.add_clock(1 / clock_hz)
+    seen = {"beat": [], "lit": 0, "error": 0}
+
+    async def tb(ctx):
+        last = 0
+        for cycle in range(2200):
+            if cycle == 300:
+                ctx.set(dut.i.valid, 1)
+                ctx.set(dut.i.payload, 0)
+            elif cycle == 301:
+                ctx.set(dut.i.valid, 0)
+            _, _, beat, act, err = await ctx.tick().sample(dut.led_heartbeat, dut.led_activity, dut.led_error)
+            if beat != last:
+                seen["beat"].append(cycle)
+                last = beat
+            seen["lit"] += act
+            seen["error"] += err
+
+    sim.add_testbench(tb)
+    sim.run()
+    assert seen["beat"] == [1024, 2048]
+    hold = int(clock_hz * LED_HOLD_S)
+    assert hold <= seen["lit"] <= hold + slow, seen["lit"]
+    assert seen["error"] == 0
