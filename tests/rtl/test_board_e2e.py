@@ -321,7 +321,10 @@ def test_freerun_and_stop_on_the_board_match_the_model(device_board):
     image = compile_network(_bias_network()["network"], config)
     with Device.open(board.url, timeout=30) as dev:
         dev.load(image)
-        dev.freerun(4000)                 # cycles per tick: far more than a 12-neuron tick needs
+        # cycles per tick: far more than a 12-neuron tick needs, and more than a full SPIKES frame
+        # (max_payload 256: 266 bytes at 40 cycles a byte, 10,640 cycles) takes to send, which
+        # holds the next tick up (the link does one thing at a time)
+        dev.freerun(12_000)
         time.sleep(1.5)
         result = dev.stop()
         counters = dev.counters()
