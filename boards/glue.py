@@ -16,7 +16,8 @@ locked and then for POR_HOLD_S more. The iCE40 needs the hold: its block RAMs re
 for a few microseconds after configuration (amaranth's own iCE40 `sync` holds 15 us for that;
 a PLL domain has to do it itself). The `sync` clock gets a timing constraint at the achieved
 frequency. DeviceTop's rx/tx go to the board's "uart" resource and its three LEDs to the board
-LEDs the registry names (two roles on one LED show as their XOR).
+LEDs the registry names (two roles on one LED show as their XOR). DeviceTop gets the board's
+device options (`device_options(board)`: max_payload, input_depth).
 """
 
 from __future__ import annotations
@@ -88,6 +89,12 @@ def uart_divisor(clock_hz: float, baud: int) -> int:
     return divisor
 
 
+def device_options(board: Board) -> dict:
+    """DeviceTop's keyword arguments that the board sets (besides clock, divisor, memories):
+    the same for the bitstream and the simulated board."""
+    return {"max_payload": board.max_payload, "input_depth": board.input_depth}
+
+
 class PowerOnReset(Elaboratable):
     """`ready` rises `hold_cycles` cycles of `clk` after `locked` rose; it falls with `locked`.
     Its counter is in a reset-less domain: the flip-flops start at 0 when the FPGA configures."""
@@ -145,7 +152,8 @@ class BoardGlue(Elaboratable):
 
         m.submodules.device = device = DeviceTop(self.config, divisor=self.divisor,
                                                  clock_hz=self.clock.clock_hz,
-                                                 memories=self.memories)
+                                                 memories=self.memories,
+                                                 **device_options(self.board))
         uart = platform.request("uart", 0, dir="-")
         m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
         m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)

@@ -5,8 +5,10 @@
 A Board says which amaranth-boards platform it is, its part and what the part holds
 (`resources`: the four resource kinds the summary reports, each with the nextpnr BEL type and
 the yosys cell types that count towards it), the clock the core runs at by default, the UART
-baud rate, the default CoreConfig, the memory factory for the core, which board LED shows which
-DeviceTop LED, the bitstream the packer writes, the synthesis options, and how to program it.
+baud rate, the default CoreConfig, the device options (DeviceTop's `max_payload` and
+`input_depth`: what HELLO announces, and what sizes the link's buffers and the input queue),
+the memory factory for the core, which board LED shows which DeviceTop LED, the bitstream the
+packer writes, the synthesis options, and how to program it.
 The two families differ only here and in their PLL primitive (boards.glue): the build flow
 (boards.flow) is one for both.
 
@@ -66,6 +68,17 @@ class Board:
     bitstream: str                  # file the packer writes, "{name}" is the design name
     synth_options: dict = field(default_factory=dict)   # amaranth toolchain overrides
     programmers: tuple[Programmer, ...] = ()
+    # Device options, passed to DeviceTop by boards.glue (and by the simulated board).
+    max_payload: int = 1024         # payload bytes a frame may carry (HELLO max_payload)
+    input_depth: int = 512          # input-queue entries (HELLO input_depth, the host's credits)
+
+    def __post_init__(self):
+        from firmware import protocol as P
+        if not P.MIN_MAX_PAYLOAD <= self.max_payload <= P.MAX_PAYLOAD:
+            raise BoardError(f"board {self.name}: max_payload = {self.max_payload} must be in "
+                             f"[{P.MIN_MAX_PAYLOAD}, {P.MAX_PAYLOAD}]")
+        if self.input_depth < 2:
+            raise BoardError(f"board {self.name}: input_depth = {self.input_depth} must be at least 2")
 
 
 # iCEBreaker: the core configuration that has to fit the iCE40UP5K (tuned with the RTL).
@@ -123,6 +136,10 @@ BOARDS = {board.name: board for board in (
             Programmer("openFPGALoader", ("-b", "icebreaker", "{bitstream}"),
                        _OPENFPGALOADER_INSTALL),
         ),
+        # 256-byte frames: the link's frame and SPIKES buffers share two EBRs and the receive
+        # FIFO takes one (a 1,024-byte payload needs ten EBRs for the three).
+        max_payload=256,
+        input_depth=256,
     ),
     Board(
         name="ulx3s",
@@ -145,6 +162,8 @@ BOARDS = {board.name: board for board in (
             Programmer("openFPGALoader", ("-b", "ulx3s", "-m", "{bitstream}"),
                        _OPENFPGALOADER_INSTALL),
         ),
+        max_payload=1024,
+        input_depth=512,
     ),
 )}
 

@@ -41,6 +41,15 @@ MAX_PAYLOAD = 1024                       # bytes; a device needs one frame buffe
 MAX_FRAME = HEADER_SIZE + MAX_PAYLOAD + CRC_SIZE              # decoded frame, 1031 bytes
 MAX_ENCODED = MAX_FRAME + MAX_FRAME // 254 + 1                # COBS-encoded, without the 0x00
 SEQ_MODULO = 256
+MIN_MAX_PAYLOAD = 64                     # the smallest max_payload a device may announce
+
+
+def max_encoded(max_payload: int = MAX_PAYLOAD) -> int:
+    """The longest COBS-encoded frame (without its 0x00) of a device that announces
+    `max_payload`: a frame of that payload, encoded. A receiver refuses longer frames as a
+    whole (OVERSIZE, detail `max_payload`) before it looks inside them."""
+    frame = HEADER_SIZE + max_payload + CRC_SIZE
+    return frame + frame // 254 + 1
 
 
 # --- Opcodes -------------------------------------------------------------------------------
@@ -291,13 +300,17 @@ def encode_frame(opcode: int, seq: int, payload: bytes = b"", version: int = PRO
     return cobs_encode(body + crc16(body).to_bytes(2, "big")) + b"\0"
 
 
-def decode_frame(encoded: bytes, version: int = PROTOCOL_VERSION) -> Frame | BadFrame:
-    """Decode one frame (without its 0x00). Checks, in order: size, COBS, length >= 7, CRC,
-    version, header length. Opcode validity is the receiver's business (it knows its direction)."""
+def decode_frame(encoded: bytes, version: int = PROTOCOL_VERSION,
+                 max_payload: int = MAX_PAYLOAD) -> Frame | BadFrame:
+    """Decode one frame (without its 0x00). Checks, in order: size (at most
+    max_encoded(max_payload) bytes; OVERSIZE with detail `max_payload`), COBS, length >= 7, CRC,
+    version, header length. Opcode validity is the receiver's business (it knows its direction);
+    so is a payload above the receiver's `max_payload` that still fits that size."""
     raw = bytes(encoded[:64])
-    if len(encoded) > MAX_ENCODED:
+    limit = max_encoded(max_payload)
+    if len(encoded) > limit:
         return BadFrame(ErrorCode.OVERSIZE, f"frame of {len(encoded)} encoded bytes exceeds the "
-                        f"maximum {MAX_ENCODED} (payload limit {MAX_PAYLOAD})", raw, MAX_PAYLOAD)
+                        f"maximum {limit} (payload limit {max_payload})", raw, max_payload)
     try:
         body = cobs_decode(encoded)
     except CobsError as error:
@@ -330,12 +343,16 @@ class FrameDecoder:
     """Streaming decoder: feed it bytes in any pieces, get frames and bad frames in order.
 
     It splits the stream at 0x00, so garbage costs at most the frame it lands in: the next
-    0x00 resynchronizes and the frame after it decodes. Bytes beyond MAX_ENCODED without a
-    0x00 are discarded (not stored) and reported as one OVERSIZE bad frame at the next 0x00.
+    0x00 resynchronizes and the frame after it decodes. Bytes beyond max_encoded(max_payload)
+    (MAX_ENCODED by default) without a 0x00 are discarded (not stored) and reported as one
+    OVERSIZE bad frame (detail `max_payload`) at the next 0x00.
     """
 
-    def __init__(self, version: int = PROTOCOL_VERSION):
-        self.version = version
+    def __init__(self, version: int = PROTOCOL_VERSION, max_payload: int = MAX_PAYLOAD):
+        if not MIN_MAX_PAYLOAD <= max_payload <= MAX_PAYLOAD:
+            raise ValueError(f"max_payload = {max_payload} must be in [{MIN_MAX_PAYLOAD}, {MAX_PAYLOAD}]")
+        self.version, self.max_payload = version, max_payload
+        self.max_encoded = max_encoded(max_payload)
         self._buffer = bytearray()
         self._overflow = 0           # bytes discarded from the current (oversize) frame
         self._raw = b""              # the start of that frame, for the report
@@ -349,7 +366,7 @@ class FrameDecoder:
                 self._overflow += len(part)
             else:
                 self._buffer += part
-                if len(self._buffer) > MAX_ENCODED:
+                if len(self._buffer) > self.max_encoded:
                     self._overflow = len(self._buffer)
                     self._raw = bytes(self._buffer[:64])
                     self._buffer.clear()
@@ -358,11 +375,12 @@ class FrameDecoder:
             # a delimiter follows `part`: the frame is complete
             if self._overflow:
                 out.append(BadFrame(ErrorCode.OVERSIZE, f"{self._overflow} bytes without a frame "
-                                    f"delimiter exceed the maximum frame ({MAX_ENCODED} encoded "
-                                    f"bytes, payload limit {MAX_PAYLOAD})", self._raw, MAX_PAYLOAD))
+                                    f"delimiter exceed the maximum frame ({self.max_encoded} encoded "
+                                    f"bytes, payload limit {self.max_payload})", self._raw,
+                                    self.max_payload))
                 self._overflow = 0
             elif self._buffer:
-                out.append(decode_frame(bytes(self._buffer), self.version))
+                out.append(decode_frame(bytes(self._buffer), self.version, self.max_payload))
             self._buffer.clear()
         return out
 

@@ -10,14 +10,16 @@ frames (field for field; HELLO's device_kind / clock_hz / build differ, and ERRO
 no explanatory text).
 
 The Link is built small (the whole device has 5,280 LUT4s): most of its work goes a byte a
-cycle through one memory, `buf` (three EBRs: 1,536 bytes, one read and one write port):
+cycle through one memory, `buf` (one read and one write port; 1,024 bytes, two iCE40 EBRs, for
+`max_payload` 256; BufLayout says where things are):
 
-- bytes 0 .. FRAME_AREA - 1 hold the frame being received (a frame of at most MAX_ENCODED
-  encoded bytes decodes to fewer than MAX_ENCODED, and the CRC check reads them all);
-- the rest holds, as initial contents, the reply templates (8-byte slots, then bodies) and a
-  table of the regions (depth, word bytes, width), and the Link's variables: its counters
-  `dropped` and `overruns` (64 bits), the OVERRUN count not yet reported, the pending ticks
-  (BUSY's detail) and a ring with the remaining ticks of the running and the waiting STEPs.
+- bytes 0 .. frame_area - 1 hold the frame being received (a frame of at most
+  max_encoded(max_payload) encoded bytes decodes to fewer, and the CRC check reads them all);
+- then, as initial contents, the reply templates (8-byte slots, then bodies) and a table of
+  the regions (depth, word bytes, width), and the Link's variables: its counters `dropped`
+  and `overruns` (64 bits), the OVERRUN count not yet reported, the pending ticks (BUSY's
+  detail) and a ring with the remaining ticks of the running and the waiting STEPs;
+- last the SPIKES payload (max_payload bytes, records from byte 8 on).
 
 One 8-bit adder with a carry register (`alu`: a byte of buf plus a byte of a value) updates the
 variables (a few cycles each: per tick, pending - 1 and the running STEP's ticks - 1), adds the
@@ -25,7 +27,8 @@ Link's counters to the core's as they are sent, and forms tick - 1 and npay for 
 (tick, consumed, counts, ...) are not copied: a reply picks their bytes as it sends them.
 
 Receive: `rx_byte` is a one-cycle pulse per non-0x00 byte the COBS decoder takes (DeviceTop
-drives it); the Link counts these to find the encoded length (OVERSIZE above MAX_ENCODED,
+drives it); the Link counts these to find the encoded length (OVERSIZE, detail max_payload,
+above max_encoded(max_payload): such a frame's bytes beyond the frame area are not stored;
 FRAMING's detail). At the end beat the frame is checked in the protocol's order, one check a
 cycle (`reason` counts them; the number of the check that fails selects its ERROR's template),
 and executed; every bad frame gets exactly one ERROR. Once the size, COBS and length checks
@@ -45,9 +48,10 @@ announces `window` (default 1): the host keeps at most that many commands withou
 Ticks: the Link runs the core one tick at a time (`step` with `step_ticks` = 1), drains the
 tick's output spikes into a list memory, and appends one spike record (list or bitmap, the
 smaller) to the SPIKES buffer; it sends SPIKES when a STEP's ticks are done, when the next record
-does not fit, at STOP / RESET, for STEP 0, and in free-run every `flush_cycles` cycles (20 ms of
-`clock_hz`) when no tick is due. Free-run is timed by the Link (a tick every `period` cycles,
-overruns counted by the Link). REPORT INPUT_DROPPED / OUTPUT_OVERFLOW after a tick that dropped
+does not fit, at STOP / RESET, for STEP 0, and in free-run when no tick is due and `flush_pulses`
+pulses of `slow_tick` (one every `slow_period` cycles, from DeviceTop's prescaler) came since
+the last SPIKES: at most flush_pulses * slow_period <= 20 ms of `clock_hz` after it. Free-run is
+timed by the Link (a tick every `period` cycles, overruns counted by the Link). REPORT INPUT_DROPPED / OUTPUT_OVERFLOW after a tick that dropped
 inputs / lost outputs; INPUT_OVERFLOW for a refused INPUT frame; OVERRUN before the next SPIKES.
 
 Counters: the core's, plus the Link's own `dropped` (axons of refused INPUT frames) and
@@ -80,12 +84,8 @@ STEP_QUEUE = 4
 FREERUN_FLUSH_S = 0.02
 CRC_INIT = P.crc16(b"")
 
-# --- buf: frame, templates, region table, variables ------------------------------------------
-BUF_DEPTH = 3 * 512
-FRAME_AREA = P.MAX_ENCODED
-SLOT_BASE = 1024                    # template r begins at SLOT_BASE + 8 r, r = FIRST_SLOT .. 31
-FIRST_SLOT = 2
-HIGH = 1280                         # the high page: variables, template bodies, region table
+# --- buf: frame, templates, region table, variables, SPIKES payload -----------------------
+FIRST_SLOT = 2                      # template r begins at slot_base + 8 r, r = FIRST_SLOT .. 31
 TABLE_AT = 128                      # region r's entry at HIGH + TABLE_AT + 4 r: depth u16, word bytes, width
 # variables (high page); the READ of counter 7 / 6 adds the one at Cat(0, 0, 0, ~addr[0])
 RAM_DROPPED, RAM_OVERRUNS, RAM_UNREPORTED, RAM_ZERO, RAM_PENDING, RAM_RING = 0, 8, 16, 20, 28, 32
@@ -114,7 +114,7 @@ F_LIT, F_ECHO, F_HIGH, F_TABLE, F_VALUE, F_VALUE_PLUS, F_CTRL = range(7)
 C_END, C_JUMP, C_WORDS, C_SPIKES = range(4)
 # values (S_TICK is tick - 1 while `tick_prev`)
 (S_HEADER, S_TICK, S_CONSUMED, S_IN_LEVEL, S_DV, S_STATUS, S_WORD, S_RDATA, S_N, S_ENC, S_DETAIL,
- S_COUNT, S_SP_LEN, S_CRC, S_SPIKE) = range(15)
+ S_COUNT, S_SP_LEN, S_CRC) = range(14)
 S_RECORD = S_TICK                   # bytes 4, 5: the spike record's info
 
 
@@ -152,6 +152,40 @@ def _u32(v):
     return list(struct.pack("<I", v & 0xFFFFFFFF))
 
 
+def _round_up(x, unit):
+    return -(-x // unit) * unit
+
+
+class BufLayout:
+    """Where things are in buf for a device of `max_payload` (all bounds exclusive):
+
+    frame       0 .. frame_area: the frame being received, at most max_encoded(max_payload)
+                bytes (a frame that decodes to more is refused as OVERSIZE before it is read)
+    slots       slot_base + 8 r, r = FIRST_SLOT .. 31: the reply templates (slot_base is a
+                multiple of 256 at or after frame_area - 8 FIRST_SLOT: slots 0, 1 do not exist)
+    high        high .. high + 256: variables, template bodies, the region table
+    spikes      spk_base .. spk_base + max_payload: the SPIKES payload (its records from byte
+                8 on); spk_base is a multiple of a power of two >= max_payload, so its address is
+                spk_base | offset
+    """
+
+    def __init__(self, max_payload: int):
+        self.frame_area = P.max_encoded(max_payload)
+        self.slot_base = _round_up(self.frame_area - 8 * FIRST_SLOT, 256)
+        self.high = self.slot_base + 256
+        self.spk_bits = (max_payload - 1).bit_length()
+        self.spk_base = _round_up(self.high + 256, 1 << self.spk_bits)
+        self.depth = self.spk_base + max_payload
+        self.ptr_bits = (self.depth - 1).bit_length()
+        assert self.slot_base + 8 * FIRST_SLOT >= self.frame_area
+
+
+def slow_period_for(clock_hz: int) -> int:
+    """The period of the `slow_tick` pulse (a power of two, DeviceTop's prescaler) for a clock:
+    about an eighth of the free-run SPIKES interval (FREERUN_FLUSH_S), at least 2 cycles."""
+    return 1 << max(1, (int(clock_hz * FREERUN_FLUSH_S) // 8).bit_length() - 1)
+
+
 def core_signature_members(config: CoreConfig, input_depth: int):
     from .core import Core
     core = Core(config, input_depth=input_depth)
@@ -161,13 +195,19 @@ def core_signature_members(config: CoreConfig, input_depth: int):
 
 class Link(wiring.Component):
     def __init__(self, config: CoreConfig, input_depth: int, max_payload: int = P.MAX_PAYLOAD,
-                 clock_hz: int = 12_000_000, window: int = 1):
-        if not 64 <= max_payload <= P.MAX_PAYLOAD:
-            raise ValueError(f"max_payload = {max_payload} must be in [64, {P.MAX_PAYLOAD}]")
+                 clock_hz: int = 12_000_000, window: int = 1, slow_period: int | None = None):
+        if not P.MIN_MAX_PAYLOAD <= max_payload <= P.MAX_PAYLOAD:
+            raise ValueError(f"max_payload = {max_payload} must be in [{P.MIN_MAX_PAYLOAD}, {P.MAX_PAYLOAD}]")
         self.config = config
         self.input_depth, self.max_payload = input_depth, max_payload
+        self.layout = BufLayout(max_payload)
         self.clock_hz, self.window = clock_hz, window
         self.flush_cycles = max(1, int(clock_hz * FREERUN_FLUSH_S))
+        self.slow_period = slow_period_for(clock_hz) if slow_period is None else slow_period
+        if not 1 <= self.slow_period <= self.flush_cycles:
+            raise ValueError(f"slow_period = {self.slow_period} must be in [1, {self.flush_cycles}] "
+                             f"(the free-run SPIKES interval, 20 ms of clock_hz = {clock_hz})")
+        self.flush_pulses = self.flush_cycles // self.slow_period
         self.regions = fmt.memory_map(config)
         deepest = max(self.regions.values(), key=lambda r: r.depth)
         if len(self.regions) > 32 or deepest.depth > 0xFFFF:
@@ -177,6 +217,7 @@ class Link(wiring.Component):
         members = {
             "rx": In(stream.Signature(DECODED_BEAT)),
             "rx_byte": In(1),
+            "slow_tick": In(1),     # a one-cycle pulse every slow_period cycles
             "tx": Out(stream.Signature(FRAME_BEAT)),
             "idle": Out(1),     # nothing to do: no frame, command, tick or reply under way
             "error": Out(1),    # pulse: an ERROR or REPORT frame starts (the board's error LED)
@@ -203,7 +244,7 @@ class Link(wiring.Component):
             return _value(S_HEADER, 2) + _lit([int(op)] + list(struct.pack("<H", size)))
 
         slots = {
-            R_OVERSIZE_FRAME: _lit([int(E.OVERSIZE), 0] + _u32(P.MAX_PAYLOAD)) + _ctrl(C_END),
+            R_OVERSIZE_FRAME: _lit([int(E.OVERSIZE), 0] + _u32(max_pl)) + _ctrl(C_END),
             R_FRAMING: _lit([int(E.FRAMING), 0]) + _value(S_ENC, 4) + _ctrl(C_END),
             R_TRUNCATED: _lit([int(E.TRUNCATED), 0]) + _value(S_N, 4) + _ctrl(C_END),
             R_BAD_CRC: _lit([int(E.BAD_CRC), 0]) + _value(S_DV, 4) + _ctrl(C_END),
@@ -281,19 +322,20 @@ class Link(wiring.Component):
         def resolve(seq):
             return [where[x] if isinstance(x, str) else x for x in seq]
 
-        image = [0] * BUF_DEPTH
+        lay = self.layout
+        image = [0] * lay.depth
         for name, body in bodies.items():
-            at = HIGH + where[name]
+            at = lay.high + where[name]
             image[at:at + len(body)] = resolve(body)
         assert sorted(slots) == list(range(FIRST_SLOT, 32)), sorted(slots)
         for r, code in slots.items():
             assert len(code) <= 8, (r, code)
-            image[SLOT_BASE + 8 * r:SLOT_BASE + 8 * r + len(code)] = resolve(code)
+            image[lay.slot_base + 8 * r:lay.slot_base + 8 * r + len(code)] = resolve(code)
         for region in regions.values():
-            at = HIGH + TABLE_AT + 4 * region.index
+            at = lay.high + TABLE_AT + 4 * region.index
             image[at:at + 4] = [region.depth & 0xFF, region.depth >> 8, P.word_bytes(region),
                                 region.layout.width]
-        assert SLOT_BASE + 8 * FIRST_SLOT >= FRAME_AREA and len(image) == BUF_DEPTH
+        assert len(image) == lay.depth
         return image, where
 
     def elaborate(self, platform):
@@ -311,32 +353,35 @@ class Link(wiring.Component):
         # No port reads an address in the cycle it is written: yosys need not emulate what the
         # read returns then (no_rw_check), which saves a comparator and a bypass per memory.
         no_rw_check = {"no_rw_check": 1}
-        m.submodules.buf = buf = Memory(shape=8, depth=BUF_DEPTH, init=image, attrs=no_rw_check)
+        lay = self.layout
+        HIGH, SLOT_BASE, pw = lay.high, lay.slot_base, lay.ptr_bits
+        m.submodules.buf = buf = Memory(shape=8, depth=lay.depth, init=image, attrs=no_rw_check)
         bw, br = buf.write_port(), buf.read_port()
-        # the SPIKES payload (its records from byte 8 on)
-        m.submodules.spk = spk = Memory(shape=8, depth=max_pl, init=[], attrs=no_rw_check)
-        sw, sr = spk.write_port(), spk.read_port()
+        # the SPIKES payload is written into buf (sw) while a tick's records are made: then buf's
+        # write port is otherwise idle (frames are stored in IDLE, variables in RAM)
+        sw = wiring.Signature({"en": Out(1), "data": Out(8)}).create()
         nb = len(self.out_neuron)
         m.submodules.lst = lst = Memory(shape=nb, depth=c.n_neurons, init=[], attrs=no_rw_check)
         lw, lr = lst.write_port(), lst.read_port()
 
         # buf's read address is the pointer's next value, so br.data is always buf[ptr]; the
         # states choose the next value by a small code (pmode, and aidx for the fixed ones)
-        ptr = Signal(11)
-        ptr_next = Signal(11)
+        ptr = Signal(pw)
+        ptr_next = Signal(pw)
         m.d.comb += br.addr.eq(ptr_next)
         m.d.sync += ptr.eq(ptr_next)
         ptr_inc = ptr + 1
         data = br.data
 
         # --- receive state --------------------------------------------------------------------
-        n = Signal(11)                  # decoded bytes of the frame
-        enc = Signal(11)                # encoded bytes (saturating)
+        nw = (lay.frame_area + 1).bit_length()
+        n = Signal(nw)                  # decoded bytes of the frame (wraps only in refused frames)
+        enc = Signal(nw)                # encoded bytes (saturating)
         early = Signal()                # the next frame's first (code) byte came while a command ran
         in_cmd = Signal()               # a command is under way (not a tick's reports or SPIKES)
         ferr = Signal()
-        npay = Signal(11)
-        pay_end = Signal(11)
+        npay = Signal(nw)
+        pay_end = Signal(nw)
         m.d.comb += [npay.eq(n - (P.HEADER_SIZE + P.CRC_SIZE)), pay_end.eq(n - P.CRC_SIZE)]
         at_end = ptr == pay_end
         at_end_q = Signal()
@@ -345,13 +390,18 @@ class Link(wiring.Component):
         # code byte; the next one yields a beat), so `enc` holds still for FRAMING's detail.
         with m.If(self.rx_byte & in_cmd):
             m.d.sync += early.eq(1)
-        with m.Elif(self.rx_byte & (enc != 2047)):
+        with m.Elif(self.rx_byte & ~enc.all()):
             m.d.sync += enc.eq(enc + 1)
 
         word = Signal(64)               # payload bytes 0..7; a word to write; an INPUT entry
         shift_word = word.eq(Cat(word[8:], data))
-        hdr = Signal(24)                # opcode, length
-        h_op, h_len = hdr[:8], hdr[8:]
+        # the header's opcode; of its length only what the checks need (read in PASS, where
+        # the frame's size npay is known)
+        h_op = Signal(8)
+        len_lo_eq = Signal()            # the length's low byte equals npay's
+        len_lo_nz = Signal()
+        len_eq = Signal()               # length == npay
+        len_big = Signal()              # length > MAX_PAYLOAD
         ver_ok = Signal()
         arg_nz = Signal()               # payload bytes 0..3 not all zero
         fed = Signal()
@@ -379,29 +429,30 @@ class Link(wiring.Component):
         cur_active = Signal()           # a STEP runs: its remaining ticks in ring slot q_head
         q_head = Signal(range(RING_SLOTS))
         waiting = Signal(range(STEP_QUEUE + 1))
-        period = Signal(32)
+        tab = Signal(32)                # a READ / WRITE's region table entry; FREERUN's period
+        # FREERUN's period: kept in `tab` (READ / WRITE / COUNTERS, the only users of the region
+        # table entry, are refused with BUSY while free-running)
         since_tick = Signal(32)         # cycles since the last free-run tick started
         due_now = Signal()              # free-run just began: the first tick is due
-        since_flush = Signal(range(self.flush_cycles + 1))
+        since_flush = Signal(range(self.flush_pulses + 1))     # slow_tick pulses since the last SPIKES
         ovr_any = Signal()              # RAM_UNREPORTED holds a count not yet reported
         busy = Signal()
         m.d.comb += busy.eq(cur_active | (waiting != 0) | freerun)
         # since_tick counts up by one from 0, so it passed `period` once it equalled it
         tick_passed = Signal()          # since_tick > period
-        tick_ge = tick_passed | (since_tick == period)
+        tick_ge = tick_passed | (since_tick == tab)
         with m.If(tick_ge):
             m.d.sync += tick_passed.eq(1)
         with m.If(freerun):
             m.d.sync += since_tick.eq(since_tick + 1)
-            with m.If(since_flush != self.flush_cycles):
+            with m.If(self.slow_tick & (since_flush != self.flush_pulses)):
                 m.d.sync += since_flush.eq(since_flush + 1)
 
         # region of a READ / WRITE: its table entry, and the word loop
-        tab = Signal(32)
         depth, wbytes, width = tab[:16], tab[16:20], tab[24:31]
         region = Signal(5)
-        # a region's word address (up to its depth: the READ's end), or the SPIKES payload's byte
-        aaddr_width = max(len(self.access_addr) + 1, (max_pl - 1).bit_length())
+        # a region's word address (up to its depth: the READ's end)
+        aaddr_width = len(self.access_addr) + 1
         aaddr = Signal(aaddr_width)
         aaddr_next = Signal(aaddr_width)
         m.d.comb += aaddr_next.eq(aaddr)
@@ -420,7 +471,7 @@ class Link(wiring.Component):
         sp_len = Signal(range(max_pl + 1), init=P.SPIKES.size)
         ln = Signal(range(c.n_neurons + 1))
         last_neuron = Signal(nb)
-        drop_cnt = Signal(range(max(self.input_depth, P.MAX_PAYLOAD // 2) + 1))
+        drop_cnt = Signal(range(max(self.input_depth, max_pl // 2) + 1))
         lost_cnt = Signal(range(c.n_neurons + 1))
         li = Signal(range(c.n_neurons + 1))
         li_next = Signal(range(c.n_neurons + 1))
@@ -431,7 +482,7 @@ class Link(wiring.Component):
 
         # transmitter
         tx_seq = Signal(8)
-        tp = Signal(11)                 # where the template goes on after a field
+        tp = Signal(pw)                 # where the template goes on after a field
         fcnt = Signal(6)                # a field's bytes; a variable's; a loop's
         fkind = Signal(3)               # the field type (T_ADDR)
         mode = Signal(3)
@@ -467,10 +518,10 @@ class Link(wiring.Component):
             # REPORT's count: a tick's dropped inputs are reported (and cleared) before its lost outputs
             S_COUNT: Mux(drop_cnt != 0, drop_cnt, lost_cnt),
             # the CRC: its high byte, twice (a CRC register given its own high byte shifts left by 8)
-            S_SP_LEN: sp_len, S_CRC: crc[8:], S_SPIKE: sr.data,
+            S_SP_LEN: sp_len, S_CRC: crc[8:],
         }
         assert (int(P.Status.STEPPING), int(P.Status.FREERUN)) == (1, 2)
-        read_as = {S_HEADER: 2, S_STATUS: 2, S_SP_LEN: 2, S_CRC: 1, S_SPIKE: 1,   # bytes (else 4)
+        read_as = {S_HEADER: 2, S_STATUS: 2, S_SP_LEN: 2, S_CRC: 1,   # bytes (else 4)
                    S_TICK: 8, S_RDATA: 8, S_COUNT: 8}
         # byte lanes: lane j holds byte j of the value `src`; bidx picks the lane
         value_byte = Signal(8)
@@ -499,8 +550,11 @@ class Link(wiring.Component):
 
         # --- buf's write port: the frame, or a variable ----------------------------------------
         rx_store = Signal()
-        m.d.comb += [bw.addr.eq(Mux(ram_write, ptr, n)), bw.en.eq(ram_write | rx_store),
-                     bw.data.eq(Mux(ram_write, alu[:8], self.rx.payload.data))]
+        # (the three writers never write in the same cycle)
+        spk_addr = Cat(sp_len[:lay.spk_bits], Const(lay.spk_base >> lay.spk_bits, pw - lay.spk_bits))
+        m.d.comb += [bw.addr.eq(Mux(ram_write, ptr, Mux(sw.en, spk_addr, n))),
+                     bw.en.eq(ram_write | rx_store | sw.en),
+                     bw.data.eq(Mux(ram_write, alu[:8], Mux(sw.en, sw.data, self.rx.payload.data)))]
 
         # --- core defaults ------------------------------------------------------------------
         # (data ports driven always: only their strobes depend on the state)
@@ -520,7 +574,6 @@ class Link(wiring.Component):
         # --- transmit byte ------------------------------------------------------------------
         m.d.comb += [tx_byte.eq(alu[:8]), self.tx.payload.data.eq(tx_byte)]
         tx_go = self.tx.valid & self.tx.ready
-        m.d.comb += [sw.addr.eq(sp_len), sr.addr.eq(aaddr_next)]
 
         ref_valid = reason >= FIRST_REF_VALID
         is_error = reason < R_ERROR
@@ -528,19 +581,21 @@ class Link(wiring.Component):
         # --- buf's next read address --------------------------------------------------------
         P_HOLD, P_INC, P_RET, P_DATA, P_HIGH, P_TABLE, P_SLOT, P_FIXED = range(8)
         (A_FRAME, A_PAYLOAD, A_WORDS, A_ONES, A_PENDING, A_DROPPED, A_OVERRUNS, A_UNREPORTED, A_HEAD,
-         A_NEW, A_EXTRA) = range(11)
+         A_NEW, A_EXTRA, A_SPIKES) = range(12)
         pmode = Signal(3)
         aidx = Signal(4)
         slot_err = Signal()             # the ERRORs' common beginning, not the reason's slot
         fixed = Array([
-            Const(0, 11), Const(P.HEADER_SIZE, 11), Const(P.HEADER_SIZE + P.REGION_ACCESS.size, 11),
-            Const(HIGH + where["ones"], 11), Const(HIGH + RAM_PENDING, 11), Const(HIGH + RAM_DROPPED, 11),
-            Const(HIGH + RAM_OVERRUNS, 11), Const(HIGH + RAM_UNREPORTED, 11),
+            Const(0, pw), Const(P.HEADER_SIZE, pw), Const(P.HEADER_SIZE + P.REGION_ACCESS.size, pw),
+            Const(HIGH + where["ones"], pw), Const(HIGH + RAM_PENDING, pw), Const(HIGH + RAM_DROPPED, pw),
+            Const(HIGH + RAM_OVERRUNS, pw), Const(HIGH + RAM_UNREPORTED, pw),
             # ring slots: the running STEP's, the next free one
-            Cat(Const(0, 2), q_head, Const((HIGH + RAM_RING) >> 5, 6)),
-            Cat(Const(0, 2), (q_head + 1 + waiting)[:3], Const((HIGH + RAM_RING) >> 5, 6)),
+            Cat(Const(0, 2), q_head, Const((HIGH + RAM_RING) >> 5, pw - 5)),
+            Cat(Const(0, 2), (q_head + 1 + waiting)[:3], Const((HIGH + RAM_RING) >> 5, pw - 5)),
             # the Link's counter added to counter 7 (dropped) or 6 (overruns)
-            Cat(Const(0, 3), ~aaddr[0], Const(HIGH >> 4, 7)),
+            Cat(Const(0, 3), ~aaddr[0], Const(HIGH >> 4, pw - 4)),
+            # the SPIKES payload's first record
+            Const(lay.spk_base + P.SPIKES.size, pw),
         ])[aidx]
         assert RAM_RING % 32 == 0 and HIGH % 256 == 0 and (HIGH + TABLE_AT) % 128 == 0 and len(q_head) == 3
         table_k = Signal(2)
@@ -554,12 +609,12 @@ class Link(wiring.Component):
             with m.Case(P_DATA):
                 m.d.comb += ptr_next.eq(data)
             with m.Case(P_HIGH):
-                m.d.comb += ptr_next.eq(Cat(data, Const(HIGH >> 8, 3)))
+                m.d.comb += ptr_next.eq(Cat(data, Const(HIGH >> 8, pw - 8)))
             with m.Case(P_TABLE):
-                m.d.comb += ptr_next.eq(Cat(table_k, region, Const((HIGH + TABLE_AT) >> 7, 4)))
+                m.d.comb += ptr_next.eq(Cat(table_k, region, Const((HIGH + TABLE_AT) >> 7, pw - 7)))
             with m.Case(P_SLOT):
                 slot = Mux(slot_err, R_ERROR, reason)
-                m.d.comb += ptr_next.eq(Cat(Const(0, 3), slot, Const(SLOT_BASE >> 8, 3)))
+                m.d.comb += ptr_next.eq(Cat(Const(0, 3), slot, Const(SLOT_BASE >> 8, pw - 8)))
             with m.Case(P_FIXED):
                 m.d.comb += ptr_next.eq(fixed)
 
@@ -599,15 +654,14 @@ class Link(wiring.Component):
         overflow = ((npay >> 1) + self.in_level) > self.input_depth     # an INPUT that does not fit
 
         # --- the checks, in the protocol's order -------------------------------------------------
-        len_big = h_len > P.MAX_PAYLOAD
         checks = {                      # reason: refused when
-            R_OVERSIZE_FRAME: enc > P.MAX_ENCODED,
+            R_OVERSIZE_FRAME: enc > lay.frame_area,
             R_FRAMING: ferr,
             R_TRUNCATED: n < P.HEADER_SIZE + P.CRC_SIZE,
             R_BAD_CRC: crc != 0,
             R_VERSION: ~ver_ok,
-            R_OVERSIZE: len_big | ((h_len == npay) & (npay > max_pl)),
-            R_BAD_LENGTH: h_len != npay,
+            R_OVERSIZE: len_big | (len_eq & (npay > max_pl)),
+            R_BAD_LENGTH: ~len_eq,
             R_UNKNOWN_OPCODE: ~is_op(*(op for op in P.Op if op < 0x80)),
             R_SIZE: is_op(P.Op.HELLO, P.Op.STOP, P.Op.RESET, P.Op.STEP, P.Op.FREERUN, P.Op.SEED,
                           P.Op.COUNTERS) & (npay != e_size),
@@ -640,7 +694,7 @@ class Link(wiring.Component):
                         m.next = "CHECK"
                     with m.Else():
                         # (n may wrap beyond 2047 bytes: such a frame is OVERSIZE anyway)
-                        m.d.comb += rx_store.eq(n < FRAME_AREA)
+                        m.d.comb += rx_store.eq(n < lay.frame_area)
                         m.d.sync += n.eq(n + 1)
                 with m.Elif(~cur_active & (waiting != 0)):
                     m.d.sync += [cur_active.eq(1), q_head.eq(q_head + 1), waiting.eq(waiting - 1)]
@@ -649,7 +703,7 @@ class Link(wiring.Component):
                 with m.Elif(freerun & (due_now | tick_ge)):
                     m.d.sync += [since_tick.eq(0), due_now.eq(0), tick_passed.eq(0)]
                     m.next = "TICK_START"
-                with m.Elif(freerun & (since_flush == self.flush_cycles)):
+                with m.Elif(freerun & (since_flush == self.flush_pulses)):
                     flush()
 
             # --- frame and command checks: one a cycle; some need data first ---
@@ -695,8 +749,16 @@ class Link(wiring.Component):
                     m.d.sync += shift_word
                 with m.If(low & (ptr[:4] == 8)):
                     m.d.sync += ver_ok.eq(word[:8] == P.PROTOCOL_VERSION)
-                with m.If(low & (ptr[:4] >= 10) & (ptr[:4] < 13)):
-                    m.d.sync += hdr.eq(Cat(hdr[8:], word[:8]))
+                # (word[:8] is the byte 8 before ptr: opcode, length low, length high at 10, 11, 12)
+                assert P.MAX_PAYLOAD % 256 == 0 and (P.HEADER.size, len(npay)) == (5, nw) and nw <= 16
+                with m.If(low & (ptr[:4] == 10)):
+                    m.d.sync += h_op.eq(word[:8])
+                with m.If(low & (ptr[:4] == 11)):
+                    m.d.sync += [len_lo_eq.eq(word[:8] == npay[:8]), len_lo_nz.eq(word[:8].any())]
+                with m.If(low & (ptr[:4] == 12)):
+                    m.d.sync += [len_eq.eq(len_lo_eq & (word[:8] == (npay >> 8))),
+                                 len_big.eq((word[:8] > P.MAX_PAYLOAD >> 8)
+                                            | ((word[:8] == P.MAX_PAYLOAD >> 8) & len_lo_nz))]
                 arg_byte = (ptr[:4] >= P.HEADER_SIZE) & (ptr[:4] < P.HEADER_SIZE + 4)
                 with m.If(low & arg_byte & data.any()):
                     m.d.sync += arg_nz.eq(1)
@@ -745,7 +807,7 @@ class Link(wiring.Component):
                         with m.Else():
                             ram(OP_STEP_PENDING)
                     with m.Case(P.Op.FREERUN):
-                        m.d.sync += [freerun.eq(1), period.eq(word[:32]), period_nz.eq(arg_nz),
+                        m.d.sync += [freerun.eq(1), tab.eq(word[:32]), period_nz.eq(arg_nz),
                                      due_now.eq(1), since_flush.eq(0)]
                         ram(OP_FREERUN)
                     with m.Case(P.Op.STOP, P.Op.RESET):
@@ -969,10 +1031,9 @@ class Link(wiring.Component):
                                 go(P_HOLD)
                                 m.next = "T_READ"
                             with m.Case(C_SPIKES):
-                                with m.If(sp_len != P.SPIKES.size):
-                                    m.d.comb += aaddr_next.eq(P.SPIKES.size)
-                                    m.d.sync += [src.eq(S_SPIKE), mode.eq(M_SPIKES), a_en.eq(0),
-                                                 b_src.eq(1)]
+                                with m.If(sp_len != P.SPIKES.size):     # the records, from buf
+                                    go(P_FIXED, A_SPIKES)
+                                    m.d.sync += [mode.eq(M_SPIKES), a_en.eq(1), b_src.eq(0)]
                                     m.next = "T_BYTES"
             with m.State("T_ADDR"):         # the field's address byte
                 m.d.sync += [tp.eq(ptr_inc), a_en.eq((fkind != F_ECHO) | ref_valid),
@@ -997,8 +1058,7 @@ class Link(wiring.Component):
                     with m.If(mode[2]):
                         m.d.sync += bidx.eq(0)
                     with m.If(mode == M_SPIKES):            # the spike records: to sp_len
-                        m.d.comb += aaddr_next.eq(aaddr + 1)
-                        with m.If(aaddr + 1 == sp_len):
+                        with m.If(ptr[:lay.spk_bits] + 1 == sp_len):
                             go(P_RET)
                             m.d.sync += sp_len.eq(P.SPIKES.size)
                             m.next = "T_CODE"

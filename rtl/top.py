@@ -1,41 +1,104 @@
 """The device: UART -> COBS decoder -> Link -> COBS encoder -> UART around a Core.
 
-    DeviceTop(config, divisor, input_depth, clock_hz)     ports: rx (In 1), tx (Out 1)
+    DeviceTop(config, divisor, input_depth, clock_hz, max_payload)   ports: rx (In 1), tx (Out 1)
     DeviceTop(..., byte_level=True)                       ports: i (In stream of 8: COBS bytes
                                                           in), o (Out stream of 8: COBS bytes
                                                           out); no UART, for fast simulation
-    both also drive three LEDs (active high): led_heartbeat toggles every half second of
-    clock_hz; led_activity lights for LED_HOLD_S after a received byte or an output spike;
-    led_error lights for LED_HOLD_S after the link sends an ERROR or REPORT frame.
+    both also drive three LEDs (active high): led_heartbeat toggles every 2**k cycles, the
+    largest power of two within half a second of clock_hz (0.35 s at 24 MHz); led_activity
+    lights for LED_HOLD_S (to within one slow period) after a received byte or an output spike;
+    led_error lights as long after the link sends an ERROR or REPORT frame.
 
-A byte FIFO of RX_FIFO_DEPTH bytes sits between UARTRx and the COBS decoder: the UART has no
-flow control and the Link takes no bytes while it executes a command, runs a tick or sends a
-reply, so one whole frame (MAX_ENCODED + 1 bytes) can arrive meanwhile (HELLO window = 1).
+One free-running prescaler counts the clock: its top bit is the heartbeat, and a pulse every
+slow_period cycles (rtl.link.slow_period_for: an eighth of the free-run SPIKES interval or
+less) times the LED holds and the Link's free-run SPIKES interval, so neither needs a counter
+of the clock's width.
+
+`max_payload` (P.MIN_MAX_PAYLOAD .. P.MAX_PAYLOAD, announced in HELLO) sizes the Link's frame
+and SPIKES buffers and the receive FIFO: a frame longer than max_encoded(max_payload) is refused
+with OVERSIZE (detail max_payload) and its bytes beyond the frame buffer are counted, not stored.
+
+A byte FIFO of rx_fifo_depth(max_payload) bytes (RxFIFO) sits between UARTRx and the COBS
+decoder: the UART has no flow control and the Link takes no bytes while it executes a command,
+runs a tick or sends a reply, so one whole frame (max_encoded(max_payload) + 1 bytes) can arrive
+meanwhile (HELLO window = 1).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from firmware import protocol as P
 
 from .cobs import COBSDecoder, COBSEncoder
 from .core import Core
-from .link import Link
+from .link import Link, slow_period_for
 from .uart import UARTRx, UARTTx
 
 LED_HOLD_S = 0.05             # an activity or error blink lasts 50 ms: visible, and short
-RX_FIFO_DEPTH = P.MAX_ENCODED + 1   # one whole frame and its delimiter: three iCE40 EBRs
+
+
+def rx_fifo_depth(max_payload: int = P.MAX_PAYLOAD) -> int:
+    """The receive FIFO's bytes: one whole frame, its delimiter and a leading 0x00 (a host may
+    send one first), rounded up to a power of two (512 bytes, one iCE40 EBR, for 256)."""
+    return 1 << (P.max_encoded(max_payload) + 2 - 1).bit_length()
+
+
+RX_FIFO_DEPTH = rx_fifo_depth()     # for the protocol's largest max_payload
+
+
+class RxFIFO(wiring.Component):
+    """`depth` bytes (a power of two) from a writer without backpressure (`w_en`, `w_data`: the
+    UART receiver) to a stream `o` (first word falls through, two cycles after its write).
+
+    When the FIFO is (nearly) full a byte is dropped, not stored: a byte other than 0x00 needs
+    two free places, a 0x00 one. So the 0x00 that ends a frame is kept when the frame's own
+    bytes overflow: only that frame is damaged (too long: OVERSIZE), never the next one.
+    """
+
+    def __init__(self, depth: int):
+        if depth < 2 or depth & (depth - 1):
+            raise ValueError(f"RxFIFO depth {depth} must be a power of two >= 2")
+        self.depth = depth
+        super().__init__({"w_en": In(1), "w_data": In(8), "o": Out(stream.Signature(8))})
+
+    def elaborate(self, platform):
+        m = Module()
+        k = self.depth.bit_length() - 1
+        # (no port reads an address in the cycle it is written: see `seen`)
+        m.submodules.storage = mem = Memory(shape=8, depth=self.depth, init=[], attrs={"no_rw_check": 1})
+        wr, rd = mem.write_port(), mem.read_port()
+        wp, rp = Signal(k + 1), Signal(k + 1)       # one bit more than the address: full != empty
+        seen = Signal(k + 1)                        # wp a cycle ago: entries the read port can see
+        level = Signal(k + 1)
+        m.d.comb += level.eq(wp - rp)
+        room = Signal()
+        m.d.comb += room.eq(Mux(self.w_data == P.DELIMITER, level != self.depth, level < self.depth - 1))
+        m.d.comb += [wr.addr.eq(wp[:k]), wr.data.eq(self.w_data), wr.en.eq(self.w_en & room)]
+        with m.If(wr.en):
+            m.d.sync += wp.eq(wp + 1)
+        m.d.sync += seen.eq(wp)
+        rp_next = Signal(k + 1)
+        m.d.comb += [rp_next.eq(rp + (self.o.valid & self.o.ready)), rd.addr.eq(rp_next[:k]),
+                     self.o.valid.eq(seen != rp), self.o.payload.eq(rd.data)]
+        m.d.sync += rp.eq(rp_next)
+        return m
 
 
 class DeviceTop(wiring.Component):
     def __init__(self, config, divisor: int = 8, input_depth: int = 512, clock_hz: int = 24_000_000,
-                 byte_level: bool = False, memories=None, window: int = 1):
+                 byte_level: bool = False, memories=None, window: int = 1,
+                 max_payload: int = P.MAX_PAYLOAD):
+        if not P.MIN_MAX_PAYLOAD <= max_payload <= P.MAX_PAYLOAD:
+            raise ValueError(f"DeviceTop: max_payload = {max_payload} must be in "
+                             f"[{P.MIN_MAX_PAYLOAD}, {P.MAX_PAYLOAD}] (firmware.protocol)")
         self.config, self.divisor, self.input_depth, self.clock_hz = config, divisor, input_depth, clock_hz
         self.byte_level, self.memories, self.window = byte_level, memories, window
+        self.max_payload = max_payload
+        self.rx_fifo_depth = rx_fifo_depth(max_payload)
         if byte_level:
             members = {"i": In(stream.Signature(8)), "o": Out(stream.Signature(8)), "idle": Out(1)}
         else:
@@ -50,8 +113,9 @@ class DeviceTop(wiring.Component):
         output_depth = min(512, self.config.n_neurons)
         m.submodules.core = core = Core(self.config, input_depth=self.input_depth, output_depth=output_depth,
                                         memories=self.memories)
-        m.submodules.link = link = Link(self.config, self.input_depth, clock_hz=self.clock_hz,
-                                        window=self.window)
+        slow_period = slow_period_for(self.clock_hz)
+        m.submodules.link = link = Link(self.config, self.input_depth, max_payload=self.max_payload,
+                                        clock_hz=self.clock_hz, window=self.window, slow_period=slow_period)
         m.submodules.decoder = decoder = COBSDecoder()
         m.submodules.encoder = encoder = COBSEncoder()
 
@@ -74,27 +138,32 @@ class DeviceTop(wiring.Component):
         else:
             m.submodules.uart_rx = uart_rx = UARTRx(self.divisor)
             m.submodules.uart_tx = uart_tx = UARTTx(self.divisor)
-            m.submodules.rx_fifo = fifo = SyncFIFOBuffered(width=8, depth=RX_FIFO_DEPTH)
+            m.submodules.rx_fifo = fifo = RxFIFO(self.rx_fifo_depth)
             m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx),
-                         fifo.w_en.eq(uart_rx.o.valid), fifo.w_data.eq(uart_rx.o.payload),
-                         decoder.i.valid.eq(fifo.r_rdy), decoder.i.payload.eq(fifo.r_data),
-                         fifo.r_en.eq(decoder.i.ready)]
+                         fifo.w_en.eq(uart_rx.o.valid), fifo.w_data.eq(uart_rx.o.payload)]
+            wiring.connect(m, fifo.o, decoder.i)
             wiring.connect(m, encoder.o, uart_tx.i)
 
-        # LEDs: a heartbeat, and blinks stretched to LED_HOLD_S so that single events show.
-        half_second = max(1, self.clock_hz // 2)
-        hold = max(1, int(self.clock_hz * LED_HOLD_S))
-        beat = Signal(range(half_second))
-        with m.If(beat == half_second - 1):
-            m.d.sync += [beat.eq(0), self.led_heartbeat.eq(~self.led_heartbeat)]
-        with m.Else():
-            m.d.sync += beat.eq(beat + 1)
+        # The prescaler: the heartbeat is its top bit; `slow` pulses when its bit k - 1 falls,
+        # every slow_period = 2**k cycles.
+        k = slow_period.bit_length() - 1
+        width = max(k + 1, (max(2, self.clock_hz) // 2).bit_length())
+        prescaler = Signal(width)
+        m.d.sync += prescaler.eq(prescaler + 1)
+        last = Signal()
+        m.d.sync += last.eq(prescaler[k - 1])
+        slow = Signal()
+        m.d.comb += [slow.eq(last & ~prescaler[k - 1]), link.slow_tick.eq(slow),
+                     self.led_heartbeat.eq(prescaler[-1])]
+        # blinks stretched to LED_HOLD_S (in slow periods, the first one partial) so that single
+        # events show
+        hold = -(-int(self.clock_hz * LED_HOLD_S) // slow_period) + 1
         activity = decoder.i.valid & decoder.i.ready | core.out_valid & core.out_ready
         for led, event in ((self.led_activity, activity), (self.led_error, link.error)):
             left = Signal(range(hold + 1))
             with m.If(event):
                 m.d.sync += left.eq(hold)
-            with m.Elif(left != 0):
+            with m.Elif(slow & (left != 0)):
                 m.d.sync += left.eq(left - 1)
             m.d.comb += led.eq(left != 0)
         return m

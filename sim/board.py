@@ -1,7 +1,11 @@
 """The simulated board: the device's top (core + link + UART) in Verilator, served on TCP.
 
     python -m sim.board --port 5555 [--neurons 64 --inputs 32 --synapses 1024 ...] [--divisor 4]
+                        [--board icebreaker] [--max-payload 256 --input-depth 256]
     (then Device.open("socket://127.0.0.1:5555"), as for a board, only slower)
+
+The top gets the device options (max_payload, input_depth) of a board of boards.registry
+(default: the iCEBreaker's), as boards.glue gives them to the bitstream's; flags override them.
 
     with BoardServer(top, divisor) as board:      # any wiring.Component with rx In(1), tx Out(1)
         serial.serial_for_url(board.url)
@@ -302,11 +306,17 @@ def main(argv=None) -> int:
     for flag, field in CONFIG_FLAGS.items():
         parser.add_argument("--" + flag.replace("_", "-"), type=int, default=None, help=f"CoreConfig.{field}")
     parser.add_argument("--divisor", type=int, default=4, help="UART clock cycles per bit (>= 4; default 4)")
-    parser.add_argument("--input-depth", type=int, default=512, help="input-queue entries (credits)")
+    parser.add_argument("--board", default="icebreaker",
+                        help="the board whose device options (max_payload, input_depth) the top gets "
+                             "(boards.registry; default icebreaker)")
+    parser.add_argument("--input-depth", type=int, default=None,
+                        help="input-queue entries (credits; default: the board's)")
+    parser.add_argument("--max-payload", type=int, default=None,
+                        help="largest payload of a frame, announced in HELLO (default: the board's)")
     parser.add_argument("--clock-hz", type=int, default=12_000_000, help="the clock the top believes it has")
     parser.add_argument("--top", default="rtl.top:DeviceTop",
-                        help="MODULE:FACTORY of the top, called with config, divisor, input_depth, clock_hz "
-                             "and memories as keywords (default rtl.top:DeviceTop)")
+                        help="MODULE:FACTORY of the top, called with config, divisor, input_depth, "
+                             "max_payload, clock_hz and memories as keywords (default rtl.top:DeviceTop)")
     parser.add_argument("--poll-cycles", type=int, default=None,
                         help="clock cycles the simulation runs between polls of the socket when idle")
     parser.add_argument("--verbose", action="store_true", help="simulator output to the terminal, not a log file")
@@ -318,6 +328,12 @@ def main(argv=None) -> int:
     fields.update({field: getattr(args, flag) for flag, field in CONFIG_FLAGS.items()
                    if getattr(args, flag) is not None})
     config = CoreConfig.from_dict(fields)
+    from boards.glue import device_options
+    from boards.registry import board as board_named
+    options = device_options(board_named(args.board))
+    for key in options:
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
     stop = threading.Event()
     serving = False
     parent = os.getppid()
@@ -332,11 +348,10 @@ def main(argv=None) -> int:
     # The bitstream's top with the iCE40 memory mapping, SPRAMs as behavioural models: what is
     # served here is what boards.build synthesizes, less the PLL and the pads.
     from rtl.memory import ICE40Memories
-    top = load_factory(args.top)(config=config, divisor=args.divisor, input_depth=args.input_depth,
-                                 clock_hz=args.clock_hz, memories=ICE40Memories(behavioural=True))
+    top = load_factory(args.top)(config=config, divisor=args.divisor, clock_hz=args.clock_hz,
+                                 memories=ICE40Memories(behavioural=True), **options)
     server = BoardServer(top, args.divisor, port=args.port, poll_cycles=args.poll_cycles, verbose=args.verbose,
-                         meta={"config": config.to_dict(), "input_depth": args.input_depth,
-                               "clock_hz": args.clock_hz})
+                         meta={"config": config.to_dict(), **options, "clock_hz": args.clock_hz})
     print(f"building and starting the simulated board ({args.top}, divisor {args.divisor}) ...",
           file=sys.stderr, flush=True)
     stdout = os.dup(1)

@@ -57,8 +57,8 @@ class DeviceEmulator:
                  clock_hz: int = 12_000_000, protocol_version: int = P.PROTOCOL_VERSION,
                  max_payload: int = P.MAX_PAYLOAD):
         self.config = c = config or CoreConfig()
-        if not 64 <= max_payload <= P.MAX_PAYLOAD:
-            raise ValueError(f"max_payload = {max_payload} must be in [64, {P.MAX_PAYLOAD}]")
+        if not P.MIN_MAX_PAYLOAD <= max_payload <= P.MAX_PAYLOAD:
+            raise ValueError(f"max_payload = {max_payload} must be in [{P.MIN_MAX_PAYLOAD}, {P.MAX_PAYLOAD}]")
         self.max_payload = max_payload      # a device may buffer less than the protocol allows
         if c.n_inputs > P.MAX_AXON + 1:
             raise ValueError(f"the protocol addresses at most {P.MAX_AXON + 1} input axons; "
@@ -85,7 +85,7 @@ class DeviceEmulator:
         self._overruns_unreported = 0
         self.extra = {"overruns": 0, "dropped": 0}   # what the model never counts
         self.tx_seq = 0
-        self.decoder = P.FrameDecoder(protocol_version)
+        self.decoder = P.FrameDecoder(protocol_version, max_payload)
         self._out = bytearray()
         self.frames_in = 0
         self.bad_frames = 0
@@ -94,7 +94,7 @@ class DeviceEmulator:
 
     def connection_reset(self) -> None:
         """A new host connected: drop any half-received frame (the device state stays)."""
-        self.decoder = P.FrameDecoder(self.version)
+        self.decoder = P.FrameDecoder(self.version, self.max_payload)
 
     def receive(self, data: bytes) -> None:
         for item in self.decoder.feed(data):

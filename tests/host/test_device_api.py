@@ -94,7 +94,8 @@ def test_a_device_with_a_smaller_frame_buffer_gives_the_same_results():
         wide = {3: list(range(200)), 4: list(range(0, 256, 3))}        # groups longer than a frame
         assert np.array_equal(model.run(10, wide).spikes, dev.run(10, wide).spikes)
         assert model.counters() == dev.counters()
-        with pytest.raises(DeviceError, match="this device accepts 128"):
+        # a frame longer than max_encoded(128) bytes: refused before it is read (no header)
+        with pytest.raises(DeviceError, match="payload limit 128"):
             dev.link.request(P.Op.WRITE, P.REGION_ACCESS.pack(4, 2, 0, 100) + bytes(200))
 
 

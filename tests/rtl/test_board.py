@@ -187,6 +187,41 @@ def test_device_top_hello(device_board):
     board, config = device_board
     with Device.open(board.url, timeout=30) as dev:
         assert dev.config == config
+        # the board's device options, as HELLO announces them and the host takes them
+        assert dev.link.max_payload == board.device_options["max_payload"] == 256
+        assert dev.link.input_depth == board.device_options["input_depth"] == 256
+
+
+def test_device_top_oversize_frame_then_the_next_frame_works(device_board):
+    """A frame too long for the board's max_payload (256: the iCEBreaker's) gets one ERROR
+    OVERSIZE (detail 256, no header: the device does not store it); the frame after it works.
+    Also when the frame arrives behind a SPIKES reply (the RX FIFO holds it)."""
+    sys.path.insert(0, str(ROOT / "tests" / "host"))
+    from firmware import protocol as P
+    from link_helpers import RawClient
+
+    board, config = device_board
+    limit = board.device_options["max_payload"]
+    client = RawClient(board.url)
+    try:
+        client.send_raw(b"\0")
+        big = bytes(range(1, 256)) * 2                  # 510 bytes: 519 encoded (> 265)
+        client.send_raw(P.encode_frame(P.Op.INPUT, 7, big[:limit + 60]))
+        seq = client.send(P.Op.HELLO)
+        # a STEP 0 (ACK, then SPIKES) with an oversize frame and a HELLO right behind it
+        client.send(P.Op.STEP, P.STEP.pack(0))
+        client.send_raw(P.encode_frame(P.Op.INPUT, 8, big)[:-1] + bytes(np.random.default_rng(1).integers(
+            1, 256, 1500, dtype=np.uint8)) + b"\0")
+        seq2 = client.send(P.Op.HELLO)
+        frames = client.frames(6, timeout=60)
+    finally:
+        client.close()
+    assert [f.opcode for f in frames] == [P.Op.ERROR, P.Op.HELLO_REPLY, P.Op.ACK, P.Op.SPIKES,
+                                          P.Op.ERROR, P.Op.HELLO_REPLY], [
+        P.ERROR.unpack_from(f.payload) if f.opcode == P.Op.ERROR else f.opcode for f in frames]
+    for err in (frames[0], frames[4]):
+        assert P.ERROR.unpack_from(err.payload) == (0, 0, P.ErrorCode.OVERSIZE, 0, limit)
+    assert frames[1].payload[0] == seq and frames[5].payload[0] == seq2
 
 
 def test_device_top_run_matches_model(device_board):

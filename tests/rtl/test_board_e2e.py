@@ -14,7 +14,6 @@ import pytest
 from firmware import FixedProbability, Network, STDPRule, compile_network, formats
 from firmware import protocol as P
 from test_board import ROOT
-from rtl.top import RX_FIFO_DEPTH
 
 import sys
 sys.path.insert(0, str(ROOT / "tests" / "host"))
@@ -113,9 +112,10 @@ def _body(op, seq, payload=b"", version=P.PROTOCOL_VERSION, length=None):
     return head + P.crc16(head).to_bytes(2, "big")
 
 
-def _fuzz_chunks(rng, n, config):
+def _fuzz_chunks(rng, n, config, max_payload=P.MAX_PAYLOAD):
     """n nonempty chunks (each ends in 0x00, none contains another 0x00), each with the ERROR
-    code docs/protocol.md prescribes and whether its header is valid (ref_valid)."""
+    code docs/protocol.md prescribes for a device of `max_payload` and whether its header is
+    valid (ref_valid)."""
     regions = {r.index: r for r in formats.memory_map(config).values()}
     n_regions = len(regions)
     counters = formats.memory_map(config)["counters"]
@@ -194,16 +194,16 @@ def _fuzz_chunks(rng, n, config):
         # random and mutated bytes: the reference decoder says what they are; never a command
         parts = [part for part in data.split(b"\0") if part]
         for part in parts:
-            item = P.decode_frame(part)
+            item = P.decode_frame(part, max_payload=max_payload)
             if isinstance(item, P.Frame):
                 continue       # a mutation that left a valid frame: not a fuzz case
             chunks.append((part, item.code, int(item.header_valid), item.seq if item.header_valid else None))
     return chunks[:n]
 
 
-def _send_paced(client, chunks, limit=RX_FIFO_DEPTH, timeout=180.0):
+def _send_paced(client, chunks, limit, timeout=180.0):
     """Send the chunks, keeping at most `limit` unanswered bytes in flight: the board's UART
-    has no flow control, and its RX FIFO (rtl.top.RX_FIFO_DEPTH bytes) must not overflow
+    has no flow control, and its RX FIFO (DeviceTop.rx_fifo_depth bytes) must not overflow
     while the link sends replies. Returns the reply frames."""
     sizes = [len(c) + 1 for c, *_ in chunks]
     answered = scanned = sent = in_flight = 0
@@ -233,13 +233,13 @@ def test_10000_random_and_mutated_frames_then_a_valid_command_still_works(device
     from host import Device
 
     board, config = device_board
-    chunks = _fuzz_chunks(np.random.default_rng(17), 10_000, config)
+    chunks = _fuzz_chunks(np.random.default_rng(17), 10_000, config, board.device_options["max_payload"])
     assert len(chunks) == 10_000
     client = RawClient(board.url)
     t0 = time.monotonic()
     try:
         client.send_raw(b"\0")
-        _send_paced(client, chunks)
+        _send_paced(client, chunks, board.top.rx_fifo_depth)
         seq = client.send(P.Op.HELLO)
         replies = client.frames(len(chunks) + 1, timeout=30)
     finally:
@@ -321,7 +321,10 @@ def test_freerun_and_stop_on_the_board_match_the_model(device_board):
     image = compile_network(_bias_network()["network"], config)
     with Device.open(board.url, timeout=30) as dev:
         dev.load(image)
-        dev.freerun(4000)                 # cycles per tick: far more than a 12-neuron tick needs
+        # cycles per tick: far more than a 12-neuron tick needs, and more than a full SPIKES frame
+        # (max_payload 256: 266 bytes at 40 cycles a byte, 10,640 cycles) takes to send, which
+        # holds the next tick up (the link does one thing at a time)
+        dev.freerun(12_000)
         time.sleep(1.5)
         result = dev.stop()
         counters = dev.counters()

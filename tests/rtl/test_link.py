@@ -29,7 +29,8 @@ class Both:
 
     def __init__(self, ctx, dut):
         self.ctx, self.dut = ctx, dut
-        self.emu = DeviceEmulator(CONFIG, input_depth=DEPTH, window=1)
+        self.max_payload = dut.max_payload
+        self.emu = DeviceEmulator(CONFIG, input_depth=DEPTH, window=1, max_payload=dut.max_payload)
         self.seq = 0
         self.cycles = 0
 
@@ -99,8 +100,8 @@ def compare(got, want, sent):
     assert [fields(f) for f in got] == [fields(f) for f in want], f"sent {sent.hex()}"
 
 
-def run(bench, config=CONFIG):
-    dut = DeviceTop(config, input_depth=DEPTH, clock_hz=1_000_000, byte_level=True)
+def run(bench, config=CONFIG, max_payload=P.MAX_PAYLOAD):
+    dut = DeviceTop(config, input_depth=DEPTH, clock_hz=1_000_000, byte_level=True, max_payload=max_payload)
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     result = {}
@@ -128,7 +129,7 @@ async def upload(both, image):
     regions = fmt.memory_map(CONFIG)
     for name in fmt.TABLE_REGIONS:
         words = np.asarray(image.tables[name], dtype=np.uint64)
-        most = P.max_words(P.word_bytes(regions[name]))
+        most = P.max_words(P.word_bytes(regions[name]), both.max_payload)
         for at in range(0, words.size, most):
             chunk = words[at:at + most]
             (ack,) = await both.cmd(P.Op.WRITE, access(name, at, chunk.size, chunk))
@@ -298,3 +299,104 @@ def test_random_and_mutated_frames(capsys):
 def test_device_top_converts_to_verilog():
     text = verilog.convert(DeviceTop(CONFIG, divisor=8, input_depth=DEPTH, clock_hz=24_000_000), name="device")
     assert "module device" in text
+
+
+def _encode_body(body: bytes) -> bytes:
+    return P.cobs_encode(body + P.crc16(body).to_bytes(2, "big")) + b"\0"
+
+
+def test_small_device_refuses_oversize_frames_and_goes_on():
+    """A device of max_payload 256 (the iCEBreaker's): frames beyond max_encoded(256) bytes get
+    OVERSIZE (detail 256, no header), a 257-byte payload that still fits gets OVERSIZE with its
+    header, a READ beyond 256 bytes OVERSIZE with the words it may have; each time the next
+    frame works. SPIKES frames stay within 256 bytes."""
+    rng = np.random.default_rng(3)
+    mp = 256
+    assert P.max_encoded(mp) == 265
+
+    async def bench(both, out):
+        (hello,) = await both.cmd(P.Op.HELLO)
+        assert P.HELLO_REPLY.unpack(hello.payload)[5] == mp
+        # a valid frame with a 300-byte payload: 309 encoded bytes
+        payload = access("state_u", 0, 1, [1]) + bytes(range(1, 256)) + bytes(range(1, 37))
+        (err,) = await both.raw(P.encode_frame(P.Op.WRITE, 1, payload))
+        assert P.ERROR.unpack_from(err.payload)[2:] == (P.ErrorCode.OVERSIZE, 0, mp)
+        (hello,) = await both.cmd(P.Op.HELLO)
+        assert hello.opcode == P.Op.HELLO_REPLY
+        # garbage far beyond the FIFO and the frame buffer, then a command
+        (err,) = await both.raw(bytes(rng.integers(1, 256, 3000).astype(np.uint8)) + b"\0")
+        assert P.ERROR.unpack_from(err.payload)[2:] == (P.ErrorCode.OVERSIZE, 0, mp)
+        (hello,) = await both.cmd(P.Op.HELLO)
+        assert hello.opcode == P.Op.HELLO_REPLY
+        # a 257-byte payload with zeros in it encodes to 265 bytes: its header is read
+        body = P.HEADER.pack(P.PROTOCOL_VERSION, 9, P.Op.INPUT, mp + 1) + bytes(mp + 1)
+        wire = _encode_body(body)
+        assert len(wire) - 1 <= P.max_encoded(mp)
+        (err,) = await both.raw(wire)
+        assert P.ERROR.unpack_from(err.payload)[:5] == (9, P.Op.INPUT, P.ErrorCode.OVERSIZE, 1, mp)
+        # the SPIKES buffer: 256 bytes a frame
+        await upload(both, spiking_network())
+        (ack, *spikes) = await both.cmd(P.Op.STEP, P.STEP.pack(100))
+        assert ack.opcode == P.Op.ACK and len(spikes) >= 3
+        assert all(200 < len(f.payload) <= mp for f in spikes[:-1])
+        await both.cmd(P.Op.COUNTERS, P.COUNTERS_REQUEST.pack(0))
+    run(bench, max_payload=mp)
+
+
+def test_smallest_device_read_and_write_limits():
+    """max_payload 64: a READ of more words than a reply holds is OVERSIZE (detail: the words it
+    may have), a WRITE as large gets OVERSIZE for its frame; the largest of each works."""
+    mp = P.MIN_MAX_PAYLOAD
+
+    async def bench(both, out):
+        most = P.max_words(P.word_bytes(fmt.memory_map(CONFIG)["synapse"]), mp)
+        (err,) = await both.cmd(P.Op.READ, access("synapse", 0, most + 1))
+        assert P.ERROR.unpack_from(err.payload)[2:] == (P.ErrorCode.OVERSIZE, 1, most)
+        (reply,) = await both.cmd(P.Op.READ, access("synapse", 0, most))
+        assert reply.opcode == P.Op.READ_REPLY
+        words = np.arange(1, most + 3, dtype=np.uint64)      # (a WRITE carries no ref_seq, ref_opcode)
+        (err,) = await both.cmd(P.Op.WRITE, access("synapse", 0, most + 2, words))
+        assert P.ERROR.unpack_from(err.payload)[2] == P.ErrorCode.OVERSIZE
+        (ack,) = await both.cmd(P.Op.WRITE, access("synapse", 0, most, words[:most]))
+        assert ack.opcode == P.Op.ACK
+        await both.cmd(P.Op.READ, access("synapse", 0, most))
+        await both.cmd(P.Op.HELLO)
+    run(bench, max_payload=mp)
+
+
+def test_leds_heartbeat_and_holds_from_one_prescaler():
+    """At a 4 kHz clock: the heartbeat toggles every 1,024 cycles (the largest power of two
+    within half a second), a received byte lights the activity LED for LED_HOLD_S (200 cycles)
+    to within one slow period (8 cycles), and the error LED stays dark."""
+    from rtl.link import slow_period_for
+    from rtl.top import LED_HOLD_S
+
+    clock_hz = 4000
+    slow = slow_period_for(clock_hz)
+    assert slow == 8
+    dut = DeviceTop(CONFIG, input_depth=DEPTH, clock_hz=clock_hz, byte_level=True)
+    sim = Simulator(dut)
+    sim.add_clock(1 / clock_hz)
+    seen = {"beat": [], "lit": 0, "error": 0}
+
+    async def tb(ctx):
+        last = 0
+        for cycle in range(2200):
+            if cycle == 300:
+                ctx.set(dut.i.valid, 1)
+                ctx.set(dut.i.payload, 0)
+            elif cycle == 301:
+                ctx.set(dut.i.valid, 0)
+            _, _, beat, act, err = await ctx.tick().sample(dut.led_heartbeat, dut.led_activity, dut.led_error)
+            if beat != last:
+                seen["beat"].append(cycle)
+                last = beat
+            seen["lit"] += act
+            seen["error"] += err
+
+    sim.add_testbench(tb)
+    sim.run()
+    assert seen["beat"] == [1024, 2048]
+    hold = int(clock_hz * LED_HOLD_S)
+    assert hold <= seen["lit"] <= hold + slow, seen["lit"]
+    assert seen["error"] == 0
