@@ -7,8 +7,10 @@ block RAM it needs.
 The memories are read from the elaborated DeviceTop (the iCEBreaker's memory mapping), not
 listed by hand, so the table follows the RTL. The EBR count of a memory is the smallest of the
 four SB_RAM40_4K shapes (256 x 16, 512 x 8, 1024 x 4, 2048 x 2), which is what yosys picks for a
-memory on its own; memories under MIN_EBR_DEPTH words become flip-flops. The build's summary
-(python -m boards.build icebreaker) has the count after synthesis.
+memory on its own; memories under MIN_EBR_DEPTH words become flip-flops. It is an upper bound:
+synthesis drops the bits nothing reads (the output FIFO's tick field, today) and may pack
+differently; the build's summary (python -m boards.build icebreaker) has the count after
+synthesis.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def device_memories(config: CoreConfig, board_name: str = "icebreaker"):
     from boards.registry import BOARDS
     from rtl.top import DeviceTop
     board = BOARDS[board_name]
-    top = DeviceTop(config, memories=board.memories())
+    top = DeviceTop(config, input_depth=board.input_depth, max_payload=board.max_payload,
+                    memories=board.memories())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")          # the elaborated design is inspected, not built
         fragment = Fragment.get(top, None)
