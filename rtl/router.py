@@ -4,7 +4,8 @@ Two decoupled halves joined by a small FIFO of segment descriptors:
 
 - the *fetcher* walks the event list: event -> axon entry (first segment, count) -> each
   segment (synapse range, window, delay, projection), and pushes (first synapse, count,
-  arrival slot, window, projection) per segment;
+  arrival slot, window, projection) per segment, straight from the segment word (2 cycles per
+  segment, 3 per event);
 - the *streamer* issues one synapse read per cycle from the descriptor at its head, and loads
   the next descriptor in the cycle it issues the last synapse of the current one, so
   consecutive segments stream without a bubble while the fetcher works ahead.
@@ -85,7 +86,6 @@ class Router(wiring.Component):
         index = Signal(sb + 1)
         seg_cur = Signal(lay["axon"].field("seg_ptr").width)
         seg_left = Signal(lay["axon"].field("seg_count").width)
-        fetched = Signal(descriptor)
         fetching = Signal()
         axon = unpack(lay["axon"], self.axon_rd.data)
         segment = unpack(lay["segment"], self.segment_rd.data)
@@ -117,18 +117,16 @@ class Router(wiring.Component):
                     m.next = "EVENT"
                 with m.Else():
                     m.next = "DESCRIPTOR"
-            with m.State("DESCRIPTOR"):   # segment word in: its descriptor
+            with m.State("DESCRIPTOR"):   # segment word in: its descriptor into the FIFO
                 m.d.comb += fetching.eq(1)
                 arrival = Signal(fmt.bits_for(2 * D + 1))
-                m.d.comb += arrival.eq(self.slot + segment["delay_m1"] + 1)
-                m.d.sync += [fetched.syn_ptr.eq(segment["syn_ptr"]), fetched.syn_count.eq(segment["syn_count"]),
-                             fetched.slot.eq(Mux(arrival >= D, arrival - D, arrival)),
-                             fetched.window.eq(segment["window"]), fetched.projection.eq(segment["projection"]),
-                             seg_cur.eq(seg_cur + 1), seg_left.eq(seg_left - 1)]
-                m.next = "PUSH"
-            with m.State("PUSH"):
-                m.d.comb += [fetching.eq(1), fifo.w_en.eq(1), pushed.eq(fetched)]
+                m.d.comb += [arrival.eq(self.slot + segment["delay_m1"] + 1), fifo.w_en.eq(1),
+                             pushed.syn_ptr.eq(segment["syn_ptr"]), pushed.syn_count.eq(segment["syn_count"]),
+                             pushed.slot.eq(Mux(arrival >= D, arrival - D, arrival)),
+                             pushed.window.eq(segment["window"]), pushed.projection.eq(segment["projection"])]
+                # A full FIFO: wait here; the segment word stays on the read port (same address).
                 with m.If(fifo.w_rdy):
+                    m.d.sync += [seg_cur.eq(seg_cur + 1), seg_left.eq(seg_left - 1)]
                     m.next = "SEGMENT"
             with m.State("FLUSH"):
                 with m.If(~self.busy):
@@ -136,13 +134,13 @@ class Router(wiring.Component):
 
         # --- streamer ----------------------------------------------------------------------------
         head = data.View(descriptor, fifo.r_data)
-        current = Signal(descriptor)
+        current = Signal(descriptor, reset_less=True)
         syn_cur, syn_left = Signal(syn_ptr_bits), Signal(count_bits)
         p3_write = Signal()                       # a weight write-back in this cycle
         issuing = (syn_left != 0) & ~p3_write
         m.d.comb += self.synapse_rd.addr.eq(syn_cur)
-        p1_valid, p1 = Signal(), Signal(descriptor)
-        p1_addr = Signal(syn_ptr_bits)
+        p1_valid, p1 = Signal(), Signal(descriptor, reset_less=True)
+        p1_addr = Signal(syn_ptr_bits, reset_less=True)
         m.d.sync += [p1_valid.eq(issuing), p1.eq(current), p1_addr.eq(syn_cur)]
         with m.If(issuing):
             m.d.sync += [syn_cur.eq(syn_cur + 1), syn_left.eq(syn_left - 1)]
@@ -157,8 +155,10 @@ class Router(wiring.Component):
         addr = p1.slot * N + target
         m.d.comb += [self.acc_rd.addr.eq(addr), self.y_rd.addr.eq(target),
                      self.projection_rd.addr.eq(p1.projection)]
-        p2_valid, p2_addr, p2_syn = Signal(), Signal(acc_range), Signal(syn_ptr_bits)
-        p2_weight, p2_target = Signal.like(synapse["weight"]), Signal.like(synapse["target"])
+        p2_valid = Signal()
+        p2_addr, p2_syn = Signal(acc_range, reset_less=True), Signal(syn_ptr_bits, reset_less=True)
+        p2_weight = Signal.like(synapse["weight"], reset_less=True)
+        p2_target = Signal.like(synapse["target"], reset_less=True)
         m.d.sync += [p2_valid.eq(p1_valid), p2_addr.eq(addr), p2_syn.eq(p1_addr),
                      p2_weight.eq(synapse["weight"]), p2_target.eq(synapse["target"])]
 
@@ -174,7 +174,8 @@ class Router(wiring.Component):
                      u.shift.eq(projection["lr_shift"]), u.w_min.eq(projection["w_min"]),
                      u.w_max.eq(projection["w_max"])]
         m.d.comb += [self.step.eq(plastic), self.update.eq(plastic)]
-        p3_addr, p3_word = Signal(syn_ptr_bits), Signal(lay["synapse"].width)
+        p3_addr = Signal(syn_ptr_bits, reset_less=True)
+        p3_word = Signal(lay["synapse"].width, reset_less=True)
         m.d.sync += [p3_write.eq(plastic), p3_addr.eq(p2_syn),
                      p3_word.eq(pack(lay["synapse"], weight=u.new_weight, target=p2_target))]
 
