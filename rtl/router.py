@@ -17,9 +17,9 @@ projection, the LTD update of spec §6.2:
     P1  synapse word in; read the accumulator of (arrival slot, target), the target's
         post-trace and the segment's projection
     P2  accumulator + (weight << exponent), wrapped to 16 bits, written back;
-        plastic: new weight from a_minus * post-trace and one LFSR draw (on `updater`)
-    P3  plastic: the synapse word written back (no synapse read is issued in that cycle, so a
-        single-port SPRAM works: a run of plastic synapses costs two cycles each)
+        plastic: new weight from a_minus * post-trace and one LFSR draw (on `updater`), and
+        the synapse word written back in the same cycle (no synapse read is issued in it, so
+        a single-port SPRAM works: a run of plastic synapses costs two cycles each)
 """
 
 from __future__ import annotations
@@ -170,8 +170,8 @@ class Router(wiring.Component):
         head = data.View(descriptor, fifo.r_data)
         current = Signal(descriptor, reset_less=True)
         syn_cur, syn_left = Signal(syn_ptr_bits), Signal(count_bits)
-        p3_write = Signal()                       # a weight write-back in this cycle
-        issuing = (syn_left != 0) & ~p3_write
+        write_back = Signal()                     # a weight write-back (P2) in this cycle
+        issuing = (syn_left != 0) & ~write_back
         m.d.comb += self.synapse_rd.addr.eq(syn_cur)
         p1_valid, p1 = Signal(), Signal(descriptor, reset_less=True)
         p1_addr = Signal(syn_ptr_bits, reset_less=True)
@@ -207,16 +207,12 @@ class Router(wiring.Component):
         m.d.comb += [u.weight.eq(p2_weight), u.amplitude.eq(projection["a_minus"]), u.trace.eq(self.y_rd.data),
                      u.shift.eq(projection["lr_shift"]), u.w_min.eq(projection["w_min"]),
                      u.w_max.eq(projection["w_max"])]
-        m.d.comb += [self.step.eq(plastic), self.update.eq(plastic)]
-        p3_addr = Signal(syn_ptr_bits, reset_less=True)
-        p3_word = Signal(lay["synapse"].width, reset_less=True)
-        m.d.sync += [p3_write.eq(plastic), p3_addr.eq(p2_syn),
-                     p3_word.eq(pack(lay["synapse"], weight=u.new_weight, target=p2_target))]
+        m.d.comb += [self.step.eq(plastic), self.update.eq(plastic), write_back.eq(plastic)]
+        # The new weight written back in the same cycle; no synapse read is issued in it.
+        m.d.comb += [self.synapse_wr.addr.eq(p2_syn),
+                     self.synapse_wr.data.eq(pack(lay["synapse"], weight=u.new_weight, target=p2_target)),
+                     self.synapse_wr.en.eq(plastic)]
 
-        # --- P3: weight write-back -----------------------------------------------------------------
-        m.d.comb += [self.synapse_wr.addr.eq(p3_addr), self.synapse_wr.data.eq(p3_word),
-                     self.synapse_wr.en.eq(p3_write)]
-
-        m.d.comb += self.busy.eq(fetching | fifo.r_rdy | (syn_left != 0) | p1_valid | p2_valid | p3_write)
+        m.d.comb += self.busy.eq(fetching | fifo.r_rdy | (syn_left != 0) | p1_valid | p2_valid)
         done_when_idle(m, self.busy, self.done)
         return m
