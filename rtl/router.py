@@ -34,7 +34,7 @@ from .layout import pack, unpack
 from .plasticity import updater_signature
 from .ports import done_when_idle, read_port, write_port
 
-DESCRIPTOR_FIFO_DEPTH = 4
+DESCRIPTOR_FIFO_DEPTH = 2
 
 
 class ShiftFIFO(Elaboratable):
