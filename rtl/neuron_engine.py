@@ -5,12 +5,13 @@ u, v, ref, neuron word, post-trace and its own pre-trace (as source n_inputs + k
 profile; runs LIFDatapath; writes the new state back; clears the accumulator slot; decays both
 traces; and reports a spike with the neuron's output flag. As input axon k it decays the axon's
 pre-trace, written back with the neuron's state (the core keeps the two in one memory word).
-Stages:
+Stages (no stage copies the words read: each is used in the cycle it arrives):
 
-    S0  read everything indexed by k
-    S1  clear the accumulator word just read; read the profile named by the neuron word
-    S2  datapath input; decayed neuron traces written back; the input's trace decayed
-    S2 + LIFDatapath.LATENCY   state and input trace written back, spike reported
+    S0  read the state word (u, v, ref, neuron word, x_in) and the traces of row k
+    S1  the state into LIFDatapath; read the profile named by the neuron word and the
+        accumulator slot; the decayed neuron traces written back
+    S2  the profile (parameters) and the accumulator into LIFDatapath; the slot cleared
+    S1 + LIFDatapath.LATENCY   state and input trace written back, spike reported
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ from firmware import formats as fmt
 from .layout import unpack
 from .neuron import LIFDatapath, bias_of
 from .ports import done_when_idle, read_port, write_port
-from .trace import trace_decay
+from .trace import trace_decay, trace_decay_pipeline
+
+# Rows in flight behind the read (S0): the state read (1) and LIFDatapath.
+LATENCY = 1 + LIFDatapath.LATENCY
 
 
 class NeuronEngine(wiring.Component):
@@ -66,13 +70,10 @@ class NeuronEngine(wiring.Component):
         m.submodules.lif = lif = LIFDatapath(tag_width=1)      # the tag: the output flag
 
         issue = Signal(ib + 1, init=rows)        # next row to read; rows when idle
-        s1_valid, s1_neuron, s1_input, s1_n = Signal(), Signal(), Signal(), Signal(ib)
-        s2_valid, s2_neuron, s2_input, s2_n = Signal(), Signal(), Signal(), Signal(ib)
-        s2 = {name: Signal(width, name=f"s2_{name}") for name, width in (
-            ("acc", fmt.A_IN_BITS), ("u", lay["state_u"].width), ("v", lay["state_v"].width),
-            ("ref", fmt.REFRACTORY_BITS), ("neuron", lay["neuron"].width),
-            ("y", fmt.TRACE_BITS), ("x", fmt.TRACE_BITS), ("x_in", fmt.TRACE_BITS))}
-        in_flight = Signal(range(LIFDatapath.LATENCY + 4))
+        # Each stage's row: valid (a row), neuron (row < N), input (row < NI), and its index.
+        stages = [(Signal(name=f"s{k}_valid"), Signal(name=f"s{k}_neuron"), Signal(name=f"s{k}_input"),
+                   Signal(ib, name=f"s{k}_n", reset_less=True)) for k in range(1, LATENCY + 1)]
+        in_flight = Signal(range(LATENCY + 2))
 
         reading = issue < rows
         with m.If(self.start):
@@ -81,52 +82,47 @@ class NeuronEngine(wiring.Component):
             m.d.sync += issue.eq(issue + 1)
         m.d.comb += self.busy.eq(reading | (in_flight != 0))
 
-        # S0
+        # S0: read the state word and the traces of row `issue`.
         for port in (self.u_rd, self.v_rd, self.ref_rd, self.neuron_rd, self.y_rd, self.x_rd, self.x_in_rd):
             m.d.comb += port.addr.eq(issue)
-        m.d.comb += self.acc_rd.addr.eq(self.slot_base + issue)
-        m.d.sync += [s1_valid.eq(reading), s1_neuron.eq(reading & (issue < N)),
-                     s1_input.eq(reading & (issue < NI)), s1_n.eq(issue)]
+        first = (reading, reading & (issue < N), reading & (issue < NI), issue)
+        m.d.sync += [dst.eq(src) for dst, src in zip(stages[0], first)]
+        for earlier, later in zip(stages, stages[1:]):
+            m.d.sync += [dst.eq(src) for dst, src in zip(later, earlier)]
+        (_, s1_neuron, _, s1_n), (_, s2_neuron, _, s2_n) = stages[0], stages[1]
+        out_valid, _, out_input, out_n = stages[-1]
 
-        # S1
+        # S1: the state into the datapath; read the profile named by the neuron word and the
+        # accumulator; the neuron's traces decayed and written back.
         neuron = unpack(lay["neuron"], self.neuron_rd.data)
-        m.d.comb += [self.profile_rd.addr.eq(neuron["profile"]),
-                     self.acc_wr.addr.eq(self.slot_base + s1_n), self.acc_wr.data.eq(0),
-                     self.acc_wr.en.eq(s1_neuron)]
-        m.d.sync += [s2_valid.eq(s1_valid), s2_neuron.eq(s1_neuron), s2_input.eq(s1_input), s2_n.eq(s1_n)]
-        for name, port in (("acc", self.acc_rd), ("u", self.u_rd), ("v", self.v_rd), ("ref", self.ref_rd),
-                           ("neuron", self.neuron_rd), ("y", self.y_rd), ("x", self.x_rd),
-                           ("x_in", self.x_in_rd)):
-            m.d.sync += s2[name].eq(port.data)
-
-        # S2
-        profile = unpack(lay["profile"], self.profile_rd.data)
-        fields = unpack(lay["neuron"], s2["neuron"])
         i = lif.i.payload
+        m.d.comb += [lif.i.valid.eq(s1_neuron), i.tag.eq(neuron["output"]), i.u.eq(self.u_rd.data.as_signed()),
+                     i.v.eq(self.v_rd.data.as_signed()), i.ref.eq(self.ref_rd.data),
+                     self.profile_rd.addr.eq(neuron["profile"]), self.acc_rd.addr.eq(self.slot_base + s1_n)]
+        s2_bias_mant = Signal.like(neuron["bias_mant"], name="s2_bias_mant", reset_less=True)
+        m.d.sync += s2_bias_mant.eq(neuron["bias_mant"])
+        for port, value, decay in ((self.y_wr, self.y_rd.data, self.post_decay),
+                                   (self.x_wr, self.x_rd.data, self.pre_decay)):
+            m.d.comb += [port.addr.eq(s1_n), port.data.eq(trace_decay(value, decay)), port.en.eq(s1_neuron)]
+
+        # S2: the profile and the accumulator into the datapath; the accumulator word cleared.
+        profile = unpack(lay["profile"], self.profile_rd.data)
+        p = lif.p
         m.d.comb += [
-            lif.i.valid.eq(s2_neuron), i.tag.eq(fields["output"]),
-            i.u.eq(s2["u"].as_signed()), i.v.eq(s2["v"].as_signed()), i.ref.eq(s2["ref"]),
-            i.a_in.eq(s2["acc"].as_signed()), i.du.eq(profile["du"]), i.dv.eq(profile["dv"]),
-            i.vth.eq(profile["vth"]), i.bias.eq(bias_of(fields["bias_mant"], profile["bias_exp"])),
-            i.refractory.eq(profile["refractory"]),
+            p.a_in.eq(self.acc_rd.data.as_signed()), p.du.eq(profile["du"]), p.dv.eq(profile["dv"]),
+            p.vth.eq(profile["vth"]), p.bias.eq(bias_of(s2_bias_mant, profile["bias_exp"])),
+            p.refractory.eq(profile["refractory"]),
+            self.acc_wr.addr.eq(self.slot_base + s2_n), self.acc_wr.data.eq(0), self.acc_wr.en.eq(s2_neuron),
         ]
-        for port, value, decay in ((self.y_wr, s2["y"], self.post_decay), (self.x_wr, s2["x"], self.pre_decay)):
-            m.d.comb += [port.addr.eq(s2_n), port.data.eq(trace_decay(value, decay)), port.en.eq(s2_neuron)]
 
-        # The row, and its input's decayed trace, beside the datapath until its result is out.
-        row = [(s2_valid, s2_input, s2_n, trace_decay(s2["x_in"], self.pre_decay))]
-        for stage in range(LIFDatapath.LATENCY):
-            later = (Signal(name=f"s{stage + 3}_valid"), Signal(name=f"s{stage + 3}_input"),
-                     Signal(ib, name=f"s{stage + 3}_n"), Signal(fmt.TRACE_BITS, name=f"s{stage + 3}_x_in"))
-            m.d.sync += [dst.eq(src) for dst, src in zip(later, row[-1])]
-            row.append(later)
-        out_valid, out_input, out_n, out_x_in = row[-1]
+        # The input axon's pre-trace, delayed beside the datapath to the write-back, then decayed.
+        x_in = trace_decay_pipeline(m, self.x_in_rd.data, self.pre_decay, LIFDatapath.LATENCY)
 
-        # Write back
+        # S1 + LIFDatapath.LATENCY: write back the state and the input's trace; report a spike.
         o = lif.o.payload
         for port, value in ((self.u_wr, o.u), (self.v_wr, o.v), (self.ref_wr, o.ref)):
             m.d.comb += [port.addr.eq(out_n), port.data.eq(value), port.en.eq(lif.o.valid)]
-        m.d.comb += [self.x_in_wr.addr.eq(out_n), self.x_in_wr.data.eq(out_x_in), self.x_in_wr.en.eq(out_input)]
+        m.d.comb += [self.x_in_wr.addr.eq(out_n), self.x_in_wr.data.eq(x_in), self.x_in_wr.en.eq(out_input)]
         m.d.comb += [self.spike_valid.eq(lif.o.valid & o.spike), self.spike_neuron.eq(out_n),
                      self.spike_output.eq(o.tag)]
 

@@ -4,7 +4,8 @@ Two decoupled halves joined by a small FIFO of segment descriptors:
 
 - the *fetcher* walks the event list: event -> axon entry (first segment, count) -> each
   segment (synapse range, window, delay, projection), and pushes (first synapse, count,
-  arrival slot, window, projection) per segment;
+  arrival slot, window, projection) per segment, straight from the segment word (2 cycles per
+  segment, 3 per event);
 - the *streamer* issues one synapse read per cycle from the descriptor at its head, and loads
   the next descriptor in the cycle it issues the last synapse of the current one, so
   consecutive segments stream without a bubble while the fetcher works ahead.
@@ -16,16 +17,15 @@ projection, the LTD update of spec §6.2:
     P1  synapse word in; read the accumulator of (arrival slot, target), the target's
         post-trace and the segment's projection
     P2  accumulator + (weight << exponent), wrapped to 16 bits, written back;
-        plastic: new weight from a_minus * post-trace and one LFSR draw (on `updater`)
-    P3  plastic: the synapse word written back (no synapse read is issued in that cycle, so a
-        single-port SPRAM works: a run of plastic synapses costs two cycles each)
+        plastic: new weight from a_minus * post-trace and one LFSR draw (on `updater`), and
+        the synapse word written back in the same cycle (no synapse read is issued in it, so
+        a single-port SPRAM works: a run of plastic synapses costs two cycles each)
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Elaboratable, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
@@ -34,7 +34,42 @@ from .layout import pack, unpack
 from .plasticity import updater_signature
 from .ports import done_when_idle, read_port, write_port
 
-DESCRIPTOR_FIFO_DEPTH = 4
+DESCRIPTOR_FIFO_DEPTH = 2
+
+
+class ShiftFIFO(Elaboratable):
+    """A small FIFO with the ports and the cycle-by-cycle behaviour of amaranth.lib.fifo's
+    SyncFIFO (`w_data`, `w_en`, `w_rdy`, `r_data`, `r_en`, `r_rdy`, `level`; first word
+    through: `r_data` is the head while `r_rdy`), built as a register file that shifts toward
+    its head on a read: the head is always entry 0, so there is no read multiplexer, and each
+    entry bit takes one LUT (written word or the next entry's bit) in its own logic cell. For a
+    few entries of a wide word (a memory of that size would be flip-flops too). The entries
+    have no reset: `level` says which hold anything."""
+
+    def __init__(self, *, width: int, depth: int):
+        assert depth >= 1, depth
+        self.width, self.depth = width, depth
+        self.w_data, self.w_en, self.w_rdy = Signal(width), Signal(), Signal()
+        self.r_data, self.r_en, self.r_rdy = Signal(width), Signal(), Signal()
+        self.level = Signal(range(depth + 1))
+
+    def elaborate(self, platform):
+        m = Module()
+        entries = [Signal(self.width, name=f"entry_{k}", reset_less=True) for k in range(self.depth)]
+        m.d.comb += [self.w_rdy.eq(self.level != self.depth), self.r_rdy.eq(self.level != 0),
+                     self.r_data.eq(entries[0])]
+        do_write, do_read = self.w_en & self.w_rdy, self.r_en & self.r_rdy
+        # The written word goes to entry `level`, or `level` - 1 when the entries shift.
+        target = Signal.like(self.level)
+        m.d.comb += target.eq(self.level - do_read)
+        for k, entry in enumerate(entries):
+            with m.If(do_write & (target == k)):
+                m.d.sync += entry.eq(self.w_data)
+            if k + 1 < self.depth:
+                with m.Elif(do_read):
+                    m.d.sync += entry.eq(entries[k + 1])
+        m.d.sync += self.level.eq(self.level + do_write - do_read)
+        return m
 
 
 class Router(wiring.Component):
@@ -80,12 +115,11 @@ class Router(wiring.Component):
             "slot": unsigned(fmt.bits_for(D)), "window": lay["segment"].field("window").width,
             "projection": lay["segment"].field("projection").width,
         })
-        m.submodules.descriptors = fifo = SyncFIFO(width=descriptor.size, depth=DESCRIPTOR_FIFO_DEPTH)
+        m.submodules.descriptors = fifo = ShiftFIFO(width=descriptor.size, depth=DESCRIPTOR_FIFO_DEPTH)
         pushed = data.View(descriptor, fifo.w_data)
         index = Signal(sb + 1)
         seg_cur = Signal(lay["axon"].field("seg_ptr").width)
         seg_left = Signal(lay["axon"].field("seg_count").width)
-        fetched = Signal(descriptor)
         fetching = Signal()
         axon = unpack(lay["axon"], self.axon_rd.data)
         segment = unpack(lay["segment"], self.segment_rd.data)
@@ -117,18 +151,16 @@ class Router(wiring.Component):
                     m.next = "EVENT"
                 with m.Else():
                     m.next = "DESCRIPTOR"
-            with m.State("DESCRIPTOR"):   # segment word in: its descriptor
+            with m.State("DESCRIPTOR"):   # segment word in: its descriptor into the FIFO
                 m.d.comb += fetching.eq(1)
                 arrival = Signal(fmt.bits_for(2 * D + 1))
-                m.d.comb += arrival.eq(self.slot + segment["delay_m1"] + 1)
-                m.d.sync += [fetched.syn_ptr.eq(segment["syn_ptr"]), fetched.syn_count.eq(segment["syn_count"]),
-                             fetched.slot.eq(Mux(arrival >= D, arrival - D, arrival)),
-                             fetched.window.eq(segment["window"]), fetched.projection.eq(segment["projection"]),
-                             seg_cur.eq(seg_cur + 1), seg_left.eq(seg_left - 1)]
-                m.next = "PUSH"
-            with m.State("PUSH"):
-                m.d.comb += [fetching.eq(1), fifo.w_en.eq(1), pushed.eq(fetched)]
+                m.d.comb += [arrival.eq(self.slot + segment["delay_m1"] + 1), fifo.w_en.eq(1),
+                             pushed.syn_ptr.eq(segment["syn_ptr"]), pushed.syn_count.eq(segment["syn_count"]),
+                             pushed.slot.eq(Mux(arrival >= D, arrival - D, arrival)),
+                             pushed.window.eq(segment["window"]), pushed.projection.eq(segment["projection"])]
+                # A full FIFO: wait here; the segment word stays on the read port (same address).
                 with m.If(fifo.w_rdy):
+                    m.d.sync += [seg_cur.eq(seg_cur + 1), seg_left.eq(seg_left - 1)]
                     m.next = "SEGMENT"
             with m.State("FLUSH"):
                 with m.If(~self.busy):
@@ -136,13 +168,13 @@ class Router(wiring.Component):
 
         # --- streamer ----------------------------------------------------------------------------
         head = data.View(descriptor, fifo.r_data)
-        current = Signal(descriptor)
+        current = Signal(descriptor, reset_less=True)
         syn_cur, syn_left = Signal(syn_ptr_bits), Signal(count_bits)
-        p3_write = Signal()                       # a weight write-back in this cycle
-        issuing = (syn_left != 0) & ~p3_write
+        write_back = Signal()                     # a weight write-back (P2) in this cycle
+        issuing = (syn_left != 0) & ~write_back
         m.d.comb += self.synapse_rd.addr.eq(syn_cur)
-        p1_valid, p1 = Signal(), Signal(descriptor)
-        p1_addr = Signal(syn_ptr_bits)
+        p1_valid, p1 = Signal(), Signal(descriptor, reset_less=True)
+        p1_addr = Signal(syn_ptr_bits, reset_less=True)
         m.d.sync += [p1_valid.eq(issuing), p1.eq(current), p1_addr.eq(syn_cur)]
         with m.If(issuing):
             m.d.sync += [syn_cur.eq(syn_cur + 1), syn_left.eq(syn_left - 1)]
@@ -157,8 +189,10 @@ class Router(wiring.Component):
         addr = p1.slot * N + target
         m.d.comb += [self.acc_rd.addr.eq(addr), self.y_rd.addr.eq(target),
                      self.projection_rd.addr.eq(p1.projection)]
-        p2_valid, p2_addr, p2_syn = Signal(), Signal(acc_range), Signal(syn_ptr_bits)
-        p2_weight, p2_target = Signal.like(synapse["weight"]), Signal.like(synapse["target"])
+        p2_valid = Signal()
+        p2_addr, p2_syn = Signal(acc_range, reset_less=True), Signal(syn_ptr_bits, reset_less=True)
+        p2_weight = Signal.like(synapse["weight"], reset_less=True)
+        p2_target = Signal.like(synapse["target"], reset_less=True)
         m.d.sync += [p2_valid.eq(p1_valid), p2_addr.eq(addr), p2_syn.eq(p1_addr),
                      p2_weight.eq(synapse["weight"]), p2_target.eq(synapse["target"])]
 
@@ -173,15 +207,12 @@ class Router(wiring.Component):
         m.d.comb += [u.weight.eq(p2_weight), u.amplitude.eq(projection["a_minus"]), u.trace.eq(self.y_rd.data),
                      u.shift.eq(projection["lr_shift"]), u.w_min.eq(projection["w_min"]),
                      u.w_max.eq(projection["w_max"])]
-        m.d.comb += [self.step.eq(plastic), self.update.eq(plastic)]
-        p3_addr, p3_word = Signal(syn_ptr_bits), Signal(lay["synapse"].width)
-        m.d.sync += [p3_write.eq(plastic), p3_addr.eq(p2_syn),
-                     p3_word.eq(pack(lay["synapse"], weight=u.new_weight, target=p2_target))]
+        m.d.comb += [self.step.eq(plastic), self.update.eq(plastic), write_back.eq(plastic)]
+        # The new weight written back in the same cycle; no synapse read is issued in it.
+        m.d.comb += [self.synapse_wr.addr.eq(p2_syn),
+                     self.synapse_wr.data.eq(pack(lay["synapse"], weight=u.new_weight, target=p2_target)),
+                     self.synapse_wr.en.eq(plastic)]
 
-        # --- P3: weight write-back -----------------------------------------------------------------
-        m.d.comb += [self.synapse_wr.addr.eq(p3_addr), self.synapse_wr.data.eq(p3_word),
-                     self.synapse_wr.en.eq(p3_write)]
-
-        m.d.comb += self.busy.eq(fetching | fifo.r_rdy | (syn_left != 0) | p1_valid | p2_valid | p3_write)
+        m.d.comb += self.busy.eq(fetching | fifo.r_rdy | (syn_left != 0) | p1_valid | p2_valid)
         done_when_idle(m, self.busy, self.done)
         return m

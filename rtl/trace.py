@@ -6,7 +6,7 @@ axon k's pre-trace), with `trace_decay`.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -18,6 +18,18 @@ from .ports import done_when_idle, read_port, write_port
 def trace_decay(x, decay):
     """(x * (4096 - decay)) >> 12 for an unsigned trace: floor, so a trace reaches 0."""
     return ((x * (fmt.DECAY_UNITY - decay)) >> fmt.DECAY_BITS)[:fmt.TRACE_BITS]
+
+
+def trace_decay_pipeline(m, x, decay, delay: int) -> Value:
+    """trace_decay(x, decay), `delay` cycles after x (delay >= 1): x through `delay` registers
+    without reset, the last of which yosys puts into the SB_MAC16 as its input register, then
+    the multiply. `decay` is a setting of the phase."""
+    assert delay >= 1, delay
+    for k in range(delay):
+        held = Signal.like(x, name=f"decay_x_{k}", reset_less=True)
+        m.d.sync += held.eq(x)
+        x = held
+    return trace_decay(x, decay)
 
 
 def trace_impulse(x, impulse, nearest):

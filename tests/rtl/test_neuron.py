@@ -22,6 +22,8 @@ from sim.neuron import decay, lif_step, wrap_u
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 INPUT_FIELDS = ("u", "v", "ref", "a_in", "du", "dv", "vth", "bias", "refractory")
+STATE_FIELDS = ("u", "v", "ref")                                       # i.payload, with the tag
+PARAM_FIELDS = ("a_in", "du", "dv", "vth", "bias", "refractory")       # p, one cycle later
 U_LIMIT, V_MAX = f.UV_LIMIT, f.V_MAX
 A_MIN, A_MAX = f.signed_range(f.A_IN_BITS)
 MANT_MIN, MANT_MAX = f.signed_range(f.BIAS_MANT_BITS)
@@ -52,25 +54,33 @@ def stream_through(updates, valid_cycles, rng):
     assert int(np.count_nonzero(valid_cycles)) == n
     dut = LIFDatapath(tag_width=f.bits_for(n))
     payload_bits = len(dut.i.payload.as_value())
+    param_bits = len(dut.p.as_value())
     fed_at, outputs, arrived_at = [], [], []
 
     async def testbench(ctx):
         k = 0
+        params = None            # `p` of the update fed in the previous cycle
         for cycle in range(len(valid_cycles) + LIFDatapath.LATENCY + 2):
+            if params is None:
+                ctx.set(dut.p.as_value(), int(rng.integers(0, 1 << 62)) % (1 << param_bits))
+            else:
+                ctx.set(dut.p, params)
+            params = None
             if cycle < len(valid_cycles) and valid_cycles[cycle]:
                 ctx.set(dut.i.valid, 1)
-                ctx.set(dut.i.payload, {"tag": k, **{name: int(updates[name][k]) for name in INPUT_FIELDS}})
+                ctx.set(dut.i.payload, {"tag": k, **{name: int(updates[name][k]) for name in STATE_FIELDS}})
+                params = {name: int(updates[name][k]) for name in PARAM_FIELDS}
                 fed_at.append(cycle)
                 k += 1
             else:
                 ctx.set(dut.i.valid, 0)
                 ctx.set(dut.i.payload.as_value(), int(rng.integers(0, 1 << 62)) % (1 << payload_bits))
-            await ctx.tick()
-            # Values read after the edge that closes `cycle` are those of cycle + 1.
+            # The output is combinational: read it in the cycle it is valid.
             if ctx.get(dut.o.valid):
                 out = ctx.get(dut.o.payload)
                 outputs.append((out.tag, out.u, out.v, out.ref, out.spike))
-                arrived_at.append(cycle + 1)
+                arrived_at.append(cycle)
+            await ctx.tick()
 
     simulate(dut, testbench)
     got = np.array(outputs, dtype=np.int64).reshape(-1, 5)
@@ -290,6 +300,13 @@ def test_loihi_cuba_lif_vectors():
                 state[out.tag] = (out.u, out.v, out.ref)
                 ticks_done[out.tag] = t + 1
 
+        async def clock(params=None):
+            """One cycle: the output of this cycle collected, `p` of the previous input set."""
+            collect()
+            await ctx.tick()
+            if params is not None:
+                ctx.set(dut.p, params)
+
         for case_index, c in enumerate(cases):
             du, dv, vth, mant, exp = (int(x) for x in data[f"{c}_params"])
             bias = int(reference_bias(mant, exp))
@@ -302,18 +319,15 @@ def test_loihi_cuba_lif_vectors():
                     tag = case_index * width + neuron
                     while ticks_done[tag] < t:           # its previous tick is still in flight
                         ctx.set(dut.i.valid, 0)
-                        await ctx.tick()
-                        collect()
+                        await clock()
                     u, v, ref = state[tag]
                     ctx.set(dut.i.valid, 1)
-                    ctx.set(dut.i.payload, dict(tag=tag, u=u, v=v, ref=ref, a_in=int(a_in[t, neuron]),
-                                                du=du, dv=dv, vth=vth, bias=bias, refractory=0))
-                    await ctx.tick()
-                    collect()
+                    ctx.set(dut.i.payload, dict(tag=tag, u=u, v=v, ref=ref))
+                    await clock(dict(a_in=int(a_in[t, neuron]), du=du, dv=dv, vth=vth, bias=bias,
+                                     refractory=0))
         ctx.set(dut.i.valid, 0)
         for _ in range(LIFDatapath.LATENCY + 1):
-            await ctx.tick()
-            collect()
+            await clock()
 
     simulate(dut, testbench)
     assert all(ticks_done[tag] == data[f"{cases[tag // width]}_u"].shape[0] for tag in ticks_done)
