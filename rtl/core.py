@@ -162,6 +162,8 @@ class Core(wiring.Component):
     `period` cycles and counts an overrun when a tick takes longer. `clear` zeroes the state.
     Output port: spikes of output neurons as (`out_tick`, `out_neuron`), a FIFO of
     `output_depth`; a spike that finds it full is counted in `dropped` and pulses `out_lost`.
+    `out_push` pulses as a spike enters the FIFO, with its neuron in `out_push_neuron` (so a
+    reader can count a tick's spikes before it takes them).
     Memories come from `memories` (rtl.memory: SimulationMemories by default, ICE40Memories
     for the iCE40 mapping), except the `Packed` ones and the FIFOs', built here as EBR.
     """
@@ -205,6 +207,8 @@ class Core(wiring.Component):
             "out_neuron": Out(fmt.bits_for(config.n_neurons)),
             "out_tick": Out(32),
             "out_ready": In(1),
+            "out_push": Out(1),
+            "out_push_neuron": Out(fmt.bits_for(config.n_neurons)),
         })
 
     def elaborate(self, platform):
@@ -449,6 +453,7 @@ class Core(wiring.Component):
         m.d.comb += [out_fifo.w_en.eq(output_spike), out_fifo.w_data.eq(Cat(neurons.spike_neuron, tick.tick)),
                      self.out_lost.eq(output_spike & ~out_fifo.w_rdy),
                      self.out_valid.eq(out_fifo.r_rdy), Cat(self.out_neuron, self.out_tick).eq(out_fifo.r_data),
+                     self.out_push.eq(output_spike & out_fifo.w_rdy), self.out_push_neuron.eq(neurons.spike_neuron),
                      out_fifo.r_en.eq(self.out_ready)]
 
         # --- counters --------------------------------------------------------------------------------

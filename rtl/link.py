@@ -45,9 +45,10 @@ One command at a time: while a command executes (or a tick runs, or a reply is s
 is 0, so the byte layer in front needs a FIFO of at least one frame (DeviceTop has it). HELLO
 announces `window` (default 1): the host keeps at most that many commands without their reply.
 
-Ticks: the Link runs the core one tick at a time (`step` with `step_ticks` = 1), drains the
-tick's output spikes into a list memory, and appends one spike record (list or bitmap, the
-smaller) to the SPIKES buffer; it sends SPIKES when a STEP's ticks are done, when the next record
+Ticks: the Link runs the core one tick at a time (`step` with `step_ticks` = 1), counts the
+tick's output spikes as they enter the core's output FIFO (`out_push`; the FIFO, as deep as the
+neurons, is the tick's list), then takes them out of it into one spike record (list or bitmap,
+the smaller) in the SPIKES buffer; it sends SPIKES when a STEP's ticks are done, when the next record
 does not fit, at STOP / RESET, for STEP 0, and in free-run when no tick is due and `flush_pulses`
 pulses of `slow_tick` (one every `slow_period` cycles, from DeviceTop's prescaler) came since
 the last SPIKES: at most flush_pulses * slow_period <= 20 ms of `clock_hz` after it. Free-run is
@@ -361,8 +362,6 @@ class Link(wiring.Component):
         # write port is otherwise idle (frames are stored in IDLE, variables in RAM)
         sw = wiring.Signature({"en": Out(1), "data": Out(8)}).create()
         nb = len(self.out_neuron)
-        m.submodules.lst = lst = Memory(shape=nb, depth=c.n_neurons, init=[], attrs=no_rw_check)
-        lw, lr = lst.write_port(), lst.read_port()
 
         # buf's read address is the pointer's next value, so br.data is always buf[ptr]; the
         # states choose the next value by a small code (pmode, and aidx for the fixed ones)
@@ -473,10 +472,7 @@ class Link(wiring.Component):
         last_neuron = Signal(nb)
         drop_cnt = Signal(range(max(self.input_depth, max_pl // 2) + 1))
         lost_cnt = Signal(range(c.n_neurons + 1))
-        li = Signal(range(c.n_neurons + 1))
-        li_next = Signal(range(c.n_neurons + 1))
-        m.d.comb += [li_next.eq(li), lr.addr.eq(li_next)]
-        m.d.sync += li.eq(li_next)
+        li = Signal(range(c.n_neurons + 1))     # spikes of the list taken from the output FIFO
         bj = Signal(nb)
         acc8 = Signal(8)
 
@@ -559,8 +555,7 @@ class Link(wiring.Component):
         # --- core defaults ------------------------------------------------------------------
         # (data ports driven always: only their strobes depend on the state)
         m.d.comb += [self.step_ticks.eq(1), self.period.eq(0), self.freerun.eq(0),
-                     self.access_region.eq(region), self.access_addr.eq(aaddr), self.access_wdata.eq(word),
-                     lw.addr.eq(ln), lw.data.eq(self.out_neuron)]
+                     self.access_region.eq(region), self.access_addr.eq(aaddr), self.access_wdata.eq(word)]
         entry = word[48:]               # an INPUT entry
         aw = len(self.in_axon)
         axon = entry[:15]
@@ -922,16 +917,14 @@ class Link(wiring.Component):
                 m.d.comb += [self.step.eq(1), self.step_ticks.eq(1)]
                 m.d.sync += [ln.eq(0), drop_cnt.eq(0), lost_cnt.eq(0)]
                 m.next = "TICK_RUN"
-            with m.State("TICK_RUN"):
-                m.d.comb += self.out_ready.eq(1)
-                with m.If(self.out_valid):
-                    m.d.comb += lw.en.eq(1)
-                    m.d.sync += [ln.eq(ln + 1), last_neuron.eq(self.out_neuron)]
+            with m.State("TICK_RUN"):      # the spikes stay in the output FIFO: it is the list
+                with m.If(self.out_push):
+                    m.d.sync += [ln.eq(ln + 1), last_neuron.eq(self.out_push_neuron)]
                 with m.If(self.in_dropped):
                     m.d.sync += drop_cnt.eq(drop_cnt + 1)
                 with m.If(self.out_lost):
                     m.d.sync += lost_cnt.eq(lost_cnt + 1)
-                with m.If(~self.busy & ~self.out_valid):
+                with m.If(~self.busy):
                     m.next = "TICK_END"
             with m.State("TICK_END"):       # REPORTs (each clears its count when sent), the record
                 with m.If(drop_cnt != 0):
@@ -956,23 +949,25 @@ class Link(wiring.Component):
                 m.d.comb += [sw.data.eq(alu[:8]), sw.en.eq(1)]
                 m.d.sync += [sp_len.eq(sp_len + 1), bidx.eq(bidx + 1), cy.eq(alu[8] & (bidx != 3))]
                 with m.If(bidx == P.SPIKE_RECORD.size - 1):
-                    m.d.comb += li_next.eq(0)
+                    m.d.sync += li.eq(0)
                     m.d.sync += [bj.eq(0), acc8.eq(0)]
                     with m.If(use_bm):
                         m.next = "BITMAP"
                     with m.Else():
                         m.next = "LIST"
             with m.State("LIST"):           # bidx[0]: the high byte
-                m.d.comb += [sw.data.eq(Cat(lr.data, Const(0, 16)).word_select(bidx[0], 8)), sw.en.eq(1)]
+                m.d.comb += [sw.data.eq(Cat(self.out_neuron, Const(0, 16)).word_select(bidx[0], 8)),
+                             sw.en.eq(1)]
                 m.d.sync += [sp_len.eq(sp_len + 1), bidx.eq(~bidx[0])]
                 with m.If(bidx[0]):
-                    m.d.comb += li_next.eq(li + 1)
+                    m.d.comb += self.out_ready.eq(1)
+                    m.d.sync += li.eq(li + 1)
                     with m.If(li + 1 == ln):
                         m.next = "TICK_DONE"
             with m.State("BITMAP"):
-                with m.If((li != ln) & ((lr.data >> 3) == bj)):
-                    m.d.comb += li_next.eq(li + 1)
-                    m.d.sync += acc8.eq(acc8 | (Const(1, 8) << lr.data[:3]))
+                with m.If((li != ln) & ((self.out_neuron >> 3) == bj)):
+                    m.d.comb += self.out_ready.eq(1)
+                    m.d.sync += [li.eq(li + 1), acc8.eq(acc8 | (Const(1, 8) << self.out_neuron[:3]))]
                 with m.Else():
                     m.d.comb += [sw.data.eq(acc8), sw.en.eq(1)]
                     m.d.sync += [sp_len.eq(sp_len + 1), acc8.eq(0), bj.eq(bj + 1)]

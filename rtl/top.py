@@ -108,9 +108,10 @@ class DeviceTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        # The Link drains the output FIFO while the tick runs and runs one tick at a time, so a
-        # FIFO as deep as the neurons never loses a spike (and a deeper one only costs EBR).
-        output_depth = min(512, self.config.n_neurons)
+        # The output FIFO is the Link's list of the tick's spikes: the Link runs one tick at a
+        # time and empties the FIFO into the tick's SPIKES record before the next, so a FIFO as
+        # deep as the neurons never loses a spike.
+        output_depth = self.config.n_neurons
         m.submodules.core = core = Core(self.config, input_depth=self.input_depth, output_depth=output_depth,
                                         memories=self.memories)
         slow_period = slow_period_for(self.clock_hz)
