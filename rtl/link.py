@@ -488,8 +488,12 @@ class Link(wiring.Component):
         bm_bytes = Signal(nb + 1)
         use_bm = Signal()
         rec_len = Signal(12)
-        m.d.comb += [bm_bytes.eq((last_neuron >> 3) + 1), use_bm.eq(bm_bytes < (ln << 1)),
-                     rec_len.eq(P.SPIKE_RECORD.size + Mux(use_bm, bm_bytes, ln << 1))]
+        # registered (off the paths into the byte adder): ln and last_neuron last change at an
+        # out_push, in the tick's neuron phase, cycles before the core's busy falls
+        bitmap_bytes = (last_neuron >> 3) + 1
+        bitmap_wins = bitmap_bytes < (ln << 1)
+        m.d.sync += [bm_bytes.eq(bitmap_bytes), use_bm.eq(bitmap_wins),
+                     rec_len.eq(P.SPIKE_RECORD.size + Mux(bitmap_wins, bitmap_bytes, ln << 1))]
 
         # --- the byte adder: buf's byte (a) + a value's byte (b) + carry --------------------
         a_en = Signal()                 # a: buf's byte, else 0
