@@ -41,12 +41,11 @@ def neuron_state_layout(tag_width: int) -> data.StructLayout:
 
 
 def neuron_param_layout() -> data.StructLayout:
-    """Payload of one neuron update, second cycle: its input of the tick and its parameters.
+    """Payload of one neuron update, second cycle: its parameters.
 
     `bias` is the already-shifted bias (see `bias_of`).
     """
     return data.StructLayout({
-        "a_in": A_IN_SHAPE,
         "du": DECAY_SHAPE,
         "dv": DECAY_SHAPE,
         "vth": VTH_SHAPE,
@@ -138,9 +137,11 @@ class LIFDatapath(wiring.Component):
 
     Input flow `i` (valid + payload, no backpressure): a neuron's state (u in (-2^23, 2^23],
     v in [-(2^23 - 1), 2^23 - 1], ref) and a tag. Input `p`, in the cycle after `i.valid`:
-    the wrapped a_in of the tick, the parameters (du, dv, vth, refractory) and the shifted bias
-    (`bias_of`). (A neuron's parameters come from its profile, whose address is in the word
-    read with its state: the state arrives a cycle earlier than the profile.) Output flow `o`
+    the parameters (du, dv, vth, refractory) and the shifted bias (`bias_of`). Input `a_in`,
+    in the cycle after `p`: the wrapped a_in of the tick, used as it arrives (not registered).
+    (A neuron's parameters come from its profile, whose address is in the word read with its
+    state: the state arrives a cycle earlier than the profile, and the accumulator is read a
+    cycle later still, so that its word goes straight into the adder.) Output flow `o`
     (valid + payload, no backpressure, combinational from the last registers): exactly LATENCY
     cycles after `i.valid`, the tag and the new u, v, ref and spike, equal to
     sim.neuron.lif_step. Inputs may arrive every cycle; a cycle without `i.valid` gives a cycle
@@ -154,8 +155,8 @@ class LIFDatapath(wiring.Component):
          x[16:] signed): two SB_MAC16 per decay, u and v in parallel, the products in the
          SB_MAC16 output registers; bias - vth * 64 - 1 for the spike test.
       3. decay = sign * (|x| * factor >> 12) from the products (`_decay`);
-         u' = wrapU(decay_u + a_in * 64); decay_v + bias and decay_v + bias - vth * 64 - 1,
-         all in parallel.
+         u' = wrapU(decay_u + a_in * 64) with the a_in of this cycle; decay_v + bias and
+         decay_v + bias - vth * 64 - 1, all in parallel.
       then, combinationally: v' = clip(decay_v + bias + u') and the spike test (sign of
       v' - vth * 64 - 1) in parallel; refractory and spike selection.
     Every data register is reset-less; only the valid bits have a reset.
@@ -170,6 +171,7 @@ class LIFDatapath(wiring.Component):
         super().__init__({
             "i": In(flow_signature(neuron_state_layout(tag_width))),
             "p": In(neuron_param_layout()),
+            "a_in": In(A_IN_SHAPE),
             "o": Out(flow_signature(neuron_output_layout(tag_width))),
         })
 
@@ -205,7 +207,6 @@ class LIFDatapath(wiring.Component):
         s2_valid = Signal()
         s2_tag = _register(self.tag_width, "s2_tag")
         s2_u_negative, s2_v_negative = _register(1, "s2_u_negative"), _register(1, "s2_v_negative")
-        s2_a_in = _register(A_IN_SHAPE, "s2_a_in")
         s2_bias = _register(BIAS_SHAPE, "s2_bias")
         s2_spike_addend = _register(signed(f.UV_BITS + 1), "s2_spike_addend")    # bias - vth*64 - 1
         s2_ref = _register(REF_SHAPE, "s2_ref")
@@ -215,7 +216,6 @@ class LIFDatapath(wiring.Component):
             s2_tag.eq(s1_tag),
             s2_u_negative.eq(s1_u_negative),
             s2_v_negative.eq(s1_v_negative),
-            s2_a_in.eq(p.a_in),
             s2_bias.eq(p.bias),
             s2_spike_addend.eq(p.bias + ~Cat(p.vth.shift_left(f.VTH_SHIFT), 0).as_signed()),
             s2_ref.eq(s1_ref),
@@ -233,7 +233,7 @@ class LIFDatapath(wiring.Component):
 
         # |decay_u| < 2^23 and |a_in * 64| <= 2^21: u_sum needs 26 bits; one wrap suffices.
         u_sum = Signal(signed(f.UV_BITS + 2))
-        m.d.comb += u_sum.eq(_plus_carry(s2_a_in.shift_left(f.ACT_SHIFT), carry_u) + floor_u)
+        m.d.comb += u_sum.eq(_plus_carry(self.a_in.shift_left(f.ACT_SHIFT), carry_u) + floor_u)
         # wrapU into (-2^23, 2^23]: the low 24 bits as two's complement, except that the
         # pattern 0x800000 (-2^23) stands for +2^23, so the 25th bit is set only for the
         # negative values other than -2^23.

@@ -8,9 +8,10 @@ pre-trace, written back with the neuron's state (the core keeps the two in one m
 Stages (no stage copies the words read: each is used in the cycle it arrives):
 
     S0  read the state word (u, v, ref, neuron word, x_in) and the traces of row k
-    S1  the state into LIFDatapath; read the profile named by the neuron word and the
-        accumulator slot; the decayed neuron traces written back
-    S2  the profile (parameters) and the accumulator into LIFDatapath; the slot cleared
+    S1  the state into LIFDatapath; read the profile named by the neuron word; the decayed
+        neuron traces written back
+    S2  the profile (parameters) into LIFDatapath; read the accumulator slot
+    S3  the accumulator word into LIFDatapath (straight into its adder); the slot cleared
     S1 + LIFDatapath.LATENCY   state and input trace written back, spike reported
 """
 
@@ -89,31 +90,36 @@ class NeuronEngine(wiring.Component):
         m.d.sync += [dst.eq(src) for dst, src in zip(stages[0], first)]
         for earlier, later in zip(stages, stages[1:]):
             m.d.sync += [dst.eq(src) for dst, src in zip(later, earlier)]
-        (_, s1_neuron, _, s1_n), (_, s2_neuron, _, s2_n) = stages[0], stages[1]
+        (_, s1_neuron, _, s1_n), (_, _, _, s2_n), (_, s3_neuron, _, s3_n) = stages[:3]
         out_valid, _, out_input, out_n = stages[-1]
 
-        # S1: the state into the datapath; read the profile named by the neuron word and the
-        # accumulator; the neuron's traces decayed and written back.
+        # S1: the state into the datapath; read the profile named by the neuron word; the
+        # neuron's traces decayed and written back.
         neuron = unpack(lay["neuron"], self.neuron_rd.data)
         i = lif.i.payload
         m.d.comb += [lif.i.valid.eq(s1_neuron), i.tag.eq(neuron["output"]), i.u.eq(self.u_rd.data.as_signed()),
                      i.v.eq(self.v_rd.data.as_signed()), i.ref.eq(self.ref_rd.data),
-                     self.profile_rd.addr.eq(neuron["profile"]), self.acc_rd.addr.eq(self.slot_base + s1_n)]
+                     self.profile_rd.addr.eq(neuron["profile"])]
         s2_bias_mant = Signal.like(neuron["bias_mant"], name="s2_bias_mant", reset_less=True)
         m.d.sync += s2_bias_mant.eq(neuron["bias_mant"])
         for port, value, decay in ((self.y_wr, self.y_rd.data, self.post_decay),
                                    (self.x_wr, self.x_rd.data, self.pre_decay)):
             m.d.comb += [port.addr.eq(s1_n), port.data.eq(trace_decay(value, decay)), port.en.eq(s1_neuron)]
 
-        # S2: the profile and the accumulator into the datapath; the accumulator word cleared.
+        # S2: the profile into the datapath; read the accumulator.
         profile = unpack(lay["profile"], self.profile_rd.data)
         p = lif.p
         m.d.comb += [
-            p.a_in.eq(self.acc_rd.data.as_signed()), p.du.eq(profile["du"]), p.dv.eq(profile["dv"]),
+            p.du.eq(profile["du"]), p.dv.eq(profile["dv"]),
             p.vth.eq(profile["vth"]), p.bias.eq(bias_of(s2_bias_mant, profile["bias_exp"])),
             p.refractory.eq(profile["refractory"]),
-            self.acc_wr.addr.eq(self.slot_base + s2_n), self.acc_wr.data.eq(0), self.acc_wr.en.eq(s2_neuron),
+            self.acc_rd.addr.eq(self.slot_base + s2_n),
         ]
+
+        # S3: the accumulator word into the datapath; the word cleared.
+        m.d.comb += [lif.a_in.eq(self.acc_rd.data.as_signed()),
+                     self.acc_wr.addr.eq(self.slot_base + s3_n), self.acc_wr.data.eq(0),
+                     self.acc_wr.en.eq(s3_neuron)]
 
         # The input axon's pre-trace, delayed beside the datapath to the write-back, then decayed.
         x_in = trace_decay_pipeline(m, self.x_in_rd.data, self.pre_decay, LIFDatapath.LATENCY)

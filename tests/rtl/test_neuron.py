@@ -23,7 +23,8 @@ from sim.neuron import decay, lif_step, wrap_u
 DATA = Path(__file__).resolve().parent.parent / "data"
 INPUT_FIELDS = ("u", "v", "ref", "a_in", "du", "dv", "vth", "bias", "refractory")
 STATE_FIELDS = ("u", "v", "ref")                                       # i.payload, with the tag
-PARAM_FIELDS = ("a_in", "du", "dv", "vth", "bias", "refractory")       # p, one cycle later
+PARAM_FIELDS = ("du", "dv", "vth", "bias", "refractory")               # p, one cycle later
+                                                                       # a_in, two cycles later
 U_LIMIT, V_MAX = f.UV_LIMIT, f.V_MAX
 A_MIN, A_MAX = f.signed_range(f.A_IN_BITS)
 MANT_MIN, MANT_MAX = f.signed_range(f.BIAS_MANT_BITS)
@@ -60,16 +61,23 @@ def stream_through(updates, valid_cycles, rng):
     async def testbench(ctx):
         k = 0
         params = None            # `p` of the update fed in the previous cycle
+        a_in = [None, None]      # a_in of the updates fed one and two cycles ago
         for cycle in range(len(valid_cycles) + LIFDatapath.LATENCY + 2):
             if params is None:
                 ctx.set(dut.p.as_value(), int(rng.integers(0, 1 << 62)) % (1 << param_bits))
             else:
                 ctx.set(dut.p, params)
+            if a_in[1] is None:
+                ctx.set(dut.a_in, int(rng.integers(A_MIN, A_MAX + 1)))
+            else:
+                ctx.set(dut.a_in, a_in[1])
             params = None
+            a_in = [None, a_in[0]]
             if cycle < len(valid_cycles) and valid_cycles[cycle]:
                 ctx.set(dut.i.valid, 1)
                 ctx.set(dut.i.payload, {"tag": k, **{name: int(updates[name][k]) for name in STATE_FIELDS}})
                 params = {name: int(updates[name][k]) for name in PARAM_FIELDS}
+                a_in[0] = int(updates["a_in"][k])
                 fed_at.append(cycle)
                 k += 1
             else:
@@ -300,12 +308,18 @@ def test_loihi_cuba_lif_vectors():
                 state[out.tag] = (out.u, out.v, out.ref)
                 ticks_done[out.tag] = t + 1
 
-        async def clock(params=None):
-            """One cycle: the output of this cycle collected, `p` of the previous input set."""
+        pending = [None]         # a_in of the input of two cycles ago, set in the next cycle
+
+        async def clock(params=None, a_in=None):
+            """One cycle: the output of this cycle collected, `p` of the previous input set, and
+            `a_in` of the input before it."""
             collect()
             await ctx.tick()
             if params is not None:
                 ctx.set(dut.p, params)
+            if pending[0] is not None:
+                ctx.set(dut.a_in, pending[0])
+            pending[0] = a_in
 
         for case_index, c in enumerate(cases):
             du, dv, vth, mant, exp = (int(x) for x in data[f"{c}_params"])
@@ -323,8 +337,8 @@ def test_loihi_cuba_lif_vectors():
                     u, v, ref = state[tag]
                     ctx.set(dut.i.valid, 1)
                     ctx.set(dut.i.payload, dict(tag=tag, u=u, v=v, ref=ref))
-                    await clock(dict(a_in=int(a_in[t, neuron]), du=du, dv=dv, vth=vth, bias=bias,
-                                     refractory=0))
+                    await clock(dict(du=du, dv=dv, vth=vth, bias=bias, refractory=0),
+                                a_in=int(a_in[t, neuron]))
         ctx.set(dut.i.valid, 0)
         for _ in range(LIFDatapath.LATENCY + 1):
             await clock()
