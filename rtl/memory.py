@@ -31,14 +31,50 @@ class _Port:
         self.en = Signal(name=f"{name}_en")
 
 
-class SimpleMemory:
-    """A memory with one write port and one synchronous read port. `transparent` makes the read
-    port return the word written in the same cycle (back-to-back read-modify-write needs it)."""
+# Attributes of the core's memories whose reads are not transparent: no read whose data is
+# used meets a write of the same word in the same cycle, so what such a read returns may be
+# undefined, as it is in an iCE40 EBR.
+NO_COLLISIONS = {"no_rw_check": 1}
 
-    def __init__(self, width: int, depth: int, transparent: bool = False):
-        self.memory = Memory(shape=unsigned(width), depth=depth, init=[])
-        self.write = self.memory.write_port()
-        self.read = self.memory.read_port(transparent_for=(self.write,) if transparent else ())
+
+class _RegisteredRead:
+    def __init__(self, addr_width: int, width: int):
+        self.addr = Signal(addr_width, name="read_addr")
+        self.data = Signal(width, name="read_data", reset_less=True)
+        self.en = Signal(init=1, name="read_en")
+
+
+class SimpleMemory(Elaboratable):
+    """A memory with one write port (`granularity` as amaranth's) and one synchronous read port
+    (`read`: addr, data one cycle later, en). `transparent` makes the read port return the word
+    written in the same cycle (back-to-back read-modify-write needs it).
+
+    The read port of a non-transparent memory is an asynchronous read and a register (no reset)
+    on its data, which yosys merges into the EBR's own output register. An amaranth synchronous
+    read port is read-first, which yosys emulates around an EBR (the write delayed by a cycle
+    and a bypass: two registers per bit); built this way the memory's `no_rw_check` holds and
+    only the register's power-on value is emulated (one flip-flop per memory)."""
+
+    def __init__(self, width: int, depth: int, transparent: bool = False, granularity=None):
+        self.transparent = transparent
+        self.storage = Memory(shape=unsigned(width), depth=depth, init=[],
+                              attrs={} if transparent else dict(NO_COLLISIONS))
+        self.write = self.storage.write_port(granularity=granularity)
+        if transparent:
+            self.read = self.storage.read_port(transparent_for=(self.write,))
+        else:
+            self._async = self.storage.read_port(domain="comb")
+            self.read = _RegisteredRead(len(self._async.addr), width)
+        self.memory = self        # the core adds `.memory` as its submodule
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.storage = self.storage
+        if not self.transparent:
+            m.d.comb += self._async.addr.eq(self.read.addr)
+            with m.If(self.read.en):
+                m.d.sync += self.read.data.eq(self._async.data)
+        return m
 
 
 class SPRAMModel(Elaboratable):
