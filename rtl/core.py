@@ -51,9 +51,9 @@ class BufferedFIFO(Elaboratable):
     is a power of two deep, so its pointers wrap for free, and one counter keeps `level`, from
     which the memory's own level follows (level - r_rdy)."""
 
-    def __init__(self, *, width: int, depth: int):
+    def __init__(self, *, width: int, depth: int, direct: bool = True):
         assert depth >= 2, depth
-        self.width, self.depth = width, depth
+        self.width, self.depth, self.direct = width, depth, direct
         self.w_data, self.w_en, self.w_rdy = Signal(width), Signal(), Signal()
         self.r_data, self.r_en, self.r_rdy = Signal(width), Signal(), Signal()
         self.level = Signal(range(depth + 1))
@@ -63,7 +63,7 @@ class BufferedFIFO(Elaboratable):
         pointer_bits = max(1, (self.depth - 2).bit_length())
         # (NO_COLLISIONS: a read is enabled only while the memory holds an entry, so consume is
         # not produce then)
-        m.submodules.storage = storage = SimpleMemory(self.width, 1 << pointer_bits)
+        m.submodules.storage = storage = SimpleMemory(self.width, 1 << pointer_bits, direct=self.direct)
         write, read = storage.write, storage.read
         produce, consume = Signal(pointer_bits), Signal(pointer_bits)
         do_write = self.w_rdy & self.w_en
@@ -415,7 +415,8 @@ class Core(wiring.Component):
         m.d.sync += neuron_event.eq(events.read.addr >= n_input_events)
 
         # --- output spikes ---------------------------------------------------------------------------
-        m.submodules.output_fifo = out_fifo = BufferedFIFO(width=nb + 32, depth=self.output_depth)
+        # (left to yosys, which drops the bits of out_tick that the reader ignores)
+        m.submodules.output_fifo = out_fifo = BufferedFIFO(width=nb + 32, depth=self.output_depth, direct=False)
         output_spike = neurons.spike_valid & neurons.spike_output
         m.d.comb += [out_fifo.w_en.eq(output_spike), out_fifo.w_data.eq(Cat(neurons.spike_neuron, tick.tick)),
                      self.out_lost.eq(output_spike & ~out_fifo.w_rdy),
