@@ -56,6 +56,7 @@ def memories(config: CoreConfig, input_depth: int = 512):
         ("event list", "source", sb + 0, c.n_sources, "EBR"),
         ("input FIFO", "buffer", 16, input_depth - 1, "EBR"),
         ("output FIFO", "buffer", nb + 32, min(512, c.n_neurons) - 1, "EBR"),
+        ("counters (64-bit, rtl/counters.py)", "counter", 16, len(fmt.COUNTERS) * fmt.COUNTER_BITS // 16, "EBR"),
         ("link frame buffer", "buffer", 8, P.MAX_FRAME + 1, "EBR"),
         ("link SPIKES buffer", "buffer", 8, P.MAX_PAYLOAD - P.SPIKES.size, "EBR"),
         ("link spike list", "neuron", nb, c.n_neurons, "EBR"),
