@@ -12,6 +12,7 @@ from .ports import read_port, write_port
 
 # Regions that are one word (or a few counters) live in registers, not memories.
 REGISTER_REGIONS = ("stdp", "lfsr_seed", "counters", "lfsr_state")
+COUNTER_WORD = 16            # a counter arrives in words of this many bits (rtl.counters)
 
 
 class AccessPort(wiring.Component):
@@ -20,10 +21,11 @@ class AccessPort(wiring.Component):
     `enable` is high (the core is idle), and not in one cycle (the core's memories leave a
     read of the word written in the same cycle undefined); a read waits for `rvalid` before
     the next. Memory regions are reached through `<region>_rd` / `<region>_wr`; the stdp and
-    LFSR-seed words are registers here; a counter is read through `counter_index`: its value is
-    taken from `counter_value` in the first cycle with `counter_ready`, from the second after
-    `re` on. The LFSR state is read from `lfsr_state` and written with `lfsr_write` (data on
-    `wdata`)."""
+    LFSR-seed words are registers here; a counter is read through `counter_index` while
+    `counter_read` is high: from the second cycle after `re` on, each cycle takes the 16-bit
+    words of `counter_value` that `counter_load` selects (bit j: bits 16j .. 16j + 15) into
+    `rdata`, and the first cycle with `counter_ready` (its loads included) ends the read. The
+    LFSR state is read from `lfsr_state` and written with `lfsr_write` (data on `wdata`)."""
 
     @staticmethod
     def widths(config) -> tuple[int, int, int]:
@@ -43,7 +45,7 @@ class AccessPort(wiring.Component):
             "stdp": Out(self.regions["stdp"].layout.width),
             "lfsr_seed": Out(fmt.LFSR_BITS, init=fmt.LFSR_DEFAULT_SEED),
             "counter_index": Out(fmt.bits_for(len(fmt.COUNTERS))), "counter_value": In(fmt.COUNTER_BITS),
-            "counter_ready": In(1),
+            "counter_load": In(fmt.COUNTER_BITS // COUNTER_WORD), "counter_ready": In(1), "counter_read": Out(1),
             "lfsr_state": In(fmt.LFSR_BITS), "lfsr_write": Out(1),
         }
         for name, r in self.regions.items():
@@ -79,16 +81,22 @@ class AccessPort(wiring.Component):
         counter_read = selected[list(self.regions).index("counters")]
         arrived = pending & (~counter_read | self.counter_ready)     # the word is there
         m.d.sync += [pending.eq(read | (pending & ~arrived)), self.rvalid.eq(arrived)]
-        m.d.comb += self.counter_index.eq(addr)
+        m.d.comb += [self.counter_index.eq(addr), self.counter_read.eq(pending & counter_read)]
         # The read multiplexer as an AND-OR of one-hot selects: smaller than a case on the
         # region number, and each bit only sees the regions that wide. A read of a region
         # number that names none leaves rdata as it was.
-        sources = {"stdp": self.stdp, "lfsr_seed": self.lfsr_seed, "counters": self.counter_value,
-                   "lfsr_state": self.lfsr_state}
+        # A counter arrives word by word (counter_load) instead.
+        sources = {"stdp": self.stdp, "lfsr_seed": self.lfsr_seed, "lfsr_state": self.lfsr_state}
         word = 0
         for k, name in enumerate(self.regions):
+            if name == "counters":
+                continue
             source = sources[name] if name in sources else getattr(self, f"{name}_rd").data
             word = word | (source & selected[k].replicate(len(source)))
-        with m.If(arrived & selected.any()):
+        with m.If(arrived & selected.any() & ~counter_read):
             m.d.sync += self.rdata.eq(word)
+        for w in range(len(self.counter_load)):
+            with m.If(self.counter_read & self.counter_load[w]):
+                m.d.sync += self.rdata[w * COUNTER_WORD:(w + 1) * COUNTER_WORD].eq(
+                    self.counter_value[w * COUNTER_WORD:(w + 1) * COUNTER_WORD])
         return m

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Const, Elaboratable, Module, Mux, ResetInserter, Signal, signed, unsigned
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
@@ -34,40 +33,16 @@ from firmware.config import CoreConfig
 from firmware.errors import ConfigError
 
 from .access import REGISTER_REGIONS, AccessPort
+from .counters import Counters
 from .inputs import InputStage
 from .layout import unpack
-from .memory import SimulationMemories
+from .memory import NO_COLLISIONS, SimpleMemory, SimulationMemories
 from .lfsr import LFSR
 from .neuron_engine import NeuronEngine
 from .plasticity import LTPEngine, WeightUpdate
 from .router import Router
 from .tick import Phase, TickController
 from .trace import TraceImpulse
-
-# Width of each counter's own incrementer. A carry waits at most len(fmt.COUNTERS) cycles for
-# the shared incrementer of the high parts; counting at most 2 per cycle from at most 1 just
-# after a wrap, the low part must not reach the next wrap in that time.
-COUNTER_LOW_BITS = 5
-assert 1 + 2 * len(fmt.COUNTERS) < 1 << COUNTER_LOW_BITS
-
-
-# Attributes of the core's inferred memories except the accumulators (whose read port is
-# transparent): no read whose data is used meets a write of the same word in the same cycle
-# (the access port does one operation per cycle), so what such a read returns may be undefined,
-# as it is in an iCE40 EBR, and yosys adds no logic around the EBR to emulate the read-first
-# port of an Amaranth memory.
-NO_COLLISIONS = {"no_rw_check": 1}
-
-
-def one_hot_select(select, values):
-    """The value whose bit of `select` is set (`select` one-hot): an AND-OR, smaller than a
-    multiplexer on an index."""
-    width = max(len(v) for v in values)
-    word = 0
-    for k, value in enumerate(values):
-        word = word | (value & select[k].replicate(width))
-    return word[:width]
-
 
 class BufferedFIFO(Elaboratable):
     """A FIFO with the ports and the cycle-by-cycle behaviour of amaranth.lib.fifo's
@@ -76,9 +51,9 @@ class BufferedFIFO(Elaboratable):
     is a power of two deep, so its pointers wrap for free, and one counter keeps `level`, from
     which the memory's own level follows (level - r_rdy)."""
 
-    def __init__(self, *, width: int, depth: int):
+    def __init__(self, *, width: int, depth: int, direct: bool = True):
         assert depth >= 2, depth
-        self.width, self.depth = width, depth
+        self.width, self.depth, self.direct = width, depth, direct
         self.w_data, self.w_en, self.w_rdy = Signal(width), Signal(), Signal()
         self.r_data, self.r_en, self.r_rdy = Signal(width), Signal(), Signal()
         self.level = Signal(range(depth + 1))
@@ -88,9 +63,8 @@ class BufferedFIFO(Elaboratable):
         pointer_bits = max(1, (self.depth - 2).bit_length())
         # (NO_COLLISIONS: a read is enabled only while the memory holds an entry, so consume is
         # not produce then)
-        m.submodules.storage = storage = Memory(shape=unsigned(self.width), depth=1 << pointer_bits, init=[],
-                                                attrs=NO_COLLISIONS)
-        write, read = storage.write_port(), storage.read_port()
+        m.submodules.storage = storage = SimpleMemory(self.width, 1 << pointer_bits, direct=self.direct)
+        write, read = storage.write, storage.read
         produce, consume = Signal(pointer_bits), Signal(pointer_bits)
         do_write = self.w_rdy & self.w_en
         # the memory holds level - r_rdy entries: room while that is below depth - 1
@@ -119,9 +93,8 @@ class Packed:
         for name, width in widths.items():
             self.offsets[name] = at
             at += width
-        self.memory = Memory(shape=unsigned(at), depth=depth, init=[], attrs=NO_COLLISIONS)
-        self.write = self.memory.write_port(granularity=1)
-        self.read = self.memory.read_port()
+        self.memory = SimpleMemory(at, depth, granularity=1)
+        self.write, self.read = self.memory.write, self.memory.read
 
     def field(self, name: str, word):
         """The bits of region `name` in `word` (read data, write data or write enables)."""
@@ -150,9 +123,9 @@ class Core(wiring.Component):
 
     Access port (only while `busy` is low): `access_we` writes `access_wdata` to word
     `access_addr` of region `access_region` (numbers of formats.memory_map); `access_re` reads,
-    and `access_rdata` is valid with `access_rvalid` two cycles later (a counter: up to
-    len(COUNTERS) cycles more; wait for `access_rvalid` before the next read; `access_we` and
-    `access_re` not in the same cycle).
+    and `access_rdata` is valid with `access_rvalid` two cycles later (a counter: when its turn
+    comes, up to 36 cycles later with 8 counters, rtl.counters; wait for `access_rvalid` before
+    the next read; `access_we` and `access_re` not in the same cycle).
     Input port: a stream of input axons for coming ticks, each tick's group closed by an entry
     with `in_tick_end` set (and `in_repeat` = k further empty ticks); axons of a group must
     ascend (others are dropped, counted, and pulse `in_dropped`). `in_level` entries are queued
@@ -241,8 +214,6 @@ class Core(wiring.Component):
         event_bits = max(fmt.bits_for(NI), nb)
         mem["events"] = self.memories.make("events", event_bits, S)
         for name, memory in mem.items():
-            if isinstance(memory.memory, Memory) and name != "accumulator":    # not SPRAM; see NO_COLLISIONS
-                memory.memory.attrs.update(NO_COLLISIONS)
             m.submodules[f"mem_{name}"] = memory.memory
         m.submodules.mem_state, m.submodules.mem_traces = state.memory, traces.memory
 
@@ -448,7 +419,8 @@ class Core(wiring.Component):
         m.d.sync += neuron_event.eq(events.read.addr >= n_input_events)
 
         # --- output spikes ---------------------------------------------------------------------------
-        m.submodules.output_fifo = out_fifo = BufferedFIFO(width=nb + 32, depth=self.output_depth)
+        # (left to yosys, which drops the bits of out_tick that the reader ignores)
+        m.submodules.output_fifo = out_fifo = BufferedFIFO(width=nb + 32, depth=self.output_depth, direct=False)
         output_spike = neurons.spike_valid & neurons.spike_output
         m.d.comb += [out_fifo.w_en.eq(output_spike), out_fifo.w_data.eq(Cat(neurons.spike_neuron, tick.tick)),
                      self.out_lost.eq(output_spike & ~out_fifo.w_rdy),
@@ -463,34 +435,14 @@ class Core(wiring.Component):
             "plastic_updates": router.update.as_unsigned() + ltp.update.as_unsigned(), "overruns": tick.overrun,
             "dropped": inputs.dropped.as_unsigned() + (output_spike & ~out_fifo.w_rdy).as_unsigned(),
         }
-        # Each counter is a low part that counts by itself and a high part on a ring that moves
-        # by one place per cycle through one shared incrementer: the high part at the head gets
-        # its counter's pending carry (the low part's wraps) as it goes round. A low part cannot
-        # wrap twice in one turn of the ring (COUNTER_LOW_BITS). The access port takes a
-        # counter's value when it is at the head, where low part, high part and carry add up.
-        n_counters, high_bits = len(fmt.COUNTERS), fmt.COUNTER_BITS - COUNTER_LOW_BITS
-        lows = [Signal(COUNTER_LOW_BITS, name=f"count_{name}_low") for name in fmt.COUNTERS]
-        ring = [Signal(high_bits, name=f"counter_ring_{k}") for k in range(n_counters)]
-        carries = Signal(n_counters)
-        at_head = Signal(n_counters, init=1)    # one-hot: the counter whose high part is ring[0]
-        bumped = Signal(high_bits)
-        m.d.comb += [bumped.eq(ring[0] + (carries & at_head).any()),
-                     access.counter_value.eq(Cat(one_hot_select(at_head, lows), bumped)),
-                     access.counter_ready.eq((at_head >> access.counter_index)[0])]
-        clear_counters = (tick.start & in_phase[Phase.CLEAR]) | self.clear_counters
-        m.d.sync += at_head.eq(at_head.rotate_left(1))
-        with m.If(clear_counters):
-            m.d.sync += [high.eq(0) for high in ring]
-        with m.Else():
-            m.d.sync += [ring[k].eq(ring[k + 1]) for k in range(n_counters - 1)]
-            m.d.sync += ring[-1].eq(bumped)
-        for k, name in enumerate(fmt.COUNTERS):
-            total = lows[k] + increments[name]
-            with m.If(clear_counters):
-                m.d.sync += [lows[k].eq(0), carries[k].eq(0)]
-            with m.Else():
-                m.d.sync += [lows[k].eq(total[:COUNTER_LOW_BITS]),
-                             carries[k].eq(total[COUNTER_LOW_BITS] | (carries[k] & ~at_head[k]))]
+        # 64-bit counters: small low parts in flip-flops, the rest in one block RAM that a
+        # sequencer increments word by word (rtl.counters); a read waits for its counter's turn.
+        m.submodules.counters = counters = Counters(len(fmt.COUNTERS), fmt.COUNTER_BITS)
+        m.d.comb += [counters.increments[k].eq(increments[name]) for k, name in enumerate(fmt.COUNTERS)]
+        m.d.comb += [counters.clear.eq((tick.start & in_phase[Phase.CLEAR]) | self.clear_counters),
+                     counters.read.eq(access.counter_read), counters.index.eq(access.counter_index),
+                     access.counter_value.eq(counters.word.replicate(len(counters.word_en))),
+                     access.counter_load.eq(counters.word_en), access.counter_ready.eq(counters.ready)]
 
         # --- the external access port ------------------------------------------------------------------
         m.d.comb += [access.region.eq(self.access_region), access.addr.eq(self.access_addr),

@@ -31,14 +31,137 @@ class _Port:
         self.en = Signal(name=f"{name}_en")
 
 
-class SimpleMemory:
-    """A memory with one write port and one synchronous read port. `transparent` makes the read
-    port return the word written in the same cycle (back-to-back read-modify-write needs it)."""
+# Attributes of the core's memories whose reads are not transparent: no read whose data is
+# used meets a write of the same word in the same cycle, so what such a read returns may be
+# undefined, as it is in an iCE40 EBR.
+NO_COLLISIONS = {"no_rw_check": 1}
 
-    def __init__(self, width: int, depth: int, transparent: bool = False):
-        self.memory = Memory(shape=unsigned(width), depth=depth, init=[])
-        self.write = self.memory.write_port()
-        self.read = self.memory.read_port(transparent_for=(self.write,) if transparent else ())
+
+class _RegisteredRead:
+    def __init__(self, addr_width: int, width: int):
+        self.addr = Signal(addr_width, name="read_addr")
+        self.data = Signal(width, name="read_data", reset_less=True)
+        self.en = Signal(init=1, name="read_en")
+
+
+class _WritePort:
+    def __init__(self, addr_width: int, width: int, enables: int):
+        self.addr = Signal(addr_width, name="write_addr")
+        self.data = Signal(width, name="write_data")
+        self.en = Signal(enables, name="write_en")
+
+
+# SB_RAM40_4K: READ_MODE / WRITE_MODE -> (depth, the RDATA / WDATA pins that carry data)
+EBR_MODES = {0: (256, tuple(range(16))), 1: (512, tuple(range(0, 16, 2))), 2: (1024, (1, 5, 9, 13)),
+             3: (2048, (3, 11))}
+
+
+def ebr_shape(width: int, depth: int, per_bit_enables: bool = False) -> tuple[int, int, int]:
+    """(mode, lanes, banks) of the fewest SB_RAM40_4K for a memory, fewer banks (no read
+    multiplexer) on a tie; per-bit write enables (MASK) exist in mode 0 only."""
+    shapes = []
+    for mode, (mode_depth, pins) in EBR_MODES.items():
+        if per_bit_enables and mode != 0:
+            continue
+        lanes, banks = -(-width // len(pins)), -(-depth // mode_depth)
+        shapes.append((lanes * banks, banks, mode, lanes))
+    count, banks, mode, lanes = min(shapes)
+    return mode, lanes, banks
+
+
+def is_ice40(platform) -> bool:
+    try:
+        from amaranth.vendor import SiliconBluePlatform
+    except ImportError:                                # pragma: no cover
+        return False
+    return isinstance(platform, SiliconBluePlatform)
+
+
+class SimpleMemory(Elaboratable):
+    """A memory with one write port (`write`: addr, data, en: one enable per `granularity` bits,
+    as amaranth's) and one synchronous read port (`read`: addr, data one cycle later, en).
+    `transparent` makes the read port return the word written in the same cycle (back-to-back
+    read-modify-write needs it).
+
+    In simulation, and for any platform but an iCE40, an amaranth memory. The read port of a
+    non-transparent one is an asynchronous read and a register (no reset) on its data, which
+    yosys merges into the EBR's own output register: an amaranth synchronous read port is
+    read-first, which yosys emulates around an EBR (the write delayed by a cycle and a bypass:
+    two registers per bit); built this way the memory's `no_rw_check` holds, and only the
+    register's power-on value is emulated (a flip-flop and an AND per bit).
+    On an iCE40 (elaborated with a SiliconBluePlatform) a non-transparent memory with `direct`
+    is SB_RAM40_4K instances (`ebr_shape`), with nothing around them but a bank multiplexer
+    when the memory is deeper than one EBR: the read register is the EBR's, its power-on value
+    undefined (every user reads before it uses read data). `direct=False` leaves the memory
+    to yosys, which drops the data bits nothing reads."""
+
+    def __init__(self, width: int, depth: int, transparent: bool = False, granularity=None,
+                 direct: bool = True):
+        self.width, self.depth, self.transparent, self.direct = width, depth, transparent, direct
+        self.granularity = granularity or width
+        assert width % self.granularity == 0, (width, granularity)
+        addr_width = max(1, (depth - 1).bit_length())
+        self.write = _WritePort(addr_width, width, width // self.granularity)
+        self.read = _RegisteredRead(addr_width, width)
+        self.storage = None       # the amaranth memory, once elaborated for simulation
+        self.memory = self        # the core adds `.memory` as its submodule
+
+    def elaborate(self, platform):
+        m = Module()
+        if self.direct and not self.transparent and is_ice40(platform):
+            self._ebr(m)
+            return m
+        self.storage = storage = Memory(shape=unsigned(self.width), depth=self.depth, init=[],
+                                        attrs={} if self.transparent else dict(NO_COLLISIONS))
+        m.submodules.storage = storage
+        write = storage.write_port(granularity=self.granularity)
+        m.d.comb += [write.addr.eq(self.write.addr), write.data.eq(self.write.data), write.en.eq(self.write.en)]
+        if self.transparent:
+            read = storage.read_port(transparent_for=(write,))
+            m.d.comb += [read.addr.eq(self.read.addr), read.en.eq(self.read.en), self.read.data.eq(read.data)]
+        else:
+            read = storage.read_port(domain="comb")
+            m.d.comb += read.addr.eq(self.read.addr)
+            with m.If(self.read.en):
+                m.d.sync += self.read.data.eq(read.data)
+        return m
+
+    def _ebr(self, m):
+        mode, lanes, banks = ebr_shape(self.width, self.depth, self.granularity == 1 and self.width > 1)
+        mode_depth, pins = EBR_MODES[mode]
+        low = (mode_depth - 1).bit_length()            # address bits inside one EBR
+        enables = self.write.en if self.granularity == 1 else self.write.en[0].replicate(self.width)
+        write_bank = self.write.addr[low:] if banks > 1 else 0
+        read_bank = Signal(range(banks), name="read_bank")
+        if banks > 1:
+            with m.If(self.read.en):
+                m.d.sync += read_bank.eq(self.read.addr[low:])
+        raddr, waddr = Signal(11, name="raddr"), Signal(11, name="waddr")
+        m.d.comb += [raddr.eq(self.read.addr[:low]), waddr.eq(self.write.addr[:low])]
+        outputs = []
+        for bank in range(banks):
+            data = []
+            for lane in range(lanes):
+                bits = range(lane * len(pins), min(self.width, (lane + 1) * len(pins)))
+                wdata, mask, rdata = Signal(16, name=f"wdata_{bank}_{lane}"), Signal(16, name=f"mask_{bank}_{lane}"), \
+                    Signal(16, name=f"rdata_{bank}_{lane}")
+                for pin, bit in zip(pins, bits):
+                    m.d.comb += wdata[pin].eq(self.write.data[bit])
+                    if mode == 0:
+                        m.d.comb += mask[pin].eq(~enables[bit])
+                # one enable per EBR: every bit's enable when they are all one signal
+                wclke = (enables[bits[0]] if self.granularity != 1 else enables[bits.start:bits.stop].any())
+                m.submodules[f"ebr_{bank}_{lane}"] = Instance(
+                    "SB_RAM40_4K", p_READ_MODE=mode, p_WRITE_MODE=mode,
+                    i_RCLK=ClockSignal("sync"), i_RCLKE=self.read.en, i_RE=1, i_RADDR=raddr,
+                    i_WCLK=ClockSignal("sync"), i_WCLKE=wclke & (write_bank == bank), i_WE=1,
+                    i_WADDR=waddr, i_MASK=mask, i_WDATA=wdata, o_RDATA=rdata)
+                data += [rdata[pin] for pin, _ in zip(pins, bits)]
+            outputs.append(Cat(*data))
+        word = outputs[0]
+        for bank in range(1, banks):
+            word = Mux(read_bank == bank, outputs[bank], word)
+        m.d.comb += self.read.data.eq(word)
 
 
 class SPRAMModel(Elaboratable):

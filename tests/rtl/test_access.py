@@ -1,10 +1,10 @@
 """rtl.access.AccessPort alone: the write and read decode of every region of spec §9 (memories,
 the stdp and lfsr_seed registers, counters through counter_index / counter_value /
-counter_ready, the LFSR state through lfsr_state / lfsr_write), read timing, and enable
+counter_load / counter_ready, the LFSR state through lfsr_state / lfsr_write), read timing, and enable
 gating."""
 
 import numpy as np
-from amaranth.hdl import Array, Const, Signal
+from amaranth.hdl import Array, Const, Mux, Signal
 
 from engine_harness import Harness, read_memory
 from firmware import CoreConfig
@@ -31,11 +31,12 @@ def build(rng, counters_ready_at_once=True):
     table = Array([Const(v, 64) for v in COUNTER_VALUES])
     h.m.d.comb += port.counter_value.eq(table[port.counter_index])
     if counters_ready_at_once:
-        h.m.d.comb += port.counter_ready.eq(1)
+        h.m.d.comb += [port.counter_ready.eq(1), port.counter_load.eq(-1)]
     else:
         at_head = Signal(range(len(COUNTER_VALUES)))
         h.m.d.sync += at_head.eq(at_head + 1)
-        h.m.d.comb += port.counter_ready.eq(at_head == port.counter_index)
+        h.m.d.comb += [port.counter_ready.eq(at_head == port.counter_index),
+                       port.counter_load.eq(Mux(port.counter_ready, -1, 0))]
     return port, h, contents
 
 

