@@ -134,7 +134,8 @@ class Core(wiring.Component):
     Control: `step` with `step_ticks` runs that many ticks; `freerun` runs a tick every
     `period` cycles and counts an overrun when a tick takes longer. `clear` zeroes the state.
     Output port: spikes of output neurons as (`out_tick`, `out_neuron`), a FIFO of
-    `output_depth`; a spike that finds it full is counted in `dropped` and pulses `out_lost`.
+    `output_depth` (with `output_tick` False the FIFO does not keep the tick and `out_tick` is
+    0: for a reader that knows it, like the Link); a spike that finds it full is counted in `dropped` and pulses `out_lost`.
     `out_push` pulses as a spike enters the FIFO, with its neuron in `out_push_neuron` (so a
     reader can count a tick's spikes before it takes them).
     Memories come from `memories` (rtl.memory: SimulationMemories by default, ICE40Memories
@@ -142,12 +143,12 @@ class Core(wiring.Component):
     """
 
     def __init__(self, config: CoreConfig, input_depth: int = 512, output_depth: int = 512,
-                 memories=None):
+                 memories=None, output_tick: bool = True):
         if not isinstance(config, CoreConfig):
             raise ConfigError(f"Core needs a CoreConfig, got {config!r}")
         self.config = config
         self.regions = fmt.memory_map(config)
-        self.input_depth, self.output_depth = input_depth, output_depth
+        self.input_depth, self.output_depth, self.output_tick = input_depth, output_depth, output_tick
         self.memories = memories or SimulationMemories()
         region_width, addr_width, data_width = AccessPort.widths(config)
         super().__init__({
@@ -419,12 +420,15 @@ class Core(wiring.Component):
         m.d.sync += neuron_event.eq(events.read.addr >= n_input_events)
 
         # --- output spikes ---------------------------------------------------------------------------
-        # (left to yosys, which drops the bits of out_tick that the reader ignores)
-        m.submodules.output_fifo = out_fifo = BufferedFIFO(width=nb + 32, depth=self.output_depth, direct=False)
+        tick_bits = 32 if self.output_tick else 0
+        m.submodules.output_fifo = out_fifo = BufferedFIFO(width=nb + tick_bits, depth=self.output_depth,
+                                                           direct=False)
         output_spike = neurons.spike_valid & neurons.spike_output
-        m.d.comb += [out_fifo.w_en.eq(output_spike), out_fifo.w_data.eq(Cat(neurons.spike_neuron, tick.tick)),
+        m.d.comb += [out_fifo.w_en.eq(output_spike),
+                     out_fifo.w_data.eq(Cat(neurons.spike_neuron, tick.tick[:tick_bits])),
                      self.out_lost.eq(output_spike & ~out_fifo.w_rdy),
-                     self.out_valid.eq(out_fifo.r_rdy), Cat(self.out_neuron, self.out_tick).eq(out_fifo.r_data),
+                     self.out_valid.eq(out_fifo.r_rdy),
+                     Cat(self.out_neuron, self.out_tick[:tick_bits]).eq(out_fifo.r_data),
                      self.out_push.eq(output_spike & out_fifo.w_rdy), self.out_push_neuron.eq(neurons.spike_neuron),
                      out_fifo.r_en.eq(self.out_ready)]
 

@@ -113,6 +113,7 @@ class DeviceTop(wiring.Component):
         # deep as the neurons never loses a spike.
         output_depth = self.config.n_neurons
         m.submodules.core = core = Core(self.config, input_depth=self.input_depth, output_depth=output_depth,
+                                        output_tick=False,
                                         memories=self.memories)
         slow_period = slow_period_for(self.clock_hz)
         m.submodules.link = link = Link(self.config, self.input_depth, max_payload=self.max_payload,
