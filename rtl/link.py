@@ -482,7 +482,8 @@ class Link(wiring.Component):
         fcnt = Signal(6)                # a field's bytes; a variable's; a loop's
         fkind = Signal(3)               # the field type (T_ADDR)
         mode = Signal(3)
-        M_LIT, M_RET, M_WORDS, M_SPIKES, M_CRC = 0, 1, 2, 4, 5     # bit 2: a one-byte value (lane 0)
+        M_LIT, M_RET, M_SPIKES, M_CRC, M_WORDS = 0, 1, 4, 5, 6     # bit 2: a one-byte value (lane 0)
+        clear_after = Signal()          # COUNTERS: clear them after the reply (flags bit 0)
 
         # spike record of the tick: list or bitmap, whichever is smaller
         bm_bytes = Signal(nb + 1)
@@ -509,7 +510,7 @@ class Link(wiring.Component):
             S_HEADER: Cat(Const(P.PROTOCOL_VERSION, 8), tx_seq), S_TICK: Cat(self.tick, info[:16]),
             S_CONSUMED: self.consumed, S_IN_LEVEL: self.in_level, S_DV: dv,
             S_STATUS: Cat(busy & ~freerun, freerun),
-            S_WORD: word[:32], S_RDATA: self.access_rdata, S_N: n, S_ENC: enc,
+            S_WORD: word[:32], S_RDATA: word[:8], S_N: n, S_ENC: enc,
             S_DETAIL: Mux(is_read, most, e_size),   # READ: the words it may have, else the payload's size
             # REPORT's count: a tick's dropped inputs are reported (and cleared) before its lost outputs
             S_COUNT: Mux(drop_cnt != 0, drop_cnt, lost_cnt),
@@ -518,7 +519,7 @@ class Link(wiring.Component):
         }
         assert (int(P.Status.STEPPING), int(P.Status.FREERUN)) == (1, 2)
         read_as = {S_HEADER: 2, S_STATUS: 2, S_SP_LEN: 2, S_CRC: 1,   # bytes (else 4)
-                   S_TICK: 8, S_RDATA: 8, S_COUNT: 8}
+                   S_TICK: 8, S_RDATA: 1, S_COUNT: 8}
         # byte lanes: lane j holds byte j of the value `src`; bidx picks the lane
         value_byte = Signal(8)
         lanes = []
@@ -781,6 +782,7 @@ class Link(wiring.Component):
                         send(R_HELLO)
                     with m.Case(P.Op.READ):
                         m.d.comb += aaddr_next.eq(p_addr)
+                        m.d.sync += depth.eq(access_end)    # the READ's end (within the depth)
                         send(R_READ)
                     with m.Case(P.Op.WRITE):
                         go(P_FIXED, A_WORDS)
@@ -810,7 +812,8 @@ class Link(wiring.Component):
                         ram(OP_END_RUNS)
                     with m.Case(P.Op.COUNTERS):
                         m.d.comb += aaddr_next.eq(0)
-                        m.d.sync += [region.eq(counters_index), tab[16:20].eq(P.COUNTER.size)]
+                        m.d.sync += [region.eq(counters_index), depth.eq(len(fmt.COUNTERS)),
+                                     wbytes.eq(P.COUNTER.size), clear_after.eq(word[0] & P.COUNTERS_CLEAR)]
                         send(R_COUNTERS)
                     with m.Case(P.Op.SEED):
                         # (the LFSR state takes no address)
@@ -1052,6 +1055,8 @@ class Link(wiring.Component):
                     m.d.sync += [cy.eq(alu[8]), fcnt.eq(fcnt - 1), bidx.eq(bidx + 1)]
                     with m.If(mode[2]):
                         m.d.sync += bidx.eq(0)
+                    with m.If(mode == M_WORDS):             # a word's next byte into word[:8]
+                        m.d.sync += shift_word
                     with m.If(mode == M_SPIKES):            # the spike records: to sp_len
                         with m.If(ptr[:lay.spk_bits] + 1 == sp_len):
                             go(P_RET)
@@ -1070,7 +1075,7 @@ class Link(wiring.Component):
                             with m.Case(M_CRC):
                                 m.next = "T_LAST"
             with m.State("T_READ"):         # the next word, if any
-                with m.If(aaddr == Mux(is_read, access_end, len(fmt.COUNTERS))):
+                with m.If(aaddr == depth):   # (the READ's end, or the counters')
                     go(P_RET)
                     m.next = "T_CODE"
                 with m.Else():
@@ -1081,7 +1086,9 @@ class Link(wiring.Component):
                     # the Link's own counters: dropped (7) and overruns (6) are added as sent
                     extra = (region == counters_index) & aaddr[1] & aaddr[2]
                     go(P_FIXED, A_EXTRA)
-                    m.d.sync += [fcnt.eq(wbytes), mode.eq(M_WORDS)]
+                    # the word into `word` (idle while words are read), sent from its byte 0 as
+                    # it shifts (bidx stays 0 in M_WORDS)
+                    m.d.sync += [fcnt.eq(wbytes), mode.eq(M_WORDS), word.eq(self.access_rdata)]
                     alu_mode(extra, B_VALUE, 0, S_RDATA)
                     m.next = "T_BYTES"
             with m.State("T_LAST"):         # what follows a reply depends on the reply and the command
@@ -1095,7 +1102,7 @@ class Link(wiring.Component):
                             with m.Else():
                                 m.next = "DONE"
                         with m.Case(R_COUNTERS):
-                            with m.If(word[0] & P.COUNTERS_CLEAR):
+                            with m.If(clear_after):
                                 m.d.comb += self.clear_counters.eq(1)
                                 ram(OP_ZERO_COUNTERS)
                             with m.Else():
