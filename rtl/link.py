@@ -115,8 +115,9 @@ F_LIT, F_ECHO, F_HIGH, F_TABLE, F_VALUE, F_VALUE_PLUS, F_CTRL = range(7)
 C_END, C_JUMP, C_WORDS, C_SPIKES = range(4)
 # values (S_TICK is tick - 1 while `tick_prev`)
 (S_HEADER, S_TICK, S_CONSUMED, S_IN_LEVEL, S_DV, S_STATUS, S_WORD, S_RDATA, S_N, S_ENC, S_DETAIL,
- S_COUNT, S_SP_LEN, S_CRC) = range(14)
-S_RECORD = S_TICK                   # bytes 4, 5: the spike record's info
+ S_COUNT, S_SP_LEN, S_CRC, S_INFO) = range(15)
+# the spike record's header: S_TICK (tick - 1) in bytes 0..3, then S_INFO (its bytes 0, 1 read
+# at bidx 4, 5)
 
 
 def _lit(data):
@@ -507,7 +508,7 @@ class Link(wiring.Component):
         most = Array(Const(P.max_words(max(1, b), max_pl), 10) for b in range(16))[wbytes]
         info = Mux(use_bm, P.SPIKE_BITMAP | bm_bytes, ln)
         values = {
-            S_HEADER: Cat(Const(P.PROTOCOL_VERSION, 8), tx_seq), S_TICK: Cat(self.tick, info[:16]),
+            S_HEADER: Cat(Const(P.PROTOCOL_VERSION, 8), tx_seq), S_TICK: self.tick, S_INFO: info[:16],
             S_CONSUMED: self.consumed, S_IN_LEVEL: self.in_level, S_DV: dv,
             S_STATUS: Cat(busy & ~freerun, freerun),
             S_WORD: word[:32], S_RDATA: word[:8], S_N: n, S_ENC: enc,
@@ -519,7 +520,7 @@ class Link(wiring.Component):
         }
         assert (int(P.Status.STEPPING), int(P.Status.FREERUN)) == (1, 2)
         read_as = {S_HEADER: 2, S_STATUS: 2, S_SP_LEN: 2, S_CRC: 1,   # bytes (else 4)
-                   S_TICK: 8, S_RDATA: 1, S_COUNT: 8}
+                   S_RDATA: 1, S_INFO: 2}
         # byte lanes: lane j holds byte j of the value `src`; bidx picks the lane
         value_byte = Signal(8)
         lanes = []
@@ -531,7 +532,10 @@ class Link(wiring.Component):
                         with m.Case(sv):
                             m.d.comb += lane.eq(Cat(v, Const(0, 8))[8 * j:8 * j + 8])
             lanes.append(lane)
-        m.d.comb += value_byte.eq(Array(lanes)[bidx])
+        # values have at most 4 bytes: bytes 4..7 are 0 (S_COUNT's, added to the 64-bit
+        # `dropped`), but for S_INFO, read at bidx 4, 5
+        assert all(j >= read_as.get(sv, 4) or 8 * j >= len(v) for sv, v in values.items() for j in range(4, 8))
+        m.d.comb += value_byte.eq(Mux(bidx[2] & (src != S_INFO), 0, Array(lanes[:4])[bidx[:2]]))
         alu = Signal(9)
         m.d.comb += alu.eq(Mux(a_en, data, 0) + Mux(b_src, value_byte, Mux(b_ones, 0xFF, 0)) + cy)
 
@@ -945,12 +949,14 @@ class Link(wiring.Component):
                     m.next = "TICK_3"
             with m.State("TICK_3"):         # the record header: tick - 1 (4 bytes), info
                 go(P_FIXED, A_ONES)
-                alu_mode(1, B_VALUE, 0, S_RECORD)
+                alu_mode(1, B_VALUE, 0, S_TICK)
                 m.next = "REC_HEAD"
             with m.State("REC_HEAD"):
                 go(P_INC)
                 m.d.comb += [sw.data.eq(alu[:8]), sw.en.eq(1)]
                 m.d.sync += [sp_len.eq(sp_len + 1), bidx.eq(bidx + 1), cy.eq(alu[8] & (bidx != 3))]
+                with m.If(bidx == 3):
+                    m.d.sync += src.eq(S_INFO)
                 with m.If(bidx == P.SPIKE_RECORD.size - 1):
                     m.d.sync += li.eq(0)
                     m.d.sync += [bj.eq(0), acc8.eq(0)]
