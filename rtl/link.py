@@ -393,7 +393,9 @@ class Link(wiring.Component):
         with m.Elif(self.rx_byte & ~enc.all()):
             m.d.sync += enc.eq(enc + 1)
 
-        word = Signal(64)               # payload bytes 0..7; a word to write; an INPUT entry
+        # payload bytes 0..7; a word to write; an INPUT entry; a word read (READ / COUNTERS: sent
+        # from its byte 0 as it shifts)
+        word = Signal(64)
         shift_word = word.eq(Cat(word[8:], data))
         # the header's opcode; of its length only what the checks need (read in PASS, where
         # the frame's size npay is known)
