@@ -115,8 +115,9 @@ F_LIT, F_ECHO, F_HIGH, F_TABLE, F_VALUE, F_VALUE_PLUS, F_CTRL = range(7)
 C_END, C_JUMP, C_WORDS, C_SPIKES = range(4)
 # values (S_TICK is tick - 1 while `tick_prev`)
 (S_HEADER, S_TICK, S_CONSUMED, S_IN_LEVEL, S_DV, S_STATUS, S_WORD, S_RDATA, S_N, S_ENC, S_DETAIL,
- S_COUNT, S_SP_LEN, S_CRC) = range(14)
-S_RECORD = S_TICK                   # bytes 4, 5: the spike record's info
+ S_COUNT, S_SP_LEN, S_CRC, S_INFO) = range(15)
+# the spike record's header: S_TICK (tick - 1) in bytes 0..3, then S_INFO (its bytes 0, 1 read
+# at bidx 4, 5)
 
 
 def _lit(data):
@@ -392,7 +393,9 @@ class Link(wiring.Component):
         with m.Elif(self.rx_byte & ~enc.all()):
             m.d.sync += enc.eq(enc + 1)
 
-        word = Signal(64)               # payload bytes 0..7; a word to write; an INPUT entry
+        # payload bytes 0..7; a word to write; an INPUT entry; a word read (READ / COUNTERS: sent
+        # from its byte 0 as it shifts)
+        word = Signal(64)
         shift_word = word.eq(Cat(word[8:], data))
         # the header's opcode; of its length only what the checks need (read in PASS, where
         # the frame's size npay is known)
@@ -482,7 +485,8 @@ class Link(wiring.Component):
         fcnt = Signal(6)                # a field's bytes; a variable's; a loop's
         fkind = Signal(3)               # the field type (T_ADDR)
         mode = Signal(3)
-        M_LIT, M_RET, M_WORDS, M_SPIKES, M_CRC = 0, 1, 2, 4, 5     # bit 2: a one-byte value (lane 0)
+        M_LIT, M_RET, M_SPIKES, M_CRC, M_WORDS = 0, 1, 4, 5, 6     # bit 2: a one-byte value (lane 0)
+        clear_after = Signal()          # COUNTERS: clear them after the reply (flags bit 0)
 
         # spike record of the tick: list or bitmap, whichever is smaller
         bm_bytes = Signal(nb + 1)
@@ -510,10 +514,10 @@ class Link(wiring.Component):
         most = Array(Const(P.max_words(max(1, b), max_pl), 10) for b in range(16))[wbytes]
         info = Mux(use_bm, P.SPIKE_BITMAP | bm_bytes, ln)
         values = {
-            S_HEADER: Cat(Const(P.PROTOCOL_VERSION, 8), tx_seq), S_TICK: Cat(self.tick, info[:16]),
+            S_HEADER: Cat(Const(P.PROTOCOL_VERSION, 8), tx_seq), S_TICK: self.tick, S_INFO: info[:16],
             S_CONSUMED: self.consumed, S_IN_LEVEL: self.in_level, S_DV: dv,
             S_STATUS: Cat(busy & ~freerun, freerun),
-            S_WORD: word[:32], S_RDATA: self.access_rdata, S_N: n, S_ENC: enc,
+            S_WORD: word[:32], S_RDATA: word[:8], S_N: n, S_ENC: enc,
             S_DETAIL: Mux(is_read, most, e_size),   # READ: the words it may have, else the payload's size
             # REPORT's count: a tick's dropped inputs are reported (and cleared) before its lost outputs
             S_COUNT: Mux(drop_cnt != 0, drop_cnt, lost_cnt),
@@ -522,7 +526,7 @@ class Link(wiring.Component):
         }
         assert (int(P.Status.STEPPING), int(P.Status.FREERUN)) == (1, 2)
         read_as = {S_HEADER: 2, S_STATUS: 2, S_SP_LEN: 2, S_CRC: 1,   # bytes (else 4)
-                   S_TICK: 8, S_RDATA: 8, S_COUNT: 8}
+                   S_RDATA: 1, S_INFO: 2}
         # byte lanes: lane j holds byte j of the value `src`; bidx picks the lane
         value_byte = Signal(8)
         lanes = []
@@ -534,7 +538,10 @@ class Link(wiring.Component):
                         with m.Case(sv):
                             m.d.comb += lane.eq(Cat(v, Const(0, 8))[8 * j:8 * j + 8])
             lanes.append(lane)
-        m.d.comb += value_byte.eq(Array(lanes)[bidx])
+        # values have at most 4 bytes: bytes 4..7 are 0 (S_COUNT's, added to the 64-bit
+        # `dropped`), but for S_INFO, read at bidx 4, 5
+        assert all(j >= read_as.get(sv, 4) or 8 * j >= len(v) for sv, v in values.items() for j in range(4, 8))
+        m.d.comb += value_byte.eq(Mux(bidx[2] & (src != S_INFO), 0, Array(lanes[:4])[bidx[:2]]))
         alu = Signal(9)
         m.d.comb += alu.eq(Mux(a_en, data, 0) + Mux(b_src, value_byte, Mux(b_ones, 0xFF, 0)) + cy)
 
@@ -785,6 +792,7 @@ class Link(wiring.Component):
                         send(R_HELLO)
                     with m.Case(P.Op.READ):
                         m.d.comb += aaddr_next.eq(p_addr)
+                        m.d.sync += depth.eq(access_end)    # the READ's end (within the depth)
                         send(R_READ)
                     with m.Case(P.Op.WRITE):
                         go(P_FIXED, A_WORDS)
@@ -814,7 +822,8 @@ class Link(wiring.Component):
                         ram(OP_END_RUNS)
                     with m.Case(P.Op.COUNTERS):
                         m.d.comb += aaddr_next.eq(0)
-                        m.d.sync += [region.eq(counters_index), tab[16:20].eq(P.COUNTER.size)]
+                        m.d.sync += [region.eq(counters_index), depth.eq(len(fmt.COUNTERS)),
+                                     wbytes.eq(P.COUNTER.size), clear_after.eq(word[0] & P.COUNTERS_CLEAR)]
                         send(R_COUNTERS)
                     with m.Case(P.Op.SEED):
                         # (the LFSR state takes no address)
@@ -946,12 +955,14 @@ class Link(wiring.Component):
                     m.next = "TICK_3"
             with m.State("TICK_3"):         # the record header: tick - 1 (4 bytes), info
                 go(P_FIXED, A_ONES)
-                alu_mode(1, B_VALUE, 0, S_RECORD)
+                alu_mode(1, B_VALUE, 0, S_TICK)
                 m.next = "REC_HEAD"
             with m.State("REC_HEAD"):
                 go(P_INC)
                 m.d.comb += [sw.data.eq(alu[:8]), sw.en.eq(1)]
                 m.d.sync += [sp_len.eq(sp_len + 1), bidx.eq(bidx + 1), cy.eq(alu[8] & (bidx != 3))]
+                with m.If(bidx == 3):
+                    m.d.sync += src.eq(S_INFO)
                 with m.If(bidx == P.SPIKE_RECORD.size - 1):
                     m.d.sync += li.eq(0)
                     m.d.sync += [bj.eq(0), acc8.eq(0)]
@@ -1056,6 +1067,8 @@ class Link(wiring.Component):
                     m.d.sync += [cy.eq(alu[8]), fcnt.eq(fcnt - 1), bidx.eq(bidx + 1)]
                     with m.If(mode[2]):
                         m.d.sync += bidx.eq(0)
+                    with m.If(mode == M_WORDS):             # a word's next byte into word[:8]
+                        m.d.sync += shift_word
                     with m.If(mode == M_SPIKES):            # the spike records: to sp_len
                         with m.If(ptr[:lay.spk_bits] + 1 == sp_len):
                             go(P_RET)
@@ -1074,7 +1087,7 @@ class Link(wiring.Component):
                             with m.Case(M_CRC):
                                 m.next = "T_LAST"
             with m.State("T_READ"):         # the next word, if any
-                with m.If(aaddr == Mux(is_read, access_end, len(fmt.COUNTERS))):
+                with m.If(aaddr == depth):   # (the READ's end, or the counters')
                     go(P_RET)
                     m.next = "T_CODE"
                 with m.Else():
@@ -1085,7 +1098,9 @@ class Link(wiring.Component):
                     # the Link's own counters: dropped (7) and overruns (6) are added as sent
                     extra = (region == counters_index) & aaddr[1] & aaddr[2]
                     go(P_FIXED, A_EXTRA)
-                    m.d.sync += [fcnt.eq(wbytes), mode.eq(M_WORDS)]
+                    # the word into `word` (idle while words are read), sent from its byte 0 as
+                    # it shifts (bidx stays 0 in M_WORDS)
+                    m.d.sync += [fcnt.eq(wbytes), mode.eq(M_WORDS), word.eq(self.access_rdata)]
                     alu_mode(extra, B_VALUE, 0, S_RDATA)
                     m.next = "T_BYTES"
             with m.State("T_LAST"):         # what follows a reply depends on the reply and the command
@@ -1099,7 +1114,7 @@ class Link(wiring.Component):
                             with m.Else():
                                 m.next = "DONE"
                         with m.Case(R_COUNTERS):
-                            with m.If(word[0] & P.COUNTERS_CLEAR):
+                            with m.If(clear_after):
                                 m.d.comb += self.clear_counters.eq(1)
                                 ram(OP_ZERO_COUNTERS)
                             with m.Else():
