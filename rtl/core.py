@@ -11,6 +11,7 @@
     WeightUpdate     the weight update of LTD (ROUTE) and of LTP, shared by the two phases
     LFSR             one draw per weight update (ROUTE, then LTP)
     AccessPort       IDLE: every region readable and writable; counters readable
+    Counters         the 64-bit counters of spec §7, their high parts in one EBR
 
 Each region lives in a memory, one read and one write port each, as an iCE40 EBR has; in each
 phase the core connects the ports of that phase's engines to the memories. Most come from the
