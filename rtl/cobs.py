@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from firmware import protocol
+
+from .memory import SimpleMemory
 
 # COBS removes the byte 0x00 and nothing else; a code byte counts a block of at most 254
 # bytes plus itself, so it is never 0x00 either.
@@ -98,7 +99,7 @@ class COBSEncoder(wiring.Component):
     A block's code byte (its length + 1) goes out before its bytes, so each block is held in
     a buffer until it ends: at a 0x00 byte, at the end beat, or at 254 bytes (code 0xFF; as
     in protocol.cobs_encode, a frame that ends right after such a block gets a final 0x01).
-    The buffer is one 512 x 8 Memory (one iCE40 EBR) used as two 256-byte halves: the input
+    The buffer is one 512 x 8 SimpleMemory (one iCE40 EBR) used as two 256-byte halves: the input
     fills one while the output drains the other (a finished block waits in its half; i.ready
     is 0 while the input's half still waits to be drained). Throughput with no backpressure:
     one output byte per cycle when consecutive blocks have equal lengths (frames without
@@ -118,9 +119,8 @@ class COBSEncoder(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         sync, comb = m.d.sync, m.d.comb
-        m.submodules.buffer = buffer = Memory(shape=8, depth=2 * 256, init=[])
-        write = buffer.write_port()
-        read = buffer.read_port()
+        m.submodules.buffer = buffer = SimpleMemory(8, 2 * 256)    # (one EBR as built on an iCE40)
+        write, read = buffer.write, buffer.read
 
         # Per half: a finished block waits in it (full), with its code byte and whether the
         # frame ends after it (so a 0x00 follows its bytes).

@@ -69,7 +69,6 @@ import struct
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
@@ -79,6 +78,7 @@ from firmware.errors import ConfigError
 
 from .cobs import DECODED_BEAT, FRAME_BEAT
 from .crc import crc16_update
+from .memory import SimpleMemory
 
 BUILD = 1
 STEP_QUEUE = 4
@@ -354,11 +354,10 @@ class Link(wiring.Component):
         # --- memories -------------------------------------------------------------------------
         # No port reads an address in the cycle it is written: yosys need not emulate what the
         # read returns then (no_rw_check), which saves a comparator and a bypass per memory.
-        no_rw_check = {"no_rw_check": 1}
         lay = self.layout
         HIGH, SLOT_BASE, pw = lay.high, lay.slot_base, lay.ptr_bits
-        m.submodules.buf = buf = Memory(shape=8, depth=lay.depth, init=image, attrs=no_rw_check)
-        bw, br = buf.write_port(), buf.read_port()
+        m.submodules.buf = buf = SimpleMemory(8, lay.depth, init=image)
+        bw, br = buf.write, buf.read
         # the SPIKES payload is written into buf (sw) while a tick's records are made: then buf's
         # write port is otherwise idle (frames are stored in IDLE, variables in RAM)
         sw = wiring.Signature({"en": Out(1), "data": Out(8)}).create()

@@ -93,11 +93,12 @@ class SimpleMemory(Elaboratable):
     is SB_RAM40_4K instances (`ebr_shape`), with nothing around them but a bank multiplexer
     when the memory is deeper than one EBR: the read register is the EBR's, its power-on value
     undefined (every user reads before it uses read data). `direct=False` leaves the memory
-    to yosys, which drops the data bits nothing reads."""
+    to yosys, which drops the data bits nothing reads; so does `init` (initial contents)."""
 
     def __init__(self, width: int, depth: int, transparent: bool = False, granularity=None,
-                 direct: bool = True):
+                 direct: bool = True, init=()):
         self.width, self.depth, self.transparent, self.direct = width, depth, transparent, direct
+        self.init = list(init)
         self.granularity = granularity or width
         assert width % self.granularity == 0, (width, granularity)
         addr_width = max(1, (depth - 1).bit_length())
@@ -108,10 +109,10 @@ class SimpleMemory(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        if self.direct and not self.transparent and is_ice40(platform):
+        if self.direct and not self.transparent and not self.init and is_ice40(platform):
             self._ebr(m)
             return m
-        self.storage = storage = Memory(shape=unsigned(self.width), depth=self.depth, init=[],
+        self.storage = storage = Memory(shape=unsigned(self.width), depth=self.depth, init=self.init,
                                         attrs={} if self.transparent else dict(NO_COLLISIONS))
         m.submodules.storage = storage
         write = storage.write_port(granularity=self.granularity)

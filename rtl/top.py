@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from firmware import protocol as P
@@ -36,6 +35,7 @@ from firmware import protocol as P
 from .cobs import COBSDecoder, COBSEncoder
 from .core import Core
 from .link import Link, slow_period_for
+from .memory import SimpleMemory
 from .uart import UARTRx, UARTTx
 
 LED_HOLD_S = 0.05             # an activity or error blink lasts 50 ms: visible, and short
@@ -68,11 +68,11 @@ class RxFIFO(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         k = self.depth.bit_length() - 1
-        # (no port reads an address in the cycle it is written: see `seen`)
-        m.submodules.storage = mem = Memory(shape=8, depth=self.depth, init=[], attrs={"no_rw_check": 1})
-        wr, rd = mem.write_port(), mem.read_port()
+        # (no port reads an address in the cycle it is written: see `visible`)
+        m.submodules.storage = mem = SimpleMemory(8, self.depth)   # (one EBR as built on an iCE40)
+        wr, rd = mem.write, mem.read
         wp, rp = Signal(k + 1), Signal(k + 1)       # one bit more than the address: full != empty
-        seen = Signal(k + 1)                        # wp a cycle ago: entries the read port can see
+        visible = Signal()                          # an entry written a cycle ago or more waits
         level = Signal(k + 1)
         m.d.comb += level.eq(wp - rp)
         room = Signal()
@@ -80,11 +80,10 @@ class RxFIFO(wiring.Component):
         m.d.comb += [wr.addr.eq(wp[:k]), wr.data.eq(self.w_data), wr.en.eq(self.w_en & room)]
         with m.If(wr.en):
             m.d.sync += wp.eq(wp + 1)
-        m.d.sync += seen.eq(wp)
         rp_next = Signal(k + 1)
         m.d.comb += [rp_next.eq(rp + (self.o.valid & self.o.ready)), rd.addr.eq(rp_next[:k]),
-                     self.o.valid.eq(seen != rp), self.o.payload.eq(rd.data)]
-        m.d.sync += rp.eq(rp_next)
+                     self.o.valid.eq(visible), self.o.payload.eq(rd.data)]
+        m.d.sync += [rp.eq(rp_next), visible.eq(wp != rp_next)]
         return m
 
 

@@ -60,7 +60,7 @@ def test_fits_and_meets_timing(tmp_path, stand_ins):
     log = (out / "tools.log").read_text()
     assert "$ yosys -q -l top.rpt top.ys" in log
     assert "--report top.report.json --timing-allow-fail --seed 1" in log
-    assert "synth_ice40 -dsp -top top" in (out / "top.ys").read_text()
+    assert "synth_ice40 -dsp -dff -top top" in (out / "top.ys").read_text()
     assert (out / "top.v").read_text().lstrip().startswith("/*")
 
 
