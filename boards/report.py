@@ -8,7 +8,9 @@
         -> dict kind -> ResourceUse, kinds as in the board's registry entry ("LUT", "RAM",
            "SPRAM", "DSP"); `available` is what nextpnr counts when it says, else the
            registry's datasheet figure
-    clocks_from_report(report)               nextpnr's "fmax": name -> ClockTiming (MHz)
+    clocks_from_report(report)               nextpnr's "fmax": name -> ClockTiming (MHz), each
+                                             capped by its paths through combinational cells
+                                             (see PSEUDO_CLOCK)
     verdict(resources, clocks, clock_mhz)    -> Verdict(fits, timing_met, failures): each
                                              failure names the resource and by how much it is
                                              over, or the clock, its Fmax and the target
@@ -50,11 +52,20 @@ class ResourceUse:
                 "percent": round(self.percent, 1) if self.available else None}
 
 
+# nextpnr-ice40 gives a cell without a clock, e.g. an SB_MAC16 with none of its registers in
+# use, a pseudo clock ("$PACKER_GND_NET_$glb_clk") and times the paths into and out of it as
+# cross-domain paths, so its Fmax for the real clock leaves out the path *through* the cell.
+# That path takes at least the worst path in plus the worst path out (the cell's own delay
+# comes on top and is not in nextpnr's model): the clock's Fmax is capped by that sum.
+PSEUDO_CLOCK = "$PACKER_"
+
+
 @dataclass(frozen=True)
 class ClockTiming:
     name: str
     achieved_mhz: float
     constraint_mhz: float
+    through_pseudo_ns: float | None = None     # in + out of combinational cells, if any
 
     @property
     def met(self) -> bool:
@@ -62,7 +73,9 @@ class ClockTiming:
 
     def to_dict(self) -> dict:
         return {"achieved_mhz": round(self.achieved_mhz, 3),
-                "constraint_mhz": round(self.constraint_mhz, 3), "met": self.met}
+                "constraint_mhz": round(self.constraint_mhz, 3), "met": self.met,
+                "through_combinational_cells_ns": None if self.through_pseudo_ns is None
+                else round(self.through_pseudo_ns, 2)}
 
 
 @dataclass(frozen=True)
@@ -117,9 +130,27 @@ def utilisation_from_yosys(stat: dict, board: Board) -> dict[str, ResourceUse]:
     return result
 
 
+def _path_ns(path: dict) -> float:
+    return sum(step.get("delay", 0.0) for step in path.get("path", []))
+
+
 def clocks_from_report(report: dict) -> dict[str, ClockTiming]:
-    return {name: ClockTiming(name, entry["achieved"], entry["constraint"])
-            for name, entry in report.get("fmax", {}).items()}
+    worst_in, worst_out = {}, {}            # clock name -> ns into / out of combinational cells
+    for path in report.get("critical_paths", []):
+        source, sink = path.get("from", ""), path.get("to", "")
+        source_clock, sink_clock = source.split(" ", 1)[-1], sink.split(" ", 1)[-1]
+        if sink_clock.startswith(PSEUDO_CLOCK) and not source_clock.startswith(PSEUDO_CLOCK):
+            worst_in[source_clock] = max(worst_in.get(source_clock, 0.0), _path_ns(path))
+        elif source_clock.startswith(PSEUDO_CLOCK) and not sink_clock.startswith(PSEUDO_CLOCK):
+            worst_out[sink_clock] = max(worst_out.get(sink_clock, 0.0), _path_ns(path))
+    clocks = {}
+    for name, entry in report.get("fmax", {}).items():
+        achieved, through = entry["achieved"], None
+        if name in worst_in and name in worst_out:
+            through = worst_in[name] + worst_out[name]
+            achieved = min(achieved, 1000.0 / through)
+        clocks[name] = ClockTiming(name, achieved, entry["constraint"], through)
+    return clocks
 
 
 def last_error(text: str) -> str | None:
@@ -143,7 +174,9 @@ def verdict(resources: dict[str, ResourceUse], clocks: dict[str, ClockTiming] | 
     for clock in clocks.values():
         if not clock.met:
             timing_met = False
-            failures.append(f"misses timing: clock {clock.name} Fmax {clock.achieved_mhz:.2f} MHz "
+            through = ("" if clock.through_pseudo_ns is None else
+                       f" (capped by {clock.through_pseudo_ns:.1f} ns through combinational cells)")
+            failures.append(f"misses timing: clock {clock.name} Fmax {clock.achieved_mhz:.2f} MHz{through} "
                             f"is below the requested {clock.constraint_mhz:.2f} MHz")
     if not any(abs(clock.constraint_mhz - clock_mhz) <= CONSTRAINT_MATCH * clock_mhz
                for clock in clocks.values()):

@@ -2,8 +2,8 @@
 
 Each build runs once per session (module-scoped fixtures), one tool at a time:
   - iCEBreaker, small configuration: place and route, bitstream, summary.json
-  - iCEBreaker, the registry's DEFAULT configuration: must fit and meet timing (this fails
-    until the RTL fits the iCE40UP5K; it is the target, so it is not skipped)
+  - iCEBreaker, the registry's DEFAULT configuration: must fit, and meet timing at 24 MHz (the
+    timing test fails until the RTL is fast enough; it is the target, so it is not skipped)
   - ULX3S (ECP5), small configuration, synthesis only: yosys synth_ecp5 through the flow
 """
 
@@ -19,9 +19,18 @@ SMALL = ["--neurons", "32", "--inputs", "32", "--synapses", "1024", "--segments"
          "--reverse", "512"]
 
 
-# The device (core + link) does not fit the iCE40UP5K yet (logic cells and EBR over; see
-# docs/benchmarks.md, "Board builds"). Strict: the day it fits, these pass and the mark must go.
-DOES_NOT_FIT_YET = pytest.mark.xfail(strict=True, reason="the device does not fit the iCE40UP5K yet")
+# The device fits the iCE40UP5K but does not reach 24 MHz yet (Fmax about 15 MHz, paths through
+# combinational SB_MAC16s counted; docs/benchmarks.md, "Board builds"). Strict: the day it does,
+# these pass and the mark must go.
+SLOWER_THAN_24_MHZ = pytest.mark.xfail(strict=True, reason="the device does not meet 24 MHz yet")
+
+
+def _assert_fits_with_bitstream(out, summary):
+    assert summary is not None
+    assert summary["fits"] is True, summary["failures"]
+    assert summary["bitstream"] == str(out / "top.bin") and (out / "top.bin").stat().st_size > 0
+    assert (out / "top.report.json").exists()
+    assert summary["fmax_mhz"] > 0
 
 
 def _build(out: Path, argv):
@@ -76,10 +85,14 @@ def test_small_icebreaker_build_records_everything(small_icebreaker):
         assert failure in text
 
 
-@DOES_NOT_FIT_YET
-def test_small_icebreaker_fits_and_meets_timing(small_icebreaker):
+def test_small_icebreaker_fits(small_icebreaker):
     out, status, text, summary = small_icebreaker
-    assert summary["fits"] is True, summary["failures"]
+    _assert_fits_with_bitstream(out, summary)
+
+
+@SLOWER_THAN_24_MHZ
+def test_small_icebreaker_meets_timing(small_icebreaker):
+    out, status, text, summary = small_icebreaker
     assert summary["timing_met"] is True, summary["failures"]
     assert summary["fmax_mhz"] >= 24.0
     assert status == build.EXIT_OK
@@ -88,12 +101,17 @@ def test_small_icebreaker_fits_and_meets_timing(small_icebreaker):
     assert "OK: fits and meets timing" in text
 
 
-@DOES_NOT_FIT_YET
-def test_default_icebreaker_fits_and_meets_timing(default_icebreaker):
+def test_default_icebreaker_fits(default_icebreaker):
     out, status, text, summary = default_icebreaker
     assert summary is not None, text
     assert summary["config"] == ICEBREAKER_CONFIG.to_dict()
-    assert summary["fits"] is True, summary["failures"]
+    _assert_fits_with_bitstream(out, summary)
+    assert summary["resources"]["RAM"]["used"] <= 30 and summary["resources"]["SPRAM"]["used"] == 4
+
+
+@SLOWER_THAN_24_MHZ
+def test_default_icebreaker_meets_timing(default_icebreaker):
+    out, status, text, summary = default_icebreaker
     assert summary["timing_met"] is True, summary["failures"]
     assert status == build.EXIT_OK and summary["bitstream"]
 

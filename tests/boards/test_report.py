@@ -105,3 +105,25 @@ def test_summary_table(ice40_report):
     assert "LUT4 (logic cells)" in table and "51" in table and "5280" in table and "1.0%" in table
     assert "Fmax 74.01 MHz: timing met" in table
     assert "bitstream: build/icebreaker/top.bin" in table
+
+
+def test_paths_through_combinational_cells_cap_fmax(ice40_report):
+    # nextpnr times an unclocked SB_MAC16 under a pseudo clock: 20 ns into it and 40 ns out of it
+    # make a path of at least 60 ns through it, whatever nextpnr's Fmax for board_clk says.
+    capped = copy.deepcopy(ice40_report)
+    pseudo = "posedge $PACKER_GND_NET_$glb_clk"
+    capped["critical_paths"] = capped.get("critical_paths", []) + [
+        {"from": "posedge board_clk", "to": pseudo, "path": [{"delay": 12.0}, {"delay": 8.0}]},
+        {"from": pseudo, "to": "posedge board_clk", "path": [{"delay": 40.0}]},
+    ]
+    clocks = report.clocks_from_report(capped)
+    assert clocks["board_clk"].through_pseudo_ns == pytest.approx(60.0)
+    assert clocks["board_clk"].achieved_mhz == pytest.approx(1000.0 / 60.0)
+    result = report.verdict(report.utilisation_from_report(capped, BOARDS["icebreaker"]), clocks, 24.0)
+    assert not result.timing_met
+    assert any("60.0 ns through combinational cells" in f for f in result.failures)
+    # only one side of the pseudo clock: nothing to add up, nextpnr's figure stands
+    one_side = copy.deepcopy(ice40_report)
+    one_side["critical_paths"] = [capped["critical_paths"][-2]]
+    assert report.clocks_from_report(one_side)["board_clk"].achieved_mhz == \
+        ice40_report["fmax"]["board_clk"]["achieved"]
