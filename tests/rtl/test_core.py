@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from fifo_compare import compare_fifos
 from firmware import AllToAll, CoreConfig, FromList, Network, OneToOne, STDPRule, compile_network
 from firmware import formats as fmt
 from rtl.core import Core
@@ -311,40 +312,14 @@ def test_clear_counters_keeps_the_state_and_pulses_name_what_was_lost():
 def test_buffered_fifo_behaves_as_sync_fifo_buffered(depth):
     """rtl.core.BufferedFIFO against amaranth's SyncFIFOBuffered, cycle by cycle, under random
     writes, reads and resets (the input FIFO's flush)."""
-    from amaranth.hdl import Module, ResetInserter, Signal
+    from amaranth.hdl import ResetInserter, Signal
     from amaranth.lib.fifo import SyncFIFOBuffered
 
     from rtl.core import BufferedFIFO
 
-    m = Module()
-    reset, w_en, r_en, w_data = Signal(), Signal(), Signal(), Signal(8)
-    ours = ResetInserter(reset)(BufferedFIFO(width=8, depth=depth))
-    theirs = ResetInserter(reset)(SyncFIFOBuffered(width=8, depth=depth))
-    m.submodules.ours, m.submodules.theirs = ours, theirs
-    for fifo in (ours, theirs):
-        m.d.comb += [fifo.w_en.eq(w_en), fifo.r_en.eq(r_en), fifo.w_data.eq(w_data)]
-    rng = np.random.default_rng(depth)
-    seen = {"full": 0, "both": 0}
-
-    async def bench(ctx):
-        for cycle in range(3000):
-            phase = (cycle // 300) % 3          # mostly writing, mostly reading, balanced
-            ctx.set(w_en, int(rng.random() < (0.8, 0.2, 0.5)[phase]))
-            ctx.set(r_en, int(rng.random() < (0.2, 0.8, 0.5)[phase]))
-            ctx.set(w_data, int(rng.integers(0, 256)))
-            ctx.set(reset, int(rng.random() < 0.005))
-            for name in ("w_rdy", "r_rdy", "level"):
-                assert ctx.get(getattr(ours, name)) == ctx.get(getattr(theirs, name)), f"{name}, cycle {cycle}"
-            if ctx.get(theirs.r_rdy):
-                assert ctx.get(ours.r_data) == ctx.get(theirs.r_data), f"r_data, cycle {cycle}"
-            seen["full"] += not ctx.get(theirs.w_rdy)
-            seen["both"] += ctx.get(w_en) & ctx.get(r_en) & ctx.get(theirs.r_rdy) & ctx.get(theirs.w_rdy)
-            await ctx.tick()
-
-    sim = Simulator(m)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    reset = Signal()
+    seen = compare_fifos(ResetInserter(reset)(BufferedFIFO(width=8, depth=depth)),
+                         ResetInserter(reset)(SyncFIFOBuffered(width=8, depth=depth)), depth, reset)
     assert seen["full"] > 20 and seen["both"] > 20
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from engine_harness import Harness, pulse, read_memory
+from fifo_compare import compare_fifos
 from firmware import (AllToAll, CoreConfig, FixedProbability, FromList, Network, STDPRule,
                       compile_network)
 from firmware import formats as fmt
@@ -360,39 +361,10 @@ def test_router_other_configurations(config):
 def test_shift_fifo_behaves_as_sync_fifo(depth):
     """rtl.router.ShiftFIFO (the descriptor FIFO) against amaranth's SyncFIFO, cycle by cycle,
     under random writes and reads."""
-    from amaranth.hdl import Module, Signal
     from amaranth.lib.fifo import SyncFIFO
-    from amaranth.sim import Simulator
 
     from rtl.router import ShiftFIFO
 
-    m = Module()
-    w_en, r_en, w_data = Signal(), Signal(), Signal(8)
-    ours, theirs = ShiftFIFO(width=8, depth=depth), SyncFIFO(width=8, depth=depth)
-    m.submodules.ours, m.submodules.theirs = ours, theirs
-    for fifo in (ours, theirs):
-        m.d.comb += [fifo.w_en.eq(w_en), fifo.r_en.eq(r_en), fifo.w_data.eq(w_data)]
-    rng = np.random.default_rng(depth)
-    seen = {"full": 0, "both": 0, "read": 0}
-
-    async def bench(ctx):
-        for cycle in range(3000):
-            phase = (cycle // 300) % 3          # mostly writing, mostly reading, balanced
-            ctx.set(w_en, int(rng.random() < (0.8, 0.2, 0.5)[phase]))
-            ctx.set(r_en, int(rng.random() < (0.2, 0.8, 0.5)[phase]))
-            ctx.set(w_data, int(rng.integers(0, 256)))
-            for name in ("w_rdy", "r_rdy", "level"):
-                assert ctx.get(getattr(ours, name)) == ctx.get(getattr(theirs, name)), f"{name}, cycle {cycle}"
-            if ctx.get(theirs.r_rdy):
-                assert ctx.get(ours.r_data) == ctx.get(theirs.r_data), f"r_data, cycle {cycle}"
-                seen["read"] += ctx.get(r_en)
-            seen["full"] += not ctx.get(theirs.w_rdy)
-            seen["both"] += ctx.get(w_en) & ctx.get(r_en) & ctx.get(theirs.r_rdy) & ctx.get(theirs.w_rdy)
-            await ctx.tick()
-
-    sim = Simulator(m)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    seen = compare_fifos(ShiftFIFO(width=8, depth=depth), SyncFIFO(width=8, depth=depth), depth)
     assert seen["full"] > 20 and seen["read"] > 200
     assert depth == 1 or seen["both"] > 20
