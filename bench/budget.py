@@ -27,11 +27,14 @@ from amaranth.hdl._ir import Instance                      # noqa: E402
 from amaranth.hdl._mem import MemoryInstance               # noqa: E402
 
 from firmware import formats as fmt                        # noqa: E402
+from boards.registry import ICE40UP5K_RESOURCES           # noqa: E402
 from firmware.config import CoreConfig                     # noqa: E402
 
 EBR_SHAPES = ((256, 16), (512, 8), (1024, 4), (2048, 2))
 MIN_EBR_DEPTH = 16                        # yosys keeps shallower memories in flip-flops
 SPRAM_CELL = "SB_SPRAM256KA"
+UP5K_EBR = ICE40UP5K_RESOURCES["RAM"].available
+UP5K_SPRAM = ICE40UP5K_RESOURCES["SPRAM"].available
 
 
 def ebr_blocks(width: int, depth: int) -> int:
@@ -91,9 +94,6 @@ def bits_per(config: CoreConfig) -> dict[str, int]:
     source = lay["axon"].width + sb                                  # + event list entry
     return {"neuron": neuron + source, "input": source + fmt.TRACE_BITS, "synapse": lay["synapse"].width,
             "plastic synapse": lay["reverse"].width, "segment": lay["segment"].width}
-
-
-UP5K_EBR, UP5K_SPRAM = 30, 4
 
 
 def report(configs: dict[str, CoreConfig]) -> str:

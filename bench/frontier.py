@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from boards.build import CONFIG_OPTIONS     # noqa: E402
 from firmware.config import CoreConfig      # noqa: E402
 
 # (neurons, inputs, synapses, segments, reverse): large to small. The synapse memory and the
@@ -33,7 +34,7 @@ LADDER = (
     (128, 128, 16384, 256, 8192),
     (64, 64, 8192, 128, 4096),
 )
-OPTIONS = ("--neurons", "--inputs", "--synapses", "--segments", "--reverse")
+OPTIONS = ("neurons", "inputs", "synapses", "segments", "reverse")     # boards.build's, as LADDER
 
 
 def build(rung: tuple, clock_mhz: float, seed: int) -> dict:
@@ -41,7 +42,7 @@ def build(rung: tuple, clock_mhz: float, seed: int) -> dict:
         args = [sys.executable, "-m", "boards.build", "icebreaker", "--clock", f"{clock_mhz:g}",
                 "--seed", str(seed), "--out", out]
         for option, value in zip(OPTIONS, rung):
-            args += [option, str(value)]
+            args += [f"--{option}", str(value)]
         done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
         summary_file = Path(out) / "summary.json"
         if not summary_file.exists():        # refused before building: the message says why
@@ -61,8 +62,8 @@ def sweep(clocks, seed: int, say=print) -> tuple[list[str], dict]:
     frontier = {}
     for clock in clocks:
         for rung in LADDER:
-            CoreConfig(**dict(zip(("n_neurons", "n_inputs", "n_synapses", "n_segments", "n_reverse"),
-                                  rung)))           # a bad rung is refused here, before building
+            CoreConfig(**{CONFIG_OPTIONS[option]: value for option, value in zip(OPTIONS, rung)})
+            # (a bad rung is refused there, before building)
             say(f"{clock:g} MHz: {describe(rung)} ...")
             summary = build(rung, clock, seed)
             used = {k: summary["resources"].get(k, {}).get("used", "-") for k in ("LUT", "RAM", "SPRAM", "DSP")}
