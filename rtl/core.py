@@ -301,7 +301,20 @@ class Core(wiring.Component):
             reads(mem[name], (route_p, getattr(router, f"{name}_rd")))
         for name in ("synapse", "reverse_ptr", "reverse"):
             reads(mem[name], (ltp_p, getattr(ltp, f"{name}_rd")))
-        writes(mem["synapse"], (route_p, router.synapse_wr), (ltp_p, ltp.synapse_wr))
+        # The new weights of ROUTE (LTD) and LTP reach the synapse memory through one write-back
+        # register, loaded every cycle (so yosys's `share` does not give the weight update's
+        # multiply to a trace decay, whose results are used in NEURON only) and written the next
+        # cycle; the engines issue no synapse read in that cycle.
+        synapse_mem = mem["synapse"]
+        wb_addr = Signal.like(synapse_mem.write.addr, name="synapse_wb_addr", reset_less=True)
+        wb_data = Signal.like(synapse_mem.write.data, name="synapse_wb_data", reset_less=True)
+        wb_en = Signal(name="synapse_wb_en")
+        m.d.sync += [wb_addr.eq(Mux(ltp_p, ltp.synapse_wr.addr, router.synapse_wr.addr)),
+                     wb_data.eq(Mux(ltp_p, ltp.synapse_wr.data, router.synapse_wr.data)),
+                     wb_en.eq((route_p & router.synapse_wr.en) | (ltp_p & ltp.synapse_wr.en))]
+        with m.If(~idle):
+            m.d.comb += [synapse_mem.write.addr.eq(wb_addr), synapse_mem.write.data.eq(wb_data),
+                         synapse_mem.write.en.eq(wb_en)]
 
         # Profiles in the rows of the first half of `tables`, projections in the second.
         def profile_row(addr):

@@ -64,8 +64,8 @@ class LTPEngine(wiring.Component):
     """`start` runs LTP for the spiking neurons, events `first` .. n_events-1 of the event list
     (the host inputs come first in the list; LTP does not look at them).
     Each update reads the reverse entry (Q0), then the synapse word, the source's pre-trace and
-    the projection (Q1), computes the new weight with one LFSR draw (Q2, on `updater`) and writes
-    the synapse word back in the same cycle. No synapse read is issued in a cycle in which a write
+    the projection (Q1), computes the new weight with one LFSR draw (Q2, on `updater`) into the
+    core's write-back register, which writes the synapse word in the next cycle (Q3). No synapse read is issued in a cycle in which a write
     happens, so a single-port synapse memory (SPRAM) works: two cycles per update in a long run."""
 
     def __init__(self, config):
@@ -101,7 +101,7 @@ class LTPEngine(wiring.Component):
                      self.reverse_rd.addr.eq(rev_cur)]
         pointer = unpack(lay["reverse_ptr"], self.reverse_ptr_rd.data)
 
-        q1_valid, q2_valid = Signal(), Signal()
+        q1_valid, q2_valid, q3_valid = Signal(), Signal(), Signal()
         issue = Signal()
 
         with m.FSM(name="ltp"):
@@ -130,7 +130,7 @@ class LTPEngine(wiring.Component):
                 m.d.comb += walking.eq(1)
                 with m.If(rev_left == 0):
                     m.next = "EVENT"
-                with m.Elif(~q1_valid):          # a write (Q2) next cycle would meet our Q1 read
+                with m.Elif(~q2_valid):          # a write (Q3) next cycle would meet our Q1 read
                     m.d.comb += issue.eq(1)
                     m.d.sync += [rev_cur.eq(rev_cur + 1), rev_left.eq(rev_left - 1)]
             with m.State("FLUSH"):
@@ -153,12 +153,13 @@ class LTPEngine(wiring.Component):
         m.d.comb += [u.weight.eq(synapse["weight"]), u.amplitude.eq(proj["a_plus"]), u.trace.eq(trace),
                      u.shift.eq(proj["lr_shift"]), u.w_min.eq(proj["w_min"]), u.w_max.eq(proj["w_max"])]
         m.d.comb += [self.step.eq(q2_valid), self.update.eq(q2_valid)]
+        m.d.sync += q3_valid.eq(q2_valid)
 
-        # ... and write it back in the same cycle.
+        # ... to the core's write-back register (written in Q3).
         m.d.comb += [self.synapse_wr.addr.eq(q2_addr),
                      self.synapse_wr.data.eq(pack(lay["synapse"], weight=u.new_weight, target=synapse["target"])),
                      self.synapse_wr.en.eq(q2_valid)]
 
-        m.d.comb += self.busy.eq(walking | q1_valid | q2_valid)
+        m.d.comb += self.busy.eq(walking | q1_valid | q2_valid | q3_valid)
         done_when_idle(m, self.busy, self.done)
         return m

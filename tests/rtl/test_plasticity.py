@@ -175,7 +175,7 @@ def run_ltp(image, events, first, x, lfsr_state, spram=True):
     for name in ("reverse_ptr", "reverse", "projection"):
         h.add(name, lay[name].width, regions[name].depth, table(name), rd=f"{name}_rd")
     synapse = h.add("synapse", lay["synapse"].width, c.n_synapses, table("synapse"), rd="synapse_rd",
-                    wr="synapse_wr", single_port=spram)
+                    wr="synapse_wr", single_port=spram, write_register=True)
     h.add("x_in", fmt.TRACE_BITS, c.n_inputs, x[:c.n_inputs], rd="x_in_rd")
     h.add("x_n", fmt.TRACE_BITS, c.n_neurons, x[c.n_inputs:], rd="x_n_rd")
     out = {"step": 0, "update": 0, "done": 0, "writes": []}

@@ -93,7 +93,7 @@ def run_router(image, events, slot, acc, y, lfsr_state, weights=None, spram=True
         fields = lay["synapse"].unpack(words[:n])
         words[:n] = lay["synapse"].pack(weight=np.asarray(weights, np.int64), target=fields["target"])
     synapse = h.add("synapse", lay["synapse"].width, c.n_synapses, words, rd="synapse_rd",
-                    wr="synapse_wr", single_port=spram)
+                    wr="synapse_wr", single_port=spram, write_register=True)
     acc_words = np.asarray(acc, np.int64).reshape(-1) & 0xFFFF
     accumulator = h.add("acc", fmt.A_IN_BITS, c.max_delay * c.n_neurons, acc_words, rd="acc_rd",
                         wr="acc_wr", transparent=True)
