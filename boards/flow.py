@@ -39,6 +39,7 @@ from amaranth.hdl import UnusedElaboratable
 
 from firmware.config import CoreConfig
 from firmware.errors import AxoniteError
+from rtl.dsp import RENAME_MAC
 
 from . import report
 from .glue import ClockPlan, glue_for, plan_clock, uart_divisor
@@ -97,7 +98,8 @@ def _elaborate(request: BuildRequest, checked: Checked):
     try:
         plan = platform.prepare(
             glue, name=DESIGN, debug_verilog=True,
-            script_after_synth=f"tee -q -o {DESIGN}.stat.json stat -json",
+            # RENAME_MAC: the core's SB_MAC16 black boxes become SB_MAC16 (rtl/dsp.py says why)
+            script_after_synth=f"{RENAME_MAC}\ntee -q -o {DESIGN}.stat.json stat -json",
             nextpnr_opts=f"--report {DESIGN}.report.json --timing-allow-fail --seed {request.seed}",
             **board.synth_options)
     except AxoniteError:

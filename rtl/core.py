@@ -8,7 +8,7 @@
                        with LTD on plastic synapses
     LTPEngine        LTP: plastic synapses onto the neurons that fired, via the reverse index
     TraceImpulse     IMPULSE: trace impulses of the tick's events
-    WeightUpdate     the weight update of LTD (ROUTE) and of LTP, shared by the two phases
+    PipelinedWeightUpdate  the weight update of LTD (ROUTE) and of LTP, shared by the two phases
     LFSR             one draw per weight update (ROUTE, then LTP)
     AccessPort       IDLE: every region readable and writable; counters readable
     Counters         the 64-bit counters of spec §7, their high parts in one EBR
@@ -36,11 +36,11 @@ from firmware.errors import ConfigError
 from .access import REGISTER_REGIONS, AccessPort
 from .counters import Counters
 from .inputs import InputStage
-from .layout import unpack
+from .layout import pack, unpack
 from .memory import NO_COLLISIONS, SimpleMemory, SimulationMemories
 from .lfsr import LFSR
 from .neuron_engine import NeuronEngine
-from .plasticity import LTPEngine, WeightUpdate
+from .plasticity import LTPEngine, PipelinedWeightUpdate
 from .router import Router
 from .tick import Phase, TickController
 from .trace import TraceImpulse
@@ -227,7 +227,7 @@ class Core(wiring.Component):
         m.submodules.router = router = Router(c)
         m.submodules.impulse = impulse = TraceImpulse(c)
         m.submodules.ltp = ltp = LTPEngine(c)
-        m.submodules.updater = updater = WeightUpdate(c)
+        m.submodules.updater = updater = PipelinedWeightUpdate(c)
         m.submodules.lfsr = lfsr = LFSR()
 
         phase = tick.phase
@@ -312,8 +312,14 @@ class Core(wiring.Component):
         m.d.sync += [wb_addr.eq(Mux(ltp_p, ltp.synapse_wr.addr, router.synapse_wr.addr)),
                      wb_data.eq(Mux(ltp_p, ltp.synapse_wr.data, router.synapse_wr.data)),
                      wb_en.eq((route_p & router.synapse_wr.en) | (ltp_p & ltp.synapse_wr.en))]
+        # The weight update is pipelined like the register (PipelinedWeightUpdate, LATENCY 1):
+        # its new weight arrives in the write cycle and replaces the word's weight field.
+        assert PipelinedWeightUpdate.LATENCY == 1
+        wb_word = unpack(lay["synapse"], wb_data)
         with m.If(~idle):
-            m.d.comb += [synapse_mem.write.addr.eq(wb_addr), synapse_mem.write.data.eq(wb_data),
+            m.d.comb += [synapse_mem.write.addr.eq(wb_addr),
+                         synapse_mem.write.data.eq(pack(lay["synapse"], weight=updater.rule.new_weight,
+                                                        target=wb_word["target"])),
                          synapse_mem.write.en.eq(wb_en)]
 
         # Profiles in the rows of the first half of `tables`, projections in the second.

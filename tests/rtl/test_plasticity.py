@@ -10,7 +10,7 @@ from engine_harness import Harness, pulse, read_memory
 from firmware import (AllToAll, CoreConfig, FixedProbability, Network, STDPRule, compile_network)
 from firmware import formats as fmt
 from firmware.tables import decode
-from rtl.plasticity import LTPEngine, weight_update
+from rtl.plasticity import LTPEngine, PipelinedWeightUpdate, weight_update
 from sim import lfsr as golden_lfsr
 from sim.neuron import stochastic_round
 
@@ -47,6 +47,34 @@ def simulate_weight_update(vectors, weight_bits):
     return np.array(got, np.int64)
 
 
+def simulate_pipelined_weight_update(vectors, weight_bits):
+    """Drive a PipelinedWeightUpdate with one vector per cycle (back to back); return each
+    vector's result, read LATENCY cycles later."""
+    config = CoreConfig(n_neurons=8, n_inputs=8, n_synapses=64, n_segments=16, n_reverse=64,
+                        n_profiles=2, n_projections=2, weight_bits=weight_bits, max_delay=2)
+    dut = PipelinedWeightUpdate(config)
+    rule = dut.rule
+    ins = {"w": rule.weight, "a": rule.amplitude, "trace": rule.trace, "shift": rule.shift,
+           "w_min": rule.w_min, "w_max": rule.w_max, "draw": dut.draw}
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    got = []
+    n = len(vectors["w"])
+
+    async def bench(ctx):
+        for k in range(n + dut.LATENCY):
+            if k < n:
+                for name, sig in ins.items():
+                    ctx.set(sig, int(vectors[name][k]))
+            await ctx.tick()
+            if k >= dut.LATENCY - 1 and len(got) < n:
+                got.append(ctx.get(rule.new_weight))
+
+    sim.add_testbench(bench)
+    sim.run()
+    return np.array(got, np.int64)
+
+
 def extreme_vectors(rng, weight_bits):
     lo, hi = fmt.signed_range(weight_bits)
     grid = np.array(np.meshgrid([-128, -127, -1, 0, 1, 126, 127], [0, 1, 128, 254, 255],
@@ -73,11 +101,13 @@ def random_vectors(rng, n, weight_bits):
 
 
 @pytest.mark.parametrize("weight_bits", [8, 4])
-def test_weight_update_equals_clipped_stochastic_round(weight_bits):
+@pytest.mark.parametrize("simulate", [simulate_weight_update, simulate_pipelined_weight_update],
+                         ids=["combinational", "pipelined"])
+def test_weight_update_equals_clipped_stochastic_round(weight_bits, simulate):
     rng = np.random.default_rng(weight_bits)
     parts = [extreme_vectors(rng, weight_bits), random_vectors(rng, 2500, weight_bits)]
     vec = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    got = simulate_weight_update(vec, weight_bits)
+    got = simulate(vec, weight_bits)
     want = expected_update(vec["w"], vec["a"], vec["trace"], vec["shift"], vec["w_min"], vec["w_max"],
                            vec["draw"])
     bad = np.nonzero(got != want)[0]
