@@ -36,6 +36,7 @@ from .cobs import COBSDecoder, COBSEncoder
 from .core import Core
 from .link import Link, slow_period_for
 from .memory import SimpleMemory
+from .stream_register import StreamRegister
 from .uart import UARTRx, UARTTx
 
 LED_HOLD_S = 0.05             # an activity or error blink lasts 50 ms: visible, and short
@@ -129,7 +130,11 @@ class DeviceTop(wiring.Component):
                 m.d.comb += b.eq(a)
 
         wiring.connect(m, decoder.o, link.rx)
-        wiring.connect(m, link.tx, encoder.i)
+        # A register between the Link's reply bytes (its byte adder) and the encoder's zero test
+        # and block bookkeeping: the two in one cycle were the device's longest path.
+        m.submodules.tx_register = tx_register = StreamRegister(link.tx.payload.shape())
+        wiring.connect(m, link.tx, tx_register.i)
+        wiring.connect(m, tx_register.o, encoder.i)
         m.d.comb += link.rx_byte.eq(decoder.i.valid & decoder.i.ready & (decoder.i.payload != P.DELIMITER))
 
         if self.byte_level:

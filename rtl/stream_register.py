@@ -1,0 +1,26 @@
+"""A one-beat register in a stream (amaranth.lib.stream), to cut a long path between two blocks."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+
+class StreamRegister(wiring.Component):
+    """`o` is `i` delayed by one register: a beat taken on `i` is offered on `o` from the next
+    cycle. Full throughput (`i.ready` = not holding a beat, or `o` takes the held one), so the
+    only combinational path through it is `o.ready` to `i.ready`; `o.valid` and `o.payload`
+    come from flip-flops."""
+
+    def __init__(self, payload_shape):
+        self._payload_shape = payload_shape
+        super().__init__({"i": In(stream.Signature(payload_shape)), "o": Out(stream.Signature(payload_shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        held = Signal(self._payload_shape, name="held", reset_less=True)
+        m.d.comb += [self.i.ready.eq(~self.o.valid | self.o.ready), self.o.payload.eq(held)]
+        with m.If(self.i.ready):
+            m.d.sync += [self.o.valid.eq(self.i.valid), held.eq(self.i.payload)]
+        return m
