@@ -70,12 +70,13 @@ class PipelinedWeightUpdate(wiring.Component):
     cycle, as `rule.new_weight` one cycle later (`LATENCY`); an update can start every cycle.
 
     The operand cycle ends in registers: amplitude * trace + (draw mod 2**shift) in a
-    `MultiplyAdd` (on an iCE40 the SB_MAC16's own adder and output register), the weight and
-    the bounds, and the bounds relative to the weight, lo = w_min - weight and hi = w_max - weight.
-    The next cycle shifts the sum right by `shift` (r) and clips with the relative bounds, which
-    need not wait for the add: weight + r < w_min exactly when r < lo, so the result is w_min
-    if r < lo, else w_max if r > hi, else (weight + r) in weight bits (it lies in the bounds).
-    That is `weight_update` for every operand, w_min > w_max included."""
+    `MultiplyAdd` (on an iCE40 the SB_MAC16's own adder and output register), the weight, the
+    shift, and the bounds relative to the weight, lo = w_min - weight and hi = w_max - weight.
+    The next cycle shifts the sum right by `shift` (r) and clips r with the relative bounds
+    (weight + r < w_min exactly when r < lo): the result is weight + lo = w_min if r < lo,
+    else weight + hi = w_max if r > hi, else weight + r, which lies in the bounds, so the add
+    needs only the weight's bits. That is `weight_update` for every operand, w_min > w_max
+    included; the bounds are not held, only their distances from the weight."""
 
     LATENCY = 1
 
@@ -94,11 +95,10 @@ class PipelinedWeightUpdate(wiring.Component):
             return register
 
         weight, shift = held(r.weight, "held_weight"), held(r.shift, "held_shift")
-        w_min, w_max = held(r.w_min, "held_w_min"), held(r.w_max, "held_w_max")
         lo, hi = held(r.w_min - r.weight, "lo"), held(r.w_max - r.weight, "hi")    # exact: one bit wider
         rounded = mac.o >> shift                                 # arithmetic: the sum is signed
-        m.d.comb += r.new_weight.eq(Mux(rounded < lo, w_min, Mux(rounded > hi, w_max,
-                                                                 (weight + rounded)[:len(r.weight)])))
+        step = Mux(rounded < lo, lo, Mux(rounded > hi, hi, rounded))
+        m.d.comb += r.new_weight.eq((weight + step[:len(r.weight)])[:len(r.weight)])
         return m
 
 
