@@ -9,9 +9,9 @@ from amaranth.lib.wiring import In, Out
 
 class StreamRegister(wiring.Component):
     """`o` is `i` delayed by one register: a beat taken on `i` is offered on `o` from the next
-    cycle. Full throughput (`i.ready` = not holding a beat, or `o` takes the held one), so the
-    only combinational path through it is `o.ready` to `i.ready`; `o.valid` and `o.payload`
-    come from flip-flops."""
+    cycle. `i.ready` is 1 while the register is empty, so a beat goes through at most every
+    other cycle, and nothing combinational passes through: `i.ready`, `o.valid` and
+    `o.payload` all come from flip-flops."""
 
     def __init__(self, payload_shape):
         self._payload_shape = payload_shape
@@ -20,7 +20,9 @@ class StreamRegister(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         held = Signal(self._payload_shape, name="held", reset_less=True)
-        m.d.comb += [self.i.ready.eq(~self.o.valid | self.o.ready), self.o.payload.eq(held)]
-        with m.If(self.i.ready):
+        m.d.comb += [self.i.ready.eq(~self.o.valid), self.o.payload.eq(held)]
+        with m.If(~self.o.valid):
             m.d.sync += [self.o.valid.eq(self.i.valid), held.eq(self.i.payload)]
+        with m.Elif(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
         return m

@@ -131,7 +131,8 @@ class DeviceTop(wiring.Component):
 
         wiring.connect(m, decoder.o, link.rx)
         # A register between the Link's reply bytes (its byte adder) and the encoder's zero test
-        # and block bookkeeping: the two in one cycle were the device's longest path.
+        # and block bookkeeping: the two in one cycle were the device's longest path. A byte
+        # every other cycle is far more than the UART's one per 10 bit times.
         m.submodules.tx_register = tx_register = StreamRegister(link.tx.payload.shape())
         wiring.connect(m, link.tx, tx_register.i)
         wiring.connect(m, tx_register.o, encoder.i)
