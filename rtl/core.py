@@ -301,10 +301,9 @@ class Core(wiring.Component):
             reads(mem[name], (route_p, getattr(router, f"{name}_rd")))
         for name in ("synapse", "reverse_ptr", "reverse"):
             reads(mem[name], (ltp_p, getattr(ltp, f"{name}_rd")))
-        # The new weights of ROUTE (LTD) and LTP reach the synapse memory through one write-back
-        # register, loaded every cycle (so yosys's `share` does not give the weight update's
-        # multiply to a trace decay, whose results are used in NEURON only) and written the next
-        # cycle; the engines issue no synapse read in that cycle.
+        # The synapse words of ROUTE (LTD) and LTP reach the synapse memory through one write-back
+        # register after the phase multiplexer (address, word, enable; loaded every cycle) and
+        # are written the next cycle; the engines issue no synapse read in that cycle.
         synapse_mem = mem["synapse"]
         wb_addr = Signal.like(synapse_mem.write.addr, name="synapse_wb_addr", reset_less=True)
         wb_data = Signal.like(synapse_mem.write.data, name="synapse_wb_data", reset_less=True)

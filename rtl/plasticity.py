@@ -106,9 +106,11 @@ class LTPEngine(wiring.Component):
     """`start` runs LTP for the spiking neurons, events `first` .. n_events-1 of the event list
     (the host inputs come first in the list; LTP does not look at them).
     Each update reads the reverse entry (Q0), then the synapse word, the source's pre-trace and
-    the projection (Q1), computes the new weight with one LFSR draw (Q2, on `updater`) into the
-    core's write-back register, which writes the synapse word in the next cycle (Q3). No synapse read is issued in a cycle in which a write
-    happens, so a single-port synapse memory (SPRAM) works: two cycles per update in a long run."""
+    the projection (Q1), starts the weight update with one LFSR draw (Q2, on `updater`) and
+    puts the synapse word on `synapse_wr`; the core's write-back register writes it in the next
+    cycle (Q3), with the new weight in its weight field. No synapse read is issued in a cycle in
+    which a write happens, so a single-port synapse memory (SPRAM) works: two cycles per update
+    in a long run."""
 
     def __init__(self, config):
         self.config = c = config
