@@ -92,8 +92,7 @@ ICEBREAKER_CLOCK_HZ = 24_000_000
 ULX3S_CONFIG = CoreConfig(n_neurons=4096, n_inputs=1024, n_synapses=49152, n_segments=8192,
                           n_reverse=16384)
 # 30 MHz: a whole multiple of the 3 Mbaud UART, exact from the 25 MHz oscillator. The default
-# configuration reached 35.0 MHz (nextpnr seed 1), just under the 35.71 MHz the PLL gives for
-# 36, so 30 leaves it margin (docs/benchmarks.md, "Board builds").
+# configuration reaches 48.17 MHz there (nextpnr seed 1; docs/benchmarks.md, "Board builds").
 ULX3S_CLOCK_HZ = 30_000_000
 
 ICE40UP5K_RESOURCES = {
