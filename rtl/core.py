@@ -40,7 +40,7 @@ from .layout import pack, unpack
 from .memory import NO_COLLISIONS, SimpleMemory, SimulationMemories
 from .lfsr import LFSR
 from .neuron_engine import NeuronEngine
-from .plasticity import LTPEngine, PipelinedWeightUpdate
+from .plasticity import WRITE_DELAY, LTPEngine, PipelinedWeightUpdate
 from .router import Router
 from .tick import Phase, TickController
 from .trace import TraceImpulse
@@ -301,20 +301,22 @@ class Core(wiring.Component):
             reads(mem[name], (route_p, getattr(router, f"{name}_rd")))
         for name in ("synapse", "reverse_ptr", "reverse"):
             reads(mem[name], (ltp_p, getattr(ltp, f"{name}_rd")))
-        # The new weights of ROUTE (LTD) and LTP reach the synapse memory through one write-back
-        # register, loaded every cycle (so yosys's `share` does not give the weight update's
-        # multiply to a trace decay, whose results are used in NEURON only) and written the next
-        # cycle; the engines issue no synapse read in that cycle.
+        # The new weights of ROUTE (LTD) and LTP reach the synapse memory through one chain of
+        # WRITE_DELAY write-back registers (address, word, enable), the first after the phase
+        # multiplexer, loaded every cycle; the word is written from the last, with the pipelined
+        # update's new weight (ready then) in its weight field. The engines issue no synapse read
+        # in that cycle. Loaded every cycle, the registers also keep yosys's `share` from giving
+        # a multiply of the update's to a trace decay.
         synapse_mem = mem["synapse"]
-        wb_addr = Signal.like(synapse_mem.write.addr, name="synapse_wb_addr", reset_less=True)
-        wb_data = Signal.like(synapse_mem.write.data, name="synapse_wb_data", reset_less=True)
-        wb_en = Signal(name="synapse_wb_en")
-        m.d.sync += [wb_addr.eq(Mux(ltp_p, ltp.synapse_wr.addr, router.synapse_wr.addr)),
-                     wb_data.eq(Mux(ltp_p, ltp.synapse_wr.data, router.synapse_wr.data)),
-                     wb_en.eq((route_p & router.synapse_wr.en) | (ltp_p & ltp.synapse_wr.en))]
-        # The weight update is pipelined like the register (PipelinedWeightUpdate, LATENCY 1):
-        # its new weight arrives in the write cycle and replaces the word's weight field.
-        assert PipelinedWeightUpdate.LATENCY == 1
+        wb_addr = Mux(ltp_p, ltp.synapse_wr.addr, router.synapse_wr.addr)
+        wb_data = Mux(ltp_p, ltp.synapse_wr.data, router.synapse_wr.data)
+        wb_en = (route_p & router.synapse_wr.en) | (ltp_p & ltp.synapse_wr.en)
+        for stage in range(WRITE_DELAY):
+            addr = Signal.like(synapse_mem.write.addr, name=f"synapse_wb_addr_{stage}", reset_less=True)
+            word = Signal.like(synapse_mem.write.data, name=f"synapse_wb_data_{stage}", reset_less=True)
+            en = Signal(name=f"synapse_wb_en_{stage}")
+            m.d.sync += [addr.eq(wb_addr), word.eq(wb_data), en.eq(wb_en)]
+            wb_addr, wb_data, wb_en = addr, word, en
         wb_word = unpack(lay["synapse"], wb_data)
         with m.If(~idle):
             m.d.comb += [synapse_mem.write.addr.eq(wb_addr),

@@ -9,7 +9,7 @@ each engine drives the operands on its `updater` port and takes the new weight b
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -17,7 +17,7 @@ from firmware import formats as fmt
 
 from .dsp import MultiplyAdd
 from .layout import pack, unpack
-from .ports import done_when_idle, read_port, write_port
+from .ports import delayed, done_when_idle, read_port, write_port
 
 
 def draw_bits(draw, shift):
@@ -67,18 +67,19 @@ class WeightUpdate(wiring.Component):
 
 class PipelinedWeightUpdate(wiring.Component):
     """`weight_update` of the operands on `rule`, with `draw` (the LFSR's next value) of the same
-    cycle, as `rule.new_weight` one cycle later (`LATENCY`); an update can start every cycle.
+    cycle, as `rule.new_weight` `LATENCY` cycles later (from a register); an update can start
+    every cycle.
 
     The operand cycle ends in registers: amplitude * trace + (draw mod 2**shift) in a
     `MultiplyAdd` (on an iCE40 the SB_MAC16's own adder and output register), the weight, the
-    shift, and the bounds relative to the weight, lo = w_min - weight and hi = w_max - weight.
-    The next cycle shifts the sum right by `shift` (r) and clips r with the relative bounds
-    (weight + r < w_min exactly when r < lo): the result is weight + lo = w_min if r < lo,
-    else weight + hi = w_max if r > hi, else weight + r, which lies in the bounds, so the add
-    needs only the weight's bits. That is `weight_update` for every operand, w_min > w_max
-    included; the bounds are not held, only their distances from the weight."""
+    shift, the bounds, and the bounds relative to the weight, lo = w_min - weight and
+    hi = w_max - weight. The next cycle shifts the sum right by `shift` (r) and clips: the
+    result is w_min if r < lo (exactly when weight + r < w_min), else w_max if r > hi, else
+    weight + r in weight bits (it lies in the bounds); so the add runs beside the comparisons,
+    not after them. That is `weight_update` for every operand, w_min > w_max included; the
+    result goes to a register."""
 
-    LATENCY = 1
+    LATENCY = 2
 
     def __init__(self, config):
         super().__init__({"rule": In(updater_signature(config)), "draw": In(fmt.LFSR_BITS)})
@@ -95,20 +96,30 @@ class PipelinedWeightUpdate(wiring.Component):
             return register
 
         weight, shift = held(r.weight, "held_weight"), held(r.shift, "held_shift")
+        w_min, w_max = held(r.w_min, "held_w_min"), held(r.w_max, "held_w_max")
         lo, hi = held(r.w_min - r.weight, "lo"), held(r.w_max - r.weight, "hi")    # exact: one bit wider
         rounded = mac.o >> shift                                 # arithmetic: the sum is signed
-        step = Mux(rounded < lo, lo, Mux(rounded > hi, hi, rounded))
-        m.d.comb += r.new_weight.eq((weight + step[:len(r.weight)])[:len(r.weight)])
+        result = held(Mux(rounded < lo, w_min, Mux(rounded > hi, w_max, (weight + rounded)[:len(r.weight)])),
+                      "new_weight")
+        m.d.comb += r.new_weight.eq(result)
         return m
+
+
+# Cycles from an engine's `synapse_wr` (in the cycle of its operands on `updater`) to the write
+# of the synapse word: the core's write-back registers, one per cycle of the pipelined update.
+# The engines issue no synapse read in the write's cycle.
+WRITE_DELAY = PipelinedWeightUpdate.LATENCY
 
 
 class LTPEngine(wiring.Component):
     """`start` runs LTP for the spiking neurons, events `first` .. n_events-1 of the event list
     (the host inputs come first in the list; LTP does not look at them).
     Each update reads the reverse entry (Q0), then the synapse word, the source's pre-trace and
-    the projection (Q1), computes the new weight with one LFSR draw (Q2, on `updater`) into the
-    core's write-back register, which writes the synapse word in the next cycle (Q3). No synapse read is issued in a cycle in which a write
-    happens, so a single-port synapse memory (SPRAM) works: two cycles per update in a long run."""
+    the projection (Q1), computes the new weight with one LFSR draw (Q2, on `updater`) and puts the
+    synapse word on `synapse_wr`, which the core writes WRITE_DELAY cycles later (its write-back
+    registers; the new weight replaces the word's weight field). No synapse read is issued in a
+    cycle in which a write happens, so a single-port synapse memory (SPRAM) works: two cycles
+    per update in a long run."""
 
     def __init__(self, config):
         self.config = c = config
@@ -143,8 +154,11 @@ class LTPEngine(wiring.Component):
                      self.reverse_rd.addr.eq(rev_cur)]
         pointer = unpack(lay["reverse_ptr"], self.reverse_ptr_rd.data)
 
-        q1_valid, q2_valid, q3_valid = Signal(), Signal(), Signal()
+        q1_valid, q2_valid = Signal(), Signal()
         issue = Signal()
+        # The write of a Q2 update happens WRITE_DELAY cycles later (the core's write-back).
+        after_q2 = delayed(m, q2_valid, WRITE_DELAY, "after_q2")
+        write_next = ([q2_valid] + after_q2)[WRITE_DELAY - 1]
 
         with m.FSM(name="ltp"):
             with m.State("IDLE"):
@@ -172,7 +186,7 @@ class LTPEngine(wiring.Component):
                 m.d.comb += walking.eq(1)
                 with m.If(rev_left == 0):
                     m.next = "EVENT"
-                with m.Elif(~q2_valid):          # a write (Q3) next cycle would meet our Q1 read
+                with m.Elif(~write_next):        # a write next cycle would meet our Q1 read
                     m.d.comb += issue.eq(1)
                     m.d.sync += [rev_cur.eq(rev_cur + 1), rev_left.eq(rev_left - 1)]
             with m.State("FLUSH"):
@@ -195,13 +209,12 @@ class LTPEngine(wiring.Component):
         m.d.comb += [u.weight.eq(synapse["weight"]), u.amplitude.eq(proj["a_plus"]), u.trace.eq(trace),
                      u.shift.eq(proj["lr_shift"]), u.w_min.eq(proj["w_min"]), u.w_max.eq(proj["w_max"])]
         m.d.comb += [self.step.eq(q2_valid), self.update.eq(q2_valid)]
-        m.d.sync += q3_valid.eq(q2_valid)
 
         # ... to the core's write-back register (written in Q3).
         m.d.comb += [self.synapse_wr.addr.eq(q2_addr),
                      self.synapse_wr.data.eq(pack(lay["synapse"], weight=u.new_weight, target=synapse["target"])),
                      self.synapse_wr.en.eq(q2_valid)]
 
-        m.d.comb += self.busy.eq(walking | q1_valid | q2_valid | q3_valid)
+        m.d.comb += self.busy.eq(walking | q1_valid | q2_valid | Cat(*after_q2).any())
         done_when_idle(m, self.busy, self.done)
         return m
