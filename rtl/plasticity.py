@@ -15,6 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 
+from .compare import less_than
 from .dsp import MultiplyAdd
 from .layout import pack, unpack
 from .ports import delayed, done_when_idle, read_port, write_port
@@ -174,7 +175,7 @@ class LTPEngine(wiring.Component):
             with m.State("POINTER"):             # source in: read its reverse pointer
                 m.d.comb += walking.eq(1)
                 m.d.sync += index.eq(index + 1)
-                with m.If(self.events_rd.data < NI):
+                with m.If(less_than(self.events_rd.data, NI)):
                     m.next = "EVENT"             # an input axon: no LTP
                 with m.Else():
                     m.next = "ENTRIES"
@@ -197,7 +198,7 @@ class LTPEngine(wiring.Component):
         entry = unpack(lay["reverse"], self.reverse_rd.data)
         q2_addr, q2_input = Signal.like(entry["synapse"], reset_less=True), Signal(reset_less=True)
         m.d.sync += [q1_valid.eq(issue), q2_valid.eq(q1_valid), q2_addr.eq(entry["synapse"]),
-                     q2_input.eq(entry["source"] < NI)]
+                     q2_input.eq(less_than(entry["source"], NI))]
         m.d.comb += [self.synapse_rd.addr.eq(entry["synapse"]), self.x_in_rd.addr.eq(entry["source"]),
                      self.x_n_rd.addr.eq(entry["source"] - NI), self.projection_rd.addr.eq(entry["projection"])]
 

@@ -32,6 +32,7 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 
+from .compare import less_than
 from .layout import pack, unpack
 from .plasticity import WRITE_DELAY, updater_signature
 from .ports import delayed, done_when_idle, read_port, write_port
@@ -158,7 +159,7 @@ class Router(wiring.Component):
                 arrival = Signal(fmt.bits_for(2 * D + 1))
                 m.d.comb += [arrival.eq(self.slot + segment["delay_m1"] + 1), fifo.w_en.eq(1),
                              pushed.syn_ptr.eq(segment["syn_ptr"]), pushed.syn_count.eq(segment["syn_count"]),
-                             pushed.slot.eq(Mux(arrival >= D, arrival - D, arrival)),
+                             pushed.slot.eq(Mux(~less_than(arrival, D), arrival - D, arrival)),
                              pushed.window.eq(segment["window"]), pushed.projection.eq(segment["projection"])]
                 # A full FIFO: wait here; the segment word stays on the read port (same address).
                 with m.If(fifo.w_rdy):
