@@ -34,13 +34,14 @@ from firmware.config import CoreConfig
 from firmware.errors import ConfigError
 
 from .access import REGISTER_REGIONS, AccessPort
+from .compare import less_than
 from .counters import Counters
 from .inputs import InputStage
 from .layout import pack, unpack
 from .memory import NO_COLLISIONS, SimpleMemory, SimulationMemories
 from .lfsr import LFSR
 from .neuron_engine import NeuronEngine
-from .plasticity import LTPEngine, PipelinedWeightUpdate
+from .plasticity import WRITE_DELAY, LTPEngine, PipelinedWeightUpdate
 from .router import Router
 from .tick import Phase, TickController
 from .trace import TraceImpulse
@@ -132,7 +133,9 @@ class Core(wiring.Component):
     ascend (others are dropped, counted, and pulse `in_dropped`). `in_level` entries are queued
     of `input_depth`; `consumed` counts the entries used since power-on (mod 2**32), flushed
     ones included (`flush_inputs` empties the queue). `clear_counters` zeroes the counters only.
-    Control: `step` with `step_ticks` runs that many ticks; `freerun` runs a tick every
+    Control: `step` with `step_ticks` runs that many ticks (up to 2**step_bits - 1: a reader
+    that steps one tick at a time, like the Link, saves the 32-bit count with step_bits = 1);
+    `freerun` runs a tick every
     `period` cycles and counts an overrun when a tick takes longer. `clear` zeroes the state.
     Output port: spikes of output neurons as (`out_tick`, `out_neuron`), a FIFO of
     `output_depth` (with `output_tick` False the FIFO does not keep the tick and `out_tick` is
@@ -144,12 +147,13 @@ class Core(wiring.Component):
     """
 
     def __init__(self, config: CoreConfig, input_depth: int = 512, output_depth: int = 512,
-                 memories=None, output_tick: bool = True):
+                 memories=None, output_tick: bool = True, step_bits: int = 32):
         if not isinstance(config, CoreConfig):
             raise ConfigError(f"Core needs a CoreConfig, got {config!r}")
         self.config = config
         self.regions = fmt.memory_map(config)
         self.input_depth, self.output_depth, self.output_tick = input_depth, output_depth, output_tick
+        self.step_bits = step_bits
         self.memories = memories or SimulationMemories()
         region_width, addr_width, data_width = AccessPort.widths(config)
         super().__init__({
@@ -172,7 +176,7 @@ class Core(wiring.Component):
             "in_dropped": Out(1),
             "out_lost": Out(1),
             "step": In(1),
-            "step_ticks": In(32),
+            "step_ticks": In(step_bits),
             "freerun": In(1),
             "period": In(32),
             "clear": In(1),
@@ -220,7 +224,7 @@ class Core(wiring.Component):
         m.submodules.mem_state, m.submodules.mem_traces = state.memory, traces.memory
 
         # --- engines -----------------------------------------------------------------------------
-        m.submodules.tick = tick = TickController(c)
+        m.submodules.tick = tick = TickController(c, self.step_bits)
         m.submodules.access = access = AccessPort(c)
         m.submodules.inputs = inputs = InputStage(c)
         m.submodules.neurons = neurons = NeuronEngine(c)
@@ -253,7 +257,7 @@ class Core(wiring.Component):
         # --- clearing the state --------------------------------------------------------------------
         clear_depth = max(self.regions[n].depth for n in fmt.STATE_REGIONS if n not in REGISTER_REGIONS)
         clear_addr = Signal(range(clear_depth + 1), init=clear_depth)
-        clearing = clear_addr < clear_depth
+        clearing = less_than(clear_addr, clear_depth)
         with m.If(tick.start & in_phase[Phase.CLEAR]):
             m.d.sync += clear_addr.eq(0)
         with m.Elif(clearing):
@@ -301,19 +305,20 @@ class Core(wiring.Component):
             reads(mem[name], (route_p, getattr(router, f"{name}_rd")))
         for name in ("synapse", "reverse_ptr", "reverse"):
             reads(mem[name], (ltp_p, getattr(ltp, f"{name}_rd")))
-        # The synapse words of ROUTE (LTD) and LTP reach the synapse memory through one write-back
-        # register after the phase multiplexer (address, word, enable; loaded every cycle) and
-        # are written the next cycle; the engines issue no synapse read in that cycle.
+        # The synapse words of ROUTE (LTD) and LTP reach the synapse memory through a chain of
+        # WRITE_DELAY write-back registers after the phase multiplexer (address, word, enable;
+        # loaded every cycle); the word is written from the last, with the pipelined update's new
+        # weight (ready then) in its weight field. The engines issue no synapse read in that cycle.
         synapse_mem = mem["synapse"]
-        wb_addr = Signal.like(synapse_mem.write.addr, name="synapse_wb_addr", reset_less=True)
-        wb_data = Signal.like(synapse_mem.write.data, name="synapse_wb_data", reset_less=True)
-        wb_en = Signal(name="synapse_wb_en")
-        m.d.sync += [wb_addr.eq(Mux(ltp_p, ltp.synapse_wr.addr, router.synapse_wr.addr)),
-                     wb_data.eq(Mux(ltp_p, ltp.synapse_wr.data, router.synapse_wr.data)),
-                     wb_en.eq((route_p & router.synapse_wr.en) | (ltp_p & ltp.synapse_wr.en))]
-        # The weight update is pipelined like the register (PipelinedWeightUpdate, LATENCY 1):
-        # its new weight arrives in the write cycle and replaces the word's weight field.
-        assert PipelinedWeightUpdate.LATENCY == 1
+        wb_addr = Mux(ltp_p, ltp.synapse_wr.addr, router.synapse_wr.addr)
+        wb_data = Mux(ltp_p, ltp.synapse_wr.data, router.synapse_wr.data)
+        wb_en = (route_p & router.synapse_wr.en) | (ltp_p & ltp.synapse_wr.en)
+        for stage in range(WRITE_DELAY):
+            addr = Signal.like(synapse_mem.write.addr, name=f"synapse_wb_addr_{stage}", reset_less=True)
+            word = Signal.like(synapse_mem.write.data, name=f"synapse_wb_data_{stage}", reset_less=True)
+            en = Signal(name=f"synapse_wb_en_{stage}")
+            m.d.sync += [addr.eq(wb_addr), word.eq(wb_data), en.eq(wb_en)]
+            wb_addr, wb_data, wb_en = addr, word, en
         wb_word = unpack(lay["synapse"], wb_data)
         with m.If(~idle):
             m.d.comb += [synapse_mem.write.addr.eq(wb_addr),
@@ -380,11 +385,11 @@ class Core(wiring.Component):
                       (impulse_p, impulse.y_wr.addr, {"y": impulse.y_wr, "x": impulse.x_n_wr}))
         with m.If(idle & pre_wr.en):
             m.d.comb += [state.field("x_in", state.write.data).eq(pre_wr.data),
-                         state.field("x_in", state.write.en).eq((pre_wr.addr < NI).replicate(fmt.TRACE_BITS)),
+                         state.field("x_in", state.write.en).eq(less_than(pre_wr.addr, NI).replicate(fmt.TRACE_BITS)),
                          traces.field("x", traces.write.data).eq(pre_wr.data),
-                         traces.field("x", traces.write.en).eq((pre_wr.addr >= NI).replicate(fmt.TRACE_BITS))]
+                         traces.field("x", traces.write.en).eq((~less_than(pre_wr.addr, NI)).replicate(fmt.TRACE_BITS))]
         neuron_half = Signal()
-        m.d.sync += neuron_half.eq(pre_rd.addr >= NI)
+        m.d.sync += neuron_half.eq(~less_than(pre_rd.addr, NI))
         m.d.comb += pre_rd.data.eq(Mux(neuron_half, traces.field("x", traces.read.data),
                                        state.field("x_in", state.read.data)))
 
@@ -392,12 +397,12 @@ class Core(wiring.Component):
         with m.If(clear_p):
             accumulator = mem["accumulator"]
             m.d.comb += [accumulator.write.addr.eq(clear_addr), accumulator.write.data.eq(0),
-                         accumulator.write.en.eq(clearing & (clear_addr < self.regions["accumulator"].depth))]
+                         accumulator.write.en.eq(clearing & less_than(clear_addr, self.regions["accumulator"].depth))]
             for memory, names, depth in ((state, ("u", "v", "ref", "x_in"), rows), (traces, ("y", "x"), N)):
                 m.d.comb += [memory.write.addr.eq(clear_addr), memory.write.data.eq(0)]
                 for name in names:
                     m.d.comb += memory.field(name, memory.write.en).eq(
-                        (clearing & (clear_addr < depth)).replicate(memory.widths[name]))
+                        (clearing & less_than(clear_addr, depth)).replicate(memory.widths[name]))
 
         # --- the event list: inputs (PREPARE), then spiking neurons (NEURON) -------------------------
         # One entry: an axon, or a tick end with its repeat count (the protocol's INPUT entry).

@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 
+from .compare import less_than
 from .ports import done_when_idle
 
 
@@ -48,7 +49,7 @@ class InputStage(wiring.Component):
                     m.d.sync += used.eq(0)
             with m.Else():
                 m.d.comb += [self.fifo_en.eq(1), self.consumed.eq(1)]
-                with m.If((self.fifo_axon < self.config.n_inputs) & (self.fifo_axon >= previous)):
+                with m.If(less_than(self.fifo_axon, self.config.n_inputs) & (self.fifo_axon >= previous)):
                     m.d.comb += [self.append_valid.eq(1), self.append_axon.eq(self.fifo_axon[:len(self.append_axon)])]
                     m.d.sync += previous.eq(self.fifo_axon + 1)
                 with m.Else():

@@ -77,10 +77,12 @@ from firmware.config import CoreConfig
 from firmware.errors import ConfigError
 
 from .cobs import DECODED_BEAT, FRAME_BEAT
+from .compare import greater_than, less_than
 from .crc import crc16_update
 from .memory import SimpleMemory
 
 BUILD = 1
+LINK_STEP_BITS = 1                  # the Link steps the core one tick at a time (Core's step_bits)
 STEP_QUEUE = 4
 FREERUN_FLUSH_S = 0.02
 CRC_INIT = P.crc16(b"")
@@ -190,7 +192,7 @@ def slow_period_for(clock_hz: int) -> int:
 
 def core_signature_members(config: CoreConfig, input_depth: int):
     from .core import Core
-    core = Core(config, input_depth=input_depth)
+    core = Core(config, input_depth=input_depth, step_bits=LINK_STEP_BITS)
     core._MustUse__silence = True
     return core.signature.members
 
@@ -580,8 +582,8 @@ class Link(wiring.Component):
         m.d.comb += [tx_byte.eq(alu[:8]), self.tx.payload.data.eq(tx_byte)]
         tx_go = self.tx.valid & self.tx.ready
 
-        ref_valid = reason >= FIRST_REF_VALID
-        is_error = reason < R_ERROR
+        ref_valid = ~less_than(reason, FIRST_REF_VALID)
+        is_error = less_than(reason, R_ERROR)
 
         # --- buf's next read address --------------------------------------------------------
         P_HOLD, P_INC, P_RET, P_DATA, P_HIGH, P_TABLE, P_SLOT, P_FIXED = range(8)
@@ -656,16 +658,16 @@ class Link(wiring.Component):
         def flush():
             m.next = "FLUSH"
 
-        overflow = ((npay >> 1) + self.in_level) > self.input_depth     # an INPUT that does not fit
+        overflow = greater_than((npay >> 1) + self.in_level, self.input_depth)     # an INPUT that does not fit
 
         # --- the checks, in the protocol's order -------------------------------------------------
         checks = {                      # reason: refused when
-            R_OVERSIZE_FRAME: enc > lay.frame_area,
+            R_OVERSIZE_FRAME: greater_than(enc, lay.frame_area),
             R_FRAMING: ferr,
-            R_TRUNCATED: n < P.HEADER_SIZE + P.CRC_SIZE,
+            R_TRUNCATED: less_than(n, P.HEADER_SIZE + P.CRC_SIZE),
             R_BAD_CRC: crc != 0,
             R_VERSION: ~ver_ok,
-            R_OVERSIZE: len_big | (len_eq & (npay > max_pl)),
+            R_OVERSIZE: len_big | (len_eq & greater_than(npay, max_pl)),
             R_BAD_LENGTH: ~len_eq,
             R_UNKNOWN_OPCODE: ~is_op(*(op for op in P.Op if op < 0x80)),
             R_SIZE: is_op(P.Op.HELLO, P.Op.STOP, P.Op.RESET, P.Op.STEP, P.Op.FREERUN, P.Op.SEED,
@@ -673,12 +675,12 @@ class Link(wiring.Component):
             R_INPUT_ODD: is_op(P.Op.INPUT) & npay[0],
             R_BUSY: (is_op(P.Op.READ, P.Op.WRITE, P.Op.FREERUN, P.Op.COUNTERS, P.Op.SEED) & busy)
                     | (is_op(P.Op.STEP) & (freerun | ((waiting == STEP_QUEUE) & arg_nz))),
-            R_ACCESS_SIZE: Mux(is_read, npay != e_size, is_write & (npay < P.REGION_ACCESS.size)),
+            R_ACCESS_SIZE: Mux(is_read, npay != e_size, is_write & less_than(npay, P.REGION_ACCESS.size)),
             R_BAD_ARGUMENT: is_op(P.Op.SEED) & ~arg_nz,
-            R_BAD_REGION: is_access & (p_region >= n_regions),
+            R_BAD_REGION: is_access & ~less_than(p_region, n_regions),
             R_WORD_SIZE: p_wb != wbytes,
             R_OUT_OF_RANGE: (p_addr[16:] != 0) | (access_end > depth),
-            R_READ_OVERSIZE: is_read & (dv > max_pl),
+            R_READ_OVERSIZE: is_read & greater_than(dv, max_pl),
             R_WRITE_SIZE: is_write & (dv != npay),
             R_READ_ONLY: is_write & (p_region == counters_index),
         }
@@ -699,7 +701,7 @@ class Link(wiring.Component):
                         m.next = "CHECK"
                     with m.Else():
                         # (n may wrap beyond 2047 bytes: such a frame is OVERSIZE anyway)
-                        m.d.comb += rx_store.eq(n < lay.frame_area)
+                        m.d.comb += rx_store.eq(less_than(n, lay.frame_area))
                         m.d.sync += n.eq(n + 1)
                 with m.Elif(~cur_active & (waiting != 0)):
                     m.d.sync += [cur_active.eq(1), q_head.eq(q_head + 1), waiting.eq(waiting - 1)]
@@ -714,6 +716,14 @@ class Link(wiring.Component):
             # --- frame and command checks: one a cycle; some need data first ---
             with m.State("CHECK"):
                 m.d.sync += region.eq(p_region[:5])
+                # buf's next address follows the check, not its outcome (a refusal goes on to
+                # T_START, which sets the address anew): `refused` stays off that path
+                with m.Switch(reason):
+                    with m.Case(R_TRUNCATED):
+                        go(P_FIXED, A_FRAME)
+                    with m.Case(R_BAD_REGION):
+                        with m.If(is_access):
+                            go(P_TABLE)
                 with m.If(refused):
                     if max_pl != P.MAX_PAYLOAD:
                         m.d.sync += dv.eq(Mux(len_big, P.MAX_PAYLOAD, max_pl))
@@ -722,13 +732,11 @@ class Link(wiring.Component):
                     m.d.sync += reason.eq(reason + 1)
                     with m.Switch(reason):
                         with m.Case(R_TRUNCATED):       # the frame is worth reading: CRC, header
-                            go(P_FIXED, A_FRAME)
                             m.d.sync += [crc.eq(CRC_INIT), fed.eq(0), arg_nz.eq(0), drop_cnt.eq(0)]
                             alu_mode(1, B_ZERO, 0)
                             m.next = "PASS"
                         with m.Case(R_BAD_REGION):      # a READ / WRITE: its region's table entry
                             with m.If(is_access):
-                                go(P_TABLE)
                                 m.d.sync += fcnt.eq(3)
                                 m.next = "TABLE"
                             with m.Else():
@@ -835,30 +843,33 @@ class Link(wiring.Component):
             with m.State("WRITE_CHECK"):
                 top = (width - 1)[:3]           # the top byte's highest allowed bit
                 illegal = (data & Array(Const(0xFF ^ ((2 << t) - 1), 8) for t in range(8))[top]).any()
+                # (buf's read address does not depend on at_end: a read past the frame is harmless)
+                go(P_INC)
                 with m.If(at_end):
                     with m.If(bad):
                         m.next = "T_START"      # reason: R_BAD_VALUE
                     with m.Else():
-                        go(P_FIXED, A_WORDS)
-                        m.d.sync += [bidx.eq(0), bad.eq(0)]
-                        m.next = "WRITE_WORD"
+                        m.next = "WRITE_START"
                 with m.Else():
-                    go(P_INC)
                     with m.If(fcnt == 1):
                         m.d.sync += [fcnt.eq(wbytes), bad.eq(bad | illegal)]
                     with m.Else():
                         m.d.sync += fcnt.eq(fcnt - 1)
+            with m.State("WRITE_START"):
+                go(P_FIXED, A_WORDS)
+                m.d.sync += [bidx.eq(0), bad.eq(0)]
+                m.next = "WRITE_WORD"
             with m.State("WRITE_WORD"):     # 8 shifts: the word's bytes, then whatever follows
                 word_done = bad
                 with m.If(bidx == 0):       # the word before (if any) is complete: write it
                     m.d.comb += self.access_we.eq(word_done)
                     with m.If(word_done):
                         m.d.comb += aaddr_next.eq(aaddr + 1)
+                with m.If(bidx < wbytes):       # (also at the end: ACK does not read buf)
+                    go(P_INC)
                 with m.If((bidx == 0) & at_end):
                     m.next = "ACK"
                 with m.Else():
-                    with m.If(bidx < wbytes):
-                        go(P_INC)
                     m.d.sync += [shift_word, bidx.eq(bidx + 1), word_done.eq(1)]
 
             # --- INPUT ---
@@ -947,7 +958,7 @@ class Link(wiring.Component):
                     send(R_REPORT + P.ReportKind.OUTPUT_OVERFLOW)
                 with m.Elif(ln == 0):
                     m.next = "TICK_DONE"
-                with m.Elif(sp_len + rec_len > max_pl):
+                with m.Elif(greater_than(sp_len + rec_len, max_pl)):
                     m.d.sync += through_prev.eq(1)
                     flush()
                 with m.Else():
@@ -1008,7 +1019,7 @@ class Link(wiring.Component):
             # --- the transmitter ---
             with m.State("T_START"):
                 go(P_SLOT)
-                is_report = (reason > R_REPORT) & (reason < R_READ)
+                is_report = greater_than(reason, R_REPORT) & less_than(reason, R_READ)
                 m.d.comb += [slot_err.eq(is_error), self.error.eq(is_error | is_report)]
                 m.d.sync += crc.eq(CRC_INIT)
                 m.next = "T_CODE"

@@ -11,6 +11,8 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import formats as f
 
+from .compare import less_than
+
 # --- Shapes of the neuron's quantities (spec §3) ----------------------------------------------
 U_SHAPE = signed(f.UV_BITS + 1)          # u lies in (-2^23, 2^23]: +2^23 needs a 25th bit (§3.3)
 V_SHAPE = signed(f.UV_BITS)              # v lies in [-(2^23 - 1), 2^23 - 1]
@@ -263,7 +265,7 @@ class LIFDatapath(wiring.Component):
         # seen: v' > V_MAX always fires (v' = 0), or the neuron is refractory (v' = 0).
         v_sum = Signal(signed(f.UV_BITS + 2))
         m.d.comb += v_sum.eq(s3_v_partial + s3_u)
-        v_clipped = Mux(v_sum < -f.V_MAX, -f.V_MAX, v_sum)   # used only below the threshold
+        v_clipped = Mux(less_than(v_sum, -f.V_MAX), -f.V_MAX, v_sum)   # used only below the threshold
         spike_margin = Signal(signed(f.UV_BITS + 3))      # v' - vth * 64 - 1
         m.d.comb += spike_margin.eq(s3_spike_partial + s3_u)
         above_threshold = spike_margin >= 0

@@ -23,6 +23,7 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 
+from .compare import less_than
 from .layout import unpack
 from .neuron import LIFDatapath, bias_of
 from .ports import done_when_idle, read_port, write_port
@@ -76,7 +77,7 @@ class NeuronEngine(wiring.Component):
                    Signal(ib, name=f"s{k}_n", reset_less=True)) for k in range(1, LATENCY + 1)]
         in_flight = Signal(range(LATENCY + 2))
 
-        reading = issue < rows
+        reading = less_than(issue, rows)
         with m.If(self.start):
             m.d.sync += issue.eq(0)
         with m.Elif(reading):
@@ -86,7 +87,7 @@ class NeuronEngine(wiring.Component):
         # S0: read the state word and the traces of row `issue`.
         for port in (self.u_rd, self.v_rd, self.ref_rd, self.neuron_rd, self.y_rd, self.x_rd, self.x_in_rd):
             m.d.comb += port.addr.eq(issue)
-        first = (reading, reading & (issue < N), reading & (issue < NI), issue)
+        first = (reading, reading & less_than(issue, N), reading & less_than(issue, NI), issue)
         m.d.sync += [dst.eq(src) for dst, src in zip(stages[0], first)]
         for earlier, later in zip(stages, stages[1:]):
             m.d.sync += [dst.eq(src) for dst, src in zip(later, earlier)]

@@ -9,15 +9,16 @@ each engine drives the operands on its `updater` port and takes the new weight b
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 
+from .compare import less_than
 from .dsp import MultiplyAdd
 from .layout import pack, unpack
-from .ports import done_when_idle, read_port, write_port
+from .ports import delayed, done_when_idle, read_port, write_port
 
 
 def draw_bits(draw, shift):
@@ -67,18 +68,19 @@ class WeightUpdate(wiring.Component):
 
 class PipelinedWeightUpdate(wiring.Component):
     """`weight_update` of the operands on `rule`, with `draw` (the LFSR's next value) of the same
-    cycle, as `rule.new_weight` one cycle later (`LATENCY`); an update can start every cycle.
+    cycle, as `rule.new_weight` `LATENCY` cycles later (from a register); an update can start
+    every cycle.
 
     The operand cycle ends in registers: amplitude * trace + (draw mod 2**shift) in a
     `MultiplyAdd` (on an iCE40 the SB_MAC16's own adder and output register), the weight, the
-    shift, and the bounds relative to the weight, lo = w_min - weight and hi = w_max - weight.
-    The next cycle shifts the sum right by `shift` (r) and clips r with the relative bounds
-    (weight + r < w_min exactly when r < lo): the result is weight + lo = w_min if r < lo,
-    else weight + hi = w_max if r > hi, else weight + r, which lies in the bounds, so the add
-    needs only the weight's bits. That is `weight_update` for every operand, w_min > w_max
-    included; the bounds are not held, only their distances from the weight."""
+    shift, the bounds, and the bounds relative to the weight, lo = w_min - weight and
+    hi = w_max - weight. The next cycle shifts the sum right by `shift` (r) and clips: the
+    result is w_min if r < lo (exactly when weight + r < w_min), else w_max if r > hi, else
+    weight + r in weight bits (it lies in the bounds); so the add runs beside the comparisons,
+    not after them. That is `weight_update` for every operand, w_min > w_max included; the
+    result goes to a register."""
 
-    LATENCY = 1
+    LATENCY = 2
 
     def __init__(self, config):
         super().__init__({"rule": In(updater_signature(config)), "draw": In(fmt.LFSR_BITS)})
@@ -95,11 +97,19 @@ class PipelinedWeightUpdate(wiring.Component):
             return register
 
         weight, shift = held(r.weight, "held_weight"), held(r.shift, "held_shift")
+        w_min, w_max = held(r.w_min, "held_w_min"), held(r.w_max, "held_w_max")
         lo, hi = held(r.w_min - r.weight, "lo"), held(r.w_max - r.weight, "hi")    # exact: one bit wider
         rounded = mac.o >> shift                                 # arithmetic: the sum is signed
-        step = Mux(rounded < lo, lo, Mux(rounded > hi, hi, rounded))
-        m.d.comb += r.new_weight.eq((weight + step[:len(r.weight)])[:len(r.weight)])
+        result = held(Mux(rounded < lo, w_min, Mux(rounded > hi, w_max, (weight + rounded)[:len(r.weight)])),
+                      "new_weight")
+        m.d.comb += r.new_weight.eq(result)
         return m
+
+
+# Cycles from an engine's `synapse_wr` (in the cycle of its operands on `updater`) to the write
+# of the synapse word: the core's write-back registers, one per cycle of the pipelined update.
+# The engines issue no synapse read in the write's cycle.
+WRITE_DELAY = PipelinedWeightUpdate.LATENCY
 
 
 class LTPEngine(wiring.Component):
@@ -107,10 +117,10 @@ class LTPEngine(wiring.Component):
     (the host inputs come first in the list; LTP does not look at them).
     Each update reads the reverse entry (Q0), then the synapse word, the source's pre-trace and
     the projection (Q1), starts the weight update with one LFSR draw (Q2, on `updater`) and
-    puts the synapse word on `synapse_wr`; the core's write-back register writes it in the next
-    cycle (Q3), with the new weight in its weight field. No synapse read is issued in a cycle in
-    which a write happens, so a single-port synapse memory (SPRAM) works: two cycles per update
-    in a long run."""
+    puts the synapse word on `synapse_wr`; the core's write-back registers write it WRITE_DELAY
+    cycles later, with the new weight in its weight field. No synapse read is issued in a cycle
+    in which a write happens, so a single-port synapse memory (SPRAM) works: two cycles per
+    update in a long run."""
 
     def __init__(self, config):
         self.config = c = config
@@ -145,8 +155,11 @@ class LTPEngine(wiring.Component):
                      self.reverse_rd.addr.eq(rev_cur)]
         pointer = unpack(lay["reverse_ptr"], self.reverse_ptr_rd.data)
 
-        q1_valid, q2_valid, q3_valid = Signal(), Signal(), Signal()
+        q1_valid, q2_valid = Signal(), Signal()
         issue = Signal()
+        # The write of a Q2 update happens WRITE_DELAY cycles later (the core's write-back).
+        after_q2 = delayed(m, q2_valid, WRITE_DELAY, "after_q2")
+        write_next = ([q2_valid] + after_q2)[WRITE_DELAY - 1]
 
         with m.FSM(name="ltp"):
             with m.State("IDLE"):
@@ -162,7 +175,7 @@ class LTPEngine(wiring.Component):
             with m.State("POINTER"):             # source in: read its reverse pointer
                 m.d.comb += walking.eq(1)
                 m.d.sync += index.eq(index + 1)
-                with m.If(self.events_rd.data < NI):
+                with m.If(less_than(self.events_rd.data, NI)):
                     m.next = "EVENT"             # an input axon: no LTP
                 with m.Else():
                     m.next = "ENTRIES"
@@ -174,7 +187,7 @@ class LTPEngine(wiring.Component):
                 m.d.comb += walking.eq(1)
                 with m.If(rev_left == 0):
                     m.next = "EVENT"
-                with m.Elif(~q2_valid):          # a write (Q3) next cycle would meet our Q1 read
+                with m.Elif(~write_next):        # a write next cycle would meet our Q1 read
                     m.d.comb += issue.eq(1)
                     m.d.sync += [rev_cur.eq(rev_cur + 1), rev_left.eq(rev_left - 1)]
             with m.State("FLUSH"):
@@ -185,7 +198,7 @@ class LTPEngine(wiring.Component):
         entry = unpack(lay["reverse"], self.reverse_rd.data)
         q2_addr, q2_input = Signal.like(entry["synapse"], reset_less=True), Signal(reset_less=True)
         m.d.sync += [q1_valid.eq(issue), q2_valid.eq(q1_valid), q2_addr.eq(entry["synapse"]),
-                     q2_input.eq(entry["source"] < NI)]
+                     q2_input.eq(less_than(entry["source"], NI))]
         m.d.comb += [self.synapse_rd.addr.eq(entry["synapse"]), self.x_in_rd.addr.eq(entry["source"]),
                      self.x_n_rd.addr.eq(entry["source"] - NI), self.projection_rd.addr.eq(entry["projection"])]
 
@@ -197,13 +210,12 @@ class LTPEngine(wiring.Component):
         m.d.comb += [u.weight.eq(synapse["weight"]), u.amplitude.eq(proj["a_plus"]), u.trace.eq(trace),
                      u.shift.eq(proj["lr_shift"]), u.w_min.eq(proj["w_min"]), u.w_max.eq(proj["w_max"])]
         m.d.comb += [self.step.eq(q2_valid), self.update.eq(q2_valid)]
-        m.d.sync += q3_valid.eq(q2_valid)
 
-        # ... to the core's write-back register (written in Q3).
+        # ... to the core's write-back registers (written WRITE_DELAY cycles later).
         m.d.comb += [self.synapse_wr.addr.eq(q2_addr),
                      self.synapse_wr.data.eq(pack(lay["synapse"], weight=u.new_weight, target=synapse["target"])),
                      self.synapse_wr.en.eq(q2_valid)]
 
-        m.d.comb += self.busy.eq(walking | q1_valid | q2_valid | q3_valid)
+        m.d.comb += self.busy.eq(walking | q1_valid | q2_valid | Cat(*after_q2).any())
         done_when_idle(m, self.busy, self.done)
         return m

@@ -25,3 +25,16 @@ def done_when_idle(m, busy, done) -> None:
     was_busy = Signal()
     m.d.sync += was_busy.eq(busy)
     m.d.comb += done.eq(was_busy & ~busy)
+
+
+def delayed(m, signal, cycles: int, name: str) -> list:
+    """`signal` delayed by 1 .. `cycles` cycles (registers with a reset), as a list."""
+    from amaranth.hdl import Signal
+
+    out, prev = [], signal
+    for k in range(1, cycles + 1):
+        reg = Signal.like(signal, name=f"{name}_{k}")
+        m.d.sync += reg.eq(prev)
+        out.append(reg)
+        prev = reg
+    return out

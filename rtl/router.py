@@ -17,11 +17,11 @@ projection, the LTD update of spec §6.2:
     P1  synapse word in; read the accumulator of (arrival slot, target), the target's
         post-trace and the segment's projection
     P2  accumulator + (weight << exponent), wrapped to 16 bits, written back;
-        plastic: new weight from a_minus * post-trace and one LFSR draw (on `updater`), into
-        the core's write-back register
-    P3  plastic: the synapse word written back from that register (no synapse read is issued
-        in that cycle, so a single-port SPRAM works: a run of plastic synapses costs two cycles
-        each)
+        plastic: new weight from a_minus * post-trace and one LFSR draw (on `updater`); the
+        synapse word to the core's write-back registers
+    P2 + WRITE_DELAY  plastic: the synapse word written with its new weight (no synapse read
+        is issued in that cycle, so a single-port SPRAM works: a run of plastic synapses costs
+        two cycles each)
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 
+from .compare import less_than
 from .layout import pack, unpack
-from .plasticity import updater_signature
-from .ports import done_when_idle, read_port, write_port
+from .plasticity import WRITE_DELAY, updater_signature
+from .ports import delayed, done_when_idle, read_port, write_port
 
 DESCRIPTOR_FIFO_DEPTH = 2
 
@@ -158,7 +159,7 @@ class Router(wiring.Component):
                 arrival = Signal(fmt.bits_for(2 * D + 1))
                 m.d.comb += [arrival.eq(self.slot + segment["delay_m1"] + 1), fifo.w_en.eq(1),
                              pushed.syn_ptr.eq(segment["syn_ptr"]), pushed.syn_count.eq(segment["syn_count"]),
-                             pushed.slot.eq(Mux(arrival >= D, arrival - D, arrival)),
+                             pushed.slot.eq(Mux(~less_than(arrival, D), arrival - D, arrival)),
                              pushed.window.eq(segment["window"]), pushed.projection.eq(segment["projection"])]
                 # A full FIFO: wait here; the segment word stays on the read port (same address).
                 with m.If(fifo.w_rdy):
@@ -172,7 +173,7 @@ class Router(wiring.Component):
         head = data.View(descriptor, fifo.r_data)
         current = Signal(descriptor, reset_less=True)
         syn_cur, syn_left = Signal(syn_ptr_bits), Signal(count_bits)
-        write_back = Signal()                     # a weight write-back (P3) in this cycle
+        write_back = Signal()                     # a weight write-back in this cycle
         issuing = (syn_left != 0) & ~write_back
         m.d.comb += self.synapse_rd.addr.eq(syn_cur)
         p1_valid, p1 = Signal(), Signal(descriptor, reset_less=True)
@@ -210,13 +211,15 @@ class Router(wiring.Component):
                      u.shift.eq(projection["lr_shift"]), u.w_min.eq(projection["w_min"]),
                      u.w_max.eq(projection["w_max"])]
         m.d.comb += [self.step.eq(plastic), self.update.eq(plastic)]
-        # The new weight goes to the core's write-back register and is written in the next cycle
-        # (P3), in which no synapse read is issued.
-        m.d.sync += write_back.eq(plastic)
+        # The synapse word goes to the core's write-back registers and is written WRITE_DELAY
+        # cycles later, in a cycle in which no synapse read is issued.
+        after_p2 = delayed(m, plastic, WRITE_DELAY, "after_p2")
+        m.d.comb += write_back.eq(after_p2[-1])
         m.d.comb += [self.synapse_wr.addr.eq(p2_syn),
                      self.synapse_wr.data.eq(pack(lay["synapse"], weight=u.new_weight, target=p2_target)),
                      self.synapse_wr.en.eq(plastic)]
 
-        m.d.comb += self.busy.eq(fetching | fifo.r_rdy | (syn_left != 0) | p1_valid | p2_valid | write_back)
+        m.d.comb += self.busy.eq(fetching | fifo.r_rdy | (syn_left != 0) | p1_valid | p2_valid |
+                                 Cat(*after_p2).any())
         done_when_idle(m, self.busy, self.done)
         return m

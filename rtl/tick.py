@@ -24,17 +24,18 @@ class Phase(enum.IntEnum):
 class TickController(wiring.Component):
     """Sequences the phases of each tick (spec §2).
 
-    `step` with `step_ticks` > 0 runs that many ticks; with `freerun` high a tick starts every
+    `step` with `step_ticks` > 0 (`step_bits` wide) runs that many ticks; with `freerun` high a tick starts every
     `period` cycles (counted from the start of the previous one), and a tick still running
     when its period ends pulses `overrun` (the next starts as soon as it ends). `clear` runs
     the CLEAR phase and zeroes the tick. Each phase begins with a one-cycle `start` and ends
     when `phase_busy` (the OR of its engines' busy) is low, from the cycle after `start` on.
     """
 
-    def __init__(self, config):
+    def __init__(self, config, step_bits: int = 32):
         self.config = c = config
+        self.step_bits = step_bits
         super().__init__({
-            "step": In(1), "step_ticks": In(32), "freerun": In(1), "period": In(32), "clear": In(1),
+            "step": In(1), "step_ticks": In(step_bits), "freerun": In(1), "period": In(32), "clear": In(1),
             "busy": Out(1), "phase": Out(3), "start": Out(1), "phase_busy": In(1),
             "tick": Out(32), "slot": Out(fmt.bits_for(c.max_delay)),
             "slot_base": Out(fmt.bits_for(c.max_delay * c.n_neurons) + 1),
@@ -44,7 +45,7 @@ class TickController(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         c = self.config
-        remaining = Signal(32)
+        remaining = Signal(self.step_bits)
         # Cycles since the current tick's first cycle (that cycle: 1), up to 2**32, where it
         # stays (above every period; its top bit stops it, cheaper than a test of 32 bits).
         since_start = Signal(33)

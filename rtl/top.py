@@ -33,8 +33,9 @@ from amaranth.lib.wiring import In, Out
 from firmware import protocol as P
 
 from .cobs import COBSDecoder, COBSEncoder
+from .compare import less_than
 from .core import Core
-from .link import Link, slow_period_for
+from .link import LINK_STEP_BITS, Link, slow_period_for
 from .memory import SimpleMemory
 from .stream_register import StreamRegister
 from .uart import UARTRx, UARTTx
@@ -77,7 +78,7 @@ class RxFIFO(wiring.Component):
         level = Signal(k + 1)
         m.d.comb += level.eq(wp - rp)
         room = Signal()
-        m.d.comb += room.eq(Mux(self.w_data == P.DELIMITER, level != self.depth, level < self.depth - 1))
+        m.d.comb += room.eq(Mux(self.w_data == P.DELIMITER, level != self.depth, less_than(level, self.depth - 1)))
         m.d.comb += [wr.addr.eq(wp[:k]), wr.data.eq(self.w_data), wr.en.eq(self.w_en & room)]
         with m.If(wr.en):
             m.d.sync += wp.eq(wp + 1)
@@ -113,7 +114,7 @@ class DeviceTop(wiring.Component):
         # deep as the neurons never loses a spike.
         output_depth = self.config.n_neurons
         m.submodules.core = core = Core(self.config, input_depth=self.input_depth, output_depth=output_depth,
-                                        output_tick=False,
+                                        output_tick=False, step_bits=LINK_STEP_BITS,
                                         memories=self.memories)
         slow_period = slow_period_for(self.clock_hz)
         m.submodules.link = link = Link(self.config, self.input_depth, max_payload=self.max_payload,

@@ -12,6 +12,7 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 
+from .compare import greater_than, less_than
 from .ports import done_when_idle, read_port, write_port
 
 
@@ -35,7 +36,7 @@ def trace_decay_pipeline(m, x, decay, delay: int) -> Value:
 def trace_impulse(x, impulse, nearest):
     """All-to-all: min(x + impulse, 255); nearest: impulse."""
     total = x + impulse
-    return Mux(nearest, impulse, Mux(total > fmt.TRACE_MAX, fmt.TRACE_MAX, total))[:fmt.TRACE_BITS]
+    return Mux(nearest, impulse, Mux(greater_than(total, fmt.TRACE_MAX), fmt.TRACE_MAX, total))[:fmt.TRACE_BITS]
 
 
 class TraceImpulse(wiring.Component):
@@ -77,7 +78,7 @@ class TraceImpulse(wiring.Component):
         read_src = self.events_rd.data
         m.d.comb += [self.x_in_rd.addr.eq(read_src), self.x_n_rd.addr.eq(read_src - NI),
                      self.y_rd.addr.eq(read_src - NI)]
-        is_input = source < NI
+        is_input = less_than(source, NI)
         m.d.comb += [
             self.x_in_wr.addr.eq(source), self.x_in_wr.en.eq(valid2 & is_input),
             self.x_in_wr.data.eq(trace_impulse(self.x_in_rd.data, self.pre_impulse, self.nearest)),

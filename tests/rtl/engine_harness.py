@@ -5,9 +5,9 @@ Each memory is an amaranth.lib.memory.Memory with one write port and one synchro
 the read port return a word written in the same cycle (the router's accumulators). A
 `single_port` memory behaves like an SB_SPRAM256KA shared by reads and writes: the word read in
 a cycle in which a write happens is garbage (the complement of the stored word), so an engine
-that uses such a read computes a wrong result. `write_register` puts a register between the
-engine's write port and the memory, as the core's synapse write-back register (the word is
-written the cycle after the engine puts it on the port). The testbench preloads memories with `init` or
+that uses such a read computes a wrong result. `write_delay` puts that many registers between
+the engine's write port and the memory, as the core's synapse write-back registers (the word
+is written `write_delay` cycles after the engine puts it on the port). The testbench preloads memories with `init` or
 `ctx.set(memory.data[addr], word)` and reads them back with `ctx.get(memory.data[addr])`.
 """
 
@@ -30,7 +30,7 @@ class Harness:
         self.memories: dict[str, Memory] = {}
 
     def add(self, name, width, depth, init=(), rd=None, wr=None, transparent=False, single_port=False,
-            write_register=False):
+            write_delay=0):
         m = self.m
         memory = Memory(shape=unsigned(width), depth=depth, init=[int(v) for v in init])
         m.submodules[f"mem_{name}"] = memory
@@ -38,8 +38,12 @@ class Harness:
         read = memory.read_port(transparent_for=(write,) if transparent else ())
         if wr is not None:
             port = getattr(self.engine, wr)
-            domain = m.d.sync if write_register else m.d.comb
-            domain += [write.addr.eq(port.addr), write.data.eq(port.data), write.en.eq(port.en)]
+            addr, data, en = port.addr, port.data, port.en
+            for stage in range(write_delay):
+                delayed = Signal.like(addr), Signal.like(data), Signal.like(en)
+                m.d.sync += [delayed[0].eq(addr), delayed[1].eq(data), delayed[2].eq(en)]
+                addr, data, en = delayed
+            m.d.comb += [write.addr.eq(addr), write.data.eq(data), write.en.eq(en)]
         if rd is not None:
             port = getattr(self.engine, rd)
             m.d.comb += read.addr.eq(port.addr)

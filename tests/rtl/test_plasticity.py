@@ -10,7 +10,7 @@ from engine_harness import Harness, pulse, read_memory
 from firmware import (AllToAll, CoreConfig, FixedProbability, Network, STDPRule, compile_network)
 from firmware import formats as fmt
 from firmware.tables import decode
-from rtl.plasticity import LTPEngine, PipelinedWeightUpdate, weight_update
+from rtl.plasticity import WRITE_DELAY, LTPEngine, PipelinedWeightUpdate, weight_update
 from sim import lfsr as golden_lfsr
 from sim.neuron import stochastic_round
 
@@ -205,7 +205,7 @@ def run_ltp(image, events, first, x, lfsr_state, spram=True):
     for name in ("reverse_ptr", "reverse", "projection"):
         h.add(name, lay[name].width, regions[name].depth, table(name), rd=f"{name}_rd")
     synapse = h.add("synapse", lay["synapse"].width, c.n_synapses, table("synapse"), rd="synapse_rd",
-                    wr="synapse_wr", single_port=spram, write_register=True)
+                    wr="synapse_wr", single_port=spram, write_delay=WRITE_DELAY)
     h.add("x_in", fmt.TRACE_BITS, c.n_inputs, x[:c.n_inputs], rd="x_in_rd")
     h.add("x_n", fmt.TRACE_BITS, c.n_neurons, x[c.n_inputs:], rd="x_n_rd")
     out = {"step": 0, "update": 0, "done": 0, "writes": []}

@@ -12,6 +12,7 @@ from firmware import (AllToAll, CoreConfig, FixedProbability, FromList, Network,
                       compile_network)
 from firmware import formats as fmt
 from firmware.tables import decode
+from rtl.plasticity import WRITE_DELAY
 from rtl.router import Router
 from sim import GoldenModel
 from sim import lfsr as golden_lfsr
@@ -93,7 +94,7 @@ def run_router(image, events, slot, acc, y, lfsr_state, weights=None, spram=True
         fields = lay["synapse"].unpack(words[:n])
         words[:n] = lay["synapse"].pack(weight=np.asarray(weights, np.int64), target=fields["target"])
     synapse = h.add("synapse", lay["synapse"].width, c.n_synapses, words, rd="synapse_rd",
-                    wr="synapse_wr", single_port=spram, write_register=True)
+                    wr="synapse_wr", single_port=spram, write_delay=WRITE_DELAY)
     acc_words = np.asarray(acc, np.int64).reshape(-1) & 0xFFFF
     accumulator = h.add("acc", fmt.A_IN_BITS, c.max_delay * c.n_neurons, acc_words, rd="acc_rd",
                         wr="acc_wr", transparent=True)
