@@ -5,9 +5,11 @@
 The netlist is yosys's (written by `python -m boards.build icebreaker`). Each SB_LUT4 and each
 flip-flop (SB_DFF*) is counted under the hierarchy of the net it drives (the shortest name
 yosys kept for it, cut to `--depth` parts: "device.core.router"); a flip-flop whose D input
-is not driven by a LUT is also counted as "FF alone": nextpnr cannot pair it with a LUT of its
-own, so it takes a logic cell by itself. SB_CARRY cells ride in their LUT's logic cell and are
-not counted. The attribution is approximate: abc merges logic of neighbouring blocks and names
+is not driven by a LUT, or by a LUT whose output goes elsewhere too, is also counted as "FF
+alone": nextpnr pairs a flip-flop only with a LUT that drives nothing else, so such a one takes
+a logic cell by itself. SB_CARRY cells are not counted: most ride in the logic cell of their
+sum LUT; the carries alone (a comparison's chain has no sum) and the cells that legalise
+chains are in nextpnr's packing log (top.tim). The attribution is approximate: abc merges logic of neighbouring blocks and names
 what it makes after one of them, so a small change can move tens of LUTs between groups. The
 placed count (nextpnr's, in the build's summary) is the one that must fit.
 """
@@ -38,13 +40,16 @@ def cell_groups(netlist: dict, depth: int = 3, top: str = "top") -> dict[str, Co
     """{group: Counter(lut=, ff=, ff_alone=)} of the module `top` of a yosys JSON netlist."""
     module = netlist["modules"][top]
     names = _net_names(module)
-    driver = {}
+    driver, sinks = {}, Counter()
     for cell in module["cells"].values():
         for port, bits in cell["connections"].items():
-            if cell["port_directions"].get(port) == "output":
-                for bit in bits:
-                    if isinstance(bit, int):
+            output = cell["port_directions"].get(port) == "output"
+            for bit in bits:
+                if isinstance(bit, int):
+                    if output:
                         driver[bit] = cell["type"]
+                    else:
+                        sinks[bit] += 1
 
     def group(bit) -> str:
         return ".".join(names.get(bit, "?").split(".")[:depth])
@@ -58,13 +63,13 @@ def cell_groups(netlist: dict, depth: int = 3, top: str = "top") -> dict[str, Co
             counts = groups.setdefault(group(cell["connections"]["Q"][0]), Counter())
             counts["ff"] += 1
             d = cell["connections"]["D"][0]
-            if not isinstance(d, int) or driver.get(d) != "SB_LUT4":
+            if not isinstance(d, int) or driver.get(d) != "SB_LUT4" or sinks[d] > 1:
                 counts["ff_alone"] += 1
     return groups
 
 
 def report(groups: dict[str, Counter], top: int = 30) -> str:
-    order = sorted(groups, key=lambda g: -(groups[g]["lut"] + groups[g]["ff_alone"]))
+    order = sorted(groups, key=lambda g: (-(groups[g]["lut"] + groups[g]["ff_alone"]), g))   # ties by name
     lines = ["| group | LUT4 | flip-flops | FF alone |", "|---|---:|---:|---:|"]
     for name in order[:top]:
         c = groups[name]
