@@ -2,10 +2,10 @@
 
 yosys maps `x < c` to a subtraction whose carry chain is as long as x, one iCE40 logic cell a
 bit plus one to bring the result out, even when c is a constant: `fifo_axon < 256` on a 15-bit
-value costs 16 logic cells. Compared bit by bit from the top, x < c is a small AND-OR of x's
-bits (for c = 256 only "the bits from 8 up are zero"), which abc packs into a few LUTs. The
-design is close to the iCE40UP5K's 5,280 logic cells, so its comparisons with constants use
-these; comparisons of two signals stay `<`.
+value costs 16 logic cells. As logic, x < c is a small AND-OR of x's bits (for c = 256 only
+"the bits from 8 up are zero"), which abc packs into a few LUTs. The design is close to the
+iCE40UP5K's 5,280 logic cells, so its comparisons with constants use these; comparisons of two
+signals stay `<`.
 """
 
 from __future__ import annotations
@@ -14,15 +14,20 @@ from amaranth.hdl import Const, Value
 
 
 def _below(bits, limit: int):
-    """bits (unsigned, LSB first) < limit, for 0 < limit < 2**len(bits): from the top bit down,
-    a 1 in the limit where x has 0 decides 'below'; a 0 in the limit where x has 1 decides 'not'."""
-    result = Const(0, 1)                            # equal so far: not below
-    for i in range(len(bits)):                      # LSB up, so the top bit is outermost
-        if (limit >> i) & 1:
-            result = ~bits[i] | result
-        else:
-            result = ~bits[i] & result
-    return result
+    """bits (unsigned, LSB first) < limit, for 0 < limit < 2**len(bits): the upper half decides
+    unless it equals the limit's, then the lower half does. Halving keeps the logic shallow
+    (a chain bit by bit would be as deep as x is wide, and abc's recursion follows depth)."""
+
+    def below_equal(low, high):                     # (bits[low:high] < limit's, ... ==)
+        if high - low == 1:
+            bit, one = bits[low], (limit >> low) & 1
+            return (~bit, bit) if one else (Const(0, 1), ~bit)
+        middle = (low + high) // 2
+        below_hi, equal_hi = below_equal(middle, high)
+        below_lo, equal_lo = below_equal(low, middle)
+        return below_hi | (equal_hi & below_lo), equal_hi & equal_lo
+
+    return below_equal(0, len(bits))[0]
 
 
 def less_than(x: Value, limit: int) -> Value:
