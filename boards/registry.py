@@ -111,6 +111,14 @@ LFE5U_85F_RESOURCES = {
 
 _OPENFPGALOADER_INSTALL = "apt install openfpgaloader"
 
+# yosys's default abc9 script ("&scorr; &sweep; &dc2; &dch -f -r; &ps; &if {W} {D} {R} -v;
+# &mfs") less &scorr: with -dff, &scorr's recursion over the flip-flops' logic exhausted the
+# wasm call stack of YoWASP's yosys on some netlists of this design (a trap in
+# Aig_ManDupDfs_rec, yosys exit 1), and which ones changed with small RTL edits. Without it
+# the default build needs about 20 logic cells more. (abc9 reads the script from the
+# scratchpad; the commas stand for spaces.)
+ABC9_SCRIPT = 'scratchpad -set abc9.script "+&sweep;&dc2;&dch,-f,-r;&ps;&if,{W},{D},{R},-v;&mfs"'
+
 BOARDS = {board.name: board for board in (
     Board(
         name="icebreaker",
@@ -130,7 +138,9 @@ BOARDS = {board.name: board for board in (
         bitstream="{name}.bin",
         # -dsp maps multipliers to SB_MAC16 instead of logic cells; -dff lets abc map the
         # flip-flops' enable and reset logic with the LUTs (about 160 fewer logic cells).
-        synth_options={"synth_opts": "-dsp -dff"},
+        # ABC9_SCRIPT: abc9's own script without &scorr, which exhausted YoWASP's wasm call
+        # stack on some of our netlists.
+        synth_options={"synth_opts": "-dsp -dff", "script_after_read": ABC9_SCRIPT},
         programmers=(
             Programmer("iceprog", ("{bitstream}",), "apt install fpga-icestorm"),
             Programmer("openFPGALoader", ("-b", "icebreaker", "{bitstream}"),

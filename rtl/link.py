@@ -462,8 +462,10 @@ class Link(wiring.Component):
         m.d.sync += aaddr.eq(aaddr_next)
         bad = Signal()                  # WRITE: a top byte above the width; then: a word is complete
         p_region, p_wb, p_addr, p_count = word[:8], word[8:16], word[16:48], word[48:64]
-        access_end = Signal(17)         # a READ / WRITE: address + count (range check, READ's end)
-        m.d.comb += access_end.eq(p_addr[:16] + p_count)
+        # a READ / WRITE: address + count (range check, READ's end); registered, off the checks'
+        # path (the payload bytes in `word` hold still from PASS on, cycles before it is used)
+        access_end = Signal(17)
+        m.d.sync += access_end.eq(p_addr[:16] + p_count)
 
         # RAM operations
         nz = Signal()
@@ -724,6 +726,10 @@ class Link(wiring.Component):
                     with m.Case(R_BAD_REGION):
                         with m.If(is_access):
                             go(P_TABLE)
+                    with m.Case(R_OUT_OF_RANGE):    # payload size: WRITE's, READ_REPLY's (its
+                        # ERROR does not show dv, so `refused` stays off dv's enable too)
+                        m.d.sync += [dv.eq(Mux(is_read, P.REPLY.size + P.REGION_ACCESS.size,
+                                               P.REGION_ACCESS.size)), fcnt.eq(wbytes)]
                 with m.If(refused):
                     if max_pl != P.MAX_PAYLOAD:
                         m.d.sync += dv.eq(Mux(len_big, P.MAX_PAYLOAD, max_pl))
@@ -741,9 +747,7 @@ class Link(wiring.Component):
                                 m.next = "TABLE"
                             with m.Else():
                                 m.next = "DISPATCH"
-                        with m.Case(R_OUT_OF_RANGE):    # payload size: WRITE's, READ_REPLY's
-                            m.d.sync += [dv.eq(Mux(is_read, P.REPLY.size + P.REGION_ACCESS.size,
-                                                   P.REGION_ACCESS.size)), fcnt.eq(wbytes)]
+                        with m.Case(R_OUT_OF_RANGE):    # dv = the payload size + count * word bytes
                             m.next = "MULTIPLY"
                         with m.Case(R_READ_ONLY):
                             m.next = "DISPATCH"
