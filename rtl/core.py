@@ -383,11 +383,13 @@ class Core(wiring.Component):
         traces.writes(m, (idle, Mux(pre_wr.en, pre_wr.addr - NI, pre_wr.addr), {"y": access.trace_post_wr}),
                       (neuron_p, neurons.y_wr.addr, {"y": neurons.y_wr, "x": neurons.x_wr}),
                       (impulse_p, impulse.y_wr.addr, {"y": impulse.y_wr, "x": impulse.x_n_wr}))
+        pre_wr_input = Signal()             # (a signal, replicated below)
+        m.d.comb += pre_wr_input.eq(less_than(pre_wr.addr, NI))
         with m.If(idle & pre_wr.en):
             m.d.comb += [state.field("x_in", state.write.data).eq(pre_wr.data),
-                         state.field("x_in", state.write.en).eq(less_than(pre_wr.addr, NI).replicate(fmt.TRACE_BITS)),
+                         state.field("x_in", state.write.en).eq(pre_wr_input.replicate(fmt.TRACE_BITS)),
                          traces.field("x", traces.write.data).eq(pre_wr.data),
-                         traces.field("x", traces.write.en).eq((~less_than(pre_wr.addr, NI)).replicate(fmt.TRACE_BITS))]
+                         traces.field("x", traces.write.en).eq((~pre_wr_input).replicate(fmt.TRACE_BITS))]
         neuron_half = Signal()
         m.d.sync += neuron_half.eq(~less_than(pre_rd.addr, NI))
         m.d.comb += pre_rd.data.eq(Mux(neuron_half, traces.field("x", traces.read.data),
@@ -399,10 +401,12 @@ class Core(wiring.Component):
             m.d.comb += [accumulator.write.addr.eq(clear_addr), accumulator.write.data.eq(0),
                          accumulator.write.en.eq(clearing & less_than(clear_addr, self.regions["accumulator"].depth))]
             for memory, names, depth in ((state, ("u", "v", "ref", "x_in"), rows), (traces, ("y", "x"), N)):
-                m.d.comb += [memory.write.addr.eq(clear_addr), memory.write.data.eq(0)]
+                # (one signal, replicated: a replicated expression is emitted once per bit)
+                in_memory = Signal(name=f"clear_in_{names[0]}")
+                m.d.comb += [memory.write.addr.eq(clear_addr), memory.write.data.eq(0),
+                             in_memory.eq(clearing & less_than(clear_addr, depth))]
                 for name in names:
-                    m.d.comb += memory.field(name, memory.write.en).eq(
-                        (clearing & less_than(clear_addr, depth)).replicate(memory.widths[name]))
+                    m.d.comb += memory.field(name, memory.write.en).eq(in_memory.replicate(memory.widths[name]))
 
         # --- the event list: inputs (PREPARE), then spiking neurons (NEURON) -------------------------
         # One entry: an axon, or a tick end with its repeat count (the protocol's INPUT entry).
