@@ -16,9 +16,9 @@ from amaranth.hdl import Const, Value
 def _below(bits, limit: int):
     """bits (unsigned, LSB first) < limit, for 0 < limit < 2**len(bits): from the top bit down,
     a 1 in the limit where x has 0 decides 'below'; a 0 in the limit where x has 1 decides 'not'.
-    Each bit's term is used once: a form that shares terms (halves: `below_hi | equal_hi &
-    below_lo`, `equal_hi & equal_lo`) is emitted by Amaranth once per use, exponentially in
-    the depth, and the Verilog for Verilator grew tenfold."""
+    One term a bit. A form by halves (`below_hi | equal_hi & below_lo`, `equal_hi & equal_lo`)
+    is shallower but wrote 2.6 times the Verilog at 32 bits (Amaranth writes a shared term once
+    per use), and Verilator's compile time follows the Verilog."""
     result = Const(0, 1)                            # equal so far: not below
     for i in range(len(bits)):                      # LSB up, so the top bit is outermost
         if (limit >> i) & 1:

@@ -48,3 +48,21 @@ def test_no_subtraction_is_left_for_yosys():
     m2 = Module()
     m2.d.comb += out.eq(x < 256)
     assert "$lt" in rtlil.convert(m2, ports=[x, out])
+
+
+
+def _verilog_assigns(width):
+    from amaranth.back import verilog
+    x = Signal(width)
+    out = Signal()
+    m = Module()
+    m.d.comb += out.eq(less_than(x, 0xA6C95A69 & ((1 << width) - 1)))
+    return verilog.convert(m, ports=[x, out]).count("assign")
+
+
+@pytest.mark.parametrize("width", [8, 16, 32])
+def test_one_term_per_bit(width):
+    # A chain from the top bit down: one inverter and one and/or a bit. The form by halves
+    # (below_hi | equal_hi & below_lo) wrote 2.6 times as much Verilog at 32 bits, and every
+    # wire costs Verilator compile time in each core test build.
+    assert _verilog_assigns(width) <= 2 * width

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from random_networks import REGRESSION_CONFIG
-from sim.verilator import build_core, run_cocotb
+from sim.verilator import build_core, core_verilog, run_cocotb
 
 HERE = Path(__file__).resolve().parent
 
@@ -19,6 +19,15 @@ def run_seeds(seeds: str, plastic: str = ""):
     cases = ET.parse(results).getroot().findall(".//testcase")
     assert cases, f"cocotb ran no test (results in {results})"
     assert not failures, "\n".join(f.get("message", "") + "\n" + (f.text or "") for f in failures)
+
+
+def test_core_verilog_stays_small():
+    """Verilator's compile time follows the Verilog's size, and Amaranth writes an expression
+    once per use: a comparison replicated over a write-enable's bits was written once a bit, and
+    the core's Verilog grew to 11,337 wires; Verilator then compiled it for an hour, past CI's
+    limit. With each such expression behind one signal the core has 2,339."""
+    text, _ = core_verilog(REGRESSION_CONFIG)
+    assert text.count("wire") < 3_000
 
 
 def test_core_equals_model_on_random_networks():
