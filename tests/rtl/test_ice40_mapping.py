@@ -60,39 +60,14 @@ def test_the_verilog_instantiates_the_primitives():
 
 def build_mapped(config):
     """Verilate the mapped core under build/verilator/ice40-mapped-<hash>/ (reused when the
-    sources are the same), at -O0: the compiler spends half an hour on the mapped core's
-    symbol table at -O2, and the simulation is short."""
-    import fcntl
-    import hashlib
-    import json
-
-    from cocotb_tools.runner import get_runner
-
-    from sim.verilator import BUILD_ROOT, TOPLEVEL, Build, verilator_env, wrapper_verilog
+    sources are the same)."""
+    from sim.verilator import build_verilog
 
     text, ports = ice40_core_verilog(config)
     text += cells_sim_models("SB_RAM40_4K", "SB_SPRAM256KA")
     # the MAC's black box (renamed to SB_MAC16 after synthesis) simulates as SB_MAC16
     text += cells_sim_models("SB_MAC16").replace("module SB_MAC16 ", f"module {MAC_CELL} ")
-    wrapper = wrapper_verilog(ports)
-    digest = hashlib.sha256((text + wrapper).encode()).hexdigest()[:16]
-    directory = BUILD_ROOT / f"ice40-mapped-{digest}"
-    BUILD_ROOT.mkdir(parents=True, exist_ok=True)
-    env = verilator_env()
-    with open(BUILD_ROOT / f".ice40-mapped-{digest}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        done = directory / "build.json"
-        if not done.exists():
-            directory.mkdir(parents=True, exist_ok=True)
-            (directory / "axonite_core.v").write_text(text)
-            (directory / "axonite_tb.sv").write_text(wrapper)
-            get_runner("verilator").build(
-                sources=[directory / "axonite_core.v", directory / "axonite_tb.sv"], hdl_toplevel=TOPLEVEL,
-                build_dir=directory / "sim", build_args=["--timing", "-Wno-fatal", "-Wno-WIDTH", "-CFLAGS",
-                                                         "-O0 -fcoroutines"],
-                timescale=("1ns", "1ps"))
-            done.write_text(json.dumps({"config": config.to_dict(), "env": env["VERILATOR_ROOT"]}))
-    return Build(directory, TOPLEVEL, ports)
+    return build_verilog("ice40-mapped", text, ports, {"config": config.to_dict()})
 
 
 def test_mapped_core_equals_model_on_random_networks():
