@@ -50,7 +50,6 @@ def test_no_subtraction_is_left_for_yosys():
     assert "$lt" in rtlil.convert(m2, ports=[x, out])
 
 
-
 def _verilog_assigns(width):
     from amaranth.back import verilog
     x = Signal(width)
