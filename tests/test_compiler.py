@@ -13,6 +13,7 @@ import pytest
 from firmware import (AllToAll, CapacityError, CoreConfig, FixedProbability, FromList, Network,
                       NetworkError, OneToOne, STDPRule, compile_network, du_from_tau, dv_from_tau,
                       quantize_weights)
+from firmware.errors import SymbolError
 from firmware.network import Projection
 from firmware.tables import decode
 
@@ -315,9 +316,9 @@ def test_placement_in_creation_order():
                       t.syn_weight[used].tolist(), t.syn_delay[used].tolist()))
     assert rows == [(4, 4, 7, 1), (16, 1, -3, 2)]
     assert [p["name"] for p in image.symbols["projections"]] == ["b->q", "q->p"]
-    with pytest.raises(KeyError):
+    with pytest.raises(SymbolError, match="no input group or population named 'nope'"):
         image.neuron_ids("nope")
-    with pytest.raises(IndexError):
+    with pytest.raises(SymbolError, match=r"inputs 'a': index 3 is outside \[0, 2\]"):
         image.input_ids("a", [3])
 
 
