@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from firmware import (AllToAll, CapacityError, CoreConfig, FixedProbability, FromList, Network,
                       NetworkError, OneToOne, STDPRule, compile_network, du_from_tau, dv_from_tau,
                       quantize_weights)
-from firmware.errors import SymbolError
+from firmware.errors import InputWrapWarning, SymbolError
 from firmware.network import Projection
 from firmware.tables import decode
 
@@ -565,3 +566,70 @@ def test_from_float_represents_every_accepted_amplitude_within_10_percent():
     assert accepted > 100
     rule = STDPRule.from_float(a_plus=1.0, a_minus=0.0)      # pure potentiation stays exact
     assert rule.a_minus == 0 and rule.a_plus > 0
+
+
+# --- the 16-bit input sum: the one difference from Lava's Dense (issue 12, finding 11) -----------
+
+
+def _wrap_warnings(net, config=None):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compile_network(net, config)
+    return [w for w in caught if issubclass(w.category, InputWrapWarning)]
+
+
+def _one_neuron(rows, weight_exp, stdp=None, n_inputs=None):
+    net = Network("wrap")
+    inp = net.inputs("in", n_inputs or len(rows))
+    pop = net.population("n", 2)
+    net.connect(inp, pop, FromList(rows), weight_exp=weight_exp, stdp=stdp, name="p")
+    return net
+
+
+@pytest.mark.parametrize("rows,weight_exp,bound", [
+    ([[0, 0, 64], [1, 0, 64]], 8, "+32768"),                             # 16384 + 16384
+    ([[0, 1, -128], [1, 1, -1]], 8, "-33024"),                           # -32768 - 256
+    ([[0, 0, 64, 1], [1, 0, 64, 4]], 8, "+32768"),                       # other delays, same tick
+])
+def test_a_network_whose_input_can_wrap_warns(rows, weight_exp, bound):
+    caught = _wrap_warnings(_one_neuron(rows, weight_exp))
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    neuron = rows[0][1]
+    for fragment in ("network 'wrap'", f"population 'n' neuron {neuron}", bound, "[-32768, 32767]",
+                     "Lava", "1 neuron"):
+        assert fragment in message, message
+    assert caught[0].filename == __file__     # points at the caller of compile_network
+
+
+def test_a_network_at_the_bounds_does_not_warn():
+    # 127 << 8 + 127 + 127 + 1 = 32767 and -128 << 8 = -32768: the largest sums that do not wrap
+    net = Network("edge")
+    inp = net.inputs("in", 4)
+    pop = net.population("n", 2)
+    net.connect(inp, pop, FromList([[0, 0, 127], [1, 1, -128]]), weight_exp=8)
+    net.connect(inp, pop, FromList([[1, 0, 127], [2, 0, 127], [3, 0, 1], [0, 1, 0]]), weight_exp=0)
+    assert _wrap_warnings(net) == []
+
+
+def test_plastic_synapses_count_with_their_bounds():
+    """Weights start at 0 but may learn up to w_max: 2 * (100 << 8) = 51,200 can reach one neuron."""
+    rule = STDPRule(w_min=-10, w_max=100)
+    caught = _wrap_warnings(_one_neuron([[0, 0, 0], [1, 0, 0]], 8, stdp=rule))
+    assert len(caught) == 1 and "+51200" in str(caught[0].message)
+    # negative bound: 2 * (-10 << 8) = -5120 stays inside; a small w_max stays inside too
+    assert _wrap_warnings(_one_neuron([[0, 0, 0], [1, 0, 0]], 8, stdp=STDPRule(w_min=-10, w_max=60))) == []
+
+
+def test_one_warning_per_network_lists_the_first_neurons_and_the_count():
+    net = Network("many")
+    inp = net.inputs("in", 3)
+    a = net.population("a", 4)
+    b = net.population("b", 30)
+    net.connect(inp, a, AllToAll(), weight=0)
+    net.connect(inp, b, AllToAll(), weight=127, weight_exp=7)          # 3 * 16256 = 48768
+    caught = _wrap_warnings(net)
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "30 neurons" in message and "population 'b' neuron 0 (up to +48768)" in message
+    assert "population 'b' neuron 4" in message and "neuron 5 " not in message and "population 'a'" not in message
