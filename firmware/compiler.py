@@ -22,7 +22,7 @@ import numpy as np
 
 from . import formats
 from .config import CoreConfig
-from .errors import CapacityError, InputWrapWarning, NetworkError
+from .errors import CapacityError, ConfigError, InputWrapWarning, NetworkError
 from .image import Image
 from .network import Inputs, Network
 
@@ -72,7 +72,13 @@ def _warn_input_wrap(network: Network, c: CoreConfig, first: dict, syn: dict, pr
 def compile_network(network: Network, config: CoreConfig | None = None,
                     lfsr_seed: int = formats.LFSR_DEFAULT_SEED) -> Image:
     """Compile `network` for `config` (default: CoreConfig()) into an Image."""
+    if not isinstance(network, Network):
+        raise NetworkError(f"compile_network: network is a {type(network).__name__}, not a firmware.Network")
+    if config is not None and not isinstance(config, CoreConfig):
+        raise ConfigError(f"compile_network: config is a {type(config).__name__}, not a CoreConfig")
     c = config or CoreConfig()
+    if not isinstance(lfsr_seed, (int, np.integer)) or isinstance(lfsr_seed, (bool, np.bool_)):
+        raise NetworkError(f"lfsr_seed = {lfsr_seed!r} must be an integer in [1, 2**32 - 1]")
     if not 0 < lfsr_seed < (1 << formats.LFSR_BITS):
         raise NetworkError(f"lfsr_seed = {lfsr_seed} must be in [1, 2**32 - 1] (0 stalls the LFSR)")
     if not network.populations:

@@ -331,7 +331,7 @@ class Network:
     """A network of host inputs, CUBA-LIF populations and projections."""
 
     def __init__(self, name: str = "network"):
-        self.name = name
+        self.name = _check_name(f"network {name!r}", name)
         self.input_groups: list[Inputs] = []
         self.populations: list[Population] = []
         self.projections: list[Projection] = []

@@ -11,9 +11,9 @@ import warnings
 import numpy as np
 import pytest
 
-from firmware import (AllToAll, CapacityError, CoreConfig, FixedProbability, FromList, Network,
-                      NetworkError, OneToOne, STDPRule, compile_network, du_from_tau, dv_from_tau,
-                      quantize_weights)
+from firmware import (AllToAll, CapacityError, ConfigError, CoreConfig, FixedProbability, FromList,
+                      Network, NetworkError, OneToOne, STDPRule, compile_network, du_from_tau,
+                      dv_from_tau, quantize_weights)
 from firmware.errors import InputWrapWarning, SymbolError
 from firmware.network import Projection
 from firmware.tables import decode
@@ -633,3 +633,17 @@ def test_one_warning_per_network_lists_the_first_neurons_and_the_count():
     message = str(caught[0].message)
     assert "30 neurons" in message and "population 'b' neuron 0 (up to +48768)" in message
     assert "population 'b' neuron 4" in message and "neuron 5 " not in message and "population 'a'" not in message
+
+
+def test_compile_network_checks_its_arguments():
+    net = Network("n")
+    net.population("p", 1)
+    for kwargs, error, fragment in (
+            (dict(network="n"), NetworkError, "compile_network: network is a str, not a firmware.Network"),
+            (dict(config={"n_neurons": 8}), ConfigError, "compile_network: config is a dict, not a CoreConfig"),
+            (dict(lfsr_seed="1"), NetworkError, "lfsr_seed = '1' must be an integer"),
+            (dict(lfsr_seed=1.0), NetworkError, "lfsr_seed = 1.0 must be an integer")):
+        with pytest.raises(error, match=re.escape(fragment)):
+            compile_network(**{"network": net, **kwargs})
+    with pytest.raises(NetworkError, match="network 7: the name must be a non-empty string"):
+        Network(7)
