@@ -10,15 +10,19 @@ Placement:
   a source's segments, and their synapses, are contiguous;
 - the reverse index lists, per neuron, its plastic incoming synapses by ascending address.
 Every limit that a network breaks raises CapacityError naming the limit and what broke it.
+A network whose summed input to a neuron in one tick can leave the 16-bit range compiles, with
+one InputWrapWarning (spec §4: axonite wraps that sum, Lava's Dense does not).
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
 from . import formats
 from .config import CoreConfig
-from .errors import CapacityError, NetworkError
+from .errors import CapacityError, ConfigError, InputWrapWarning, NetworkError
 from .image import Image
 from .network import Inputs, Network
 
@@ -35,10 +39,46 @@ def _capacity(what: str, needed: int, limit: int, culprit: str, field: str) -> N
                             f"{limit} (CoreConfig.{field})")
 
 
+def _warn_input_wrap(network: Network, c: CoreConfig, first: dict, syn: dict, proj_rows: dict) -> None:
+    """One InputWrapWarning if some neuron's input in one tick can leave [-2**15, 2**15 - 1]:
+    every synapse may deliver in the same tick (each at most once: a source spikes at most once
+    a tick, whatever the delays), a plastic one anything within its bounds w_min .. w_max."""
+    if not syn["src"].size:
+        return
+    rows = {k: np.asarray(v, np.int64)[syn["proj"]] for k, v in proj_rows.items()}
+    plastic = rows["plastic"] == 1
+    high = np.where(plastic, rows["w_max"], syn["weight"]) << rows["weight_exp"]
+    low = np.where(plastic, rows["w_min"], syn["weight"]) << rows["weight_exp"]
+    # float sums are exact here: at most 2**32 synapses of at most 2**15 each
+    up = np.bincount(syn["tgt"], np.maximum(high, 0), c.n_neurons).astype(np.int64)
+    down = np.bincount(syn["tgt"], np.minimum(low, 0), c.n_neurons).astype(np.int64)
+    lo, hi = formats.signed_range(formats.A_IN_BITS)
+    bad = np.nonzero((up > hi) | (down < lo))[0]
+    if not bad.size:
+        return
+    starts = [first[id(p)] for p in network.populations]
+    shown = []
+    for n in bad[:5]:
+        k = int(np.searchsorted(starts, n, side="right")) - 1
+        bounds = ([f"up to +{up[n]}"] if up[n] > hi else []) + ([f"down to {down[n]}"] if down[n] < lo else [])
+        shown.append(f"population {network.populations[k].name!r} neuron {n - starts[k]} ({', '.join(bounds)})")
+    warnings.warn(
+        f"network {network.name!r}: the summed synaptic input of {bad.size} neuron{'s' * (bad.size > 1)} "
+        f"in one tick can leave [{lo}, {hi}]: {'; '.join(shown)}{'; ...' if bad.size > 5 else ''}. axonite "
+        f"wraps that sum at {formats.A_IN_BITS} bits (docs/spec.md §4), Lava's Dense does not, so there the "
+        f"network behaves differently from a Lava one", InputWrapWarning, stacklevel=3)
+
+
 def compile_network(network: Network, config: CoreConfig | None = None,
                     lfsr_seed: int = formats.LFSR_DEFAULT_SEED) -> Image:
     """Compile `network` for `config` (default: CoreConfig()) into an Image."""
+    if not isinstance(network, Network):
+        raise NetworkError(f"compile_network: network is a {type(network).__name__}, not a firmware.Network")
+    if config is not None and not isinstance(config, CoreConfig):
+        raise ConfigError(f"compile_network: config is a {type(config).__name__}, not a CoreConfig")
     c = config or CoreConfig()
+    if not isinstance(lfsr_seed, (int, np.integer)) or isinstance(lfsr_seed, (bool, np.bool_)):
+        raise NetworkError(f"lfsr_seed = {lfsr_seed!r} must be an integer in [1, 2**32 - 1]")
     if not 0 < lfsr_seed < (1 << formats.LFSR_BITS):
         raise NetworkError(f"lfsr_seed = {lfsr_seed} must be in [1, 2**32 - 1] (0 stalls the LFSR)")
     if not network.populations:
@@ -172,4 +212,6 @@ def compile_network(network: Network, config: CoreConfig | None = None,
         "usage": {"neurons": n_used, "synapses": int(n_syn), "segments": int(n_seg),
                   "reverse": int(rev_addr.size), "profiles": int(len(profiles))},
     }
-    return Image(c, tables, symbols)
+    image = Image(c, tables, symbols)
+    _warn_input_wrap(network, c, first, syn, proj_rows)
+    return image

@@ -40,9 +40,10 @@ class CoreConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"core configuration: {name} = {value!r} must be an integer >= 1")
-        if not formats.WEIGHT_BITS_MIN <= self.weight_bits <= formats.WEIGHT_BITS_MAX:
+        if (not isinstance(self.weight_bits, int) or isinstance(self.weight_bits, bool)
+                or not formats.WEIGHT_BITS_MIN <= self.weight_bits <= formats.WEIGHT_BITS_MAX):
             raise ConfigError(
-                f"core configuration: weight_bits = {self.weight_bits} is outside "
+                f"core configuration: weight_bits = {self.weight_bits!r} is outside "
                 f"[{formats.WEIGHT_BITS_MIN}, {formats.WEIGHT_BITS_MAX}]")
         if self.n_profiles > 256 or self.n_projections > 256:
             raise ConfigError("core configuration: n_profiles and n_projections are at most 256")
@@ -71,8 +72,11 @@ class CoreConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "CoreConfig":
+        if not isinstance(data, dict):
+            raise ConfigError(f"core configuration: a dict of fields, not a {type(data).__name__}")
         known = set(cls.__dataclass_fields__)
         unknown = set(data) - known
         if unknown:
-            raise ConfigError(f"core configuration: unknown fields {sorted(unknown)}")
+            raise ConfigError(f"core configuration: unknown fields {sorted(map(str, unknown))}; "
+                              f"known: {sorted(known)}")
         return cls(**data)

@@ -19,3 +19,18 @@ class CapacityError(NetworkError):
 
 class ImageError(AxoniteError, ValueError):
     """An image file that is corrupt, truncated, of another version, or for another core."""
+
+
+class SymbolError(AxoniteError, KeyError, IndexError):
+    """A name an image's symbols do not have (input group, population, projection), or an
+    index outside a group; the message lists what there is. A KeyError and an IndexError too,
+    so `except KeyError` and `except IndexError` keep working."""
+
+    def __str__(self):   # KeyError's own str() would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class InputWrapWarning(UserWarning):
+    """A network whose summed synaptic input to a neuron in one tick can leave the 16-bit range
+    [-32768, 32767]: axonite wraps it (spec §4), Lava's Dense does not, so there the network
+    behaves differently from its Lava original. The message names the neurons and the bound."""

@@ -37,13 +37,34 @@ def _check_range(owner: str, name: str, values, lo: int, hi: int) -> np.ndarray:
     return arr
 
 
+def _check_name(owner: str, name) -> str:
+    if not isinstance(name, str) or not name:
+        raise NetworkError(f"{owner}: the name must be a non-empty string")
+    return name
+
+
+def _check_size(owner: str, size) -> int:
+    if not isinstance(size, (int, np.integer)) or isinstance(size, (bool, np.bool_)) or size < 1:
+        raise NetworkError(f"{owner}: size = {size!r} must be a positive integer")
+    return int(size)
+
+
+def _check_real(owner: str, name: str, value, ok, rule: str) -> float:
+    """A real number (not a bool, not NaN) for which ok(x) holds, as a float; otherwise
+    NetworkError "{owner}: {name} = {value!r} {rule}"."""
+    real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    x = float(value) if real else math.nan
+    if math.isnan(x) or not ok(x):
+        raise NetworkError(f"{owner}: {name} = {value!r} {rule}")
+    return x
+
+
 class Inputs:
     """Host input axons: sources the host drives with spikes, tick by tick."""
 
     def __init__(self, name: str, size: int):
-        if not isinstance(size, (int, np.integer)) or size < 1:
-            raise NetworkError(f"inputs {name!r}: size = {size!r} must be a positive integer")
-        self.name, self.size = name, int(size)
+        self.name = _check_name(f"inputs {name!r}", name)
+        self.size = _check_size(f"inputs {name!r}", size)
 
     def __repr__(self):
         return f"Inputs({self.name!r}, {self.size})"
@@ -65,9 +86,8 @@ class Population:
     per neuron."""
 
     def __init__(self, name: str, size: int, **params):
-        if not isinstance(size, (int, np.integer)) or size < 1:
-            raise NetworkError(f"population {name!r}: size = {size!r} must be a positive integer")
-        self.name, self.size = name, int(size)
+        self.name = _check_name(f"population {name!r}", name)
+        self.size = _check_size(f"population {name!r}", size)
         unknown = set(params) - set(NEURON_PARAMETERS)
         if unknown:
             raise NetworkError(f"population {name!r}: unknown parameters {sorted(unknown)}; "
@@ -115,9 +135,10 @@ class FixedProbability:
     `seed`: the same seed gives the same connections on every machine."""
 
     def __init__(self, p: float, seed: int = 0, allow_self_connections: bool = True):
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"FixedProbability: p = {p} is outside [0, 1]")
-        self.p, self.seed, self.allow_self_connections = p, seed, allow_self_connections
+        p = _check_real("FixedProbability", "p", p, lambda x: 0 <= x <= 1, "is outside [0, 1]")
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, (bool, np.bool_)) or seed < 0:
+            raise NetworkError(f"FixedProbability: seed = {seed!r} must be a non-negative integer")
+        self.p, self.seed, self.allow_self_connections = p, int(seed), allow_self_connections
 
     def connections(self, n_pre, n_post, same_population):
         mask = np.random.default_rng(self.seed).random((n_pre, n_post)) < self.p
@@ -134,12 +155,15 @@ class FromList:
         try:
             arr = np.asarray(connections)
         except ValueError:
-            raise ValueError("FromList: every row needs the same length: all (pre, post, weight) "
-                             "or all (pre, post, weight, delay)") from None
+            raise NetworkError("FromList: every row needs the same length: all (pre, post, weight) "
+                               "or all (pre, post, weight, delay)") from None
         if arr.ndim != 2 or arr.shape[1] not in (3, 4):
-            raise ValueError("FromList takes rows of (pre, post, weight) or (pre, post, weight, delay)")
-        if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
-            raise ValueError("FromList: pre, post, weight and delay must be integers")
+            raise NetworkError("FromList takes rows of (pre, post, weight) or (pre, post, weight, delay)")
+        # Floats must be whole and inside int64 (a cast would wrap them); nothing else but integers.
+        whole = (arr.dtype.kind in "iub" or arr.dtype.kind == "f" and bool(
+            np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)) and np.all(np.abs(arr) < 2.0**62)))
+        if not whole:
+            raise NetworkError("FromList: pre, post, weight and delay must be integers")
         self.rows = arr.astype(np.int64)
 
     def connections(self, n_pre, n_post, same_population):
@@ -198,18 +222,53 @@ class STDPRule:
                    impulse: int = 128, mode: str = "all-to-all") -> "STDPRule":
         """The classic window dw(dt) = a_plus exp(-dt/tau_plus) (pre before post) and
         a_minus exp(dt/tau_minus) (post before pre), dw in weight-mantissa units per pair.
-        The learning-rate shift is the largest for which both amplitudes fit 8 bits, so the
-        quantization error of a_plus and a_minus is at most 2**-lr_shift * impulse / 2."""
-        top = max(abs(a_plus), abs(a_minus))
+
+        An amplitude a becomes A = round(a * 2**lr_shift / impulse), 8 bits signed; lr_shift
+        is the largest (at most 15) for which both |A| fit 127, so each amplitude is a multiple
+        of impulse / 2**lr_shift. A pair that cannot be represented is refused with
+        NetworkError naming the amplitude and the range it must lie in: one beyond
+        127 * impulse (lr_shift 0 cannot hold it), or a nonzero one that would be more than
+        FROM_FLOAT_PRECISION (10%) off its value (the smaller of a lopsided pair, or both when
+        tiny). Zero stays exactly zero. NaN, inf, a non-positive tau or dt, an impulse outside
+        1..255 and an unknown mode are refused too."""
+        owner = "STDPRule.from_float"
+        trace_max = formats.TRACE_MAX
+        if (not isinstance(impulse, (int, np.integer)) or isinstance(impulse, (bool, np.bool_))
+                or not 1 <= impulse <= trace_max):
+            raise NetworkError(f"{owner}: impulse = {impulse!r} must be an integer in [1, {trace_max}]")
+        if mode not in formats.TRACE_MODES:
+            raise NetworkError(f"{owner}: mode = {mode!r}; use one of {sorted(formats.TRACE_MODES)}")
+        amps = {name: _check_real(owner, name, value, math.isfinite, "must be a finite number")
+                for name, value in (("a_plus", a_plus), ("a_minus", a_minus))}
+        pre_decay = _decay_from_tau(owner, "tau_plus", tau_plus, dt, 0)
+        post_decay = _decay_from_tau(owner, "tau_minus", tau_minus, dt, 0)
         a_hi = formats.signed_range(formats.STDP_A_BITS)[1]
+        top_name = max(amps, key=lambda name: abs(amps[name]))
+        top = abs(amps[top_name])
+        if top > a_hi * impulse:
+            raise NetworkError(f"{owner}: {top_name} = {amps[top_name]:g} is outside "
+                               f"[{-a_hi * impulse}, {a_hi * impulse}], the amplitudes an 8-bit A with "
+                               f"impulse {impulse} can express (A * impulse / 2**lr_shift, lr_shift >= 0)")
         shift = formats.LR_SHIFT_MAX
         while shift > 0 and top * 2**shift / impulse > a_hi:
             shift -= 1
-        to_int = lambda a: int(np.clip(round(a * 2**shift / impulse), -a_hi - 1, a_hi))
-        return cls(a_plus=to_int(a_plus), a_minus=to_int(a_minus), lr_shift=shift,
-                   w_min=w_min, w_max=w_max, pre_decay=dv_from_tau(tau_plus, dt),
-                   post_decay=dv_from_tau(tau_minus, dt), pre_impulse=impulse,
-                   post_impulse=impulse, mode=mode)
+        step = impulse / 2**shift
+        ints = {}
+        for name, a in amps.items():
+            ints[name] = round(a / step)
+            off = abs(ints[name] * step - a) / abs(a) if a else 0.0
+            if off > FROM_FLOAT_PRECISION:
+                other = next(n for n in amps if n != name)
+                lowest = step / 2 / FROM_FLOAT_PRECISION
+                raise NetworkError(
+                    f"{owner}: {name} = {a:g} would be {ints[name] * step:.3g} ({off:.0%} off): with "
+                    f"{other} = {amps[other]:g} and impulse {impulse} the learning rate is lr_shift "
+                    f"{shift}{' (its maximum)' if shift == formats.LR_SHIFT_MAX else ''}, so amplitudes are "
+                    f"multiples of {step:g}; |{name}| from {lowest:g} to {a_hi * step:g} (or 0) is "
+                    f"represented within {FROM_FLOAT_PRECISION:.0%}")
+        return cls(a_plus=ints["a_plus"], a_minus=ints["a_minus"], lr_shift=shift,
+                   w_min=w_min, w_max=w_max, pre_decay=pre_decay, post_decay=post_decay,
+                   pre_impulse=int(impulse), post_impulse=int(impulse), mode=mode)
 
 
 class Projection:
@@ -272,7 +331,7 @@ class Network:
     """A network of host inputs, CUBA-LIF populations and projections."""
 
     def __init__(self, name: str = "network"):
-        self.name = name
+        self.name = _check_name(f"network {name!r}", name)
         self.input_groups: list[Inputs] = []
         self.populations: list[Population] = []
         self.projections: list[Projection] = []
@@ -305,6 +364,8 @@ class Network:
         for group in (pre, post):
             if group not in self.input_groups + self.populations:
                 raise NetworkError(f"network {self.name!r}: {group!r} does not belong to this network")
+        if name is not None:
+            _check_name(f"network {self.name!r}: projection {name!r}", name)
         if name is not None and any(p.name == name for p in self.projections):
             raise NetworkError(f"network {self.name!r}: projection name {name!r} is used twice")
         if weight is None and not isinstance(connector, FromList):
@@ -319,31 +380,37 @@ class Network:
         """Mark neurons (all, or the given indices) as outputs: their spikes go to the host."""
         if population not in self.populations:
             raise NetworkError(f"network {self.name!r}: {population!r} is not one of its populations")
-        idx = slice(None) if neurons is None else np.asarray(neurons, dtype=np.int64)
-        if neurons is not None and idx.size and (idx.min() < 0 or idx.max() >= population.size):
-            raise NetworkError(f"population {population.name!r}: recorded neuron index outside "
-                               f"[0, {population.size - 1}]")
+        idx = slice(None) if neurons is None else _check_range(
+            f"population {population.name!r}", "recorded neuron index", neurons, 0, population.size - 1)
         population.recorded[idx] = True
 
 
 # --- Float helpers ---------------------------------------------------------------------------
 
+# STDPRule.from_float refuses an amplitude that its 8-bit integer would miss by more than this.
+FROM_FLOAT_PRECISION = 0.10
+
+
+def _decay_from_tau(owner: str, name: str, tau, dt, offset: int) -> int:
+    """The 12-bit decay nearest to exp(-dt/tau) for a factor (4096 - decay - offset) / 4096."""
+    tau = _check_real(owner, name, tau, lambda x: x > 0, "must be positive: a number in (0, inf]")
+    dt = _check_real(owner, "dt", dt, lambda x: 0 < x < math.inf, "must be positive and finite: a number in (0, inf)")
+    d = round(formats.DECAY_UNITY * -math.expm1(-dt / tau)) - offset
+    return int(min(formats.DECAY_UNITY - 1, max(0, d)))
+
 
 def dv_from_tau(tau: float, dt: float = 1.0) -> int:
     """dv (or a trace decay) for a voltage time constant: v decays by (4096 - dv)/4096 per tick,
-    nearest to exp(-dt/tau). tau = inf gives 0 (no leak)."""
-    if tau <= 0 or dt <= 0:
-        raise ValueError(f"tau = {tau} and dt = {dt} must be positive")
-    return int(min(formats.DECAY_UNITY - 1, round(formats.DECAY_UNITY * -math.expm1(-dt / tau))))
+    nearest to exp(-dt/tau). tau = inf gives 0 (no leak). NetworkError unless tau is in
+    (0, inf] and dt in (0, inf)."""
+    return _decay_from_tau("dv_from_tau", "tau", tau, dt, formats.DV_OFFSET)
 
 
 def du_from_tau(tau: float, dt: float = 1.0) -> int:
     """du for a synaptic-current time constant: u decays by (4096 - du - 1)/4096 per tick
-    (Loihi's +1), nearest to exp(-dt/tau); tau -> 0 gives 4095 (current lasts one tick)."""
-    if tau <= 0 or dt <= 0:
-        raise ValueError(f"tau = {tau} and dt = {dt} must be positive")
-    d = round(formats.DECAY_UNITY * -math.expm1(-dt / tau)) - formats.DU_OFFSET
-    return int(min(formats.DECAY_UNITY - 1, max(0, d)))
+    (Loihi's +1), nearest to exp(-dt/tau); tau -> 0 gives 4095 (current lasts one tick).
+    NetworkError unless tau is in (0, inf] and dt in (0, inf)."""
+    return _decay_from_tau("du_from_tau", "tau", tau, dt, formats.DU_OFFSET)
 
 
 @dataclass(frozen=True)
@@ -360,18 +427,27 @@ class QuantizedWeights:
 
 def quantize_weights(weights, weight_bits: int = 8) -> QuantizedWeights:
     """Float weights (in units of synaptic input a_in) to a signed mantissa and one exponent:
-    the smallest exponent whose mantissas fit, rounding to nearest, with the error reported."""
-    w = np.asarray(weights, dtype=np.float64)
+    the smallest exponent whose mantissas fit, rounding to nearest, with the error reported.
+    NetworkError for weight_bits outside [WEIGHT_BITS_MIN, WEIGHT_BITS_MAX], weights that are
+    not finite real numbers, or weights beyond the largest weight_bits can express."""
+    if (not isinstance(weight_bits, (int, np.integer)) or isinstance(weight_bits, (bool, np.bool_))
+            or not formats.WEIGHT_BITS_MIN <= weight_bits <= formats.WEIGHT_BITS_MAX):
+        raise NetworkError(f"quantize_weights: weight_bits = {weight_bits!r} is outside "
+                           f"[{formats.WEIGHT_BITS_MIN}, {formats.WEIGHT_BITS_MAX}]")
+    try:
+        w = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise NetworkError("quantize_weights: weights must be real numbers (an array of one shape)") from None
     if not np.all(np.isfinite(w)):
-        raise ValueError("quantize_weights: weights must be finite")
-    lo, hi = formats.signed_range(weight_bits)
+        raise NetworkError(f"quantize_weights: weights must be finite, got {w[~np.isfinite(w)].flat[0]}")
+    lo, hi = formats.signed_range(int(weight_bits))
     top = formats.max_weight_exp(weight_bits)
     for exp in range(top + 1):
         m = np.round(w / 2.0**exp)
         if m.size == 0 or (m.min() >= lo and m.max() <= hi):
             break
     else:
-        raise ValueError(f"quantize_weights: |w| up to {np.abs(w).max()} exceeds the largest "
+        raise NetworkError(f"quantize_weights: |w| up to {np.abs(w).max()} exceeds the largest "
                          f"weight {hi << top} for {weight_bits}-bit mantissas")
     mant = m.astype(np.int64)
     err = np.abs(mant * 2.0**exp - w)

@@ -174,6 +174,7 @@ HELLO_FIELDS = (
 )
 CONFIG_FIELDS = ("n_neurons", "n_inputs", "n_synapses", "n_segments", "n_reverse", "n_profiles",
                  "n_projections", "weight_bits", "max_delay")
+MAX_DEPTH = 0xFFFF_FFFF                  # n_synapses, n_segments, n_reverse: u32 above and in addresses
 
 # WRITE: REGION_ACCESS + count * word_bytes bytes of words. READ: REGION_ACCESS.
 # READ_REPLY: REPLY + REGION_ACCESS (as requested) + the words.
@@ -201,6 +202,7 @@ SPIKES = struct.Struct("<II")            # tick (ticks completed, all their spik
                                          # then records
 SPIKE_RECORD = struct.Struct("<IH")      # tick, info: bit 15 = bitmap, bits 14..0 = n
 SPIKE_BITMAP = 0x8000
+MAX_NEURON = 0xFFFF                      # a list record names a neuron in u16
 REPORT = struct.Struct("<BBHII")         # kind, 0, 0, count, tick
 ERROR = struct.Struct("<BBBBI")          # ref_seq, ref_opcode, code, ref_valid, detail; then
                                          # optional UTF-8 text (the emulator explains itself).

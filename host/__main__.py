@@ -6,13 +6,20 @@
 NETWORK is an image file (.axi) or a Python file that defines `network` (a firmware.Network or
 Image) and optionally `config` (a CoreConfig) and `inputs` (any form run() accepts).
 URL: "model", "emulator://", a serial port (/dev/ttyUSB1) or socket://127.0.0.1:PORT.
+
+--out must end in .npz and --plot in an extension matplotlib writes (.png, .pdf, .svg ...):
+each file is written exactly where named, and both directories are checked (they exist and
+are writable) before anything runs. Every failure is one line on stderr, "error: ...", exit
+status 1; Ctrl-C prints "interrupted" and exits with 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import runpy
 import sys
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +36,10 @@ def _load_network(path: str):
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"{path}: no such file")
+    if p.is_dir():
+        raise AxoniteError(f"{path}: is a directory, not an image (.axi) or Python file")
     if p.suffix == ".py":
-        ns = runpy.run_path(str(p), run_name="__axonite_network__")
+        ns = _run_network_file(p)
         if "network" not in ns:
             raise AxoniteError(f"{path} defines no `network` (a firmware.Network or Image)")
         network = ns["network"]
@@ -38,6 +47,44 @@ def _load_network(path: str):
             raise AxoniteError(f"{path}: `network` is a {type(network).__name__}, not a firmware.Network or Image")
         return network, ns.get("config"), ns.get("inputs")
     return Image.load(p), None, None
+
+
+def _run_network_file(p: Path) -> dict:
+    """Execute a network file; its failure becomes one AxoniteError naming the file and line."""
+    try:
+        return runpy.run_path(str(p), run_name="__axonite_network__")
+    except OSError as error:
+        raise AxoniteError(f"{p}: cannot read: {error.strerror or error}") from None
+    except SyntaxError as error:
+        raise AxoniteError(f"{p}, line {error.lineno}: SyntaxError: {error.msg}") from None
+    except Exception as error:     # the user's code: say where it failed, in one line
+        lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__)
+                 if Path(frame.filename) == p]
+        where = f", line {lines[-1]}" if lines else ""
+        raise AxoniteError(f"{p}{where}: {type(error).__name__}: {error}") from None
+
+
+def _plot_formats() -> list[str]:
+    from matplotlib.backend_bases import FigureCanvasBase
+    return sorted(FigureCanvasBase.get_supported_filetypes())
+
+
+def _check_output(option: str, path: str, extensions: list[str]) -> None:
+    """Refuse, before anything runs, an output file that would not be written as named."""
+    p = Path(path)
+    if p.suffix.lstrip(".") not in extensions:
+        what = ("the raster is written as .npz; give a name ending in .npz" if extensions == ["npz"]
+                else f"give a name ending in one of {', '.join('.' + e for e in extensions)}")
+        raise AxoniteError(f"{option} {path}: {what}")
+    parent = p.parent
+    if not parent.exists():
+        raise AxoniteError(f"{option} {path}: the directory {parent} does not exist")
+    if not parent.is_dir():
+        raise AxoniteError(f"{option} {path}: {parent} is not a directory")
+    if p.is_dir():
+        raise AxoniteError(f"{option} {path} is a directory")
+    if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise AxoniteError(f"{option} {path}: cannot write into {parent}")
 
 
 def plot_raster(result, path: str, title: str) -> None:
@@ -59,6 +106,9 @@ def plot_raster(result, path: str, title: str) -> None:
 
 
 def cmd_run(args) -> int:
+    _check_output("--out", args.out, ["npz"])    # np.savez would append .npz to another name
+    if args.plot:
+        _check_output("--plot", args.plot, _plot_formats())
     network, config, inputs = _load_network(args.network)
     options = {"timeout": args.timeout}
     if args.device in ("model", "model://") or args.device.startswith("emulator://"):
@@ -107,8 +157,9 @@ def main(argv=None) -> int:
     run.add_argument("network", help="image file (.axi) or Python file defining `network`")
     run.add_argument("--device", default="model", help="model, emulator://, a serial port or socket://HOST:PORT")
     run.add_argument("--ticks", type=int, required=True, help="ticks to run")
-    run.add_argument("--out", default="raster.npz", help="output .npz (spikes, output_ids, times, neurons, counters)")
-    run.add_argument("--plot", default=None, help="raster plot file (.png)")
+    run.add_argument("--out", default="raster.npz",
+                     help="output file, name ending in .npz (spikes, output_ids, times, neurons, counters)")
+    run.add_argument("--plot", default=None, help="raster plot file (.png, .pdf, .svg ...)")
     run.add_argument("--seed", type=int, default=None, help="LFSR seed for stochastic rounding")
     run.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the device")
     info = sub.add_parser("info", help="print what the device reports (HELLO)")
@@ -117,7 +168,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return {"run": cmd_run, "info": cmd_info}[args.command](args)
-    except (AxoniteError, FileNotFoundError, KeyError, ValueError) as error:
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("error: out of memory (fewer --ticks or a smaller network need less)", file=sys.stderr)
+        return 1
+    except (AxoniteError, OSError, KeyError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

@@ -73,14 +73,9 @@ def _groups(inputs, ticks: int, n_inputs: int) -> list[np.ndarray]:
 
 def _projection_layout(image: Image, tables, name: str):
     """Synapse addresses of projection `name` and their (pre, post) indices into its groups."""
-    sym = next((p for p in image.symbols.get("projections", []) if p["name"] == name), None)
-    if sym is None:
-        names = [p["name"] for p in image.symbols.get("projections", [])]
-        raise KeyError(f"no projection named {name!r}; the loaded image has {names}")
-    groups = {g["name"]: ("inputs", g) for g in image.symbols["inputs"]}
-    groups.update({g["name"]: ("populations", g) for g in image.symbols["populations"]})
-    kind, pre = groups[sym["pre"]]
-    post = groups[sym["post"]][1]
+    sym = image.projection(name)            # SymbolError (a KeyError) if there is none
+    kind, pre = image.group(sym["pre"])
+    post = image.group(sym["post"])[1]
     base = pre["first"] + (0 if kind == "inputs" else image.config.n_inputs)
     addr = np.nonzero(tables.syn_projection == sym["index"])[0]
     row = image.table("projection")

@@ -277,17 +277,12 @@ class GoldenModel:
     def projection_weights(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(pre, post, weight) of every synapse of a projection, with pre and post as indices
         into the projection's source group and target population."""
-        sym = next((p for p in self.image.symbols.get("projections", []) if p["name"] == name), None)
-        if sym is None:
-            names = [p["name"] for p in self.image.symbols.get("projections", [])]
-            raise KeyError(f"no projection named {name!r}; the image has {names}")
+        sym = self.image.projection(name)      # SymbolError (a KeyError) if there is none
         t = self.tables
         addr = np.nonzero(t.syn_projection == sym["index"])[0]
-        kinds = {g["name"]: ("inputs", g) for g in self.image.symbols["inputs"]}
-        kinds.update({g["name"]: ("populations", g) for g in self.image.symbols["populations"]})
-        kind, pre = kinds[sym["pre"]]
+        kind, pre = self.image.group(sym["pre"])
         base = pre["first"] + (0 if kind == "inputs" else self.config.n_inputs)
-        post = kinds[sym["post"]][1]
+        post = self.image.group(sym["post"])[1]
         order = np.lexsort((t.syn_target[addr], t.syn_source[addr]))
         addr = addr[order]
         return t.syn_source[addr] - base, t.syn_target[addr] - post["first"], self.weights[addr].copy()

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 
 import numpy as np
 import pytest
 
-from firmware import (AllToAll, CapacityError, CoreConfig, FixedProbability, FromList, Network,
-                      NetworkError, OneToOne, STDPRule, compile_network, du_from_tau, dv_from_tau,
-                      quantize_weights)
+from firmware import (AllToAll, CapacityError, ConfigError, CoreConfig, FixedProbability, FromList,
+                      Network, NetworkError, OneToOne, STDPRule, compile_network, du_from_tau,
+                      dv_from_tau, quantize_weights)
+from firmware.errors import InputWrapWarning, SymbolError
 from firmware.network import Projection
 from firmware.tables import decode
 
@@ -315,9 +317,9 @@ def test_placement_in_creation_order():
                       t.syn_weight[used].tolist(), t.syn_delay[used].tolist()))
     assert rows == [(4, 4, 7, 1), (16, 1, -3, 2)]
     assert [p["name"] for p in image.symbols["projections"]] == ["b->q", "q->p"]
-    with pytest.raises(KeyError):
+    with pytest.raises(SymbolError, match="no input group or population named 'nope'"):
         image.neuron_ids("nope")
-    with pytest.raises(IndexError):
+    with pytest.raises(SymbolError, match=r"inputs 'a': index 3 is outside \[0, 2\]"):
         image.input_ids("a", [3])
 
 
@@ -457,3 +459,191 @@ def test_quantized_weights_drive_the_network():
     t = decode(compile_network(net))
     assert q.exponent == 3
     assert sorted(t.syn_weight[t.syn_target >= 0].tolist()) == sorted(q.mantissa.ravel().tolist())
+
+
+# --- float helpers and constructors refuse what they cannot represent (issue 12, findings 7, 8) ---
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize("call,fragments", [
+    (lambda: dv_from_tau(NAN), ("dv_from_tau: tau = nan", "(0, inf]")),
+    (lambda: du_from_tau(NAN), ("du_from_tau: tau = nan", "(0, inf]")),
+    (lambda: dv_from_tau(-INF), ("tau = -inf",)),
+    (lambda: du_from_tau("20"), ("tau = '20'",)),
+    (lambda: dv_from_tau(True), ("tau = True",)),
+    (lambda: dv_from_tau(20.0, dt=NAN), ("dt = nan", "(0, inf)")),
+    (lambda: du_from_tau(20.0, dt=INF), ("dt = inf", "(0, inf)")),
+    (lambda: STDPRule.from_float(a_plus=NAN), ("STDPRule.from_float: a_plus = nan", "finite")),
+    (lambda: STDPRule.from_float(a_plus=INF), ("a_plus = inf", "finite")),
+    (lambda: STDPRule.from_float(a_minus="-1"), ("a_minus = '-1'",)),
+    (lambda: STDPRule.from_float(impulse=0), ("impulse = 0", "[1, 255]")),
+    (lambda: STDPRule.from_float(impulse=256), ("impulse = 256", "[1, 255]")),
+    (lambda: STDPRule.from_float(impulse=12.5), ("impulse = 12.5", "[1, 255]")),
+    (lambda: STDPRule.from_float(tau_plus=NAN), ("STDPRule.from_float: tau_plus = nan",)),
+    (lambda: STDPRule.from_float(tau_minus=0), ("tau_minus = 0", "must be positive")),
+    (lambda: STDPRule.from_float(dt=-1), ("dt = -1",)),
+    (lambda: STDPRule.from_float(mode="pairs"), ("mode = 'pairs'", "all-to-all")),
+    (lambda: quantize_weights([1.0], weight_bits=0), ("quantize_weights: weight_bits = 0", "[2, 8]")),
+    (lambda: quantize_weights([1.0], weight_bits=9), ("weight_bits = 9", "[2, 8]")),
+    (lambda: quantize_weights([1.0], weight_bits="8"), ("weight_bits = '8'",)),
+    (lambda: quantize_weights([1.0, INF]), ("weights must be finite", "inf")),
+    (lambda: quantize_weights("abc"), ("weights must be real numbers",)),
+    (lambda: quantize_weights([[1.0], [2.0, 3.0]]), ("weights must be real numbers",)),
+    (lambda: FixedProbability(NAN), ("FixedProbability: p = nan", "[0, 1]")),
+    (lambda: FixedProbability("0.5"), ("p = '0.5'",)),
+    (lambda: FixedProbability(0.5, seed=-1), ("seed = -1", "non-negative integer")),
+    (lambda: FixedProbability(0.5, seed="x"), ("seed = 'x'",)),
+    (lambda: FixedProbability(0.5, seed=1.5), ("seed = 1.5",)),
+    (lambda: FromList([[0, 0, INF]]), ("FromList", "integers")),
+    (lambda: FromList([[0, 0, 1e30]]), ("FromList", "integers")),
+    (lambda: FromList([["a", "b", "c"]]), ("FromList", "integers")),
+    (lambda: FromList(None), ("FromList",)),
+    (lambda: Network().inputs(7, 3), ("inputs 7: the name must be a non-empty string",)),
+    (lambda: Network().population("", 3), ("population '': the name must be a non-empty string",)),
+    (lambda: Network().population("p", True), ("size = True",)),
+])
+def test_bad_float_helper_and_constructor_arguments_raise_network_error(call, fragments):
+    with pytest.raises(NetworkError) as info:
+        call()
+    for fragment in fragments:
+        assert fragment in str(info.value), (fragment, str(info.value))
+
+
+def test_record_and_connect_check_their_arguments():
+    net = Network("n")
+    inp, pop = net.inputs("in", 2), net.population("p", 3)
+    with pytest.raises(NetworkError, match="population 'p': recorded neuron index must be integers"):
+        net.record(pop, [1.5])
+    with pytest.raises(NetworkError, match=r"recorded neuron index = 3 is outside \[0, 2\]"):
+        net.record(pop, [0, 3])
+    assert not pop.recorded.any()                       # nothing half-applied
+    with pytest.raises(NetworkError, match="network 'n': projection 5: the name must be a non-empty string"):
+        net.connect(inp, pop, AllToAll(), weight=1, name=5)
+
+
+def test_from_float_refuses_an_amplitude_it_would_clip():
+    """a_plus = 20000 used to become 127 at lr_shift 0 (and a_minus = -1 became 0)."""
+    with pytest.raises(NetworkError) as info:
+        STDPRule.from_float(a_plus=20000, a_minus=-1)
+    message = str(info.value)
+    for fragment in ("a_plus = 20000", "[-16256, 16256]", "impulse 128"):
+        assert fragment in message, message
+    with pytest.raises(NetworkError, match=r"a_minus = -30000 is outside \[-25400, 25400\].*impulse 200"):
+        STDPRule.from_float(a_plus=1, a_minus=-30000, impulse=200)
+
+
+def test_from_float_refuses_an_amplitude_that_loses_its_precision():
+    """The smaller amplitude of a lopsided pair rounds to 0 or far from its value."""
+    with pytest.raises(NetworkError) as info:
+        STDPRule.from_float(a_plus=16000, a_minus=-1)
+    message = str(info.value)
+    for fragment in ("a_minus = -1 would be 0", "with a_plus = 16000", "lr_shift 0",
+                     "multiples of 128", "from 640 to 16256", "within 10%"):
+        assert fragment in message, message
+    with pytest.raises(NetworkError, match=r"a_minus = -0.7 would be -1 \(43% off\)"):
+        STDPRule.from_float(a_plus=100, a_minus=-0.7)
+    with pytest.raises(NetworkError, match=r"a_plus = 0.01 would be 0.0117.*lr_shift 15"):
+        STDPRule.from_float(a_plus=0.01, a_minus=-0.01)
+
+
+def test_from_float_represents_every_accepted_amplitude_within_10_percent():
+    accepted = 0
+    for impulse in (1, 64, 128, 255):
+        for a_plus in (0.0, 0.05, 1.0, 3.0, 100.0, 1000.0):
+            for ratio in (0.0, 0.01, 0.05, 0.1, 0.5, 1.05, 4.0, 30.0):
+                a_minus = -ratio * max(a_plus, 0.1)
+                try:
+                    rule = STDPRule.from_float(a_plus=a_plus, a_minus=a_minus, impulse=impulse)
+                except NetworkError as error:
+                    assert "would be" in str(error) or "is outside" in str(error)
+                    continue
+                accepted += 1
+                step = impulse / 2**rule.lr_shift
+                for a, q in ((a_plus, rule.a_plus), (a_minus, rule.a_minus)):
+                    assert -128 <= q <= 127
+                    assert abs(q * step - a) <= 0.1 * abs(a), (impulse, a_plus, a_minus, rule)
+    assert accepted > 100
+    rule = STDPRule.from_float(a_plus=1.0, a_minus=0.0)      # pure potentiation stays exact
+    assert rule.a_minus == 0 and rule.a_plus > 0
+
+
+# --- the 16-bit input sum: the one difference from Lava's Dense (issue 12, finding 11) -----------
+
+
+def _wrap_warnings(net, config=None):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compile_network(net, config)
+    return [w for w in caught if issubclass(w.category, InputWrapWarning)]
+
+
+def _one_neuron(rows, weight_exp, stdp=None, n_inputs=None):
+    net = Network("wrap")
+    inp = net.inputs("in", n_inputs or len(rows))
+    pop = net.population("n", 2)
+    net.connect(inp, pop, FromList(rows), weight_exp=weight_exp, stdp=stdp, name="p")
+    return net
+
+
+@pytest.mark.parametrize("rows,weight_exp,bound", [
+    ([[0, 0, 64], [1, 0, 64]], 8, "+32768"),                             # 16384 + 16384
+    ([[0, 1, -128], [1, 1, -1]], 8, "-33024"),                           # -32768 - 256
+    ([[0, 0, 64, 1], [1, 0, 64, 4]], 8, "+32768"),                       # other delays, same tick
+])
+def test_a_network_whose_input_can_wrap_warns(rows, weight_exp, bound):
+    caught = _wrap_warnings(_one_neuron(rows, weight_exp))
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    neuron = rows[0][1]
+    for fragment in ("network 'wrap'", f"population 'n' neuron {neuron}", bound, "[-32768, 32767]",
+                     "Lava", "1 neuron"):
+        assert fragment in message, message
+    assert caught[0].filename == __file__     # points at the caller of compile_network
+
+
+def test_a_network_at_the_bounds_does_not_warn():
+    # 127 << 8 + 127 + 127 + 1 = 32767 and -128 << 8 = -32768: the largest sums that do not wrap
+    net = Network("edge")
+    inp = net.inputs("in", 4)
+    pop = net.population("n", 2)
+    net.connect(inp, pop, FromList([[0, 0, 127], [1, 1, -128]]), weight_exp=8)
+    net.connect(inp, pop, FromList([[1, 0, 127], [2, 0, 127], [3, 0, 1], [0, 1, 0]]), weight_exp=0)
+    assert _wrap_warnings(net) == []
+
+
+def test_plastic_synapses_count_with_their_bounds():
+    """Weights start at 0 but may learn up to w_max: 2 * (100 << 8) = 51,200 can reach one neuron."""
+    rule = STDPRule(w_min=-10, w_max=100)
+    caught = _wrap_warnings(_one_neuron([[0, 0, 0], [1, 0, 0]], 8, stdp=rule))
+    assert len(caught) == 1 and "+51200" in str(caught[0].message)
+    # negative bound: 2 * (-10 << 8) = -5120 stays inside; a small w_max stays inside too
+    assert _wrap_warnings(_one_neuron([[0, 0, 0], [1, 0, 0]], 8, stdp=STDPRule(w_min=-10, w_max=60))) == []
+
+
+def test_one_warning_per_network_lists_the_first_neurons_and_the_count():
+    net = Network("many")
+    inp = net.inputs("in", 3)
+    a = net.population("a", 4)
+    b = net.population("b", 30)
+    net.connect(inp, a, AllToAll(), weight=0)
+    net.connect(inp, b, AllToAll(), weight=127, weight_exp=7)          # 3 * 16256 = 48768
+    caught = _wrap_warnings(net)
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "30 neurons" in message and "population 'b' neuron 0 (up to +48768)" in message
+    assert "population 'b' neuron 4" in message and "neuron 5 " not in message and "population 'a'" not in message
+
+
+def test_compile_network_checks_its_arguments():
+    net = Network("n")
+    net.population("p", 1)
+    for kwargs, error, fragment in (
+            (dict(network="n"), NetworkError, "compile_network: network is a str, not a firmware.Network"),
+            (dict(config={"n_neurons": 8}), ConfigError, "compile_network: config is a dict, not a CoreConfig"),
+            (dict(lfsr_seed="1"), NetworkError, "lfsr_seed = '1' must be an integer"),
+            (dict(lfsr_seed=1.0), NetworkError, "lfsr_seed = 1.0 must be an integer")):
+        with pytest.raises(error, match=re.escape(fragment)):
+            compile_network(**{"network": net, **kwargs})
+    with pytest.raises(NetworkError, match="network 7: the name must be a non-empty string"):
+        Network(7)

@@ -10,6 +10,8 @@ import zlib
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from firmware import (AllToAll, CoreConfig, FromList, Image, ImageError, Network, STDPRule,
                       compile_network, formats)
@@ -272,3 +274,220 @@ def test_image_constructor_checks():
         Image(IMAGE.config, {k: v for k, v in tables.items() if k != "stdp"})
     with pytest.raises(ImageError, match="table axon has 13 words; the core holds 12"):
         Image(IMAGE.config, {**tables, "axon": np.zeros(13, np.uint64)})
+
+
+# --- every header field bounded before anything is allocated (issue 12, finding 5) -------------
+
+
+def _peak_bytes(action) -> int:
+    """Peak of Python and numpy allocations while `action` runs (numpy reports to tracemalloc)."""
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        action()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+@pytest.mark.parametrize("field,value,limit", [
+    ("n_inputs", 10**8, 32768), ("n_inputs", 32769, 32768), ("n_neurons", 10**8, 65536),
+    ("n_neurons", 65537, 65536), ("n_synapses", 2**40, 2**32 - 1), ("n_segments", 2**32, 2**32 - 1),
+    ("n_reverse", 10**12, 2**32 - 1),
+])
+def test_configuration_beyond_what_an_image_may_describe_is_refused_without_allocating(field, value, limit):
+    data = _header(lambda h: h["config"].__setitem__(field, value))
+    peak = _peak_bytes(lambda: refused(data, f"config {field} = {value}", f"exceeds {limit}"))
+    assert peak < 1 << 20, peak
+
+
+def test_largest_configuration_an_image_may_describe_loads():
+    """The limits are inclusive: 32,768 input axons and 65,536 neurons round-trip."""
+    net = Network("edge")
+    net.connect(net.inputs("i", 1), net.population("p", 1), AllToAll(), weight=1)
+    config = CoreConfig(n_inputs=32768, n_neurons=65536)
+    image = compile_network(net, config)
+    assert Image.from_bytes(image.to_bytes()).config == config
+    with pytest.raises(ImageError, match="config n_inputs = 32769 exceeds 32768"):
+        compile_network(net, CoreConfig(n_inputs=32769)).to_bytes()
+
+
+def test_lengths_are_checked_against_the_file_size_before_reading(tmp_path, monkeypatch):
+    path = tmp_path / "big.axi"
+    magic, version, reserved, hlen, plen, crc = FIXED.unpack_from(DATA)
+    path.write_bytes(FIXED.pack(magic, version, reserved, 2**32 - 1, 2**63, crc) + DATA[FIXED.size:])
+    peak = _peak_bytes(lambda: pytest.raises(ImageError, Image.load, path))
+    assert peak < 1 << 20, peak
+    with pytest.raises(ImageError, match=rf"truncated: {len(DATA)} bytes, the header announces {28 + 2**32 - 1 + 2**63}"):
+        Image.load(path)
+
+
+@pytest.mark.parametrize("name,modify,fragment", [
+    ("unknown table", lambda h: h["tables"].__setitem__("bogus", 0), "unknown table 'bogus'"),
+    ("state region as a table", lambda h: h["tables"].__setitem__("state_u", 0), "unknown table 'state_u'"),
+    ("count past the depth", lambda h: h["tables"].update(profile=10**12), "table profile has 1000000000000 words; the core holds 16"),
+    ("unknown header key", lambda h: h.__setitem__("extra", 1), "exactly the keys"),
+    ("config field missing", lambda h: h["config"].pop("n_segments"), "exactly the fields"),
+    ("config field a string", lambda h: h["config"].__setitem__("weight_bits", "8"), "weight_bits = '8' is not an integer"),
+    ("config field a bool", lambda h: h["config"].__setitem__("max_delay", True), "max_delay = True"),
+    ("config field a float", lambda h: h["config"].__setitem__("n_neurons", 8.0), "n_neurons = 8.0"),
+])
+def test_header_fields_are_bounded(name, modify, fragment):
+    refused(_header(modify), fragment)
+
+
+def _symbols(modify):
+    return _header(lambda h: modify(h["symbols"]))
+
+
+@pytest.mark.parametrize("name,modify,fragment", [
+    ("symbols not an object", lambda h: h.__setitem__("symbols", [1]), "'symbols' must be objects"),
+    ("inputs not a list", lambda s: s.__setitem__("inputs", {"a": 3}), "symbols.inputs is a dict"),
+    ("group without first", lambda s: s["inputs"][0].pop("first"), "symbols.inputs[0] has no 'first'"),
+    ("group size a string", lambda s: s["populations"][0].__setitem__("size", "4"), "size = '4' is not a int"),
+    ("group a list", lambda s: s["populations"].__setitem__(0, ["p", 0, 4]), "symbols.populations[0] is a list"),
+    ("input group past n_inputs", lambda s: s["inputs"][0].__setitem__("size", 99998), "leaves the core's 4 input axons"),
+    ("population past n_neurons", lambda s: s["populations"][0].__setitem__("first", 6), "leaves the core's 8 neurons"),
+    ("negative first", lambda s: s["populations"][0].__setitem__("first", -1), "first -1"),
+    ("empty group", lambda s: s["inputs"][0].__setitem__("size", 0), "size 0"),
+    ("name used twice", lambda s: s["populations"].append({"name": "a", "first": 4, "size": 1}), "'a' is used twice"),
+    ("groups overlap", lambda s: s["populations"].append({"name": "q", "first": 3, "size": 2}), "'p' and 'q' overlap"),
+    ("projection without pre", lambda s: s["projections"][0].pop("pre"), "has no 'pre'"),
+    ("projection pre unknown", lambda s: s["projections"][0].__setitem__("pre", "zz"), "pre 'zz' is no input group"),
+    ("projection post an input group", lambda s: s["projections"][0].__setitem__("post", "a"), "post 'a' is no population"),
+    ("projection index past the table", lambda s: s["projections"][1].__setitem__("index", 2), "index 2 is outside the projection table"),
+    ("projection index used twice", lambda s: s["projections"][1].__setitem__("index", 0), "used twice"),
+    ("projection name used twice", lambda s: s["projections"][1].__setitem__("name", "ff"), "used twice"),
+    ("plastic a string", lambda s: s["projections"][0].__setitem__("plastic", "yes"), "plastic = 'yes' is not a bool"),
+    ("plastic disagrees with the table", lambda s: s["projections"][1].__setitem__("plastic", True), "the projection table says False"),
+    ("synapse count disagrees", lambda s: s["projections"][0].__setitem__("synapses", 13), "13 synapses, the tables hold 12"),
+    ("network not a string", lambda s: s.__setitem__("network", 7), "symbols.network = 7"),
+    ("usage not counts", lambda s: s.__setitem__("usage", {"neurons": -1}), "symbols.usage"),
+])
+def test_symbols_are_validated(name, modify, fragment):
+    data = _header(modify) if name == "symbols not an object" else _symbols(modify)
+    refused(data, fragment)
+
+
+def test_lookups_raise_symbol_error():
+    """Names and indices an image does not have: SymbolError (still a KeyError / IndexError)."""
+    from firmware.errors import SymbolError
+    for call, fragment in ((lambda: IMAGE.neuron_ids("nope"), "no input group or population named 'nope'"),
+                           (lambda: IMAGE.input_ids("p"), "'p' is not an input group"),
+                           (lambda: IMAGE.neuron_ids("a"), "'a' is not a population"),
+                           (lambda: IMAGE.input_ids("a", [3]), "index 3 is outside [0, 2]"),
+                           (lambda: IMAGE.neuron_ids("p", [-1]), "index -1 is outside [0, 3]"),
+                           (lambda: IMAGE.neuron_ids("p", [1.5]), "indices must be integers"),
+                           (lambda: IMAGE.projection("nope"), "no projection named 'nope'; it has ['ff', 'rec']")):
+        with pytest.raises(SymbolError) as info:
+            call()
+        assert fragment in str(info.value)
+        assert isinstance(info.value, KeyError) and isinstance(info.value, IndexError)
+    assert IMAGE.neuron_ids("p", [3, 0]).tolist() == [3, 0] and IMAGE.input_ids("a", []).tolist() == []
+
+
+def test_load_refuses_what_is_not_a_readable_file(tmp_path):
+    with pytest.raises(ImageError, match="is a directory"):
+        Image.load(tmp_path)
+    with pytest.raises(ImageError, match="no such file"):
+        Image.load(tmp_path / "missing.axi")
+
+
+def test_image_constructor_checks_its_arguments():
+    tables = dict(IMAGE.tables)
+    with pytest.raises(ImageError, match="unknown table 'state_u'"):
+        Image(IMAGE.config, {**tables, "state_u": np.zeros(1, np.uint64)})
+    with pytest.raises(ImageError, match="non-negative integer words"):
+        Image(IMAGE.config, {**tables, "stdp": [-1]})
+    with pytest.raises(ImageError, match="non-negative integer words"):
+        Image(IMAGE.config, {**tables, "stdp": ["x"]})
+    with pytest.raises(ImageError, match="not a CoreConfig"):
+        Image(IMAGE.config.to_dict(), tables)
+    with pytest.raises(ImageError, match="symbols.populations"):
+        Image(IMAGE.config, tables, {"populations": [{"name": "p", "first": 7, "size": 4}]})
+
+
+# --- fuzzing: mutated files with a re-fixed CRC raise ImageError and nothing else --------------
+
+
+def _refix(data: bytes) -> bytes:
+    """The file with its CRC recomputed, so that a mutation reaches the header parser."""
+    return data[:24] + struct.pack("<I", zlib.crc32(data[FIXED.size:])) + data[FIXED.size:]
+
+
+def _loads_or_refuses(data: bytes) -> None:
+    """ImageError, or an image whose every lookup by its own symbols answers."""
+    try:
+        image = Image.from_bytes(data)
+    except ImageError:
+        return
+    model = GoldenModel(image)
+    for kind, lookup in (("inputs", image.input_ids), ("populations", image.neuron_ids)):
+        for g in image.symbols.get(kind, []):
+            assert lookup(g["name"]).size == g["size"]
+    for p in image.symbols.get("projections", []):
+        pre, post, w = model.projection_weights(p["name"])
+        assert pre.size == post.size == w.size == p["synapses"]
+    assert Image.from_bytes(image.to_bytes()).to_bytes() == image.to_bytes()
+
+
+_HEADER_LEN = FIXED.unpack_from(DATA)[3]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.integers(FIXED.size, len(DATA) - 1), st.integers(0, 255)), min_size=1, max_size=4))
+def test_fuzz_bytes(mutations):
+    data = bytearray(DATA)
+    for at, value in mutations:
+        data[at] = value
+    _loads_or_refuses(_refix(bytes(data)))
+
+
+_json = st.integers(-3, 40) | st.sampled_from([
+    None, True, False, 2**32, 10**8, 65536, -2**70, 1.5, float("nan"), "", "a", "p", "ff", "rec",
+    "bogus", "state_u", [], [1], ["p", 0, 4], {}, {"name": "a"}, {"name": "x", "first": 0, "size": 1},
+    {"name": "x", "index": 1, "pre": "a", "post": "p", "plastic": False, "synapses": 2}])
+
+
+def _paths(value, at=()):
+    yield at
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, at + (key,))
+    elif isinstance(value, list):
+        for k, item in enumerate(value):
+            yield from _paths(item, at + (k,))
+
+
+_HEADER_PATHS = list(_paths(split(DATA)[0]))[1:]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.sampled_from(_HEADER_PATHS), _json, st.booleans()), min_size=1, max_size=3))
+def test_fuzz_header_values(edits):
+    """Replace (or delete) values anywhere in the JSON header; the payload stays valid."""
+    header, payload = split(DATA)
+    for path, value, delete in edits:
+        node = header
+        try:
+            for key in path[:-1]:
+                node = node[key]
+            if delete and isinstance(node, dict):
+                node.pop(path[-1], None)
+            else:
+                node[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue      # an earlier edit removed the path
+    _loads_or_refuses(rebuild(json.dumps(header).encode(), payload))
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.integers(0, (len(DATA) - FIXED.size - _HEADER_LEN) // 8 - 1),
+                          st.integers(0, 2**64 - 1)), min_size=1, max_size=3))
+def test_fuzz_payload_words(words):
+    data = bytearray(DATA)
+    for k, value in words:
+        at = FIXED.size + _HEADER_LEN + 8 * k
+        data[at:at + 8] = struct.pack("<Q", value >> int(np.random.default_rng(value).integers(0, 64)))
+    _loads_or_refuses(_refix(bytes(data)))

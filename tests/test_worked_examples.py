@@ -6,8 +6,9 @@ model (or sim.neuron.lif_step where a state cannot be reached through a network)
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from firmware import CoreConfig, FromList, Network, STDPRule, compile_network
+from firmware import CoreConfig, FromList, InputWrapWarning, Network, STDPRule, compile_network
 from sim import GoldenModel
 from sim.neuron import lif_step
 
@@ -95,7 +96,10 @@ def test_a_in_wraps_to_16_bits():
     # neuron 1: 127 << 8 = 32512, plus 127 + 127 + 1 = 255 (exponent 0): 32767, no wrap
     net.connect(inp, pop, FromList([[0, 0, 64], [1, 0, 64], [2, 1, 127]]), weight_exp=8)
     net.connect(inp, pop, FromList([[2, 1, 127], [3, 1, 127], [4, 1, 1]]), weight_exp=0)
-    us, _, _ = trajectory(model_of(net), 2, {0: [0, 1, 2, 3, 4]})
+    # the compiler warns about neuron 0 only (its sum can reach +32768; neuron 1's at most +32767)
+    with pytest.warns(InputWrapWarning, match=r"1 neuron in one tick.*population 'n' neuron 0 \(up to \+32768\)"):
+        model = model_of(net)
+    us, _, _ = trajectory(model, 2, {0: [0, 1, 2, 3, 4]})
     # u = a_in * 64: -32768 * 64 = -2_097_152; 32767 * 64 = 2_097_088
     assert us[1] == [-2_097_152, 2_097_088]
 
@@ -376,7 +380,8 @@ def test_spec_4_modular_sum():
         for k in order:
             net.connect(inp, pop, FromList(rows[k][0]), weight_exp=rows[k][1])
         net.connect(inp, pop, FromList([[a, 1, 64] for a in range(2, 258)]), weight_exp=1)
-        model = GoldenModel(compile_network(net, CoreConfig(n_neurons=2, n_inputs=258)))
+        with pytest.warns(InputWrapWarning, match=r"population 'n' neuron 1 \(up to \+32768\)"):
+            model = GoldenModel(compile_network(net, CoreConfig(n_neurons=2, n_inputs=258)))
         model.step(list(range(258)))
         model.step([])
         assert model.u.tolist() == [-100 * 64, -2_097_152]
