@@ -19,3 +19,8 @@ class CapacityError(NetworkError):
 
 class ImageError(AxoniteError, ValueError):
     """An image file that is corrupt, truncated, of another version, or for another core."""
+
+
+class NIRError(NetworkError):
+    """A NIR graph the core cannot express, or a network NIR cannot hold; the message names the
+    node, the parameter and the limit."""
