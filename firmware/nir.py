@@ -38,7 +38,7 @@ NEURONS = ("LIF", "CubaLIF", "IF", "LI", "CubaLI")
 SPIKING = ("LIF", "CubaLIF", "IF")
 WEIGHTED = ("Affine", "Linear", "Conv1d", "Conv2d")
 LINEAR = WEIGHTED + ("Scale", "Flatten", "Delay", "SumPool2d", "AvgPool2d", "Identity")
-SCALINGS = ("range", "weights", "native")
+SCALINGS = ("weights", "range", "native")
 
 # The threshold's scale: v crosses at vth << 6 <= 2**21, a quarter of v's range, so that the
 # current and a negative voltage have room to exceed a threshold or two before they wrap or clip.
@@ -806,18 +806,16 @@ def _bias(values, owner):
     for exp in range(formats.BIAS_EXP_MAX + 1):
         mant = np.round(values / 2**exp)
         if mant.min(initial=0) >= _BIAS_LO and mant.max(initial=0) <= _BIAS_HI:
-            err = float(np.max(np.abs(mant * 2**exp - values)) / top) if top else 0.0
-            return mant.astype(np.int64), exp, err
+            return mant.astype(np.int64), exp, _relative(mant * 2**exp, values)
     raise NIRError(f"{owner}: bias {top:.6g} (core units) exceeds {_BIAS_HI << formats.BIAS_EXP_MAX}")
 
 
-def _decay(rate, offset, owner, attr):
-    """A decay parameter for dt/tau: round(4096 * rate) - offset in 0..4095, and the rate's error."""
-    raw = np.round(formats.DECAY_UNITY * rate) - offset
-    value = np.clip(raw, 0, formats.DECAY_UNITY - 1).astype(np.int64)
+def _decay(rate, offset):
+    """A decay parameter for the rate dt/tau: round(4096 rate) - offset in 0..4095, and the
+    rate's relative error ((decay + offset)/4096 against dt/tau; absolute where dt/tau = 0)."""
+    value = np.clip(np.round(formats.DECAY_UNITY * rate) - offset, 0, formats.DECAY_UNITY - 1).astype(np.int64)
     real = (value + offset) / formats.DECAY_UNITY
-    with np.errstate(divide="ignore", invalid="ignore"):
-        err = np.where(rate > 0, np.abs(real - rate) / np.where(rate > 0, rate, 1), np.abs(real - rate) * formats.DECAY_UNITY)
+    err = np.abs(real - rate) / np.where(rate > 0, rate, 1.0)
     return value, float(np.max(err, initial=0.0))
 
 
@@ -840,335 +838,337 @@ def from_nir(graph, dt: float, config: CoreConfig | None = None, scaling: str | 
     graph:   a nir.NIRGraph (nir.read(path)) or a path to a .nir file
     dt:      the step in seconds (NIR carries none; a graph from snnTorch wants its 1e-4)
     config:  the core (default CoreConfig()): weight_bits, max_delay and the capacities
-    scaling: "range" (each population's threshold scale as large as the 16-bit input and the
-             weights allow), "weights" (the largest weight at a full mantissa), "native"
+    scaling: "weights" (each population's threshold scale as large as the ranges allow with its
+             largest weight at a full mantissa), "range" (as large as the ranges allow), "native"
              (voltage unit 1/64 of the core's, as to_nir writes); default native for graphs
-             to_nir wrote, else range
+             to_nir wrote, else weights
     no_wrap: choose scales so that the 16-bit input and the 24-bit current cannot wrap, even with
-             every input spiking in the same tick
+             every input spiking in the same tick (and the voltage does not clip, where that
+             keeps the weights' precision)
     tau_times_dt: the graph's time constants are the true ones times dt (Norse's to_nir up to
              1.1.0 writes tau = dt / tau_mem_inv): divide them by dt
     Refuses what the core cannot express with NIRError (or CapacityError), naming the node, the
     parameter and the limit.
     """
-    config = config or CoreConfig()
     if not isinstance(dt, (int, float, np.floating, np.integer)) or not math.isfinite(dt) or dt <= 0:
         raise NIRError(f"dt = {dt!r} must be a positive number of seconds")
-    dt = float(dt)
     if isinstance(graph, (str, Path)):
         graph = read(graph)
-    nodes, preds, succs = _graph(graph)
-    ours = _meta(graph, "version") is not None
-    scaling = scaling or ("native" if ours else "range")
-    if scaling not in SCALINGS:
-        raise NIRError(f"scaling = {scaling!r}; use one of {SCALINGS}")
-    report = NIRReport(dt, scaling)
-    # Inputs and Outputs nir.read adds for roots and leaves of a graph to_nir wrote carry no metadata.
-    dropped = {k for k, n in nodes.items() if ours and _kind(n) in ("Input", "Output") and _meta(n, "name") is None}
-    for k in dropped:
-        for s in succs[k]:
-            preds[s].remove(k)
-        for p in preds[k]:
-            succs[p].remove(k)
-        del nodes[k], preds[k], succs[k]
-    shapes = _shapes(nodes, preds)
-    maps = _maps(nodes, preds, shapes, dt)
+    return _Importer(graph, float(dt), config or CoreConfig(), scaling, no_wrap, tau_times_dt, name).run()
 
-    def order(kinds):
-        keys = [k for k, n in nodes.items() if _kind(n) in kinds]
-        return sorted(keys, key=lambda k: (_meta(nodes[k], "index", 0), k)) if ours else keys
 
-    net = Network(name or _meta(graph, "network") or "nir")
-    groups, pops, neur = {}, {}, {}
-    for k in order(("Input",)):
-        size = int(np.prod(shapes[k]))
-        if size < 1:
-            raise NIRError(f"Input {k!r} has shape {shapes[k]} (no values)")
-        groups[k] = net.inputs(_meta(nodes[k], "name") or k, size)
-        report.inputs[k] = (groups[k].name, shapes[k])
-    for k in order(NEURONS):
-        neur[k] = _neurons(nodes[k], k, int(np.prod(shapes[k])), dt, tau_times_dt)
+class _Importer:
+    """from_nir's stages, in order: the graph, its inputs and neurons, the projections each
+    neuron's input makes, the timing, each population's scale, then the Network."""
 
-    # --- projections: the terms of each neuron's input, grouped by source and weighted path ----
-    readouts = {k for k in neur if not neur[k].spiking}
-    edges, projections = [], []
-    for q in neur:
-        terms, bias = maps[q]
-        neur[q].drive = neur[q].drive + neur[q].r_in * bias
-        if np.any(bias) and neur[q].a_syn is not None:
-            report.notes.append(f"{neur[q].kind} {q!r}: the input's bias enters the synaptic current; "
-                                f"the core adds its steady state to the voltage from tick 0 (the current's "
-                                f"rise over tau_syn is not modelled)")
-        for (src, delay, via), m in terms.items():
-            if src in readouts:
-                raise NIRError(f"{nodes[src].__class__.__name__} {src!r} feeds {q!r}: its output is a voltage, "
-                               f"which the core cannot send; an LI or CubaLI can only be a readout (into an Output)")
-            pre, post = np.nonzero(m)
-            meta_node = nodes[via[0]] if len(via) == 1 else None
-            if meta_node is not None and _meta(meta_node, "pre") is not None:
-                pre = np.asarray(_meta(meta_node, "pre"), np.int64).reshape(-1)
-                post = np.asarray(_meta(meta_node, "post"), np.int64).reshape(-1)
-            if pre.size == 0:
-                continue
-            projections.append(dict(src=src, dst=q, delay=delay, via=via, pre=pre, post=post,
-                                    weight=m[pre, post] * neur[q].gain[post]))
-    latency, delays = _timing(set(groups), [(p["src"], p["dst"], p["delay"]) for p in projections])
-    for p, d in zip(projections, delays):
-        p["core_delay"] = d
-    for k in list(groups) + list(neur):
-        latency.setdefault(k, 0)
+    def __init__(self, graph, dt, config, scaling, no_wrap, tau_times_dt, name):
+        self.dt, self.config, self.no_wrap, self.tau_times_dt = dt, config, no_wrap, tau_times_dt
+        self.nodes, self.preds, succs = _graph(graph)
+        self.ours = _meta(graph, "version") is not None
+        self.scaling = scaling or ("native" if self.ours else "weights")
+        if self.scaling not in SCALINGS:
+            raise NIRError(f"scaling = {self.scaling!r}; use one of {SCALINGS}")
+        self.report = NIRReport(dt, self.scaling)
+        # nir.read adds Inputs and Outputs for the roots and leaves of a graph to_nir wrote: no metadata
+        self.dropped = sorted(k for k, n in self.nodes.items()
+                              if self.ours and _kind(n) in ("Input", "Output") and _meta(n, "name") is None)
+        for k in self.dropped:
+            for s in succs[k]:
+                self.preds[s].remove(k)
+            del self.nodes[k], self.preds[k]
+        self.net = Network(name or _meta(graph, "network") or "nir")
+        self.groups, self.pops = {}, {}
 
-    # --- populations: scale, quantize, check ----------------------------------------------------
-    by_dst = {}
-    for p in projections:
-        by_dst.setdefault(p["dst"], []).append(p)
-    proj_exp = {}
-    plans = {}
-    for q, n in neur.items():
-        incoming = by_dst.get(q, [])
-        theta_ref = np.max(n.theta, initial=0.0)
-        if not n.spiking:
-            # a readout's scale: the largest voltage Euler can reach (a convex mix of 0 and the
-            # steady state of the largest input) stands where a threshold would
-            pos = sum((np.bincount(p["post"], np.maximum(p["weight"], 0), minlength=n.size) for p in incoming),
-                      np.zeros(n.size))
-            neg = sum((np.bincount(p["post"], np.minimum(p["weight"], 0), minlength=n.size) for p in incoming),
-                      np.zeros(n.size))
-            if np.any(n.a_mem <= 0) or (n.a_syn is not None and np.any(n.a_syn <= 0)):
-                raise NIRError(f"node {q!r} ({n.kind}): without leak (tau = inf) a readout's voltage is unbounded")
-            if n.a_syn is not None:          # a held input's current is 1/a_syn times one step's
-                pos, neg = pos / n.a_syn, neg / n.a_syn
-            reach = np.maximum(np.abs(n.drive + pos), np.abs(n.drive + neg)) / n.a_mem
-            theta_ref = max(float(np.max(reach, initial=0.0)), 1e-300) if np.any(reach) else 1.0
-            theta_star = np.full(n.size, theta_ref)
-        else:
-            theta_ref = theta_ref if theta_ref > 0 else 1.0
-            theta_star = np.where(n.theta > 0, n.theta, theta_ref)
-        pos_sum = np.zeros(n.size)
-        neg_sum = np.zeros(n.size)
-        fractions = []
-        for p in incoming:
-            f = p["weight"] / theta_star[p["post"]]
-            fractions.append(f)
-            pos_sum += np.bincount(p["post"], np.maximum(f, 0), minlength=n.size)
-            neg_sum += np.bincount(p["post"], np.minimum(f, 0), minlength=n.size)
-        fractions = np.concatenate(fractions) if fractions else np.zeros(0)
-        drive_rel = n.drive / theta_star
-        if scaling == "native":
-            scale = np.full(n.size, float(1 << formats.VTH_SHIFT))
-            vth_float = n.theta
-            binding = "native: the core's voltage is 64 x the graph's"
-        else:
-            vth, binding, note = _scale_vth(n, fractions, pos_sum, neg_sum, drive_rel, config, scaling, no_wrap)
-            if note:
-                report.notes.append(note)
-            scale = (1 << formats.VTH_SHIFT) * vth / theta_star
-            vth_float = np.where(n.theta > 0, vth, 0.0) if n.spiking else np.zeros(n.size)
-        plans[q] = dict(scale=scale, vth_float=vth_float, binding=binding)
+    def order(self, kinds) -> list:
+        keys = [k for k, n in self.nodes.items() if _kind(n) in kinds]
+        return sorted(keys, key=lambda k: (_meta(self.nodes[k], "index", 0), k)) if self.ours else keys
 
-    # --- the network -------------------------------------------------------------------------------
-    profiles = set()
-    for q in order(NEURONS):
-        n, plan = neur[q], plans[q]
-        owner = f"node {q!r} ({n.kind})"
-        errors = {}
+    def run(self) -> tuple[Network, NIRReport]:
+        shapes = _shapes(self.nodes, self.preds)
+        self.check_sizes(shapes)
+        self.neur = {k: _neurons(self.nodes[k], k, int(np.prod(shapes[k])), self.dt, self.tau_times_dt)
+                     for k in self.order(NEURONS)}
+        if not self.neur:
+            raise NIRError("the graph has no neuron node (LIF, CubaLIF, IF, LI or CubaLI)")
+        maps = _maps(self.nodes, self.preds, shapes, self.dt)
+        for k in self.order(("Input",)):
+            self.groups[k] = self.net.inputs(_meta(self.nodes[k], "name") or k, int(np.prod(shapes[k])))
+            self.report.inputs[k] = (self.groups[k].name, shapes[k])
+        terms = self.terms(maps)
+        self.latency, delays = _timing(set(self.groups), [(t["src"], t["dst"], t["delay"]) for t in terms])
+        for t, d in zip(terms, delays):
+            t["core_delay"] = d
+        for k in list(self.groups) + list(self.neur):
+            self.latency.setdefault(k, 0)
+        by_dst = {}
+        for t in terms:
+            by_dst.setdefault(t["dst"], []).append(t)
+        self.scales = {q: self.scale(n, by_dst.get(q, [])) for q, n in self.neur.items()}
+        self.populations()
+        self.outputs(maps)
+        self.projections(terms)
+        self.describe_rest()
+        compile_network(self.net, self.config)     # everything the compiler checks, checked now
+        return self.net, self.report
+
+    def check_sizes(self, shapes):
+        """Name the node that does not fit, before anything is built."""
+        c, used = self.config, 0
+        for k in self.order(("Input",)):
+            size = int(np.prod(shapes[k]))
+            used += size
+            if size < 1 or used > c.n_inputs:
+                raise CapacityError(f"Input {k!r} ({size} values): the graph needs {used} input axons up to it, "
+                                    f"the core has {c.n_inputs} (CoreConfig.n_inputs)")
+        used = 0
+        for k in self.order(NEURONS):
+            size = int(np.prod(shapes[k]))
+            used += size
+            if used > c.n_neurons:
+                raise CapacityError(f"node {k!r} ({_kind(self.nodes[k])}, {size} neurons): the graph needs {used} "
+                                    f"neurons up to it, the core holds {c.n_neurons} (CoreConfig.n_neurons)")
+
+    def terms(self, maps) -> list:
+        """Each neuron's input as terms: (source, NIR delay, weighted path) with the synapses and
+        their weights in voltage per step; the constant part goes into the neuron's drive."""
+        readouts = {k for k, n in self.neur.items() if not n.spiking}
+        out = []
+        for q, n in self.neur.items():
+            terms, bias = maps[q]
+            n.drive = n.drive + n.r_in * bias
+            if np.any(bias) and n.a_syn is not None:
+                self.report.notes.append(
+                    f"{n.kind} {q!r}: the input's bias enters the synaptic current; the core adds its steady state "
+                    f"to the voltage from tick 0 (the current's rise over tau_syn is not modelled)")
+            for (src, delay, via), m in terms.items():
+                if src in readouts:
+                    raise NIRError(f"{_kind(self.nodes[src])} {src!r} feeds {q!r}: its output is a voltage, which the "
+                                   f"core cannot send; an LI or CubaLI can only be a readout (into an Output)")
+                pre, post = np.nonzero(m)
+                meta = self.nodes[via[0]] if len(via) == 1 else None
+                if meta is not None and _meta(meta, "pre") is not None:     # to_nir's synapses, zeros too
+                    pre = np.asarray(_meta(meta, "pre"), np.int64).reshape(-1)
+                    post = np.asarray(_meta(meta, "post"), np.int64).reshape(-1)
+                if pre.size:
+                    out.append(dict(src=src, dst=q, delay=delay, via=via, meta=meta, pre=pre, post=post,
+                                    weight=m[pre, post] * n.gain[post]))
+        return out
+
+    def scale(self, n, incoming) -> dict:
+        """The population's scale (v_core = scale * v_float per neuron) and threshold: the threshold
+        maps to one vth for the whole population (per-neuron thresholds scale the weights)."""
         if n.spiking:
-            vth = np.round(plan["vth_float"]).astype(np.int64)
-            if vth.max(initial=0) > _VTH_MAX:
-                raise NIRError(f"{owner}: v_threshold {plan['vth_float'].max():g} is {vth.max()} in core units, "
-                               f"above the 17-bit vth {_VTH_MAX}")
-            with np.errstate(divide="ignore", invalid="ignore"):
-                th_err = np.where(n.theta > 0, np.abs(vth - plan["vth_float"]) / np.where(n.theta > 0, plan["vth_float"], 1), 0)
-            errors["v_threshold"] = float(np.max(th_err, initial=0.0))
+            ref = np.max(n.theta, initial=0.0) or 1.0
+            theta = np.where(n.theta > 0, n.theta, ref)
         else:
-            vth = np.full(n.size, _VTH_MAX)
-        if n.a_syn is not None:
-            du, errors["tau_syn"] = _decay(n.a_syn, formats.DU_OFFSET, owner, "tau_syn")
-        else:
-            du = np.full(n.size, formats.DECAY_UNITY - 1)
-        dv, err = _decay(n.a_mem, formats.DV_OFFSET, owner, "tau")
-        if n.kind != "IF":
-            errors["tau_mem" if n.a_syn is not None else "tau"] = err
-        bias_core = n.drive * plan["scale"]
-        bias_mant, bias_exp, errors["bias"] = _bias(bias_core, owner)
-        if ours and scaling == "native" and _meta(nodes[q], "bias_mant") is not None:
-            # to_nir's mantissa and exponent, where they still give the graph's bias (a negative
-            # exponent drops low bits, which v_leak cannot carry)
-            mant = np.asarray(_meta(nodes[q], "bias_mant"), np.int64).reshape(-1)
-            exp = np.asarray(_meta(nodes[q], "bias_exp"), np.int64).reshape(-1)
-            if mant.size == n.size and exp.size == n.size and np.unique(exp).size == 1:
-                kept = np.where(exp >= 0, mant << np.maximum(exp, 0), mant >> np.maximum(-exp, 0))
-                if np.array_equal(kept, np.round(bias_core)):
-                    bias_mant, bias_exp = mant, int(exp[0])
-        refractory = np.asarray(_meta(nodes[q], "refractory", 0), np.int64)
-        try:
-            pop = net.population(_meta(nodes[q], "name") or q, n.size, du=du, dv=dv, vth=vth, bias_mant=bias_mant,
-                                 bias_exp=bias_exp, refractory=refractory)
-        except AxoniteError as error:
-            raise NIRError(f"{owner}: {error}") from None
-        pops[q] = pop
-        for key in zip(du, dv, vth, np.broadcast_to(bias_exp, n.size), np.broadcast_to(refractory, n.size)):
-            profiles.add(tuple(int(x) for x in key))
-        recorded = _meta(nodes[q], "recorded")
-        if recorded is not None:
-            idx = np.nonzero(np.asarray(recorded).reshape(-1))[0]
-            if idx.size:
-                net.record(pop, idx)
-        how = (f"{n.size} neurons, du {_span(du)}, dv {_span(dv)}, vth {_span(vth) if n.spiking else 'unreachable'}"
-               f", bias {_span(bias_mant)} << {bias_exp}, latency {latency[q]} ticks; scale set by {plan['binding']}")
-        report.nodes[q] = NodeMapping(q, n.kind, f"population {pop.name!r}", how, errors)
-        report.populations[pop.name] = PopulationMapping(q, pop.name, n.kind, n.size, latency[q], plan["scale"],
-                                                         int(vth.max(initial=0)) if n.spiking else 0, n.spiking)
-    if len(profiles) > config.n_profiles:
-        raise CapacityError(f"the graph's neurons need {len(profiles)} distinct (du, dv, vth, bias_exp, refractory) "
-                            f"sets, the core holds {config.n_profiles} (CoreConfig.n_profiles): per-neuron tau, "
-                            f"v_threshold or bias of node(s) {sorted(neur)} make one each")
+            theta = np.full(n.size, _reach(n, incoming))
+        pos_sum, neg_sum, fractions = np.zeros(n.size), np.zeros(n.size), []
+        for t in incoming:
+            f = t["weight"] / theta[t["post"]]
+            fractions.append(f)
+            pos_sum += np.bincount(t["post"], np.maximum(f, 0), minlength=n.size)
+            neg_sum += np.bincount(t["post"], np.minimum(f, 0), minlength=n.size)
+        if self.scaling == "native":
+            return dict(scale=np.full(n.size, float(1 << formats.VTH_SHIFT)), vth=n.theta,
+                        binding="native: the core's voltage is 64 x the graph's")
+        vth, binding, note = _scale_vth(n, np.concatenate(fractions) if fractions else np.zeros(0), pos_sum, neg_sum,
+                                        n.drive / theta, self.config, self.scaling, self.no_wrap)
+        if note:
+            self.report.notes.append(note)
+        return dict(scale=(1 << formats.VTH_SHIFT) * vth / theta, binding=binding,
+                    vth=np.where(n.theta > 0, vth, 0.0) if n.spiking else np.zeros(n.size))
 
-    # outputs
-    for k in order(("Output",)):
-        terms, bias = maps[k]
-        keys = list(terms)
-        src = keys[0][0] if len(keys) == 1 else None
-        if (len(keys) != 1 or keys[0][1] != 0 or keys[0][2] or np.any(bias) or src not in neur
-                or not np.array_equal(terms[keys[0]], np.eye(terms[keys[0]].shape[0]))):
-            what = "an Input" if src in groups and len(keys) == 1 and not keys[0][2] and not np.any(bias) \
-                else "a weighted or constant signal"
-            raise NIRError(f"Output {k!r} reads {what} ({[t[0] for t in keys] or 'nothing'}); the core sends the "
-                           f"spikes of neurons (or an LI's voltage, read as state): feed an Output from one "
-                           f"neuron node")
-        pop = pops[src]
-        reads = "spikes" if neur[src].spiking else "voltage"
-        if reads == "spikes" and not (ours and _meta(nodes[src], "recorded") is not None):
-            net.record(pop)
-        report.outputs[k] = OutputMapping(k, pop.name, latency[src], reads)
-        report.nodes[k] = NodeMapping(k, "Output", f"{reads} of population {pop.name!r}",
-                                      "recorded" if reads == "spikes" else "read v / scale with Device.probe('v')")
-
-    # --- projections into the network ---------------------------------------------------------
-    top = formats.max_weight_exp(config.weight_bits)
-    grouped = {}
-    for p in projections:
-        meta_node = nodes[p["via"][0]] if len(p["via"]) == 1 else None
-        key = (p["src"], p["dst"], p["via"]) if meta_node is None or _meta(meta_node, "projection") is None \
-            else ("meta", _meta(meta_node, "projection"))
-        grouped.setdefault(key, []).append(p)
-    names_used = set()
-    plan_rows = []
-    for key, parts in grouped.items():
-        first = parts[0]
-        src, dst = first["src"], first["dst"]
-        meta_node = nodes[first["via"][0]] if len(first["via"]) == 1 else None
-        label = (_meta(meta_node, "projection") if meta_node is not None else None) or \
-            ("+".join(first["via"]) or f"{src}->{dst}")
-        if label in names_used:
-            label = f"{label}:{src}->{dst}"
-        names_used.add(label)
-        pre = np.concatenate([p["pre"] for p in parts])
-        post = np.concatenate([p["post"] for p in parts])
-        delay = np.concatenate([np.full(p["pre"].size, p["core_delay"]) for p in parts])
-        # the core adds weight << 6 to u (or v) where the float graph adds weight * gain
-        ideal = np.concatenate([p["weight"] for p in parts]) * plans[dst]["scale"][post] / (1 << formats.ACT_SHIFT)
-        bad = (delay < 1) | (delay > config.max_delay)
-        if np.any(bad):
-            d = int(delay[bad][0])
-            raise NIRError(f"edge {src!r} -> {dst!r} (via {list(first['via']) or 'identity'}): needs a delay of {d} "
-                           f"ticks (NIR delay {int(first['delay'])} steps + latency {latency[dst]} - {latency[src]}); "
-                           f"the core's delays are 1 .. {config.max_delay} (CoreConfig.max_delay)")
-        exp = _meta(meta_node, "weight_exp") if (meta_node is not None and scaling == "native") else None
-        q = None
-        if exp is not None:
-            exp = int(exp)
-            mant = np.round(ideal / 2**exp)
-            if mant.size and (mant.min() < formats.signed_range(config.weight_bits)[0]
-                              or mant.max() > formats.signed_range(config.weight_bits)[1]):
-                exp = None
+    def populations(self):
+        profiles = set()
+        for q in self.order(NEURONS):
+            n, plan, node = self.neur[q], self.scales[q], self.nodes[q]
+            owner = f"node {q!r} ({n.kind})"
+            errors = {}
+            if n.spiking:
+                vth = np.round(plan["vth"]).astype(np.int64)
+                if vth.max(initial=0) > _VTH_MAX:
+                    raise NIRError(f"{owner}: v_threshold {plan['vth'].max():g} is {vth.max()} in core units, above "
+                                   f"the 17-bit vth {_VTH_MAX}")
+                errors["v_threshold"] = _relative(vth, plan["vth"])
             else:
-                q = (mant.astype(np.int64), exp)
-        if q is None:
+                vth = np.full(n.size, _VTH_MAX)         # unreachable: the scale keeps |v| <= 2**21
+            if n.a_syn is not None:
+                du, errors["tau_syn"] = _decay(n.a_syn, formats.DU_OFFSET)
+            else:
+                du = np.full(n.size, formats.DECAY_UNITY - 1)
+            dv, err = _decay(n.a_mem, formats.DV_OFFSET)
+            if n.kind != "IF":
+                errors["tau_mem" if n.a_syn is not None else "tau"] = err
+            bias_core = n.drive * plan["scale"]
+            bias_mant, bias_exp, errors["bias"] = _bias(bias_core, owner)
+            if self.ours and self.scaling == "native":
+                bias_mant, bias_exp = _kept_bias(node, bias_core, bias_mant, bias_exp)
+            refractory = np.asarray(_meta(node, "refractory", 0), np.int64)
             try:
-                qw = quantize_weights(ideal, config.weight_bits)
+                pop = self.net.population(_meta(node, "name") or q, n.size, du=du, dv=dv, vth=vth,
+                                          bias_mant=bias_mant, bias_exp=bias_exp, refractory=refractory)
+            except AxoniteError as error:
+                raise NIRError(f"{owner}: {error}") from None
+            self.pops[q] = pop
+            profiles |= set(zip(*(np.broadcast_to(x, n.size).tolist() for x in (du, dv, vth, bias_exp, refractory))))
+            recorded = _meta(node, "recorded")
+            if recorded is not None and np.any(recorded):
+                self.net.record(pop, np.nonzero(np.asarray(recorded).reshape(-1))[0])
+            how = (f"{n.size} neurons, du {_span(du)}, dv {_span(dv)}, vth {_span(vth) if n.spiking else 'unreachable'}"
+                   f", bias {_span(bias_mant)} << {bias_exp}, latency {self.latency[q]} ticks; scale set by "
+                   f"{plan['binding']}")
+            self.report.nodes[q] = NodeMapping(q, n.kind, f"population {pop.name!r}", how, errors)
+            self.report.populations[pop.name] = PopulationMapping(
+                q, pop.name, n.kind, n.size, self.latency[q], plan["scale"],
+                int(vth.max(initial=0)) if n.spiking else 0, n.spiking)
+        if len(profiles) > self.config.n_profiles:
+            raise CapacityError(f"the graph's neurons need {len(profiles)} distinct (du, dv, vth, bias_exp, "
+                                f"refractory) sets, the core holds {self.config.n_profiles} (CoreConfig.n_profiles): "
+                                f"per-neuron tau or bias of node(s) {sorted(self.neur)} make one each")
+
+    def outputs(self, maps):
+        for k in self.order(("Output",)):
+            terms, bias = maps[k]
+            keys = list(terms)
+            src = keys[0][0] if len(keys) == 1 else None
+            plain = len(keys) == 1 and keys[0][1] == 0 and not keys[0][2] and not np.any(bias)
+            if not plain or src not in self.neur or not np.array_equal(terms[keys[0]], np.eye(terms[keys[0]].shape[0])):
+                what = "an Input" if plain and src in self.groups else "a weighted or constant signal"
+                raise NIRError(f"Output {k!r} reads {what} ({[t[0] for t in keys] or 'nothing'}); the core sends the "
+                               f"spikes of neurons (or an LI's voltage, read as state): feed an Output from one "
+                               f"neuron node")
+            pop = self.pops[src]
+            reads = "spikes" if self.neur[src].spiking else "voltage"
+            if reads == "spikes" and _meta(self.nodes[src], "recorded") is None:
+                self.net.record(pop)
+            self.report.outputs[k] = OutputMapping(k, pop.name, self.latency[src], reads)
+            self.report.nodes[k] = NodeMapping(k, "Output", f"{reads} of population {pop.name!r}",
+                                               "recorded" if reads == "spikes" else "read v / scale (Device.probe('v'))")
+
+    def projections(self, terms):
+        """One projection per source and weighted path (per to_nir projection for its graphs),
+        split where a pair of neurons is reached with two delays."""
+        grouped = {}
+        for t in terms:
+            meta = t["meta"]
+            key = ("axonite", _meta(meta, "projection")) if meta is not None and _meta(meta, "projection") is not None \
+                else (t["src"], t["dst"], t["via"])
+            grouped.setdefault(key, []).append(t)
+        rows, labels = [], set()
+        for parts in grouped.values():
+            first = parts[0]
+            src, dst, meta = first["src"], first["dst"], first["meta"]
+            label = (_meta(meta, "projection") if meta is not None else None) or "+".join(first["via"]) or f"{src}->{dst}"
+            label = label if label not in labels else f"{label}:{src}->{dst}"
+            labels.add(label)
+            pre, post = (np.concatenate([p[k] for p in parts]) for k in ("pre", "post"))
+            delay = np.concatenate([np.full(p["pre"].size, p["core_delay"]) for p in parts])
+            bad = (delay < 1) | (delay > self.config.max_delay)
+            if np.any(bad):
+                raise NIRError(f"edge {src!r} -> {dst!r} (via {list(first['via']) or 'identity'}): needs a delay of "
+                               f"{int(delay[bad][0])} ticks (NIR delay {int(first['delay'])} steps + latency "
+                               f"{self.latency[dst]} - {self.latency[src]}); the core's delays are 1 .. "
+                               f"{self.config.max_delay} (CoreConfig.max_delay)")
+            # the core adds weight << 6 to u (or v) where the float graph adds weight * gain
+            ideal = np.concatenate([p["weight"] for p in parts]) * self.scales[dst]["scale"][post] / (1 << formats.ACT_SHIFT)
+            mant, exp, err = self.quantize(ideal, meta, f"edge {src!r} -> {dst!r}")
+            pair = pre * self.pops[dst].size + post
+            splits = [np.arange(pre.size)] if np.unique(pair).size == pair.size else \
+                [np.nonzero(delay == d)[0] for d in np.unique(delay)]
+            for idx in splits:
+                rows.append(dict(label=label if len(splits) == 1 else f"{label}@{int(delay[idx[0]])}", src=src, dst=dst,
+                                 rows=np.stack([pre[idx], post[idx], mant[idx], delay[idx]], axis=1), exp=exp,
+                                 via=first["via"], error=err, meta=meta, index=_meta(meta, "index", 0)))
+        if self.ours:
+            rows.sort(key=lambda r: (r["index"], r["label"]))
+        if len(rows) > self.config.n_projections:
+            raise CapacityError(f"the graph needs {len(rows)} projections (one per weighted edge and delay set: "
+                                f"{[r['label'] for r in rows]}), the core holds {self.config.n_projections} "
+                                f"(CoreConfig.n_projections)")
+        for r in rows:
+            self.connect(r)
+
+    def quantize(self, ideal, meta, owner):
+        """Mantissas and one exponent (to_nir's, in native scaling, where the weights still fit
+        it), and the largest error relative to the largest weight."""
+        lo, hi = formats.signed_range(self.config.weight_bits)
+        exp = _meta(meta, "weight_exp") if self.scaling == "native" else None
+        mant = np.round(ideal / 2.0**int(exp)) if exp is not None else None
+        if mant is None or (mant.size and (mant.min() < lo or mant.max() > hi)):
+            try:
+                q = quantize_weights(ideal, self.config.weight_bits)
             except ValueError:
-                big = float(np.max(np.abs(ideal)))
-                raise NIRError(f"edge {src!r} -> {dst!r}: weight {big:.6g} in core units exceeds "
-                               f"{formats.signed_range(config.weight_bits)[1] << top} ({config.weight_bits}-bit "
-                               f"mantissa << {top})") from None
-            q = (qw.mantissa, qw.exponent)
-        mant, exp = q
-        top_w = np.max(np.abs(ideal), initial=0.0)
-        err = float(np.max(np.abs(mant * 2.0**exp - ideal)) / top_w) if top_w else 0.0
-        # a pair reached with two delays needs two projections (a projection holds a pair once)
-        pair = pre * pops[dst].size + post
-        _, first_seen = np.unique(pair, return_index=True)
-        splits = [np.sort(first_seen)]
-        if first_seen.size < pair.size:
-            splits = [np.nonzero(delay == d)[0] for d in np.unique(delay)]
-        for k, idx in enumerate(splits):
-            if idx.size == 0:
-                continue
-            plan_rows.append(dict(label=label if len(splits) == 1 else f"{label}@{int(delay[idx[0]])}",
-                                  src=src, dst=dst, pre=pre[idx], post=post[idx], mant=mant[idx], exp=exp,
-                                  delay=delay[idx], via=first["via"], error=err, meta=meta_node,
-                                  index=_meta(meta_node, "index", 0) if meta_node is not None else 0))
-    if ours:
-        plan_rows.sort(key=lambda r: (r["index"], r["label"]))
-    if len(plan_rows) > config.n_projections:
-        raise CapacityError(f"the graph needs {len(plan_rows)} projections (one per weighted edge and delay set: "
-                            f"{[r['label'] for r in plan_rows]}), the core holds {config.n_projections} "
-                            f"(CoreConfig.n_projections)")
-    for r in plan_rows:
-        pre_group = groups.get(r["src"]) or pops[r["src"]]
-        stdp = None
-        if r["meta"] is not None and _meta(r["meta"], "stdp_a_plus") is not None:
-            if scaling == "native":
-                stdp = STDPRule(**{k: (str(_meta(r["meta"], "stdp_" + k)) if k == "mode" else int(_meta(r["meta"], "stdp_" + k)))
+                top = formats.max_weight_exp(self.config.weight_bits)
+                raise NIRError(f"{owner}: weight {np.max(np.abs(ideal)):.6g} in core units exceeds {hi << top} "
+                               f"({self.config.weight_bits}-bit mantissa << {top})") from None
+            mant, exp = q.mantissa, q.exponent
+        mant, exp = mant.astype(np.int64), int(exp)
+        return mant, exp, _relative(mant * 2.0**exp, ideal)
+
+    def connect(self, r):
+        stdp, meta = None, r["meta"]
+        if _meta(meta, "stdp_a_plus") is not None:
+            if self.scaling == "native":
+                stdp = STDPRule(**{k: str(_meta(meta, "stdp_" + k)) if k == "mode" else int(_meta(meta, "stdp_" + k))
                                    for k in STDPRule.__dataclass_fields__})
             else:
-                report.notes.append(f"projection {r['label']!r}: its STDP rule is dropped: its bounds are in the "
-                                    f"weight units of the graph's own scale (import with scaling='native' to keep it)")
-        rows = np.stack([r["pre"], r["post"], r["mant"], r["delay"]], axis=1)
+                self.report.notes.append(f"projection {r['label']!r}: its STDP rule is dropped: its bounds are in the "
+                                         f"weight units of the graph's own scale (import with scaling='native')")
         try:
-            net.connect(pre_group, pops[r["dst"]], FromList(rows), weight_exp=r["exp"], stdp=stdp,
-                        name=_unique(r["label"], net))
+            proj = self.net.connect(self.groups.get(r["src"]) or self.pops[r["src"]], self.pops[r["dst"]],
+                                    FromList(r["rows"]), weight_exp=r["exp"], stdp=stdp, name=_unique(r["label"], self.net))
         except AxoniteError as error:
             raise NIRError(f"edge {r['src']!r} -> {r['dst']!r}: {error}") from None
-        via = ", ".join(r["via"]) or "identity"
-        how = (f"{r['pre'].size} synapses, mantissa {_span(r['mant'])} << {r['exp']}, delay {_span(r['delay'])}"
-               f" ({r['src']} -> {r['dst']})")
+        how = (f"{len(r['rows'])} synapses, mantissa {_span(r['rows'][:, 2])} << {r['exp']}, delay "
+               f"{_span(r['rows'][:, 3])} ({r['src']} -> {r['dst']})")
         for v in r["via"] or (f"{r['src']}->{r['dst']}",):
-            entry = report.nodes.get(v)
+            entry = self.report.nodes.get(v)
             if entry is None:
-                report.nodes[v] = NodeMapping(v, _kind(nodes[v]) if v in nodes else "edge",
-                                              f"projection {net.projections[-1].name!r}", how, {"weight": r["error"]})
+                self.report.nodes[v] = NodeMapping(v, _kind(self.nodes[v]) if v in self.nodes else "edge",
+                                                   f"projection {proj.name!r}", how, {"weight": r["error"]})
             else:
-                entry.target += f", {net.projections[-1].name!r}"
+                entry.target += f", {proj.name!r}"
                 entry.how += f"; {how}"
                 entry.errors["weight"] = max(entry.errors.get("weight", 0.0), r["error"])
-    for k, node in nodes.items():
-        if k not in report.nodes and _kind(node) in LINEAR:
-            report.nodes[k] = NodeMapping(k, _kind(node), "folded into the projections after it",
-                                          "a delay of whole steps" if _kind(node) == "Delay" else "composed")
-    for k, (group, shape) in report.inputs.items():
-        report.nodes.setdefault(k, NodeMapping(k, "Input", f"inputs {group!r}", f"{int(np.prod(shape))} axons"))
-    if dropped:
-        report.notes.append(f"ignored {sorted(dropped)}: Input/Output nodes nir.read added to a graph to_nir wrote")
 
-    # capacity: name the node that does not fit, then let the compiler check everything else
-    used_n = 0
-    for q in order(NEURONS):
-        used_n += neur[q].size
-        if used_n > config.n_neurons:
-            raise CapacityError(f"node {q!r} ({neur[q].kind}, {neur[q].size} neurons): the graph needs {used_n} "
-                                f"neurons up to it, the core holds {config.n_neurons} (CoreConfig.n_neurons)")
-    used_i = 0
-    for k, g in groups.items():
-        used_i += g.size
-        if used_i > config.n_inputs:
-            raise CapacityError(f"Input {k!r} ({g.size} values): the graph needs {used_i} input axons up to it, "
-                                f"the core has {config.n_inputs} (CoreConfig.n_inputs)")
-    if not net.populations:
-        raise NIRError("the graph has no neuron node (LIF, CubaLIF, IF, LI or CubaLI)")
-    compile_network(net, config)
-    return net, report
+    def describe_rest(self):
+        for k, node in self.nodes.items():
+            if k not in self.report.nodes and _kind(node) in LINEAR:
+                self.report.nodes[k] = NodeMapping(k, _kind(node), "folded into the projections after it",
+                                                   "a delay of whole steps" if _kind(node) == "Delay" else "composed")
+        for k, (group, shape) in self.report.inputs.items():
+            self.report.nodes.setdefault(k, NodeMapping(k, "Input", f"inputs {group!r}", f"{int(np.prod(shape))} axons"))
+        if self.dropped:
+            self.report.notes.append(f"ignored {self.dropped}: Input/Output nodes nir.read added to a graph to_nir wrote")
+
+
+def _reach(n, incoming) -> float:
+    """A readout's largest voltage: Euler keeps v between 0 and the steady state of the largest
+    held input (a convex mix, dt/tau <= 1); it stands where a threshold would."""
+    if np.any(n.a_mem <= 0) or (n.a_syn is not None and np.any(n.a_syn <= 0)):
+        raise NIRError(f"node {n.name!r} ({n.kind}): without leak (tau = inf) a readout's voltage is unbounded")
+    pos = sum((np.bincount(t["post"], np.maximum(t["weight"], 0), minlength=n.size) for t in incoming), np.zeros(n.size))
+    neg = sum((np.bincount(t["post"], np.minimum(t["weight"], 0), minlength=n.size) for t in incoming), np.zeros(n.size))
+    if n.a_syn is not None:          # a held input's current is 1/a_syn times one step's
+        pos, neg = pos / n.a_syn, neg / n.a_syn
+    reach = np.maximum(np.abs(n.drive + pos), np.abs(n.drive + neg)) / n.a_mem
+    return float(np.max(reach)) if np.any(reach) else 1.0
+
+
+def _kept_bias(node, bias_core, mant, exp):
+    """to_nir's bias mantissa and exponent where they still give the graph's bias (a negative
+    exponent drops low bits, which v_leak cannot carry); else (mant, exp) as computed."""
+    kept_mant, kept_exp = (np.asarray(_meta(node, k, []), np.int64).reshape(-1) for k in ("bias_mant", "bias_exp"))
+    if kept_mant.size != bias_core.size or kept_exp.size != bias_core.size or np.unique(kept_exp).size != 1:
+        return mant, exp
+    value = np.where(kept_exp >= 0, kept_mant << np.maximum(kept_exp, 0), kept_mant >> np.maximum(-kept_exp, 0))
+    return (kept_mant, int(kept_exp[0])) if np.array_equal(value, np.round(bias_core)) else (mant, exp)
+
+
+def _relative(got, want) -> float:
+    """Largest |got - want| relative to the largest |want| (0 for none, or all zero)."""
+    top = np.max(np.abs(want), initial=0.0)
+    return float(np.max(np.abs(np.asarray(got) - want)) / top) if top else 0.0
 
 
 def _unique(label: str, net: Network) -> str:
