@@ -1,7 +1,7 @@
 """A spiking classifier trained elsewhere, as NIR, on the core (docs/nir.md).
 
     python examples/nir_digits.py                # run the kept graph: float and core accuracy
-    python examples/nir_digits.py --train        # train it again (numpy, about a minute) and write it
+    python examples/nir_digits.py --train        # train it again (numpy, under a minute) and write it
 
 Training happens in float, as snnTorch or Norse would do it, but in numpy (surrogate gradients,
 backpropagation through time), so that the graph is reproducible without torch. The network:
@@ -167,16 +167,17 @@ def core_counts(network, report, samples, fast=True):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--train", action="store_true", help="train again and write " + str(GRAPH.relative_to(ROOT)))
+    parser.add_argument("--train", action="store_true", help="train again and write the graph")
     parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--graph", type=Path, default=GRAPH, help="the .nir file (default: the kept one)")
     args = parser.parse_args(argv)
     from firmware.nir import from_nir
     if args.train:
         w1, w2 = train(args.epochs)
-        GRAPH.parent.mkdir(parents=True, exist_ok=True)
-        nir.write(GRAPH, graph_of(w1, w2))
-        print(f"wrote {GRAPH.relative_to(ROOT)}")
-    graph = nir.read(GRAPH)
+        args.graph.parent.mkdir(parents=True, exist_ok=True)
+        nir.write(args.graph, graph_of(w1, w2))
+        print(f"wrote {args.graph}")
+    graph = nir.read(args.graph)
     w1, w2 = graph.nodes["fc1"].weight, graph.nodes["fc2"].weight
     _, (xt, yt) = digits()
     float_acc = np.mean(np.argmax(float_run(w1, w2, encode(xt)), 1) == yt)

@@ -1327,10 +1327,19 @@ def read(path) -> "nir.NIRGraph":
         raise NIRError(f"{path}: not a readable NIR file ({type(error).__name__}: {error})") from None
 
 
-def graph_dt(graph) -> float | None:
-    """The step a graph written by to_nir was made for (None for other graphs)."""
-    value = _meta(graph, "dt")
-    return float(value) if value is not None else None
+def network_from(graph, dt: float | None = None, config: CoreConfig | None = None,
+                 **options) -> tuple[Network, NIRReport]:
+    """from_nir for the command lines: `graph` a NIR graph or a .nir path; dt the one given, else
+    the one to_nir wrote into the graph, else a refusal (NIR carries no dt)."""
+    if isinstance(graph, (str, Path)):
+        path, graph = graph, read(graph)
+    else:
+        path = "the graph"
+    if dt is None:
+        dt = _meta(graph, "dt")
+        if dt is None:
+            raise NIRError(f"{path}: give the step with --dt (NIR carries none)")
+    return from_nir(graph, float(dt), config, **options)
 
 
 def main(argv=None) -> int:
@@ -1341,16 +1350,14 @@ def main(argv=None) -> int:
     info.add_argument("--dt", type=float, default=None, help="step in seconds (default: the one to_nir wrote)")
     info.add_argument("--scaling", choices=SCALINGS, default=None)
     info.add_argument("--allow-wrap", action="store_true", help="scales without the no-wrap guarantee")
+    info.add_argument("--tau-times-dt", action="store_true", help="tau written times dt (Norse's to_nir up to 1.1.0)")
     for field_name, value in CoreConfig().to_dict().items():
         info.add_argument("--" + field_name.replace("_", "-"), type=int, default=value)
     args = parser.parse_args(argv)
     try:
-        graph = read(args.graph)
-        dt = args.dt if args.dt is not None else graph_dt(graph)
-        if dt is None:
-            raise NIRError(f"{args.graph}: give the step with --dt (NIR carries none)")
         config = CoreConfig(**{k: getattr(args, k) for k in CoreConfig().to_dict()})
-        network, report = from_nir(graph, dt, config, scaling=args.scaling, no_wrap=not args.allow_wrap)
+        network, report = network_from(args.graph, args.dt, config, scaling=args.scaling,
+                                       no_wrap=not args.allow_wrap, tau_times_dt=args.tau_times_dt)
         usage = compile_network(network, config).symbols["usage"]
     except AxoniteError as error:
         print(f"error: {error}", file=sys.stderr)
