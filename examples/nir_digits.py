@@ -170,6 +170,7 @@ def main(argv=None) -> int:
     parser.add_argument("--train", action="store_true", help="train again and write the graph")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--graph", type=Path, default=GRAPH, help="the .nir file (default: the kept one)")
+    parser.add_argument("--scaling", default=None, help="from_nir's scaling: weights (default) or range")
     args = parser.parse_args(argv)
     from firmware.nir import from_nir
     if args.train:
@@ -181,7 +182,7 @@ def main(argv=None) -> int:
     w1, w2 = graph.nodes["fc1"].weight, graph.nodes["fc2"].weight
     _, (xt, yt) = digits()
     float_acc = np.mean(np.argmax(float_run(w1, w2, encode(xt)), 1) == yt)
-    network, report = from_nir(graph, dt=DT)
+    network, report = from_nir(graph, dt=DT, scaling=args.scaling)
     core_acc = np.mean(np.argmax(core_counts(network, report, xt), 1) == yt)
     print(report)
     print(f"test accuracy on {yt.size} digits: float {float_acc:.4f}, core (golden model) {core_acc:.4f}, "

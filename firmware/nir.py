@@ -9,8 +9,8 @@ handed back (docs/nir.md states the convention, the equations and the measured e
 
 NIR is continuous in time and carries no dt. The convention: forward Euler at the user's dt; a
 spike is a unit value held for one step; the synaptic current is updated before the voltage,
-which uses the new current (as Loihi, Lava and snnTorch's Synaptic do); a loop takes at least
-one step. The core delivers every spike one tick or more later, so a population L hops from
+which uses the new current (as Loihi, Lava and snnTorch's Synaptic do); a loop without a
+Delay node takes one step. The core delivers every spike one tick or more later, so a population L hops from
 the inputs runs L ticks behind the float graph: `report.latency` says by how much, and
 `report.output_spikes` aligns a run with the graph's time steps.
 
@@ -32,7 +32,7 @@ from . import formats
 from .compiler import compile_network
 from .config import CoreConfig
 from .errors import AxoniteError, CapacityError, NIRError
-from .network import FromList, Inputs, Network, STDPRule, quantize_weights
+from .network import FromList, Network, STDPRule, quantize_weights
 
 NEURONS = ("LIF", "CubaLIF", "IF", "LI", "CubaLI")
 SPIKING = ("LIF", "CubaLIF", "IF")
@@ -136,16 +136,18 @@ class NIRReport:
         unknown = set(inputs) - set(self.inputs)
         if unknown:
             raise NIRError(f"no Input nodes named {sorted(unknown)}; the graph has {sorted(self.inputs)}")
-        steps = {np.asarray(v).shape[0] for v in inputs.values()}
+        arrays = {node: np.asarray(value) for node, value in inputs.items()}
+        if any(a.ndim < 1 for a in arrays.values()):
+            raise NIRError("inputs are arrays [steps, *shape]")
+        steps = {a.shape[0] for a in arrays.values()}
         if len(steps) != 1:
             raise NIRError(f"inputs cover different numbers of steps: {sorted(steps)}")
         raster = np.zeros((steps.pop(), image.config.n_inputs), bool)
-        for node, value in inputs.items():
+        for node, arr in arrays.items():
             group, shape = self.inputs[node]
-            arr = np.asarray(value)
-            size = int(np.prod(shape))
-            if arr[0].size != size:
-                raise NIRError(f"Input {node!r}: each step has {arr[0].size} values, the node has shape "
+            size, given = int(np.prod(shape)), int(np.prod(arr.shape[1:]))
+            if given != size:
+                raise NIRError(f"Input {node!r}: each step has {given} values, the node has shape "
                                f"{tuple(shape)} ({size})")
             raster[:, image.input_ids(group)] = arr.reshape(arr.shape[0], size) != 0
         return raster
@@ -277,9 +279,9 @@ def _array(node, name: str, attr: str) -> np.ndarray:
     value = getattr(node, attr, None)
     if value is None:
         raise NIRError(f"node {name!r} ({_kind(node)}) has no {attr}")
-    try:
+    try:                       # numpy arrays, lists, torch tensors: whatever the exporter left
         arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except Exception:
         raise NIRError(f"node {name!r} ({_kind(node)}): {attr} is not numeric ({type(value).__name__})") from None
     if np.any(np.isnan(arr)):
         raise NIRError(f"node {name!r} ({_kind(node)}): {attr} contains NaN")
@@ -287,16 +289,15 @@ def _array(node, name: str, attr: str) -> np.ndarray:
 
 
 def _ints(value, count: int, node: str, attr: str) -> tuple:
-    arr = np.asarray(value).reshape(-1)
+    try:
+        arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    except Exception:
+        arr = np.zeros(0)
     if arr.size == 1:
         arr = np.repeat(arr, count)
-    if arr.size != count or not np.all(arr == np.round(arr.astype(np.float64))):
-        raise NIRError(f"node {node!r}: {attr} = {value!r} must be one integer or {count}")
+    if arr.size != count or not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)) or np.any(arr < 0):
+        raise NIRError(f"node {node!r}: {attr} = {value!r} must be one non-negative integer or {count}")
     return tuple(int(x) for x in arr)
-
-
-def _shape(value) -> tuple:
-    return tuple(int(x) for x in np.atleast_1d(np.asarray(value)).reshape(-1))
 
 
 def _own_shape(node, name: str, single: bool = False) -> tuple | None:
@@ -320,6 +321,8 @@ def _own_shape(node, name: str, single: bool = False) -> tuple | None:
 def _conv_geometry(node, name, in_shape, spatial):
     """(channels in, spatial input shape, kernel, stride, padding before, dilation) of a conv."""
     weight = _array(node, name, "weight")
+    if not np.all(np.isfinite(weight)):
+        raise NIRError(f"node {name!r} ({_kind(node)}): weight must be finite")
     if weight.ndim != spatial + 2:
         raise NIRError(f"node {name!r} ({_kind(node)}): weight has shape {weight.shape}; expected "
                        f"(C_out, C_in/groups, {', '.join('K' * spatial)})")
@@ -413,7 +416,10 @@ def _shapes(nodes, preds) -> dict:
     for name, node in nodes.items():
         kind = _kind(node)
         if kind == "Input":
-            shapes[name] = _shape(node.input_type["input"])
+            shape = (getattr(node, "input_type", None) or {}).get("input")
+            if shape is None:
+                raise NIRError(f"Input {name!r} has no shape")
+            shapes[name] = _ints(shape, np.asarray(shape).size, name, "shape")
         elif kind in NEURONS and _own_shape(node, name) is not None:
             shapes[name] = tuple(_own_shape(node, name))
         elif kind in ("Affine", "Linear"):
@@ -450,8 +456,6 @@ def _shapes(nodes, preds) -> dict:
             settle()
     for name, node in nodes.items():
         if name not in shapes:
-            if _kind(node) == "Output" and not preds[name]:
-                raise NIRError(f"Output {name!r} is fed by no node")
             raise NIRError(f"node {name!r} ({_kind(node)}): its size cannot be inferred (no input of known "
                            f"size reaches it)")
     return shapes
@@ -505,6 +509,8 @@ def _pool_matrix(node, name, in_shape):
 
 def _delay_steps(node, name, size, dt) -> np.ndarray:
     delay = _array(node, name, "delay").reshape(-1)
+    if not np.all(np.isfinite(delay)):
+        raise NIRError(f"node {name!r} (Delay): delay must be finite")
     if delay.size not in (1, size):
         raise NIRError(f"node {name!r} (Delay): delay has {delay.size} values for a signal of {size}")
     steps = np.broadcast_to(delay, (size,)) / dt
@@ -536,6 +542,8 @@ def _apply(node, name, terms, bias, in_shape, out_shape, dt):
         matrix, extra = _pool_matrix(node, name, in_shape)
     elif kind == "Scale":
         scale = _array(node, name, "scale").reshape(-1)
+        if not np.all(np.isfinite(scale)):
+            raise NIRError(f"node {name!r} (Scale): scale must be finite")
         if scale.size not in (1, size):
             raise NIRError(f"node {name!r} (Scale): scale has {scale.size} values for a signal of {size}")
         scale = np.broadcast_to(scale, (size,))
@@ -705,7 +713,8 @@ def _neurons(node, name, size, dt, tau_times_dt=False) -> _Neurons:
                 f"node {name!r} ({kind}): {attr} = {bad:g} s is shorter than dt = {dt:g} s (dt/tau = "
                 f"{dt / bad:.3g} > 1): forward Euler overshoots, and the core's decay 4096*dt/tau is at most "
                 f"4096. Norse's to_nir up to 1.1.0 writes tau multiplied by dt (tau = dt/tau_mem_inv, norse/norse#411): "
-                f"for such a graph pass tau_times_dt=True (its dt); otherwise use a smaller dt")
+                f"for such a graph pass tau_times_dt=True (python -m firmware.nir: --tau-times-dt) with its dt; "
+                f"otherwise use a smaller dt")
         return np.minimum(a, 1.0)
 
     r = param("r", 1.0)
@@ -795,6 +804,8 @@ def _scale_vth(neur, fractions, pos_sum, neg_sum, drive_rel, config, scaling, no
         for exp in range(top, -1, -1):
             candidate = math.floor(hi * 2**exp / big)
             if 1 <= candidate <= bound:
+                if candidate < vth:
+                    binding = f"the largest weight at a full mantissa << {exp} ({binding}: vth <= {bound:.0f})"
                 vth = candidate
                 break
     return vth, binding, note
@@ -829,7 +840,7 @@ def _meta(node, key, default=None):
     return value
 
 
-def from_nir(graph, dt: float, config: CoreConfig | None = None, scaling: str | None = None,
+def from_nir(graph, dt: float, config: CoreConfig | None = None, scaling: str | dict | None = None,
              no_wrap: bool = True, tau_times_dt: bool = False,
              name: str | None = None) -> tuple[Network, NIRReport]:
     """A Network equal to `graph` under the convention of docs/nir.md, and a report of what
@@ -841,7 +852,8 @@ def from_nir(graph, dt: float, config: CoreConfig | None = None, scaling: str | 
     scaling: "weights" (each population's threshold scale as large as the ranges allow with its
              largest weight at a full mantissa), "range" (as large as the ranges allow), "native"
              (voltage unit 1/64 of the core's, as to_nir writes); default native for graphs
-             to_nir wrote, else weights
+             to_nir wrote, else weights. Per layer: a dict {neuron node: "weights" or "range"}
+             (the others take "weights")
     no_wrap: choose scales so that the 16-bit input and the 24-bit current cannot wrap, even with
              every input spiking in the same tick (and the voltage does not clip, where that
              keeps the weights' precision)
@@ -865,10 +877,17 @@ class _Importer:
         self.dt, self.config, self.no_wrap, self.tau_times_dt = dt, config, no_wrap, tau_times_dt
         self.nodes, self.preds, succs = _graph(graph)
         self.ours = _meta(graph, "version") is not None
-        self.scaling = scaling or ("native" if self.ours else "weights")
-        if self.scaling not in SCALINGS:
-            raise NIRError(f"scaling = {self.scaling!r}; use one of {SCALINGS}")
-        self.report = NIRReport(dt, self.scaling)
+        default = "native" if self.ours else "weights"
+        self.per_layer = dict(scaling) if isinstance(scaling, dict) else {}
+        self.scaling = (scaling if not isinstance(scaling, dict) else None) or default
+        for key, value in [("scaling", self.scaling)] + [(f"scaling[{k!r}]", v) for k, v in self.per_layer.items()]:
+            if value not in SCALINGS or (value == "native") != (self.scaling == "native"):
+                raise NIRError(f"{key} = {value!r}; use one of {SCALINGS} (per layer: weights or range; native "
+                               f"is for the whole graph)")
+        unknown = set(self.per_layer) - {k for k, n in self.nodes.items() if _kind(n) in NEURONS}
+        if unknown:
+            raise NIRError(f"scaling names {sorted(unknown)}, which are not neuron nodes of the graph")
+        self.report = NIRReport(dt, scaling if isinstance(scaling, dict) else self.scaling)
         # nir.read adds Inputs and Outputs for the roots and leaves of a graph to_nir wrote: no metadata
         self.dropped = sorted(k for k, n in self.nodes.items()
                               if self.ours and _kind(n) in ("Input", "Output") and _meta(n, "name") is None)
@@ -972,7 +991,8 @@ class _Importer:
             return dict(scale=np.full(n.size, float(1 << formats.VTH_SHIFT)), vth=n.theta,
                         binding="native: the core's voltage is 64 x the graph's")
         vth, binding, note = _scale_vth(n, np.concatenate(fractions) if fractions else np.zeros(0), pos_sum, neg_sum,
-                                        n.drive / theta, self.config, self.scaling, self.no_wrap)
+                                        n.drive / theta, self.config, self.per_layer.get(n.name, self.scaling),
+                                        self.no_wrap)
         if note:
             self.report.notes.append(note)
         return dict(scale=(1 << formats.VTH_SHIFT) * vth / theta, binding=binding,

@@ -62,6 +62,28 @@ def _loop_edges(nodes, edges):
     return loop
 
 
+def _conv(n, x, batch):
+    """Conv1d or Conv2d node on x [batch, C*...] (groups, integer or 'same'/'valid' padding, no
+    dilation): a Conv1d is a Conv2d of height 1."""
+    w = np.asarray(n.weight, np.float64)
+    one = w.ndim == 3
+    if one:
+        w = w[:, :, None, :]
+    space = (1, int(n.input_shape)) if one else tuple(int(v) for v in n.input_shape)
+    c_in = w.shape[1] * int(n.groups)
+    stride = (1, int(np.asarray(n.stride).reshape(-1)[0])) if one else tuple(int(v) for v in np.broadcast_to(n.stride, 2))
+    padding = n.padding.decode() if isinstance(n.padding, bytes) else n.padding
+    if isinstance(padding, str):
+        pad = (0, 0) if padding == "valid" else ((w.shape[2] - 1) // 2, (w.shape[3] - 1) // 2)
+    else:
+        pad = (0, int(np.asarray(padding).reshape(-1)[0])) if one else tuple(int(v) for v in np.broadcast_to(padding, 2))
+    x = x.reshape(batch, c_in, *space)
+    per_in, per_out = c_in // int(n.groups), w.shape[0] // int(n.groups)
+    parts = [_conv2d(x[:, g * per_in:(g + 1) * per_in], w[g * per_out:(g + 1) * per_out], stride, pad,
+                     _p(n, "bias")[g * per_out:(g + 1) * per_out]) for g in range(int(n.groups))]
+    return np.concatenate(parts, axis=1).reshape(batch, -1)
+
+
 def _conv2d(x, w, stride, pad, bias):
     """x [batch, C, H, W], w [O, C, kh, kw]: cross-correlation as in torch.nn.Conv2d (groups 1)."""
     b, c, h, wd = x.shape
@@ -135,16 +157,15 @@ def simulate(graph, dt, inputs, tau_times_dt=False, force=None):
             elif isinstance(n, nir.Delay):
                 ring.setdefault(k, []).append(x)
                 y = _delayed(n, ring[k], t, dt, batch)
-            elif isinstance(n, nir.Conv2d):
-                c_in = n.weight.shape[1]
-                hw = tuple(int(v) for v in n.input_shape)
-                pad = (0, 0) if isinstance(n.padding, str) else tuple(int(v) for v in np.broadcast_to(n.padding, 2))
-                y = _conv2d(x.reshape(batch, c_in, *hw), np.asarray(n.weight, np.float64),
-                            tuple(int(v) for v in np.broadcast_to(n.stride, 2)), pad, _p(n, "bias")).reshape(batch, -1)
-            elif isinstance(n, nir.SumPool2d):
+            elif isinstance(n, (nir.Conv1d, nir.Conv2d)):
+                y = _conv(n, x, batch)
+            elif isinstance(n, (nir.SumPool2d, nir.AvgPool2d)):
                 shape = tuple(int(v) for v in n.input_type["input"])      # (C, H, W), from nir's type inference
-                y = _sumpool2d(x.reshape(batch, *shape), tuple(int(v) for v in n.kernel_size),
-                               tuple(int(v) for v in n.stride), tuple(int(v) for v in n.padding)).reshape(batch, -1)
+                kernel = tuple(int(v) for v in n.kernel_size)
+                y = _sumpool2d(x.reshape(batch, *shape), kernel, tuple(int(v) for v in n.stride),
+                               tuple(int(v) for v in n.padding)).reshape(batch, -1)
+                if isinstance(n, nir.AvgPool2d):
+                    y = y / (kernel[0] * kernel[1])
             else:
                 y = _neuron(n, k, x, state, dt, tau_times_dt, force.get(k, [None] * steps)[t], volt, batch)
             now[k] = y
@@ -195,3 +216,20 @@ def _neuron(n, k, x, state, dt, tau_times_dt, forced, volt, batch):
     state[k + ".v"] = v
     volt[k].append(v.copy())
     return spikes.astype(np.float64)
+
+
+# --- graphs the NIR tests share --------------------------------------------------------------------
+
+
+def self_driven_graph():
+    """Two LIF populations that fire without input: v_leak above the threshold drives the first,
+    whose spikes drive the second."""
+    n = 4
+    return nir.NIRGraph(
+        nodes={"in": nir.Input(input_type=np.array([2])), "fc": nir.Linear(weight=np.zeros((n, 2))),
+               "a": nir.LIF(tau=np.full(n, 5e-3), r=np.ones(n), v_leak=np.linspace(1.2, 2.0, n),
+                            v_threshold=np.ones(n)),
+               "ab": nir.Linear(weight=np.eye(n) * 1.5),
+               "b": nir.LIF(tau=np.full(n, 2e-3), r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.full(n, 0.4)),
+               "spikes": nir.Output(output_type=np.array([n]))},
+        edges=[("in", "fc"), ("fc", "a"), ("a", "ab"), ("ab", "b"), ("b", "spikes")])

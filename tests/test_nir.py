@@ -602,6 +602,49 @@ def test_conv_pool_and_flatten_lower_to_explicit_synapses():
     assert np.mean(got == want) >= 0.98
 
 
+def test_conv1d_groups_same_padding_and_average_pooling():
+    """Conv1d (2 groups, stride 2, padding 1) -> LIF, and Conv2d ('same') -> IF -> AvgPool2d
+    (padding 1) -> Flatten -> Linear -> LIF, against the float graphs: identical spikes."""
+    rng = np.random.default_rng(8)
+    one = nir.NIRGraph.from_list(
+        nir.Input(input_type=np.array([2, 9])),
+        nir.Conv1d(input_shape=9, weight=rng.normal(0.5, 0.5, (4, 1, 3)), stride=2, padding=1, dilation=1, groups=2,
+                   bias=np.zeros(4)),
+        nir.LIF(tau=np.full((4, 5), 3e-3), r=np.ones((4, 5)), v_leak=np.zeros((4, 5)), v_threshold=np.full((4, 5), 0.2)),
+        type_check=False)          # nir types a grouped conv's input as weight.shape[1] channels
+    two = nir.NIRGraph.from_list(
+        nir.Input(input_type=np.array([1, 6, 6])),
+        nir.Conv2d(input_shape=(6, 6), weight=rng.normal(0.3, 0.5, (2, 1, 3, 3)), stride=1, padding="same",
+                   dilation=1, groups=1, bias=np.array([0.1, 0.0])),
+        nir.IF(r=np.full((2, 6, 6), 1e3), v_threshold=np.full((2, 6, 6), 1.0)),
+        nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([1, 1])),
+        nir.Flatten(input_type={"input": np.array([2, 4, 4])}, start_dim=0),
+        nir.Linear(weight=rng.normal(0.6, 0.5, (3, 32))),
+        nir.LIF(tau=np.full(3, 4e-3), r=np.ones(3), v_leak=np.zeros(3), v_threshold=np.full(3, 0.05)))
+    for graph, shape in ((one, (2, 9)), (two, (1, 6, 6))):
+        steps = 60
+        x = rng.random((steps,) + shape) < 0.3
+        network, report = from_nir(graph, dt=1e-3)
+        image, result, _ = core_run(network, report, x, steps)
+        ref, _ = simulate(graph, 1e-3, {"input": x[:, None]})
+        got, want = report.output_spikes(result, image)[:steps], ref["output"][:, 0] > 0
+        assert want.sum() > 10
+        assert np.mean(got == want) >= 0.98
+
+
+def test_scaling_per_layer():
+    graph = recurrent_graph()
+    _, both = from_nir(graph, dt=1e-3, scaling="range")
+    _, mixed = from_nir(graph, dt=1e-3, scaling={"out": "range"})
+    _, default = from_nir(graph, dt=1e-3)
+    assert mixed.populations["out"].vth == both.populations["out"].vth
+    assert mixed.populations["rec"].vth == default.populations["rec"].vth != both.populations["rec"].vth
+    with pytest.raises(NIRError, match=r"scaling names \['w_rec'\], which are not neuron nodes"):
+        from_nir(graph, dt=1e-3, scaling={"w_rec": "range"})
+    with pytest.raises(NIRError, match=r"scaling\['out'\] = 'native'"):
+        from_nir(graph, dt=1e-3, scaling={"out": "native"})
+
+
 def test_report_and_alignment_helpers_refuse_bad_requests():
     network, report = from_nir(lif_graph(), dt=1e-4)
     image = compile_network(network)

@@ -12,25 +12,12 @@ import nir
 from firmware import compile_network
 from firmware.nir import from_nir, main, to_nir
 from host.__main__ import main as host_main
+from nir_reference import self_driven_graph
 from sim import GoldenModel
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "nir"
 DIGITS = ROOT / "examples" / "data" / "digits_snn.nir"
-
-
-def self_driven_graph():
-    """Two LIF populations that fire without input: v_leak above the threshold drives the first,
-    whose spikes drive the second."""
-    n = 4
-    return nir.NIRGraph(
-        nodes={"in": nir.Input(input_type=np.array([2])), "fc": nir.Linear(weight=np.zeros((n, 2))),
-               "a": nir.LIF(tau=np.full(n, 5e-3), r=np.ones(n), v_leak=np.linspace(1.2, 2.0, n),
-                            v_threshold=np.ones(n)),
-               "ab": nir.Linear(weight=np.eye(n) * 1.5),
-               "b": nir.LIF(tau=np.full(n, 2e-3), r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.full(n, 0.4)),
-               "spikes": nir.Output(output_type=np.array([n]))},
-        edges=[("in", "fc"), ("fc", "a"), ("a", "ab"), ("ab", "b"), ("b", "spikes")])
 
 
 def test_info_prints_the_mapping_and_the_errors(capsys):

@@ -1,3 +1,4 @@
+import contextlib
 import sys
 from pathlib import Path
 
@@ -16,10 +17,11 @@ BOARD_DIVISOR = 4
 BOARD_NAME = "icebreaker"
 
 
-@pytest.fixture(scope="module")
-def device_board():
-    """(BoardServer, CoreConfig) of a running simulated board, stopped after the module; the
-    server's `device_options` are the top's max_payload and input_depth."""
+@contextlib.contextmanager
+def simulated_board(**config_fields):
+    """(BoardServer, CoreConfig) of a running simulated board of that configuration (Verilator
+    build cached by source hash), stopped on exit; the server's `device_options` are the top's
+    max_payload and input_depth."""
     from boards.glue import device_options
     from boards.registry import board as board_named
     from firmware import CoreConfig
@@ -27,7 +29,7 @@ def device_board():
     from rtl.top import DeviceTop
     from sim.board import BoardServer
 
-    config = CoreConfig(**BOARD_CONFIG)
+    config = CoreConfig(**config_fields)
     options = device_options(board_named(BOARD_NAME))
     # The bitstream's top and memory mapping (SPRAMs as behavioural models).
     top = DeviceTop(config, divisor=BOARD_DIVISOR, clock_hz=12_000_000,
@@ -35,3 +37,11 @@ def device_board():
     with BoardServer(top, BOARD_DIVISOR) as board:
         board.device_options = options
         yield board, config
+
+
+@pytest.fixture(scope="module")
+def device_board():
+    """(BoardServer, CoreConfig) of the running simulated board of BOARD_CONFIG, stopped after
+    the module."""
+    with simulated_board(**BOARD_CONFIG) as running:
+        yield running
