@@ -888,12 +888,15 @@ class _Importer:
         if unknown:
             raise NIRError(f"scaling names {sorted(unknown)}, which are not neuron nodes of the graph")
         self.report = NIRReport(dt, scaling if isinstance(scaling, dict) else self.scaling)
-        # nir.read adds Inputs and Outputs for the roots and leaves of a graph to_nir wrote: no metadata
-        self.dropped = sorted(k for k, n in self.nodes.items()
-                              if self.ours and _kind(n) in ("Input", "Output") and _meta(n, "name") is None)
+        # to_nir's placeholders, and the Inputs and Outputs nir.read adds for the roots and leaves of
+        # a graph to_nir wrote (no metadata)
+        self.dropped = sorted(k for k, n in self.nodes.items() if self.ours and (
+            _meta(n, "placeholder") or _kind(n) in ("Input", "Output") and _meta(n, "name") is None))
         for k in self.dropped:
             for s in succs[k]:
-                self.preds[s].remove(k)
+                if s in self.preds:
+                    self.preds[s].remove(k)
+        for k in self.dropped:
             del self.nodes[k], self.preds[k]
         self.net = Network(name or _meta(graph, "network") or "nir")
         self.groups, self.pops = {}, {}
@@ -1284,8 +1287,28 @@ def to_nir(network: Network, dt: float) -> "nir.NIRGraph":
             ok = key_for(f"{pop.name}.spikes")
             nodes[ok] = nir.Output(output_type=np.array([pop.size]), metadata={META + "name": ok})
             edges.append((keys[id(pop)], ok))
+    _placeholders(network, nodes, edges, keys, key_for)
     meta = {META + "version": FORMAT_VERSION, META + "dt": dt, META + "network": network.name}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta, type_check=False)
+
+
+def _placeholders(network, nodes, edges, keys, key_for):
+    """nir.read's type inference needs an edge from an Input and a node without successors:
+    where the network gives neither, a marked Input -> zero Linear, or an Output, that from_nir
+    drops again."""
+    if not network.populations:
+        return
+    first = keys[id(network.populations[0])]
+    mark = {META + "placeholder": 1}
+    if not any(a in {keys[id(g)] for g in network.input_groups} for a, _ in edges):
+        pk, lk = key_for("axonite.placeholder_in"), key_for("axonite.placeholder_w")
+        nodes[pk] = nir.Input(input_type=np.array([1]), metadata=dict(mark))
+        nodes[lk] = nir.Linear(weight=np.zeros((network.populations[0].size, 1)), metadata=dict(mark))
+        edges += [(pk, lk), (lk, first)]
+    if not set(nodes) - {a for a, _ in edges}:
+        ok = key_for("axonite.placeholder_out")
+        nodes[ok] = nir.Output(output_type=np.array([network.populations[0].size]), metadata=dict(mark))
+        edges.append((first, ok))
 
 
 def _written_delays(rows, keys, inputs) -> dict:
