@@ -917,8 +917,11 @@ class _Importer:
             self.groups[k] = self.net.inputs(_meta(self.nodes[k], "name") or k, int(np.prod(shapes[k])))
             self.report.inputs[k] = (self.groups[k].name, shapes[k])
         terms = self.terms(maps)
-        self.latency, delays = _timing(set(self.groups), [(t["src"], t["dst"], t["delay"]) for t in terms])
-        for t, d in zip(terms, delays):
+        carrying = [t for t in terms if t["pre"].size]        # a projection without synapses times nothing
+        self.latency, delays = _timing(set(self.groups), [(t["src"], t["dst"], t["delay"]) for t in carrying])
+        for t in terms:
+            t["core_delay"] = 1
+        for t, d in zip(carrying, delays):
             t["core_delay"] = d
         for k in list(self.groups) + list(self.neur):
             self.latency.setdefault(k, 0)
@@ -971,7 +974,7 @@ class _Importer:
                 if meta is not None and _meta(meta, "pre") is not None:     # to_nir's synapses, zeros too
                     pre = np.asarray(_meta(meta, "pre"), np.int64).reshape(-1)
                     post = np.asarray(_meta(meta, "post"), np.int64).reshape(-1)
-                if pre.size:
+                if pre.size or _meta(meta, "projection") is not None:     # to_nir's, even without synapses
                     out.append(dict(src=src, dst=q, delay=delay, via=via, meta=meta, pre=pre, post=post,
                                     weight=m[pre, post] * n.gain[post]))
         return out
@@ -1223,7 +1226,8 @@ def to_nir(network: Network, dt: float) -> "nir.NIRGraph":
     tau_mem/dt, w_in = tau_syn/dt), so that forward Euler at dt reproduces the core's update up
     to its rounding. What NIR has no field for (refractory period, STDP, which neurons of a
     population are recorded, weight exponents, the synapse list) is kept in `axonite_` metadata,
-    so that from_nir gives back the same network (docs/nir.md).
+    so that from_nir gives back the same network (docs/nir.md). Refuses a non-positive dt and
+    a projection whose weights or delays are out of range, with NIRError.
     """
     if not isinstance(network, Network):
         raise NIRError(f"to_nir takes a firmware.Network, got {type(network).__name__}")
@@ -1262,9 +1266,9 @@ def to_nir(network: Network, dt: float) -> "nir.NIRGraph":
         except AxoniteError as error:
             raise NIRError(f"projection {proj.name!r}: {error}") from None
         values = weights.astype(np.float64) * 2.0**proj.weight_exp
-        for d in np.unique(delays):
+        for d in np.unique(delays) if delays.size else [0]:      # a projection without synapses: kept
             idx = np.nonzero(delays == d)[0]
-            steps = written[(a, b, int(d))]
+            steps = written.get((a, b, int(d)), 0)
             label = proj.name if np.unique(delays).size == 1 else f"{proj.name}@{int(d)}"
             lk = key_for(label)
             matrix = np.zeros((proj.post.size, proj.pre.size))

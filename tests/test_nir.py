@@ -291,10 +291,11 @@ def test_export_then_import_is_the_identity_on_random_networks(seed):
 def test_a_written_file_reads_back_to_the_same_network(tmp_path):
     """Through nir.write and nir.read (with its type check, which needs an edge from an Input and
     a node without successors: random networks 22 and 25 have neither, a network without
-    inputs has no Input at all)."""
+    inputs has no Input at all; its projection without synapses stays)."""
     alone = Network("alone")
     net_pop = alone.population("p", 3, du=4095, dv=0, vth=50, bias_mant=[100, 200, 300])
     alone.connect(net_pop, net_pop, OneToOne(), weight=-3)
+    alone.connect(net_pop, net_pop, FixedProbability(0.0), weight=5, delay=3, name="empty")   # no synapses, kept
     for k, net in enumerate([plastic_network(), random_network(5), random_network(22), random_network(25), alone]):
         path = tmp_path / f"net{k}.nir"
         nir.write(path, to_nir(net, dt=1e-3))
