@@ -1293,7 +1293,7 @@ def to_nir(network: Network, dt: float) -> "nir.NIRGraph":
             edges.append((keys[id(pop)], ok))
     _placeholders(network, nodes, edges, keys, key_for)
     meta = {META + "version": FORMAT_VERSION, META + "dt": dt, META + "network": network.name}
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta, type_check=False)
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)    # nir checks and completes the types
 
 
 def _placeholders(network, nodes, edges, keys, key_for):
