@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import nir
-from conftest import simulated_board
+from board_server import simulated_board
 from firmware import compile_network
 from firmware.nir import from_nir
 from sim import GoldenModel
