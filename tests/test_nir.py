@@ -661,3 +661,10 @@ def test_report_and_alignment_helpers_refuse_bad_requests():
     with pytest.raises(NIRError, match="no spiking Output named 'x'"):
         report.output_spikes(result, image, "x")
     assert "LIF 'lif' -> population 'lif'" in str(report)
+
+
+def test_from_nir_and_to_nir_are_reachable_from_firmware():
+    import firmware
+    assert firmware.from_nir is from_nir and firmware.to_nir is to_nir
+    with pytest.raises(AttributeError):
+        firmware.nothing_of_the_kind
