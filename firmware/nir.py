@@ -1374,18 +1374,36 @@ def read(path) -> "nir.NIRGraph":
         raise NIRError(f"{path}: not a readable NIR file ({type(error).__name__}: {error})") from None
 
 
+# `info` without --dt on a graph that names no step assumes snnTorch's (its export_to_nir's dt).
+INFO_DT = 1e-4
+
+
+def graph_dt(graph) -> float | None:
+    """The step a graph names in its metadata (to_nir's `axonite_dt`, or a plain `dt` as
+    examples/nir_digits.py writes), else None: NIR itself carries none."""
+    meta = getattr(graph, "metadata", None) or {}
+    for key in (META + "dt", "dt"):
+        try:
+            value = float(meta[key])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if math.isfinite(value) and value > 0:
+            return value
+    return None
+
+
 def network_from(graph, dt: float | None = None, config: CoreConfig | None = None,
                  **options) -> tuple[Network, NIRReport]:
     """from_nir for the command lines: `graph` a NIR graph or a .nir path; dt the one given, else
-    the one to_nir wrote into the graph, else a refusal (NIR carries no dt)."""
+    the one the graph names (graph_dt), else a refusal (NIR carries no dt)."""
     if isinstance(graph, (str, Path)):
         path, graph = graph, read(graph)
     else:
         path = "the graph"
     if dt is None:
-        dt = _meta(graph, "dt")
+        dt = graph_dt(graph)
         if dt is None:
-            raise NIRError(f"{path}: give the step with --dt (NIR carries none)")
+            raise NIRError(f"{path}: give the step with --dt (NIR carries none, and the graph names none)")
     return from_nir(graph, float(dt), config, **options)
 
 
@@ -1394,7 +1412,8 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="print what maps, how, and with what error")
     info.add_argument("graph", help=".nir file")
-    info.add_argument("--dt", type=float, default=None, help="step in seconds (default: the one to_nir wrote)")
+    info.add_argument("--dt", type=float, default=None,
+                      help=f"step in seconds (default: the graph's own, else {INFO_DT:g}, snnTorch's)")
     info.add_argument("--scaling", choices=SCALINGS, default=None)
     info.add_argument("--allow-wrap", action="store_true", help="scales without the no-wrap guarantee")
     info.add_argument("--tau-times-dt", action="store_true", help="tau written times dt (Norse's to_nir up to 1.1.0)")
@@ -1403,7 +1422,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         config = CoreConfig(**{k: getattr(args, k) for k in CoreConfig().to_dict()})
-        network, report = network_from(args.graph, args.dt, config, scaling=args.scaling,
+        graph = read(args.graph)
+        dt = args.dt or graph_dt(graph)
+        if dt is None:
+            dt = INFO_DT
+            print(f"{args.graph}: no --dt given and the graph names no step: assuming dt = {dt:g} s "
+                  f"(snnTorch's); NIR carries none, give the graph's own with --dt")
+        network, report = network_from(graph, dt, config, scaling=args.scaling,
                                        no_wrap=not args.allow_wrap, tau_times_dt=args.tau_times_dt)
         usage = compile_network(network, config).symbols["usage"]
     except AxoniteError as error:

@@ -29,9 +29,16 @@ def test_info_prints_the_mapping_and_the_errors(capsys):
     assert "core usage: neurons 50, synapses 2960" in out
 
 
+def test_info_takes_the_graphs_step_or_says_what_it_assumes(capsys):
+    assert main(["info", str(DIGITS)]) == 0                  # examples/nir_digits.py writes its dt
+    assert "NIR graph at dt = 0.001 s" in capsys.readouterr().out
+    assert main(["info", str(DATA / "snntorch_leaky.nir")]) == 0
+    out = capsys.readouterr().out
+    assert "no --dt given and the graph names no step: assuming dt = 0.0001 s (snnTorch's)" in out
+    assert "NIR graph at dt = 0.0001 s" in out
+
+
 def test_info_refuses_clearly(capsys, tmp_path):
-    assert main(["info", str(DIGITS)]) == 1
-    assert "digits_snn.nir: give the step with --dt (NIR carries none)" in capsys.readouterr().err
     assert main(["info", str(DATA / "norse_lifbox.nir"), "--dt", "1e-3"]) == 1
     assert "pass tau_times_dt=True" in capsys.readouterr().err
     assert main(["info", str(DATA / "norse_lifbox.nir"), "--dt", "1e-3", "--tau-times-dt"]) == 0
