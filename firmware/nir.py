@@ -759,7 +759,7 @@ def _scale_vth(neur, fractions, pos_sum, neg_sum, drive_rel, config, scaling, no
     lo, hi = formats.signed_range(config.weight_bits)
     top = formats.max_weight_exp(config.weight_bits)
     w_max = hi << top
-    limits = {"the 17-bit threshold scale cap (docs/nir.md)": VTH_CAP}
+    limits = {f"the cap vth <= {VTH_CAP} (the threshold at a quarter of the voltage's range)": VTH_CAP}
     big = np.max(np.abs(fractions), initial=0.0)
     if big > 0:
         limits[f"weights: the largest is {big:.3g} thresholds, a mantissa x 2**exp is at most {w_max}"] = w_max / big
