@@ -1,6 +1,8 @@
-"""What gets loaded into an axonite core: formats, the network API, the compiler, images.
+"""What gets loaded into an axonite core: formats, the network API, the compiler, images, and
+NIR graphs in and out (firmware.nir: from_nir, to_nir).
 
-Pure Python + numpy. rtl/, sim/ and host/ import their widths and layouts from here.
+Pure Python + numpy (and nir for firmware.nir). rtl/, sim/ and host/ import their widths and
+layouts from here.
 """
 
 from .compiler import compile_network
@@ -18,3 +20,11 @@ __all__ = [
     "OneToOne", "Population", "Projection", "QuantizedWeights", "STDPRule", "SymbolError",
     "compile_network", "du_from_tau", "dv_from_tau", "quantize_weights",
 ]
+
+
+def __getattr__(name):
+    # from_nir and to_nir load nir (and h5py) on first use only.
+    if name in ("from_nir", "to_nir"):
+        from . import nir
+        return getattr(nir, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

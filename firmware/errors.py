@@ -34,3 +34,8 @@ class InputWrapWarning(UserWarning):
     """A network whose summed synaptic input to a neuron in one tick can leave the 16-bit range
     [-32768, 32767]: axonite wraps it (spec §4), Lava's Dense does not, so there the network
     behaves differently from its Lava original. The message names the neurons and the bound."""
+
+
+class NIRError(NetworkError):
+    """A NIR graph the core cannot express, or a network NIR cannot hold; the message names the
+    node, the parameter and the limit."""

@@ -3,8 +3,9 @@
     python -m host run NETWORK --device URL --ticks T --out raster.npz --plot raster.png
     python -m host info --device URL
 
-NETWORK is an image file (.axi) or a Python file that defines `network` (a firmware.Network or
-Image) and optionally `config` (a CoreConfig) and `inputs` (any form run() accepts).
+NETWORK is an image file (.axi), a NIR graph (.nir, mapped by firmware.nir for the device's core
+at step --dt) or a Python file that defines `network` (a firmware.Network or Image) and
+optionally `config` (a CoreConfig) and `inputs` (any form run() accepts).
 URL: "model", "emulator://", a serial port (/dev/ttyUSB1) or socket://127.0.0.1:PORT.
 
 --out must end in .npz and --plot in an extension matplotlib writes (.png, .pdf, .svg ...):
@@ -46,6 +47,9 @@ def _load_network(path: str):
         if not isinstance(network, (Network, Image)):
             raise AxoniteError(f"{path}: `network` is a {type(network).__name__}, not a firmware.Network or Image")
         return network, ns.get("config"), ns.get("inputs")
+    if p.suffix == ".nir":                 # mapped in cmd_run, for the opened device's core
+        from firmware.nir import read
+        return read(p), None, None
     return Image.load(p), None, None
 
 
@@ -114,6 +118,9 @@ def cmd_run(args) -> int:
     if args.device in ("model", "model://") or args.device.startswith("emulator://"):
         options["config"] = config
     with Device.open(args.device, **options) as dev:
+        if not isinstance(network, (Network, Image)):          # a NIR graph
+            from firmware.nir import network_from
+            network, _ = network_from(network, args.dt, dev.config)
         if config is not None and isinstance(network, Network):
             from firmware.compiler import compile_network
             network = compile_network(network, config)
@@ -154,7 +161,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m host", description="axonite host tools")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a network and save the output raster")
-    run.add_argument("network", help="image file (.axi) or Python file defining `network`")
+    run.add_argument("network", help="image file (.axi), NIR graph (.nir) or Python file defining `network`")
+    run.add_argument("--dt", type=float, default=None, help="step in seconds of a .nir graph (NIR carries none)")
     run.add_argument("--device", default="model", help="model, emulator://, a serial port or socket://HOST:PORT")
     run.add_argument("--ticks", type=int, required=True, help="ticks to run")
     run.add_argument("--out", default="raster.npz",
