@@ -281,6 +281,8 @@ def test_export_then_import_is_the_identity_on_the_example_networks():
         assert_same_image(net, back)
 
 
+# random weights may sum past 16 bits; the round trip is what is tested here, not the wrap
+@pytest.mark.filterwarnings("ignore::firmware.errors.InputWrapWarning")
 @pytest.mark.parametrize("seed", range(24))
 def test_export_then_import_is_the_identity_on_random_networks(seed):
     net = random_network(seed)
