@@ -33,7 +33,7 @@ from firmware import CoreConfig, compile_network  # noqa: E402
 from firmware import protocol as P  # noqa: E402
 from host import Device  # noqa: E402
 from link_helpers import relay_network  # noqa: E402
-from sim import GoldenModel  # noqa: E402
+from sim import GoldenModel, RunResult  # noqa: E402
 from test_board import BOARD_CONFIG, DIVISOR  # noqa: E402
 
 CLOCK_HZ = 12_000_000
@@ -96,7 +96,8 @@ def efficiency(dev, config, ticks, rng):
     result = dev.run(ticks, inputs)
     wall = time.monotonic() - t0
     want = GoldenModel(compile_network(relay_network(n), config)).run(ticks, inputs)
-    assert np.array_equal(result.spikes, want.spikes), "board output differs from the model"
+    assert (np.array_equal(result.times, want.times) and np.array_equal(result.neurons, want.neurons)), \
+        "board output differs from the model"
     frames = P.FrameDecoder().feed(bytes(tap.rx))
     assert all(isinstance(f, P.Frame) for f in frames)
     chunks = [c for c in bytes(tap.rx).split(b"\0") if c]
@@ -109,7 +110,7 @@ def efficiency(dev, config, ticks, rng):
             rec, data, records = rec + r, data + d, records + k
             n_spike_frames += 1
     total = len(tap.rx)
-    return {"ticks": ticks, "spikes": int(result.spikes.sum()), "wire": total, "spikes_wire": spikes_wire,
+    return {"ticks": ticks, "spikes": int(result.times.size), "wire": total, "spikes_wire": spikes_wire,
             "record_bytes": rec, "data_bytes": data, "records": records, "frames": len(frames),
             "spike_frames": n_spike_frames, "tx": len(tap.tx), "wall": wall}
 
@@ -129,11 +130,12 @@ def max_input_rate(dev, config, ticks, rng):
         dev.counters(clear=True)
         tap.clear()
         t0 = time.monotonic()
-        spikes = np.concatenate([b.spikes for b in dev.stream(iter(per_tick))])
+        got = RunResult.concatenate(list(dev.stream(iter(per_tick))), model.image.output_ids, 0)
         wall = time.monotonic() - t0
         sent = len(tap.tx)
         counters = dev.counters()
-        same = np.array_equal(spikes, model.run(ticks, per_tick).spikes)
+        want = model.run(ticks, per_tick)
+        same = np.array_equal(got.times, want.times) and np.array_equal(got.neurons, want.neurons)
         ok = same and counters["dropped"] == 0 and counters["input_events"] == k * ticks
         rows.append({"k": k, "ok": ok, "events": k * ticks, "tx": sent, "wall": wall})
     return rows

@@ -28,6 +28,6 @@ inputs = rng.random((500, 64)) < 0.05              # Poisson-like input raster [
 result = model.run(500, inputs)
 
 pre, post, weights = model.projection_weights("learned")
-print(f"{result.spikes.sum()} output spikes from {len(result.output_ids)} neurons in 500 ticks")
+print(f"{result.times.size} output spikes from {len(result.output_ids)} neurons in 500 ticks")
 print(f"weights of 'learned': mean {weights.mean():.1f} (started at 40), min {weights.min()}, max {weights.max()}")
 print("counters:", model.counters)

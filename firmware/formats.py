@@ -62,6 +62,11 @@ def max_weight_exp(weight_bits: int) -> int:
     return A_IN_BITS - weight_bits
 
 
+# Ticks (spec §7): the core's tick counter and the tick stamp of an output spike are 32 bits and
+# wrap; a host tells the ticks of one run (or stream) apart modulo 2**32, so a run has at most:
+TICK_BITS = 32
+MAX_RUN_TICKS = (1 << TICK_BITS) - 1
+
 # Event counters (spec §7), in the order the access port and the wire protocol number them.
 COUNTERS = ("ticks", "input_events", "spikes", "output_spikes", "synaptic_events",
             "plastic_updates", "overruns", "dropped")

@@ -12,6 +12,10 @@ URL: "model", "emulator://", a serial port (/dev/ttyUSB1) or socket://127.0.0.1:
 each file is written exactly where named, and both directories are checked (they exist and
 are writable) before anything runs. Every failure is one line on stderr, "error: ...", exit
 status 1; Ctrl-C prints "interrupted" and exits with 130.
+
+The .npz holds the output spikes as events, `times` and `neurons` (one entry per spike), with
+`output_ids`, `start_tick`, `ticks`, `counter_names` and `counters`; and `spikes`, the bool
+raster [ticks, outputs], when it has at most NPZ_RASTER_CELLS cells.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from firmware.image import Image
 from firmware.network import Network
 
 from .device import Device
+
+NPZ_RASTER_CELLS = 1 << 24    # runs of at most this many ticks x outputs also save `spikes`
 
 
 def _load_network(path: str):
@@ -129,7 +135,9 @@ def cmd_run(args) -> int:
             dev.seed(args.seed)
         result = dev.run(args.ticks, inputs)
         counters = dev.counters()
-    np.savez(args.out, spikes=result.spikes, output_ids=result.output_ids, times=result.times,
+    # Events always; the dense raster only while small (a long run's would be ticks x outputs bytes).
+    raster = {"spikes": result.spikes} if result.ticks * result.output_ids.size <= NPZ_RASTER_CELLS else {}
+    np.savez(args.out, **raster, output_ids=result.output_ids, times=result.times,
              neurons=result.neurons, start_tick=result.start_tick, ticks=args.ticks,
              counter_names=np.array(formats.COUNTERS), counters=np.array([counters[k] for k in formats.COUNTERS]))
     print(f"{args.device}: {result.times.size} output spikes from {np.unique(result.neurons).size} of "
@@ -165,8 +173,9 @@ def main(argv=None) -> int:
     run.add_argument("--dt", type=float, default=None, help="step in seconds of a .nir graph (NIR carries none)")
     run.add_argument("--device", default="model", help="model, emulator://, a serial port or socket://HOST:PORT")
     run.add_argument("--ticks", type=int, required=True, help="ticks to run")
-    run.add_argument("--out", default="raster.npz",
-                     help="output file, name ending in .npz (spikes, output_ids, times, neurons, counters)")
+    run.add_argument("--out", default="raster.npz", help="output file, name ending in .npz: times, neurons "
+                     "(one entry per output spike), output_ids, start_tick, ticks, counter_names, counters; "
+                     f"and spikes, the bool raster [ticks, outputs], when it has at most {NPZ_RASTER_CELLS:,} cells")
     run.add_argument("--plot", default=None, help="raster plot file (.png, .pdf, .svg ...)")
     run.add_argument("--seed", type=int, default=None, help="LFSR seed for stochastic rounding")
     run.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the device")

@@ -3,8 +3,8 @@
     with Device.open("socket://127.0.0.1:5555") as dev:     # or "/dev/ttyUSB1", or "model"
         dev.load(network)                                     # a firmware.Network, Image or .axi path
         result = dev.run(100, {0: [1, 2], 5: [3]})            # tick -> input axons
-        result.spikes                                         # bool [ticks, outputs]
-        result.monitor.times, result.monitor.indices          # one entry per output spike
+        result.times, result.neurons                          # one entry per output spike
+        result.spikes                                         # the same as a bool raster [ticks, outputs]
         dev.weights("plastic")                                # [pre, post], NaN where no synapse
         dev.probe("v", "exc"), dev.counters()
 
@@ -17,6 +17,7 @@ The same network and inputs give the same spikes, weights and counters on every 
 from __future__ import annotations
 
 import abc
+import collections
 import functools
 import os
 import time
@@ -30,10 +31,12 @@ from firmware import protocol as P
 from firmware.compiler import compile_network
 from firmware.config import CoreConfig
 from firmware.errors import ConfigError
+from firmware.formats import MAX_RUN_TICKS
 from firmware.image import Image
 from firmware.network import Network
 from firmware.tables import decode
-from sim.model import GoldenModel, InputError, RunResult, normalize_inputs
+from sim.model import (GoldenModel, InputError, RunResult, check_ticks, input_groups,
+                       normalize_inputs, tick_axons)
 
 from .errors import (ConfigMismatchError, DeviceTimeoutError, FrameError, LinkError,
                      SpikesLostError)
@@ -50,25 +53,35 @@ STEP_CHUNK = 256          # ticks per STEP command: the device reports progress 
 LOOKAHEAD_TICKS = 4096    # how far input may run ahead of the ticks the device has completed
 
 
-def _tick_group(axons, tick: int, n_inputs: int) -> np.ndarray:
-    """One tick's input axons, sorted; repeats and out-of-range axons raise InputError."""
-    g = np.sort(np.atleast_1d(np.asarray(axons if axons is not None else [], dtype=np.int64)).reshape(-1))
-    if g.size:
-        if g[0] < 0 or g[-1] >= n_inputs:
-            bad = g[(g < 0) | (g >= n_inputs)][0]
-            raise InputError(f"input spike on axon {bad} at tick {tick}; the core has input axons "
-                             f"0 .. {n_inputs - 1}")
-        rep = np.nonzero(g[1:] == g[:-1])[0]
-        if rep.size:
-            raise InputError(f"input axon {g[rep[0]]} spikes twice at tick {tick}; an axon carries "
-                             f"at most one spike per tick")
-    return g
+def _stream_groups(inputs: Iterable, start: int, n_inputs: int) -> Iterator[np.ndarray]:
+    """stream()'s items as checked, sorted input axons, one item per tick from tick `start`
+    (sim.model.tick_axons: the checks of run()); a bad item, or more than MAX_RUN_TICKS of
+    them, raises InputError when it is reached."""
+    for k, item in enumerate(inputs):
+        if k >= MAX_RUN_TICKS:
+            raise InputError(f"a stream runs at most {MAX_RUN_TICKS} ticks (the device's tick counter is "
+                             f"{formats.TICK_BITS} bits); start another stream() for more")
+        yield tick_axons(item, start + k, n_inputs)
 
 
-def _groups(inputs, ticks: int, n_inputs: int) -> list[np.ndarray]:
-    times, axons = normalize_inputs(inputs, ticks, n_inputs)
-    bounds = np.searchsorted(times, np.arange(ticks + 1))
-    return [axons[bounds[k]:bounds[k + 1]] for k in range(ticks)]
+def _next_group(groups: Iterator[np.ndarray]) -> tuple[np.ndarray | None, InputError | None]:
+    """(the next group or None at the end, or None and the InputError that refused it)."""
+    try:
+        return next(groups, None), None
+    except InputError as error:
+        return None, error
+
+
+def _device_result(start: int, ticks: int, output_ids: np.ndarray, rel: np.ndarray,
+                   neurons: np.ndarray) -> RunResult:
+    """A RunResult from spikes a device reported (ticks relative to `start`, in any order; a
+    spike reported twice is one spike)."""
+    order = np.lexsort((neurons, rel))
+    rel, neurons = rel[order], neurons[order]
+    once = np.ones(rel.size, bool)
+    once[1:] = (rel[1:] != rel[:-1]) | (neurons[1:] != neurons[:-1])
+    return RunResult(start_tick=start, ticks=ticks, output_ids=output_ids,
+                     times=rel[once].astype(np.int64) + start, neurons=neurons[once].astype(np.int64))
 
 
 def _projection_layout(image: Image, tables, name: str):
@@ -216,23 +229,26 @@ class Device(abc.ABC):
         return int(value)
 
     def run(self, ticks: int, inputs=None) -> RunResult:
-        """Run `ticks` ticks. `inputs` (relative to this run's first tick): None, a dict
-        {tick: axons}, a (times, axons) pair, a bool raster [ticks, axons], or one collection of
-        axons per tick. Returns the output spikes."""
-        if not isinstance(ticks, (int, np.integer)) or ticks < 0:
-            raise ValueError(f"ticks = {ticks!r} must be a non-negative integer")
+        """Run `ticks` ticks (0 .. formats.MAX_RUN_TICKS). `inputs` (relative to this run's
+        first tick): None, a dict {tick: axons}, a (times, axons) pair, a raster [ticks, axons]
+        (a 2-D numpy array of booleans or 0/1), or one collection of axons per tick; checked
+        by sim.model.normalize_inputs, and refused (InputError) before anything runs. Returns
+        the output spikes as events; memory grows with the spikes, not the ticks."""
+        ticks = check_ticks(ticks)
         image = self._need_image()
-        groups = _groups(inputs, int(ticks), image.config.n_inputs)
-        return self._run_groups(groups, int(ticks))
+        times, axons = normalize_inputs(inputs, ticks, image.config.n_inputs)
+        return self._run_events(ticks, times, axons)
 
     @abc.abstractmethod
     def stream(self, inputs: Iterable, block_ticks: int = 64) -> Iterator[RunResult]:
         """Continuous input and output. `inputs` is any iterable (a generator may produce it as
-        it goes) with one item per tick: the input axons of that tick (an empty collection for
-        none). Yields RunResults of consecutive tick ranges as their ticks complete, until the
-        inputs end. Concatenated, they equal run() with the same inputs; where the blocks
-        start and end depends on the backend (the model yields every `block_ticks` ticks, a
-        device as its reports arrive)."""
+        it goes) with one item per tick: the input axons of that tick (an empty collection or
+        None for none), checked as run() checks them. Yields RunResults of consecutive tick
+        ranges as their ticks complete, until the inputs end. Concatenated, they equal run()
+        with the same inputs; where the blocks start and end depends on the backend (the model
+        yields every `block_ticks` ticks, a device as its reports arrive). A bad item (or one
+        beyond MAX_RUN_TICKS ticks) raises InputError naming its tick once the ticks before it
+        have run and been yielded: nothing before it is lost, nothing of it runs."""
 
 
 class ModelDevice(Device):
@@ -265,34 +281,31 @@ class ModelDevice(Device):
     def tick(self) -> int:
         return self.model.tick if self.model is not None else 0
 
-    def _run_groups(self, groups, ticks):
-        model = self._need_model()
-        start = model.tick
-        out = self.output_ids
-        column = np.full(model.config.n_neurons, -1)
-        column[out] = np.arange(out.size)
-        spikes = np.zeros((ticks, out.size), bool)
-        for k, g in enumerate(groups):
-            fired = model.step(g)
-            c = column[fired]
-            spikes[k, c[c >= 0]] = True
-        return RunResult(start, out, spikes)
+    def _run_events(self, ticks, times, axons):
+        return self._need_model().run(ticks, (times, axons))
 
     def stream(self, inputs, block_ticks=64):
         model = self._need_model()
-        n_inputs = self.image.config.n_inputs
+        groups = _stream_groups(inputs, model.tick, self.image.config.n_inputs)
         block = []
 
         def emit():
-            res = self._run_groups(block, len(block))
+            sizes = [g.size for g in block]
+            times = np.repeat(np.arange(len(block), dtype=np.int64), sizes)
+            result = self._run_events(len(block), times, np.concatenate(block))
             block.clear()
-            return res
-        for item in inputs:
-            block.append(_tick_group(item, model.tick + len(block), n_inputs))
+            return result
+        while True:
+            group, refused = _next_group(groups)
+            if group is None:
+                break
+            block.append(group)
             if len(block) >= block_ticks:
                 yield emit()
         if block:
             yield emit()
+        if refused is not None:
+            raise refused
 
     def weights(self, projection: str, masked: bool = False):
         return self._matrix(projection, self._need_model().weights, masked)
@@ -481,29 +494,41 @@ class LinkDevice(Device):
 
     # --- running -------------------------------------------------------------------------------
 
-    @_operation
-    def _run_groups(self, groups, ticks):
-        last = max((k for k, g in enumerate(groups) if g.size), default=-1)
-        parts = []
-        try:
-            for block in self._drive(iter(groups[:last + 1]), total=ticks):
-                parts.append(block)
-        except SpikesLostError as lost:     # hand over everything that did arrive
-            if lost.result is not None:
-                parts.append(lost.result)
-            lost.result = RunResult.concatenate(parts, self.output_ids, self.tick)
-            raise
-        return RunResult.concatenate(parts, self.output_ids, self.tick)
+    def _check_group_size(self, size: int, tick: int) -> InputError | None:
+        """The refusal of a tick with `size` input spikes, if the device's queue cannot hold it."""
+        if size + 1 > self.link.input_depth:
+            return InputError(f"tick {tick} has {size} input spikes; the device's input queue holds "
+                              f"{self.link.input_depth} entries, one of them the end-of-tick marker: "
+                              f"spread the spikes over more ticks")
+        return None
 
-    def stream(self, inputs, block_ticks=64):
-        n_inputs = self.config.n_inputs
-        self._need_image()
+    @_operation
+    def _run_events(self, ticks, times, axons):
+        in_ticks, counts = np.unique(times, return_counts=True)
+        if counts.size:
+            k = int(np.argmax(counts))
+            refused = self._check_group_size(int(counts[k]), self.tick + int(in_ticks[k]))
+            if refused is not None:
+                raise refused                 # before anything is sent
+        parts = []
         start = self.tick
 
-        def groups():
-            for k, item in enumerate(inputs):
-                yield _tick_group(item, start + k, n_inputs)
-        yield from self._drive(groups(), total=None)
+        def keep(block):              # blocks without spikes are kept as their tick count only
+            parts.append(block if block.times.size or not parts or parts[-1].times.size
+                         else RunResult.concatenate([parts.pop(), block], self.output_ids, start))
+        try:
+            for block in self._drive(input_groups(times, axons), total=ticks):
+                keep(block)
+        except SpikesLostError as lost:     # hand over everything that did arrive
+            if lost.result is not None:
+                keep(lost.result)
+            lost.result = RunResult.concatenate(parts, self.output_ids, start)
+            raise
+        return RunResult.concatenate(parts, self.output_ids, start)
+
+    def stream(self, inputs, block_ticks=64):
+        self._need_image()
+        yield from self._drive(_stream_groups(inputs, self.tick, self.config.n_inputs), total=None)
 
     def _drive(self, groups: Iterator[np.ndarray], total: int | None) -> Iterator[RunResult]:
         """Send input groups with credits, STEP the ticks whose groups are queued, yield the
@@ -513,8 +538,6 @@ class LinkDevice(Device):
         link = self.link
         self._need_image()
         out = self.output_ids
-        column = np.full(self.config.n_neurons, -1)
-        column[out] = np.arange(out.size)
         depth, per_frame = link.input_depth, link.max_payload // P.INPUT_ENTRY.size
         link.drain()
         link.clear_spikes()
@@ -524,8 +547,10 @@ class LinkDevice(Device):
         entries: list[int] = []
         marker = None                 # index in `entries` of an end-of-tick that may absorb empty ticks
         sent_ticks = stepped = reported = 0
+        steps = collections.deque()   # seqs of the STEPs sent, until their ACKs arrive
         since_step = 0                # entries sent since the last STEP
         exhausted = False
+        refused = None                # the InputError of a bad group: raised once the ticks before it ran
         look = None
 
         def flush():
@@ -559,9 +584,8 @@ class LinkDevice(Device):
             while (batch_ok and not exhausted and sent_ticks - done_ticks() < LOOKAHEAD_TICKS
                    and since_step < quarter):
                 if look is None:
-                    try:
-                        look = next(groups)
-                    except StopIteration:
+                    look, refused = _next_group(groups)
+                    if look is None:
                         exhausted = True
                         break
                 if look.size == 0 and marker is not None and entries[marker] & P.MAX_EMPTY_REPEAT < P.MAX_EMPTY_REPEAT:
@@ -570,10 +594,10 @@ class LinkDevice(Device):
                     look = None
                     continue
                 need = look.size + 1
-                if need > depth:
-                    raise InputError(f"tick {start + sent_ticks} has {look.size} input spikes; the "
-                                     f"device's input queue holds {depth} entries, one of them the "
-                                     f"end-of-tick marker: spread the spikes over more ticks")
+                refused = self._check_group_size(look.size, start + sent_ticks)
+                if refused is not None:
+                    exhausted, look = True, None
+                    break
                 if need > link.credits(len(entries)):
                     break
                 if entries and len(entries) + need > per_frame:
@@ -585,28 +609,27 @@ class LinkDevice(Device):
                 since_step += need
                 look = None
             flush()
-            if exhausted and total is not None:
+            if exhausted and total is not None and refused is None:
                 sent_ticks = max(sent_ticks, total)
             while stepped < sent_ticks:
                 n = min(sent_ticks - stepped, STEP_CHUNK)
-                link.send(P.Op.STEP, P.STEP.pack(n))
+                steps.append(link.send(P.Op.STEP, P.STEP.pack(n)))
                 stepped += n
                 since_step = 0
                 progressed = True
+            while steps and steps[0] not in link.pending:    # answered: forget the ACK (memory
+                link.replies.pop(steps.popleft(), None)      # would grow with the ticks)
             done = done_ticks()
             if done > reported:
                 times, neurons = link.take_spikes()
-                spikes = np.zeros((done - reported, out.size), bool)
-                if times.size:
-                    rel = (times - start) % MOD32 - reported
-                    cols = column[neurons]
-                    if np.any(cols < 0) or np.any(rel < 0) or np.any(rel >= done - reported):
-                        k = np.nonzero((cols < 0) | (rel < 0) | (rel >= done - reported))[0][0]
-                        raise FrameError(f"{self.url}: the device reported a spike of neuron {neurons[k]} at "
-                                         f"tick {times[k]}, which is not an output of the loaded image or "
-                                         f"not a tick of this run: the device's tables differ from the image")
-                    spikes[rel, cols] = True
-                block = RunResult(start + reported, out, spikes)
+                rel = (times - start) % MOD32 - reported
+                bad = ~np.isin(neurons, out) | (rel < 0) | (rel >= done - reported)
+                if np.any(bad):
+                    k = np.nonzero(bad)[0][0]
+                    raise FrameError(f"{self.url}: the device reported a spike of neuron {neurons[k]} at "
+                                     f"tick {times[k]}, which is not an output of the loaded image or "
+                                     f"not a tick of this run: the device's tables differ from the image")
+                block = _device_result(start + reported, done - reported, out, rel, neurons)
                 reported = done
                 lost_check(block)
                 yield block
@@ -615,6 +638,8 @@ class LinkDevice(Device):
                 link.drain()
                 self._interrupted = False
                 lost_check(None)
+                if refused is not None:
+                    raise refused
                 return
             if not progressed and not link.pump(link.timeout):
                 raise link._timeout(f"progress of the run (tick {start + done} of "
@@ -636,7 +661,9 @@ class LinkDevice(Device):
         self._freerun_start = start
 
     def stop(self) -> RunResult:
-        """Stop free-running; return the output spikes of the ticks that ran."""
+        """Stop free-running; return the output spikes of the ticks that ran (as events: a long
+        free-run costs memory by its spikes; its tick count is taken modulo 2**32, the width of
+        the device's tick counter)."""
         if self._freerun_start is None:
             raise LinkError(f"{self.url}: the device is not free-running (call freerun() first)")
         start, self._freerun_start = self._freerun_start, None
@@ -648,14 +675,10 @@ class LinkDevice(Device):
         _, _, _, tick, _ = P.ACK.unpack(ack.payload)
         times, neurons = self.link.take_spikes()
         out = self.output_ids
-        column = np.full(self.config.n_neurons, -1)
-        column[out] = np.arange(out.size)
         ticks = (tick - start) % MOD32
-        spikes = np.zeros((ticks, out.size), bool)
         rel = (times - start) % MOD32
-        ok = (column[neurons] >= 0) & (rel < ticks)
-        spikes[rel[ok], column[neurons[ok]]] = True
-        return RunResult(start, out, spikes)
+        ok = np.isin(neurons, out) & (rel < ticks)
+        return _device_result(start, ticks, out, rel[ok], neurons[ok])
 
     # --- read-back -----------------------------------------------------------------------------
 

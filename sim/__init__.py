@@ -1,8 +1,10 @@
 """The golden model: the bit-exact executable form of docs/spec.md."""
 
-from .model import COUNTERS, GoldenModel, InputError, RunResult, SpikeMonitor, normalize_inputs
+from .model import (COUNTERS, GoldenModel, InputError, RasterTooLargeError, RunResult, SpikeMonitor,
+                    normalize_inputs)
 
-__all__ = ["COUNTERS", "FastModel", "GoldenModel", "InputError", "RunResult", "SpikeMonitor", "normalize_inputs"]
+__all__ = ["COUNTERS", "FastModel", "GoldenModel", "InputError", "RasterTooLargeError", "RunResult",
+           "SpikeMonitor", "normalize_inputs"]
 
 
 def __getattr__(name):

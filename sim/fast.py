@@ -22,10 +22,13 @@ they are read (phase 1) and when the kernel returns; wrapping is modular, so thi
 reference's wrap after every tick. Each source's fan-out is walked in runs of one projection
 and delay; targets are uint16 when the core has at most 65,536 neurons; runs of at least
 COMPACT_MIN_TICKS ticks use an int8 copy of the weights (weights are at most 8 bits wide),
-written back when the run ends.
+written back when the run ends. Input comes as the ticks that have some (not a row per tick);
+output spikes are appended to event buffers that start at EVENTS_START spikes and double when
+a tick might not fit (the kernel returns, the buffers grow, the kernel goes on): memory grows
+with the spikes, not the ticks.
 
-`step()` with input axons that are out of range, repeated or out of order (which run() never
-passes: it checks its inputs) hands them to GoldenModel.step, which refuses them with InputError.
+run() and step() check their inputs as GoldenModel's do (sim.model: InputError before any
+tick runs).
 
 numba is optional (pip install axonite[fast]); compiled code is cached (cache=True) in
 sim/__pycache__, or numba's user-wide cache when that directory is not writable.
@@ -37,7 +40,7 @@ import numpy as np
 
 from firmware import formats as f
 
-from .model import COUNTERS, GoldenModel, RunResult, normalize_inputs
+from .model import COUNTERS, GoldenModel, RunResult, check_ticks, normalize_inputs
 
 try:
     import numba
@@ -46,6 +49,9 @@ except ImportError as error:   # pragma: no cover - exercised by a subprocess te
     _NUMBA_ERROR = error
 else:
     _NUMBA_ERROR = None
+
+EVENTS_START = 4096        # a run's event buffers start at this many spikes (or 2 x neurons) and double
+_ZERO = np.zeros(1, np.int64)
 
 MISSING_NUMBA = ("sim.fast.FastModel needs the package 'numba' (numba==0.68.1), which is not "
                  "importable{detail}; install it with: pip install axonite[fast]  (or use "
@@ -58,16 +64,22 @@ _I_TICKS, _I_INPUTS, _I_SPIKES, _I_OUTPUTS, _I_SYN, _I_PLASTIC = (
                                       "synaptic_events", "plastic_updates"))
 
 
-def _kernel(ticks, tick0, in_bounds, in_axons,
+def _kernel(ticks, done, next_in, tick0, in_ticks, in_ptr, in_axons,
             u, v, ref, x, y, acc, weights, lfsr_state,
-            fu, fv, vth64, bias, refractory, output, spiking,
+            fu, fv, vth64, bias, refractory, output, n_outputs, spiking,
             fan_ptr, src_run, run_ptr, run_proj, run_delay, identity, fan_syn, fan_target,
             p_exp, p_plastic, p_a_plus, p_a_minus, p_shift, p_wmin, p_wmax,
             rev_ptr, rev_syn, rev_src, rev_proj,
             x_keep, y_keep, pre_impulse, post_impulse, nearest,
-            n_inputs, counters, fired, column, spikes, record_all, everything):
-    """Run `ticks` ticks in place; returns (lfsr_state, number of neurons fired in the last
-    tick, listed in fired[:n])."""
+            n_inputs, counters, fired, out_times, out_neurons, n_events,
+            record_all, all_times, all_neurons, n_all):
+    """Run the ticks done .. ticks-1 of a run that started at tick `tick0`, in place, until they
+    are done or an event buffer may not hold one more tick's spikes. Input: the ticks with input
+    in_ticks[next_in:] (ascending, relative to tick0), tick in_ticks[h] with in_axons[in_ptr[h]:
+    in_ptr[h + 1]]. Output spikes are appended to out_times/out_neurons from n_events (relative
+    tick, neuron), every spike with record_all to all_times/all_neurons from n_all. Returns
+    (lfsr_state, number of neurons fired in the last tick run (listed in fired[:n]), ticks done,
+    next_in, n_events, n_all)."""
     n = u.size
     n_sources = x.size
     max_delay = acc.shape[0]
@@ -81,7 +93,9 @@ def _kernel(ticks, tick0, in_bounds, in_axons,
     tmax = f.TRACE_MAX
     taps = f.LFSR_TAPS
     n_fired = 0
-    for k in range(ticks):
+    for k in range(done, ticks):
+        if n_events + n_outputs > out_times.size or (record_all and n_all + n > all_times.size):
+            break                                               # the caller grows the buffers
         tick = tick0 + k
         slot = tick % max_delay
 
@@ -118,7 +132,10 @@ def _kernel(ticks, tick0, in_bounds, in_axons,
             y[i] = (y[i] * y_keep) >> dbits
 
         # Phases 3 and 4a: routing, each plastic synapse's LTD right after its delivery.
-        first_in, last_in = in_bounds[k], in_bounds[k + 1]
+        first_in = last_in = 0
+        if next_in < in_ticks.size and in_ticks[next_in] == k:
+            first_in, last_in = in_ptr[next_in], in_ptr[next_in + 1]
+            next_in += 1
         n_in = last_in - first_in
         n_syn = 0
         n_upd = 0
@@ -177,21 +194,26 @@ def _kernel(ticks, tick0, in_bounds, in_axons,
             y[j] = post_impulse if nearest else min(y[j] + post_impulse, tmax)
             if output[j]:
                 n_out += 1
-                spikes[k, column[j]] = True
+                out_times[n_events] = k
+                out_neurons[n_events] = j
+                n_events += 1
             if record_all:
-                everything[k, j] = True
+                all_times[n_all] = k
+                all_neurons[n_all] = j
+                n_all += 1
         counters[_I_TICKS] += 1
         counters[_I_INPUTS] += n_in
         counters[_I_SPIKES] += n_fired
         counters[_I_OUTPUTS] += n_out
         counters[_I_SYN] += n_syn
         counters[_I_PLASTIC] += n_upd
+        done = k + 1
     # Accumulators summed in 64 bits; wrapping is modular, so wrapping them once here (and at
     # every read in phase 1) leaves the values of the reference's wrap at every tick.
     for d in range(max_delay):
         for i in range(n):
             acc[d, i] = ((acc[d, i] + a_half) & a_mask) - a_half
-    return lfsr_state, n_fired
+    return lfsr_state, n_fired, done, next_in, n_events, n_all
 
 
 _compiled = None
@@ -257,7 +279,7 @@ class FastModel(GoldenModel):
             # per-neuron parameters as int32 (they are at most 24 bits wide): less to stream
             fu=_i32(f.DECAY_UNITY - (t.du + f.DU_OFFSET)), fv=_i32(f.DECAY_UNITY - (t.dv + f.DV_OFFSET)),
             vth64=_i32(t.vth << f.VTH_SHIFT), bias=_i32(t.bias), refractory=_i32(t.refractory),
-            output=np.ascontiguousarray(t.output, dtype=np.bool_),
+            output=np.ascontiguousarray(t.output, dtype=np.bool_), n_outputs=int(np.count_nonzero(t.output)),
             spiking=np.zeros(c.n_neurons, np.bool_),
             fan_ptr=_i64(t.fan_ptr), identity=bool(np.array_equal(t.fanout, np.arange(t.fanout.size))),
             fan_syn=fan_syn, fan_target=t.syn_target[t.fanout].astype(np.uint16 if c.n_neurons <= 1 << 16 else np.int32),
@@ -276,10 +298,14 @@ class FastModel(GoldenModel):
         self._fired = np.zeros(c.n_neurons, np.int64)
         self._plastic = bool(self._syn_plastic.any())
         self._outputs = np.nonzero(t.output)[0]
-        self._column = np.full(c.n_neurons, -1, np.int64)
-        self._column[self._outputs] = np.arange(self._outputs.size)
+        # step()'s event buffers: one tick's output spikes at most
+        self._step_events = (np.zeros(self._outputs.size, np.int64), np.zeros(self._outputs.size, np.int64))
 
-    def _run_kernel(self, ticks, bounds, axons, column, spikes, record_all, everything):
+    def _run_kernel(self, ticks, in_ticks, in_ptr, axons, record_all, events=None):
+        """Run `ticks` ticks from self.tick. Returns (number fired in the last tick, output
+        events (relative ticks, neurons), every neuron's events or None). `events`: buffers
+        for the output events that hold one tick's; without, they start small and double as
+        the kernel fills them, so memory follows the spikes."""
         # The numpy path may have replaced the state arrays; hand the kernel int64 C arrays.
         for name in ("u", "v", "ref", "x", "y", "acc", "weights"):
             setattr(self, name, _i64(getattr(self, name)))
@@ -291,44 +317,53 @@ class FastModel(GoldenModel):
         if compact:
             weights = weights.astype(np.int8)
         counters = np.zeros(len(COUNTERS), np.int64)
-        lfsr_state, n_fired = self._kernel(
-            int(ticks), int(self.tick), bounds, axons,
-            self.u, self.v, self.ref, self.x, self.y, self.acc, weights, int(self.lfsr_state),
-            counters=counters, fired=self._fired, column=column, spikes=spikes,
-            record_all=bool(record_all), everything=everything, **self._static)
+        n = self.config.n_neurons
+        size = max(EVENTS_START, 2 * n)
+        out = list(events) if events is not None else [np.zeros(size, np.int64), np.zeros(size, np.int64)]
+        every = [np.zeros(size if record_all else 0, np.int64), np.zeros(size if record_all else 0, np.int64)]
+        done = next_in = n_events = n_all = 0
+        lfsr_state = int(self.lfsr_state)
+        while True:
+            lfsr_state, n_fired, done, next_in, n_events, n_all = self._kernel(
+                int(ticks), done, next_in, int(self.tick), in_ticks, in_ptr, axons,
+                self.u, self.v, self.ref, self.x, self.y, self.acc, weights, lfsr_state,
+                counters=counters, fired=self._fired, out_times=out[0], out_neurons=out[1],
+                n_events=n_events, record_all=bool(record_all), all_times=every[0],
+                all_neurons=every[1], n_all=n_all, **self._static)
+            if done == ticks:
+                break
+            # A buffer is full (it may not hold one more tick): double it, keeping what it holds.
+            for buffers, used, per_tick in ((out, n_events, self._outputs.size), (every, n_all, n)):
+                if (buffers is out or record_all) and buffers[0].size - used < per_tick:
+                    for i, b in enumerate(buffers):
+                        buffers[i] = np.concatenate([b[:used], np.zeros(max(b.size, n), np.int64)])
         if compact and self._plastic:
             np.copyto(self.weights, weights)
         self.lfsr_state = int(lfsr_state)
         for name, value in zip(COUNTERS, counters.tolist()):
             self.counters[name] += value
         self.tick += int(ticks)
-        return n_fired
+        return (n_fired, (out[0][:n_events], out[1][:n_events]),
+                (every[0][:n_all], every[1][:n_all]) if record_all else None)
 
     def step(self, input_axons=()) -> np.ndarray:
-        try:
-            axons = np.asarray(input_axons, dtype=np.int64)
-        except (TypeError, ValueError):
-            return super().step(input_axons)
-        if axons.ndim != 1 or (axons.size and (
-                axons.min() < 0 or axons.max() >= self.config.n_inputs
-                or np.any(np.diff(axons) <= 0))):
-            return super().step(input_axons)   # the reference refuses it with InputError
-        n = self.config.n_neurons
-        n_fired = self._run_kernel(1, np.array([0, axons.size], np.int64), _i64(axons),
-                                   self._column, np.zeros((1, self._outputs.size), bool), False,
-                                   np.zeros((0, n), bool))
+        axons = self._step_axons(input_axons)          # the reference's checks, InputError
+        n_fired, _, _ = self._run_kernel(1, _ZERO, np.array([0, axons.size], np.int64), axons,
+                                         False, self._step_events)
         return self._fired[:n_fired].copy()
 
     def run(self, ticks: int, inputs=None, record_all: bool = False) -> RunResult:
-        if not isinstance(ticks, (int, np.integer)) or ticks < 0:
-            raise ValueError(f"ticks = {ticks!r} must be a non-negative integer")
+        ticks = check_ticks(ticks)
         times, axons = normalize_inputs(inputs, ticks, self.config.n_inputs)
-        bounds = np.searchsorted(times, np.arange(ticks + 1)).astype(np.int64)
-        spikes = np.zeros((ticks, self._outputs.size), bool)
-        everything = np.zeros((ticks if record_all else 0, self.config.n_neurons), bool)
+        in_ticks, first = np.unique(times, return_index=True)
         start = self.tick
-        self._run_kernel(ticks, bounds, _i64(axons), self._column, spikes, record_all, everything)
-        return RunResult(start, self._outputs.copy(), spikes, everything if record_all else None)
+        _, (out_t, out_n), every = self._run_kernel(ticks, _i64(in_ticks), _i64(np.append(first, times.size)),
+                                                    _i64(axons), record_all)
+        return RunResult(start_tick=start, ticks=ticks, output_ids=self._outputs.copy(),
+                         times=out_t + start, neurons=out_n.copy(),
+                         all_times=every[0] + start if record_all else None,
+                         all_neurons=every[1].copy() if record_all else None,
+                         n_neurons=self.config.n_neurons if record_all else 0)
 
 
 __all__ = ["FastModel", "MISSING_NUMBA"]

@@ -2,7 +2,8 @@
 
     model = GoldenModel(image)
     result = model.run(100, inputs={3: [0, 5], 4: [1]})   # tick -> input axons
-    result.spikes            # bool [ticks, n_outputs], columns = image.output_ids
+    result.times, result.neurons   # output spikes as events (absolute tick, neuron number)
+    result.spikes            # the same as a dense bool raster [ticks, n_outputs] (columns = image.output_ids)
     model.state()            # u, v, ref, traces, weights, lfsr
     model.counters           # input_events, spikes, synaptic_events, plastic_updates, ...
 
@@ -13,7 +14,9 @@ or per synaptic event.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
+from typing import ClassVar, Iterator
 
 import numpy as np
 
@@ -29,54 +32,207 @@ COUNTERS = f.COUNTERS   # the model never overruns a tick or drops an event: tho
 
 
 class InputError(AxoniteError, ValueError):
-    """Host input spikes that name a missing axon, a tick outside the run, or a repeat."""
+    """Host input spikes that are not exactly axon numbers of the core at ticks of the run (a
+    fraction, a boolean, a string, NaN, an axon or tick out of range, an ill-shaped collection,
+    a repeat), or a tick count a run cannot have."""
+
+
+class RasterTooLargeError(AxoniteError, MemoryError):
+    """A dense raster asked of a RunResult whose ticks x columns exceed RunResult.MAX_RASTER_CELLS."""
+
+
+_SCOPE = {"axon": "the core has input axons", "tick": "the run has ticks"}
+_NOT_INTEGER = ("not an integer (a float that is exactly one, such as 3.0, is taken; fractions, NaN, "
+                "infinities, booleans and strings are not)")
+_FORMS = ("None, a raster [ticks, axons] (a 2-D numpy array of booleans or 0/1), a (times, axons) "
+          "pair, a dict {tick: axons} or one collection of axons per tick (a list or other iterable)")
+_KINDS = {"U": "str", "S": "bytes", "O": "object", "c": "complex", "M": "datetime",
+          "m": "timedelta", "V": "void"}
+
+
+def _show(value) -> str:
+    """A value as an error message names it: strings quoted, numbers plain, long ones cut."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    text = repr(value) if isinstance(value, (str, bytes)) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_ticks(ticks) -> int:
+    """`ticks` of a run as an int: an integer in 0 .. MAX_RUN_TICKS (formats.MAX_RUN_TICKS,
+    2**32 - 1: a host tells the ticks of a run apart by the 32-bit tick counter); else InputError."""
+    if (isinstance(ticks, (bool, np.bool_)) or not isinstance(ticks, (int, np.integer))
+            or not 0 <= ticks <= f.MAX_RUN_TICKS):
+        raise InputError(f"ticks = {_show(ticks)} must be an integer in 0 .. {f.MAX_RUN_TICKS}: a run "
+                         f"has at most {f.MAX_RUN_TICKS} ticks (the tick counter is {f.TICK_BITS} bits)")
+    return int(ticks)
+
+
+def _integers(values, what: str, limit: int, where: str = "") -> np.ndarray:
+    """`values` (one number or a flat collection) as a new int64 array of numbers of `what`
+    ("axon" or "tick") in 0 .. limit-1. Refuses, naming the first offender and what is allowed:
+    a value that is not exactly an integer (an exactly integral float is one), one out of
+    range, a nested or ragged collection. `where` (" at tick 3") places the values in the message."""
+    def refuse(v, problem):
+        allowed = f"{_SCOPE[what]} 0 .. {limit - 1}" if limit else f"{_SCOPE[what]} none"
+        return InputError(f"input {what} {_show(v)}{where} is {problem}; {allowed}")
+
+    def ill_shaped():
+        return InputError(f"input {what}s {_show(values)}{where}: give one {what} number or a "
+                          f"flat collection of them (a list, array, set or range of integers)")
+    if isinstance(values, (str, bytes)) or values is None:
+        raise refuse(values, _NOT_INTEGER)
+    if isinstance(values, dict):
+        raise ill_shaped()
+    if not isinstance(values, np.ndarray):
+        if isinstance(values, (set, frozenset)) or (not isinstance(values, (list, tuple))
+                                                   and hasattr(values, "__iter__")):
+            values = list(values)
+        if isinstance(values, (list, tuple)):
+            # numpy would read True among integers as 1: a boolean is not an axon or tick number
+            flag = next((v for v in values if isinstance(v, (bool, np.bool_))), None)
+            if flag is not None:
+                raise refuse(flag, _NOT_INTEGER)
+        try:
+            values = np.asarray(values)
+        except (ValueError, TypeError):
+            raise ill_shaped() from None
+    if values.ndim > 1:
+        raise ill_shaped()
+    arr = values.reshape(-1)
+    kind = arr.dtype.kind
+    if kind == "f":
+        bad = ~np.isfinite(arr) | (arr != np.floor(arr))
+        if np.any(bad):
+            raise refuse(arr[bad][0], _NOT_INTEGER)
+        out_of_int64 = (arr < -2.0**63) | (arr >= 2.0**63)
+        if np.any(out_of_int64):
+            raise refuse(arr[out_of_int64][0], "out of range")
+    elif kind == "u":
+        if arr.size and arr.max() > np.iinfo(np.int64).max:
+            raise refuse(arr.max(), "out of range")
+    elif kind == "O":
+        for v in arr:
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer, float, np.floating)):
+                raise refuse(v, _NOT_INTEGER)
+            if isinstance(v, (float, np.floating)) and not (np.isfinite(v) and v == np.floor(v)):
+                raise refuse(v, _NOT_INTEGER)
+            if not -2**63 <= v < 2**63:
+                raise refuse(v, "out of range")
+    elif kind != "i":
+        raise refuse(arr[0] if arr.size else values, _NOT_INTEGER)
+    arr = arr.astype(np.int64)
+    if arr.size and (arr.min() < 0 or arr.max() >= limit):
+        raise refuse(arr[(arr < 0) | (arr >= limit)][0], "out of range")
+    return arr
+
+
+def _twice(axon, tick) -> InputError:
+    return InputError(f"input axon {axon} spikes twice at tick {tick}; an axon carries at most one "
+                      f"spike per tick")
+
+
+def tick_axons(axons, tick: int, n_inputs: int) -> np.ndarray:
+    """One tick's input axons (one number, a flat collection, or None for none) as a new sorted
+    int64 array, checked as normalize_inputs checks them. stream() takes its ticks through this."""
+    if axons is None:
+        return np.zeros(0, np.int64)
+    group = _integers(axons, "axon", n_inputs, f" at tick {tick}")
+    group.sort()
+    if group.size > 1:
+        same = group[1:] == group[:-1]
+        if same.any():
+            raise _twice(group[np.argmax(same)], tick)
+    return group
+
+
+def _raster(raster: np.ndarray, ticks: int, n_inputs: int) -> tuple[np.ndarray, np.ndarray]:
+    if raster.ndim != 2:
+        raise InputError(f"input raster is {raster.ndim}-dimensional; a raster is [ticks, axons] (2-D)")
+    if raster.shape[0] > ticks or raster.shape[1] > n_inputs:
+        raise InputError(f"input raster has shape {raster.shape}; expected at most "
+                         f"({ticks}, {n_inputs}) for {ticks} ticks and {n_inputs} input axons")
+    kind = raster.dtype.kind
+    if kind not in "biuf":
+        raise InputError(f"input raster holds {_KINDS.get(kind, kind)} values ({raster.dtype}); a "
+                         f"raster's entries are booleans or the numbers 0 and 1")
+    if kind != "b":
+        bad = (raster != 0) & (raster != 1)       # NaN compares unequal to both
+        if np.any(bad):
+            at = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise InputError(f"input raster holds {_show(raster[at])} at [{at[0]}, {at[1]}]; a "
+                             f"raster's entries are booleans or the numbers 0 and 1 (1 = a spike)")
+    times, axons = np.nonzero(raster)
+    return times.astype(np.int64), axons.astype(np.int64)
+
+
+def input_groups(times: np.ndarray, axons: np.ndarray, ticks: int | None = None) -> Iterator[np.ndarray]:
+    """The input axons of ticks 0, 1, ... from events sorted by time (normalize_inputs), one
+    array a tick: `ticks` of them, or (None) up to the last tick with input. Lazy: memory
+    grows with the events, not the ticks."""
+    in_ticks, first = np.unique(times, return_index=True)
+    bounds = np.append(first, times.size).tolist()
+    none = np.zeros(0, np.int64)
+    k = 0                                  # the next tick to yield
+    for g, tick in enumerate(in_ticks.tolist()):
+        yield from itertools.repeat(none, tick - k)
+        yield axons[bounds[g]:bounds[g + 1]]
+        k = tick + 1
+    if ticks is not None:
+        yield from itertools.repeat(none, ticks - k)
 
 
 def normalize_inputs(inputs, ticks: int, n_inputs: int) -> tuple[np.ndarray, np.ndarray]:
-    """Input spikes for a run of `ticks` ticks as (times, axons), sorted by time then axon.
+    """Input spikes for a run of `ticks` ticks as (times, axons), int64, sorted by time then
+    axon; memory grows with the spikes, not the ticks.
 
-    Accepted forms: None; a raster [T <= ticks, A <= n_inputs] of axons 0..A-1 (nonzero = spike); a pair of
-    arrays (times, axons); a dict {tick: axons}; a sequence with one collection of axons per tick.
+    Accepted forms: None; a raster [T <= ticks, A <= n_inputs] of axons 0..A-1, a 2-D numpy
+    array of booleans or of the numbers 0 and 1 (1 = a spike); a pair (times, axons) of equal
+    length; a dict {tick: axons}; an iterable with one item per tick (at most `ticks` items).
+    A tick's axons are one number, a flat collection (list, tuple, array, set, range) or None.
+    Axon and tick numbers are integers, or floats that are exactly integers (3.0), as in the
+    Network API; booleans, strings, NaN, infinities and fractions are refused, as are numbers
+    out of range, nested or ragged collections, a tuple that is not a pair and an axon twice
+    in a tick. Every refusal is an InputError naming the value and what is allowed.
     """
     if inputs is None:
-        times = axons = np.zeros(0, np.int64)
-    elif isinstance(inputs, np.ndarray) and inputs.ndim == 2:
-        if inputs.shape[0] > ticks or inputs.shape[1] > n_inputs:
-            raise InputError(f"input raster has shape {inputs.shape}; expected at most "
-                             f"({ticks}, {n_inputs}) for {ticks} ticks and {n_inputs} input axons")
-        times, axons = np.nonzero(inputs)
-    elif isinstance(inputs, tuple) and len(inputs) == 2:
-        times, axons = (np.asarray(a, dtype=np.int64).reshape(-1) for a in inputs)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if isinstance(inputs, np.ndarray) and inputs.ndim != 1:
+        return _raster(inputs, ticks, n_inputs)
+    if isinstance(inputs, tuple):
+        if len(inputs) != 2:
+            raise InputError(f"inputs are a tuple of {len(inputs)} items; a tuple is the (times, axons) "
+                             f"pair (give one collection of axons per tick as a list)")
+        times = _integers(inputs[0], "tick", ticks, " in the (times, axons) pair")
+        axons = _integers(inputs[1], "axon", n_inputs, " in the (times, axons) pair")
         if times.size != axons.size:
             raise InputError(f"input (times, axons) have different lengths {times.size} and {axons.size}")
-    elif isinstance(inputs, dict):
-        pairs = [(t, a) for t, group in inputs.items() for a in np.atleast_1d(group)]
-        times = np.array([p[0] for p in pairs], dtype=np.int64)
-        axons = np.array([p[1] for p in pairs], dtype=np.int64)
+        order = np.lexsort((axons, times))
+        times, axons = times[order], axons[order]
+        repeat = np.flatnonzero((times[1:] == times[:-1]) & (axons[1:] == axons[:-1]))
+        if repeat.size:
+            raise _twice(axons[repeat[0]], times[repeat[0]])
+        return times, axons
+    if isinstance(inputs, dict):
+        groups = {}
+        for key, value in inputs.items():
+            if isinstance(key, (tuple, frozenset)):
+                raise InputError(f"input tick {_show(key)} is {_NOT_INTEGER}; the run has ticks "
+                                 f"0 .. {ticks - 1}")
+            groups[int(_integers(key, "tick", ticks)[0])] = value
+    elif isinstance(inputs, (str, bytes)) or not hasattr(inputs, "__iter__"):
+        raise InputError(f"inputs {_show(inputs)}: run inputs are {_FORMS}, not a {type(inputs).__name__}")
     else:
-        groups = list(inputs)
-        if len(groups) > ticks:
-            raise InputError(f"inputs given for {len(groups)} ticks, the run has {ticks}")
-        sizes = [np.atleast_1d(g).size for g in groups]
-        times = np.repeat(np.arange(len(groups)), sizes).astype(np.int64)
-        axons = (np.concatenate([np.atleast_1d(g) for g in groups]) if groups
-                 else np.zeros(0)).astype(np.int64)
-    times, axons = np.asarray(times, np.int64), np.asarray(axons, np.int64)
-    if times.size:
-        if times.min() < 0 or times.max() >= ticks:
-            raise InputError(f"input spike at tick {times[(times < 0) | (times >= ticks)][0]}; "
-                             f"the run has ticks 0 .. {ticks - 1}")
-        if axons.min() < 0 or axons.max() >= n_inputs:
-            raise InputError(f"input spike on axon {axons[(axons < 0) | (axons >= n_inputs)][0]}; "
-                             f"the core has input axons 0 .. {n_inputs - 1}")
-    order = np.lexsort((axons, times))
-    times, axons = times[order], axons[order]
-    repeat = np.nonzero((times[1:] == times[:-1]) & (axons[1:] == axons[:-1]))[0]
-    if repeat.size:
-        k = repeat[0]
-        raise InputError(f"input axon {axons[k]} spikes twice at tick {times[k]}; "
-                         f"an axon carries at most one spike per tick")
-    return times, axons
+        groups = {}
+        for tick, value in enumerate(inputs):
+            if tick >= ticks:
+                given = f"{len(inputs)}" if hasattr(inputs, "__len__") else f"more than {ticks}"
+                raise InputError(f"inputs given for {given} ticks, the run has {ticks}")
+            groups[tick] = value
+    order = sorted(groups)
+    parts = [tick_axons(groups[tick], tick, n_inputs) for tick in order]
+    times = np.repeat(np.array(order, np.int64), [p.size for p in parts])
+    return times, np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
 @dataclass
@@ -96,19 +252,54 @@ class SpikeMonitor:
         return self.indices
 
 
-@dataclass
+def _dense(times, columns, start_tick: int, ticks: int, n_columns: int, what: str) -> np.ndarray:
+    cells = ticks * n_columns
+    if cells > RunResult.MAX_RASTER_CELLS:
+        raise RasterTooLargeError(
+            f"{what} of {ticks:,} ticks x {n_columns:,} columns would be {cells:,} cells (bytes), more "
+            f"than RunResult.MAX_RASTER_CELLS = {RunResult.MAX_RASTER_CELLS:,}; use the events "
+            f"(times, neurons), which grow with the spikes, not the ticks")
+    raster = np.zeros((ticks, n_columns), bool)
+    raster[np.asarray(times, np.int64) - start_tick, columns] = True
+    return raster
+
+
+@dataclass(kw_only=True)
 class RunResult:
-    """Output spikes of `ticks` ticks from `start_tick`: spikes[k, j] is True when output neuron
-    output_ids[j] fired at tick start_tick + k. Every backend (model, emulator, board) returns it."""
+    """The output spikes of `ticks` ticks from `start_tick`, as events: output neuron neurons[k]
+    fired at tick times[k] (absolute), in time order and, within a tick, ascending neuron order.
+    Memory grows with the spikes, not with the ticks. Every backend (model, emulator, board)
+    returns it.
+
+    `spikes` is the dense raster bool [ticks, len(output_ids)] (spikes[k, j]: output_ids[j]
+    fired at tick start_tick + k), computed anew at each access: it allocates ticks x outputs
+    bytes, and above MAX_RASTER_CELLS raises RasterTooLargeError. With run(record_all=True)
+    (GoldenModel, FastModel), all_times / all_neurons hold every neuron's spikes the same way,
+    and `all_spikes` is their raster [ticks, n_neurons] (None without record_all)."""
+
+    MAX_RASTER_CELLS: ClassVar[int] = 1 << 30
 
     start_tick: int
-    output_ids: np.ndarray       # neuron numbers of the output columns
-    spikes: np.ndarray           # bool [ticks, len(output_ids)]
-    all_spikes: np.ndarray | None = None  # bool [ticks, n_neurons] when run(record_all=True)
+    ticks: int
+    output_ids: np.ndarray       # neuron numbers of the output columns, ascending
+    times: np.ndarray            # int64, absolute tick of each output spike
+    neurons: np.ndarray          # int64, neuron number of each output spike
+    all_times: np.ndarray | None = None     # run(record_all=True): every neuron's spikes
+    all_neurons: np.ndarray | None = None
+    n_neurons: int = 0                       # columns of all_spikes
 
     @property
-    def ticks(self) -> int:
-        return self.spikes.shape[0]
+    def spikes(self) -> np.ndarray:
+        columns = np.searchsorted(self.output_ids, self.neurons)
+        return _dense(self.times, columns, self.start_tick, self.ticks, self.output_ids.size,
+                      "the output raster")
+
+    @property
+    def all_spikes(self) -> np.ndarray | None:
+        if self.all_times is None:
+            return None
+        return _dense(self.all_times, self.all_neurons, self.start_tick, self.ticks, self.n_neurons,
+                      "the raster of all neurons")
 
     @property
     def monitor(self) -> SpikeMonitor:
@@ -117,19 +308,11 @@ class RunResult:
     @staticmethod
     def concatenate(parts: list["RunResult"], output_ids, start_tick: int) -> "RunResult":
         """Consecutive results as one (start_tick is used when there are none)."""
-        if not parts:
-            return RunResult(start_tick, output_ids, np.zeros((0, len(output_ids)), bool))
-        return RunResult(parts[0].start_tick, output_ids, np.concatenate([p.spikes for p in parts]))
-
-    @property
-    def times(self) -> np.ndarray:
-        """Tick of each output spike (absolute), in time order."""
-        return np.nonzero(self.spikes)[0] + self.start_tick
-
-    @property
-    def neurons(self) -> np.ndarray:
-        """Neuron number of each output spike, matching `times`."""
-        return self.output_ids[np.nonzero(self.spikes)[1]]
+        empty = np.zeros(0, np.int64)
+        return RunResult(start_tick=parts[0].start_tick if parts else start_tick,
+                         ticks=sum(p.ticks for p in parts), output_ids=output_ids,
+                         times=np.concatenate([empty] + [p.times for p in parts]),
+                         neurons=np.concatenate([empty] + [p.neurons for p in parts]))
 
 
 class GoldenModel:
@@ -179,20 +362,22 @@ class GoldenModel:
 
     # --- one tick ------------------------------------------------------------------------------
 
+    def _step_axons(self, input_axons) -> np.ndarray:
+        """step()'s input axons as int64, checked: exactly integers, in range, ascending."""
+        n_inputs = self.config.n_inputs
+        axons = (np.zeros(0, np.int64) if input_axons is None
+                 else _integers(input_axons, "axon", n_inputs, f" at tick {self.tick}"))
+        if np.any(np.diff(axons) <= 0):
+            k = int(np.nonzero(np.diff(axons) <= 0)[0][0])
+            raise InputError(f"input axons at tick {self.tick} must ascend, each at most once: "
+                             f"{axons[k]} is followed by {axons[k + 1]}")
+        return axons
+
     def step(self, input_axons=()) -> np.ndarray:
         """Advance one tick with the given input axons (ascending, each at most once); return
         the spiking neurons' numbers. Anything else raises InputError and changes nothing."""
         c, t = self.config, self.tables
-        input_axons = np.asarray(input_axons, dtype=np.int64).reshape(-1)
-        if input_axons.size:
-            if input_axons.min() < 0 or input_axons.max() >= c.n_inputs:
-                bad = input_axons[(input_axons < 0) | (input_axons >= c.n_inputs)][0]
-                raise InputError(f"input axon {bad} at tick {self.tick}; the core has input axons "
-                                 f"0 .. {c.n_inputs - 1}")
-            if np.any(np.diff(input_axons) <= 0):
-                k = int(np.nonzero(np.diff(input_axons) <= 0)[0][0])
-                raise InputError(f"input axons at tick {self.tick} must ascend, each at most once: "
-                                 f"{input_axons[k]} is followed by {input_axons[k + 1]}")
+        input_axons = self._step_axons(input_axons)
         slot = self.tick % c.max_delay
 
         # Phase 1: neurons integrate the input that arrives in this tick.
@@ -249,25 +434,36 @@ class GoldenModel:
     # --- runs and read-back ------------------------------------------------------------------------
 
     def run(self, ticks: int, inputs=None, record_all: bool = False) -> RunResult:
-        """Run `ticks` ticks. `inputs` (see normalize_inputs) are relative to the first tick
-        of this run."""
-        if not isinstance(ticks, (int, np.integer)) or ticks < 0:
-            raise ValueError(f"ticks = {ticks!r} must be a non-negative integer")
+        """Run `ticks` ticks (0 .. formats.MAX_RUN_TICKS). `inputs` (see normalize_inputs) are
+        relative to the first tick of this run; bad ones raise InputError before any tick runs.
+        Returns the output spikes as events (with record_all, every neuron's too); nothing is
+        kept per tick, so memory grows with the spikes, not the ticks."""
+        ticks = check_ticks(ticks)
         times, axons = normalize_inputs(inputs, ticks, self.config.n_inputs)
-        bounds = np.searchsorted(times, np.arange(ticks + 1))
-        outputs = np.nonzero(self.tables.output)[0]
-        column = np.full(self.config.n_neurons, -1, np.int64)
-        column[outputs] = np.arange(outputs.size)
-        spikes = np.zeros((ticks, outputs.size), bool)
-        everything = np.zeros((ticks, self.config.n_neurons), bool) if record_all else None
+        output = self.tables.output
         start = self.tick
-        for k in range(ticks):
-            fired = self.step(axons[bounds[k]:bounds[k + 1]])
-            cols = column[fired]
-            spikes[k, cols[cols >= 0]] = True
-            if record_all:
-                everything[k, fired] = True
-        return RunResult(start, outputs, spikes, everything)
+        fired_at, fired = [], []                # ticks with spikes and their neurons
+        for k, group in enumerate(input_groups(times, axons, ticks)):
+            spiked = self.step(group)
+            if not record_all:
+                spiked = spiked[output[spiked]]
+            if spiked.size:
+                fired_at.append(k)
+                fired.append(spiked)
+        return self._result(start, ticks, np.array(fired_at, np.int64), fired, record_all)
+
+    def _result(self, start: int, ticks: int, fired_at: np.ndarray, fired: list,
+                record_all: bool) -> RunResult:
+        """The RunResult of ticks whose spikes are `fired[k]` at relative tick `fired_at[k]`."""
+        sizes = [a.size for a in fired]
+        all_neurons = np.concatenate(fired).astype(np.int64) if fired else np.zeros(0, np.int64)
+        all_times = np.repeat(fired_at, sizes) + start
+        out = self.tables.output[all_neurons]
+        outputs = np.nonzero(self.tables.output)[0]
+        return RunResult(start_tick=start, ticks=ticks, output_ids=outputs, times=all_times[out],
+                         neurons=all_neurons[out], all_times=all_times if record_all else None,
+                         all_neurons=all_neurons if record_all else None,
+                         n_neurons=self.config.n_neurons if record_all else 0)
 
     def state(self) -> dict[str, np.ndarray | int]:
         return {"tick": self.tick, "u": self.u.copy(), "v": self.v.copy(), "ref": self.ref.copy(),

@@ -5,8 +5,11 @@ import threading
 import time
 
 
-from firmware import FixedProbability, Network, OneToOne, STDPRule
+from firmware import CoreConfig, FixedProbability, Network, OneToOne, STDPRule
 from firmware import protocol as P
+
+# A core just large enough for relay_network(8): 8 input axons, quick ticks.
+SMALL_CORE = CoreConfig(n_neurons=8, n_inputs=8, n_synapses=64, n_segments=64, n_reverse=64)
 
 
 def plastic_network(n_in=16, n_exc=24, seed=1):

@@ -145,7 +145,7 @@ def test_api_errors_name_the_problem():
             dev.set_weights("exc_out", w)
         with pytest.raises(KeyError, match="probe one of"):
             dev.probe("w")
-        with pytest.raises(InputError, match="axon 300; the core has input axons 0 .. 255"):
+        with pytest.raises(InputError, match="axon 300 at tick 0 is out of range; the core has input axons 0 .. 255"):
             dev.run(5, {0: [300]})
         with pytest.raises(InputError, match="twice at tick 2"):
             dev.run(5, {2: [1, 1]})
