@@ -306,6 +306,15 @@ class RunResult:
         return SpikeMonitor(self.times, self.neurons)
 
     @staticmethod
+    def from_raster(start_tick: int, output_ids, spikes) -> "RunResult":
+        """The result whose `spikes` is the bool raster given ([ticks, len(output_ids)])."""
+        spikes = np.asarray(spikes, bool)
+        rows, columns = np.nonzero(spikes)
+        output_ids = np.asarray(output_ids, np.int64)
+        return RunResult(start_tick=start_tick, ticks=spikes.shape[0], output_ids=output_ids,
+                         times=rows.astype(np.int64) + start_tick, neurons=output_ids[columns])
+
+    @staticmethod
     def concatenate(parts: list["RunResult"], output_ids, start_tick: int) -> "RunResult":
         """Consecutive results as one (start_tick is used when there are none)."""
         empty = np.zeros(0, np.int64)

@@ -50,7 +50,7 @@ def core_run(network, report, inputs, steps, config=None, probe=()):
         spikes[t] = np.isin(outputs, model.step(np.nonzero(raster[t])[0]))
         for p in probe:
             volts[p].append(model.v[ids[p]].copy())
-    return image, RunResult(0, outputs, spikes), {p: np.array(v) for p, v in volts.items()}
+    return image, RunResult.from_raster(0, outputs, spikes), {p: np.array(v) for p, v in volts.items()}
 
 
 def core_and_float_spikes(graph, dt, x, steps, network=None, report=None, source="input", output="output"):

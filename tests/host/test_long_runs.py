@@ -109,6 +109,9 @@ def test_a_dense_raster_too_large_to_allocate_is_refused():
                       times=np.array([5, 8, 8]), neurons=np.array([9, 3, 9]))
     assert small.spikes.tolist() == [[False, True], [False, False], [False, False], [True, True]]
     assert small.all_spikes is None
+    again = RunResult.from_raster(5, small.output_ids, small.spikes)
+    assert again.times.tolist() == [5, 8, 8] and again.neurons.tolist() == [9, 3, 9]
+    assert again.ticks == 4 and again.start_tick == 5
 
 
 def test_cli_refuses_a_run_beyond_the_tick_counter(tmp_path, capsys):
