@@ -86,7 +86,7 @@ def main(argv=None) -> int:
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args(argv)
     rows, frontier = sweep(args.clocks, args.seed)
-    from report import machine, update_section
+    from bench.report import machine, update_section
     lines = [f"Command: `python bench/frontier.py --clocks {' '.join(f'{c:g}' for c in args.clocks)}"
              f"{'' if args.seed == 1 else f' --seed {args.seed}'} --write` ({machine()}). Each row "
              "is one `python -m boards.build icebreaker` (nextpnr seed "
