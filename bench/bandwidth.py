@@ -171,7 +171,7 @@ def main(argv=None) -> int:
              "### Core-limited", "",
              f"From the throughput section's measurements ({thr['date']}, commit {thr['commit']}): an "
              f"empty tick takes {per['empty_tick']:.0f} cycles and each input event with a fan-out of "
-             f"{FANOUT} {per['input_event']:.1f} more, so a 1 ms tick at {mhz:g} MHz "
+             f"{FANOUT} {per['input_event']:.1f} cycles more, so a 1 ms tick at {mhz:g} MHz "
              f"({clock * TICK_S:,.0f} cycles) has room for {limits['by_cycles']:,} events. The core "
              f"has {limits['by_axons']} input axons (an axon carries one spike per tick) and the "
              f"iCEBreaker's input queue holds {depth} entries, {limits['by_queue']} events and the "
@@ -209,9 +209,22 @@ def main(argv=None) -> int:
     def binds(baud):
         return (f"the link at {baud / 1e6:g} Mbaud" if link_at_k[baud] < limits["per_s"]
                 else "the core's input queue")
+    try:
+        link = load_results("link")
+    except BenchError:
+        link = None
+    if link:
+        best = max((r for r in link["data"]["input_rate"] if r["ok"]), key=lambda r: r["k"])
+        per_event = best["host_bytes"] / best["events"]
+        lines += ["", f"The host link bench (\"Host link\" (b), {link['date']}, commit {link['commit']}) "
+                  f"measured the same traffic on the gateware's own UART (a simulated 3 Mbaud board, "
+                  f"{link['data']['input_depth']}-entry queue, {link['data']['max_payload']}-byte payloads): "
+                  f"{per_event:.2f} bytes per event at {best['k']} events per tick, the most its "
+                  f"configuration has, output equal and nothing dropped: "
+                  f"{link['data']['baud'] / BITS_PER_BYTE / per_event:,.0f} events/s at 3 Mbaud."]
     lines += ["",
-              "The host link bench (\"Host link\" (b), a 3 Mbaud simulated board with a 512-entry queue) "
-              "measured the same kind of traffic on the gateware's own UART.", "",
+              "The default iCEBreaker build's UART runs at 3 Mbaud (boards.registry); 12 Mbaud is the "
+              "most its FT2232H USB bridge carries.", "",
               f"**Which limit binds at 1 ms ticks:** the core takes {limits['per_s']:,.0f} events/s. "
               + " ".join(f"At {b / 1e6:g} Mbaud the link carries {link_at_k[b]:,.0f} events/s at {k} "
                          f"events per tick: {binds(b)} binds." for b in BAUDS)

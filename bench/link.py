@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "rtl"), str(ROOT / "tests" / "host")]
 
-from bench.report import machine, update_section  # noqa: E402
+from bench.report import machine, save_results, update_section  # noqa: E402
 from firmware import CoreConfig, compile_network  # noqa: E402
 from firmware import protocol as P  # noqa: E402
 from host import Device  # noqa: E402
@@ -44,8 +44,7 @@ LINE_BYTES_S = BAUD / 10                   # 8N1: 10 bits per byte
 def wire_size(payload_bytes: int, zeros_free: bool = False) -> int:
     """Bytes on the wire of a frame with this payload: COBS(header + payload + CRC) + 0x00.
     COBS adds 1 byte, plus 1 per 254 bytes without a zero (the worst case)."""
-    body = P.HEADER_SIZE + payload_bytes + P.CRC_SIZE
-    return body + 1 + body // 254 + 1
+    return P.max_encoded(payload_bytes) + 1
 
 
 class Tap:
@@ -264,6 +263,10 @@ def main(argv=None):
     text = "\n".join(lines)
     print(text)
     if args.write:
+        save_results("link", {"input_rate": [{"k": r["k"], "ok": r["ok"], "events": r["events"],
+                                               "host_bytes": r["tx"]} for r in rates],
+                              "baud": BAUD, "input_depth": 512, "max_payload": P.MAX_PAYLOAD},
+                     command.strip())
         update_section("Host link", text)
 
 
