@@ -32,12 +32,13 @@ HEADER = "# Benchmarks\n\nEvery number here was produced by the command shown wi
 
 
 def commit() -> str:
-    """The checkout's short commit, with `+` when the working tree has uncommitted changes."""
+    """The checkout's short commit, with `+` when files outside docs/ (which the benchmarks
+    write) have uncommitted changes."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                               text=True, cwd=ROOT).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, cwd=ROOT).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)docs"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     except OSError:
         return "?"
     return (head or "?") + ("+" if dirty else "")
