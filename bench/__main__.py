@@ -154,7 +154,10 @@ def main(argv=None) -> int:
         t0 = time.monotonic()
         try:
             module = importlib.import_module(f"bench.{section.module}")
-            module.main(section_argv(section, args))
+            status = module.main(section_argv(section, args))
+            if status:
+                print(f"bench: {section.name}: exited with status {status}", file=sys.stderr)
+                failed.append(section.name)
         except Exception as error:          # one section's failure must not cost the others theirs
             print(f"bench: {section.name}: {type(error).__name__}: {error}", file=sys.stderr)
             failed.append(section.name)
