@@ -9,8 +9,9 @@
   input axon every tick is the configuration's ceiling), with the host's actual bytes per
   event, and from those the line-limited event rate of a 3 Mbaud line;
 - (c) host round trip per STEP on the simulated board, and the simulation's speed.
-The board is test_board.BOARD_CONFIG with UART divisor 4 and clock_hz 12 MHz, i.e. a
-simulated 3 Mbaud line (12 MHz / 4 / 10 bits = 300,000 bytes/s): same build as the tests.
+The board's core is the tests' BOARD_CONFIG (tests/rtl/conftest.py) with UART divisor 4 and
+clock_hz 12 MHz, i.e. a simulated 3 Mbaud line (12 MHz / 4 / 10 bits = 300,000 bytes/s), an
+input queue of 512 entries and 1024-byte payloads (DeviceTop's defaults).
 --write puts the section "Host link" into docs/benchmarks.md.
 """
 
@@ -34,7 +35,7 @@ from firmware import protocol as P  # noqa: E402
 from host import Device  # noqa: E402
 from link_helpers import relay_network  # noqa: E402
 from sim import GoldenModel  # noqa: E402
-from test_board import BOARD_CONFIG, DIVISOR  # noqa: E402
+from conftest import BOARD_CONFIG, BOARD_DIVISOR as DIVISOR  # noqa: E402  (tests/rtl/conftest.py)
 
 CLOCK_HZ = 12_000_000
 BAUD = 3_000_000
