@@ -182,7 +182,7 @@ def main(argv=None) -> int:
              f"Checked in co-simulation: the core free-runs a tick every `period` cycles, {k} input "
              f"events per tick for {args.ticks} ticks (stepped, this load takes at most "
              f"{stepped['max_cycles_per_tick']:,} cycles a tick):", "",
-             "| period (cycles) | tick at 24 MHz | events/s | output = model | late ticks | dropped |",
+             f"| period (cycles) | tick at {mhz:g} MHz | events/s | output = model | late ticks | dropped |",
              "|---:|---:|---:|---|---:|---:|"]
     for c in checks:
         lines.append(f"| {c['period']:,} | {c['period'] / clock * 1e6:,.0f} us | {k * clock / c['period']:,.0f} "
