@@ -46,9 +46,13 @@ def build(rung: tuple, clock_mhz: float, seed: int) -> dict:
         done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
         summary_file = Path(out) / "summary.json"
         if not summary_file.exists():        # refused before building: the message says why
-            return {"ok": False, "failures": [done.stderr.strip() or done.stdout.strip()[-200:]],
-                    "resources": {}, "fmax_mhz": None}
-        return json.loads(summary_file.read_text())
+            summary = {"ok": False, "failures": [done.stderr.strip() or done.stdout.strip()[-200:]],
+                       "resources": {}, "fmax_mhz": None}
+        else:
+            summary = json.loads(summary_file.read_text())
+        # the build directory is temporary: its path means nothing in the docs
+        summary["failures"] = [f.replace(out, "<build dir>") for f in summary.get("failures", [])]
+        return summary
 
 
 def describe(rung: tuple) -> str:

@@ -181,3 +181,21 @@ def test_header_names_every_section_and_the_options():
         assert f"| `{s.name}` | {s.title} |" in text
     for option in ("--only", "--list", "--builds", "--fmax", "--core-current-ma"):
         assert option in text
+
+
+def test_frontier_rows_carry_no_temporary_path(monkeypatch):
+    import json
+    import subprocess
+    from pathlib import Path
+
+    from bench import frontier
+
+    def fake_build(args, **_):
+        out = args[args.index("--out") + 1]
+        Path(out, "summary.json").write_text(json.dumps({
+            "ok": False, "failures": [f"place and route failed; see {out}/top.tim"],
+            "resources": {}, "fmax_mhz": None}))
+        return subprocess.CompletedProcess(args, 1, "", "")
+    monkeypatch.setattr(frontier.subprocess, "run", fake_build)
+    summary = frontier.build(frontier.LADDER[0], 24.0, 1)
+    assert summary["failures"] == ["place and route failed; see <build dir>/top.tim"]
