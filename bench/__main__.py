@@ -40,16 +40,16 @@ class Section:
 SECTIONS = (
     Section("golden", "Golden model throughput", "golden_model",
             "the numpy and numba golden models against Brian2 (numpy target and cpp_standalone) on "
-            "a 10,000-neuron network", "~3 min; the first run makes build/brian2-venv (~2 min)"),
+            "a 10,000-neuron network", "~8 min on 2 shared cores; the first run makes build/brian2-venv (~2 min)"),
     Section("core", "Core cycles (RTL)", "core",
-            "cycles per tick of the RTL against neurons and input events", "~3 min; 3 Verilator builds the first time"),
+            "cycles per tick of the RTL against neurons and input events", "~2 min; ~10 min the first time (3 Verilator builds)"),
     Section("throughput", "Throughput at the board's clock", "throughput",
             "SOP/s and neuron updates/s at 24 MHz against activity, real-time margin at 1 ms, plot",
-            "~1.5 min; the default core's Verilator build the first time (~4 min)"),
+            "~1 min; the default core's Verilator build the first time (~4 min)"),
     Section("stdp", "Plasticity efficiency (RTL)", "stdp",
             "cycles and memory accesses per LTD and LTP update, STDP's share of the tick, plot", "~2 min"),
     Section("link", "Host link", "link",
-            "the simulated board's link: payload efficiency, input rate, round trip", "~1 min; the board's Verilator build the first time"),
+            "the simulated board's link: payload efficiency, input rate, round trip", "~2 min; ~7 min with the board's Verilator build the first time"),
     Section("bandwidth", "Temporal resolution bandwidth", "bandwidth",
             "highest input event rate with output equal to the model: core-limited (free-running RTL) "
             "and link-limited (3 and 12 Mbaud)", "~2 min; uses throughput's and link's measurements"),
