@@ -1,9 +1,10 @@
-"""Brian2 (numpy target) timing of the benchmark's CUBA-LIF network; prints one JSON object.
+"""Brian2 timing of the benchmark's CUBA-LIF network; prints one JSON object.
 
-Run by bench/golden_model.py with the Python of a separate virtual environment (Brian2 2.9
-needs numpy < 2):
+Run by bench/golden_model.py with the Python of Brian2's own virtual environment
+(bench/brian2_env.py, build/brian2-venv: Brian2 2.9 with numpy 1.26):
 
-    /work/brian2-venv/bin/python bench/brian2_lif.py --net NET.npz --ticks 2000 [--stdp]
+    build/brian2-venv/bin/python bench/brian2_lif.py --net NET.npz --ticks 2000 [--stdp]
+        [--device cpp_standalone]
 
 NET.npz (written by golden_model.py) holds the network in threshold units, one tick = 1 ms:
 pre, post, delay (ticks, >= 1), weight (jump of the current I per spike, in units of the
@@ -17,9 +18,16 @@ spikes above 1, resets to 0 and is clamped during the refractory period. A core 
 delay d reaches the voltage d ticks after the spike; a Brian2 synapse with delay D executes
 after the state update of step t + D and reaches the voltage at t + D + 1, so D = d - 1.
 
-Timing: a warm-up run of --warmup ticks (code generation, caches), then the state is stored
-and runs of --ticks ticks, each from the stored state, repeat until --min-time seconds have
-passed. Wall time counts the whole Network.run call (Brian2's per-run preparation included).
+Timing, runtime device (numpy target): a warm-up run of --warmup ticks (code generation,
+caches), then the state is stored and runs of --ticks ticks, each from the stored state, repeat
+until --min-time seconds have passed. Wall time counts the whole Network.run call (Brian2's
+per-run preparation included).
+
+Timing, cpp_standalone device (the whole simulation as a C++ program, built with g++ once,
+single-threaded): the program runs --ticks ticks from the start, again until --min-time
+seconds have passed; the time is the program's own measure of its network run
+(`device._last_run_time`), without loading the network; the build and the whole program's
+wall time are reported apart.
 """
 
 from __future__ import annotations
@@ -41,14 +49,23 @@ def main(argv=None) -> int:
     ap.add_argument("--min-time", type=float, default=5.0)
     ap.add_argument("--max-repeats", type=int, default=20)
     ap.add_argument("--stdp", action="store_true", help="pair STDP on the excitatory synapses")
+    ap.add_argument("--device", choices=("runtime", "cpp_standalone"), default="runtime",
+                    help="Brian2's runtime device with the numpy target (default) or cpp_standalone")
     args = ap.parse_args(argv)
+    standalone = args.device == "cpp_standalone"
 
     t_import = time.perf_counter()
     import brian2 as b2
     from brian2 import NeuronGroup, Network, SpikeMonitor, Synapses, ms, prefs
     t_import = time.perf_counter() - t_import
 
-    prefs.codegen.target = "numpy"
+    if standalone:
+        import tempfile
+        project = tempfile.mkdtemp(prefix="brian2-standalone-")
+        b2.set_device("cpp_standalone", directory=project, build_on_run=False)
+        prefs.devices.cpp_standalone.openmp_threads = 0
+    else:
+        prefs.codegen.target = "numpy"
     b2.defaultclock.dt = 1 * ms
     b2.seed(1)
     d = np.load(args.net)
@@ -95,12 +112,26 @@ def main(argv=None) -> int:
     net = Network(group, *pathways, monitor)
     t_build = time.perf_counter() - t_build
 
-    t0 = time.perf_counter()
-    net.run(args.warmup * ms)
-    t_warmup = time.perf_counter() - t0
-    net.store("start")
-    runs, spikes = [], []
-    while True:
+    runs, spikes, walls = [], [], []
+    if standalone:
+        net.run(args.ticks * ms)
+        t0 = time.perf_counter()
+        b2.device.build(directory=project, compile=True, run=False, with_output=False)
+        t_warmup = time.perf_counter() - t0           # the C++ build
+        while True:
+            t0 = time.perf_counter()
+            b2.device.run(with_output=False)
+            walls.append(time.perf_counter() - t0)
+            runs.append(float(b2.device._last_run_time))
+            spikes.append(int(monitor.num_spikes))
+            if sum(runs) >= args.min_time or len(runs) >= args.max_repeats:
+                break
+    else:
+        t0 = time.perf_counter()
+        net.run(args.warmup * ms)
+        t_warmup = time.perf_counter() - t0
+        net.store("start")
+    while not standalone:
         net.restore("start")
         before = int(monitor.num_spikes)
         t0 = time.perf_counter()
@@ -111,12 +142,16 @@ def main(argv=None) -> int:
             break
     json.dump({
         "engine": "brian2", "version": b2.__version__, "numpy": np.__version__,
-        "python": platform.python_version(), "target": prefs.codegen.target,
+        "python": platform.python_version(),
+        "target": "cpp_standalone" if standalone else prefs.codegen.target, "program_wall_s": walls,
         "stdp": args.stdp, "n_neurons": n, "n_synapses": int(pre.size), "ticks": args.ticks,
         "runs": runs, "spikes": spikes, "import_s": t_import, "build_s": t_build,
         "warmup_s": t_warmup,
     }, sys.stdout)
     print()
+    if standalone:
+        import shutil
+        shutil.rmtree(project, ignore_errors=True)
     return 0
 
 

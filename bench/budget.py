@@ -119,15 +119,16 @@ def main(argv=None) -> int:
         "The goal: 1,024 neurons, 48K synapses": CoreConfig(
             n_neurons=1024, n_inputs=256, n_synapses=49152, n_segments=2048, n_reverse=2048),
     }
+    from bench.report import machine
     body = ("Command: `python bench/budget.py --write` (the elaborated iCEBreaker DeviceTop's "
-            "memories; no synthesis). The UP5K has 30 EBR (4 kbit each, 120 kbit) and 4 SPRAM "
+            f"memories; no synthesis; {machine()}). The UP5K has 30 EBR (4 kbit each, 120 kbit) and 4 SPRAM "
             "(256 kbit each, 1 Mbit). The synapse memory goes to SPRAM, the reverse index too when "
             "the SPRAMs left hold it; the rest is EBR. Bits per object count the contract's "
             "layouts (docs/spec.md §8); the RTL packs several into one memory.\n\n"
             + report(configs))
     print(body)
     if args.write:
-        from report import update_section
+        from bench.report import update_section
         update_section("Memory budget (iCE40UP5K)", body)
     return 0
 

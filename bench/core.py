@@ -38,10 +38,10 @@ def measure(config: CoreConfig, workloads: list[dict]) -> list[dict]:
         return json.loads(out.read_text())
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     rows_n = []
     for n in (64, 256, 1024):

@@ -46,9 +46,13 @@ def build(rung: tuple, clock_mhz: float, seed: int) -> dict:
         done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
         summary_file = Path(out) / "summary.json"
         if not summary_file.exists():        # refused before building: the message says why
-            return {"ok": False, "failures": [done.stderr.strip() or done.stdout.strip()[-200:]],
-                    "resources": {}, "fmax_mhz": None}
-        return json.loads(summary_file.read_text())
+            summary = {"ok": False, "failures": [done.stderr.strip() or done.stdout.strip()[-200:]],
+                       "resources": {}, "fmax_mhz": None}
+        else:
+            summary = json.loads(summary_file.read_text())
+        # the build directory is temporary: its path means nothing in the docs
+        summary["failures"] = [f.replace(out, "<build dir>") for f in summary.get("failures", [])]
+        return summary
 
 
 def describe(rung: tuple) -> str:
@@ -86,7 +90,7 @@ def main(argv=None) -> int:
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args(argv)
     rows, frontier = sweep(args.clocks, args.seed)
-    from report import machine, update_section
+    from bench.report import machine, update_section
     lines = [f"Command: `python bench/frontier.py --clocks {' '.join(f'{c:g}' for c in args.clocks)}"
              f"{'' if args.seed == 1 else f' --seed {args.seed}'} --write` ({machine()}). Each row "
              "is one `python -m boards.build icebreaker` (nextpnr seed "

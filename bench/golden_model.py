@@ -12,11 +12,13 @@ plastic (a_plus 11, a_minus -9, lr_shift 10, weights 0..12, traces tau 20 ticks)
 
 Each engine runs --ticks ticks from reset, repeated until --min-time seconds have been
 spent (at least once); ticks/s is total ticks over total time. The compiled path's first call
-(numba compile or cache load) is reported apart and not timed. Brian2 2.9 (numpy target) runs
-in its own virtual environment (it needs numpy < 2) through bench/brian2_lif.py on the same
-connectivity, weights, biases and time constants (floats, in units of the threshold); give its
-Python with --brian2-python or BRIAN2_PYTHON (default /work/brian2-venv/bin/python). If Brian2
-cannot run, the table says why and a plain-Python loop of the same network stands in.
+(numba compile or cache load) is reported apart and not timed. Brian2 2.9 runs in its own
+virtual environment (bench/brian2_env.py: build/brian2-venv, made on first use; Brian2 2.9 with
+numpy 1.26) through bench/brian2_lif.py on the same connectivity, weights, biases and time
+constants (floats, in units of the threshold), twice: the runtime device with the numpy target,
+and the cpp_standalone device (a C++ program built with g++, the fast Brian2 a user would pick).
+--brian2-python or BRIAN2_PYTHON give another Python with Brian2. If Brian2 cannot run, the
+table says why and a plain-Python loop of the same network stands in.
 """
 
 from __future__ import annotations
@@ -40,10 +42,11 @@ sys.path.insert(0, str(ROOT))
 
 from firmware import (CoreConfig, FromList, Network, STDPRule, compile_network,  # noqa: E402
                       du_from_tau, dv_from_tau)
-from bench.report import update_section  # noqa: E402
+from bench import brian2_env  # noqa: E402
+from bench.report import BenchError, commit, update_section  # noqa: E402
 from sim import GoldenModel  # noqa: E402
 
-DEFAULT_BRIAN2 = "/work/brian2-venv/bin/python"
+BRIAN2_DEVICES = {"runtime": "numpy target", "cpp_standalone": "cpp_standalone"}
 SECTION = "Golden model throughput"
 
 # Network parameters (hardware units).
@@ -130,10 +133,10 @@ def brian2_network_file(image, path: Path) -> None:
 
 
 def run_brian2(python: str, net_file: Path, ticks: int, min_time: float, stdp: bool,
-               fanout: int, n: int) -> dict:
+               fanout: int, n: int, device: str = "runtime") -> dict:
     script = Path(__file__).with_name("brian2_lif.py")
     cmd = [python, str(script), "--net", str(net_file), "--ticks", str(ticks),
-           "--min-time", str(min_time)] + (["--stdp"] if stdp else [])
+           "--min-time", str(min_time), "--device", device] + (["--stdp"] if stdp else [])
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited with {out.returncode}: "
@@ -148,7 +151,8 @@ def run_brian2(python: str, net_file: Path, ticks: int, min_time: float, stdp: b
             # estimate: 80 % of spikes are excitatory (LTD on their fan-out) and every spiking
             # neuron has 0.8 x fanout excitatory inputs on average (LTP)
             "plastic_per_s": 2 * 0.8 * spikes * fanout / total if stdp else 0.0,
-            "version": r["version"], "numpy": r["numpy"], "warmup_s": r["warmup_s"]}
+            "version": r["version"], "numpy": r["numpy"], "warmup_s": r["warmup_s"],
+            "device": device, "program_wall_s": sum(r.get("program_wall_s", []))}
 
 
 def python_loop(image, ticks: int) -> dict:
@@ -212,13 +216,16 @@ def _si(x: float) -> str:
     return f"{x:.3g}"
 
 
-def table(rows: list[dict], brian2_ref: dict | None) -> str:
+def table(rows: list[dict], brian2_ref: dict | None, fast_ref: dict | None = None) -> str:
     head = ("| engine | STDP | ticks x runs | time (s) | ticks/s | activity | synaptic events/s "
-            "| neuron updates/s | plastic updates/s | ticks/s vs Brian2 |")
-    lines = [head, "|" + "---|" * 10]
+            "| neuron updates/s | plastic updates/s | ticks/s vs Brian2 numpy | vs Brian2 cpp_standalone |")
+    lines = [head, "|" + "---|" * 11]
     for r in rows:
-        ref = brian2_ref.get(r["stdp"]) if brian2_ref else None
-        ratio = f"{r['ticks_per_s'] / ref['ticks_per_s']:.2f}x" if ref else "-"
+        ratios = []
+        for refs in (brian2_ref, fast_ref):
+            ref = refs.get(r["stdp"]) if refs else None
+            ratios.append(f"{r['ticks_per_s'] / ref['ticks_per_s']:.2f}x" if ref else "-")
+        ratio = " | ".join(ratios)
         lines.append(f"| {r['engine']} | {'yes' if r['stdp'] else 'no'} | {r['ticks']} x {r['repeats']} "
                      f"| {r['seconds']:.2f} | {r['ticks_per_s']:,.0f} | {100 * r['activity']:.2f} % "
                      f"| {_si(r['syn_per_s'])} | {_si(r['neurons_per_s'])} "
@@ -252,8 +259,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-stdp", action="store_true", help="skip the STDP variant")
     ap.add_argument("--brian2-stdp", action="store_true",
                     help="also time Brian2 with pair STDP on the excitatory synapses (slow)")
-    ap.add_argument("--brian2-python", default=os.environ.get("BRIAN2_PYTHON") or
-                    (DEFAULT_BRIAN2 if Path(DEFAULT_BRIAN2).exists() else None))
+    ap.add_argument("--brian2-python", default=os.environ.get("BRIAN2_PYTHON"),
+                    help="a Python with Brian2 (default: build/brian2-venv, made on first use)")
     ap.add_argument("--python-loop-ticks", type=int, default=200,
                     help="ticks of the plain-Python stand-in when Brian2 cannot run")
     ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
@@ -292,27 +299,31 @@ def main(argv=None) -> int:
             except ImportError as error:
                 notes.append(f"FastModel unavailable: {error}")
 
-    brian2_ref = {}
+    brian2_ref, standalone_ref = {}, {}
     if "brian2" in engines:
         reason = None
-        if not args.brian2_python:
-            reason = (f"no Brian2 Python: give --brian2-python or BRIAN2_PYTHON "
-                      f"({DEFAULT_BRIAN2} does not exist)")
-        else:
+        python = args.brian2_python
+        if not python:
+            try:
+                python = str(brian2_env.ensure(say=say))
+            except BenchError as error:
+                reason = str(error)
+        if python:
             with tempfile.TemporaryDirectory() as tmp:
                 net_file = Path(tmp) / "net.npz"
                 brian2_network_file(images[False], net_file)
-                for stdp in [False] + ([True] if args.brian2_stdp and not args.no_stdp else []):
+                for device, stdp in [(d, s) for s in [False] + ([True] if args.brian2_stdp and not args.no_stdp else [])
+                                     for d in BRIAN2_DEVICES]:
                     try:
-                        r = run_brian2(args.brian2_python, net_file, args.ticks, args.min_time,
-                                       stdp, args.fanout, args.neurons)
+                        r = run_brian2(python, net_file, args.ticks, args.min_time,
+                                       stdp, args.fanout, args.neurons, device)
                     except (OSError, RuntimeError, ValueError, subprocess.TimeoutExpired) as error:
-                        reason = f"Brian2 could not run: {error}"
+                        reason = f"Brian2 ({device}) could not run: {error}"
                         break
-                    rows.append({"engine": f"Brian2 {r['version']} numpy target", "stdp": stdp, **r})
-                    brian2_ref[stdp] = r
+                    rows.append({"engine": f"Brian2 {r['version']} {BRIAN2_DEVICES[device]}", "stdp": stdp, **r})
+                    (brian2_ref if device == "runtime" else standalone_ref)[stdp] = r
                     say(rows[-1]["engine"], stdp, f"{r['ticks_per_s']:.0f} ticks/s")
-                    if stdp:
+                    if stdp and device == "runtime":
                         notes.append("Brian2 STDP plastic updates/s is an estimate from its spike "
                                      "count (2 x 0.8 x spikes x fan-out)")
         if reason:
@@ -321,23 +332,32 @@ def main(argv=None) -> int:
             r = python_loop(images[False], args.python_loop_ticks)
             rows.append({"engine": "plain Python loop (stand-in)", "stdp": False, **r})
             brian2_ref[False] = r
-        elif brian2_ref:
+        if brian2_ref:
+            where = ("`--brian2-python`" if args.brian2_python else
+                     f"build/brian2-venv ({', '.join(brian2_env.REQUIREMENTS[:2])})")
             notes.append(f"Brian2 {brian2_ref[False]['version']} with numpy "
-                         f"{brian2_ref[False]['numpy']} from {args.brian2_python}; warm-up run "
+                         f"{brian2_ref[False]['numpy']} from {where}; numpy target: warm-up run "
                          f"(code generation) {brian2_ref[False]['warmup_s']:.2f} s, not timed; "
                          "Brian2's synaptic events/s = spikes x fan-out")
+        if standalone_ref:
+            s = standalone_ref[False]
+            notes.append(f"Brian2 cpp_standalone: one C++ program built by g++ in {s['warmup_s']:.1f} s "
+                         f"(not timed), single-threaded (openmp_threads 0), run {s['repeats']} times; "
+                         "time = the program's own measure of its network run, without loading the "
+                         f"network ({s['program_wall_s']:.1f} s of whole-program wall time in all)")
 
     ratios = []
     by = {(r["engine"].split()[0], r["stdp"]): r for r in rows}
-    ref_label = "Brian2" if any(r["engine"].startswith("Brian2") for r in rows) else "Python loop"
+    ref_label = "Brian2 numpy" if any(r["engine"].startswith("Brian2") for r in rows) else "Python loop"
     for stdp in variants:
         fast, num = by.get(("numba", stdp)), by.get(("numpy", stdp))
-        ref = brian2_ref.get(stdp)
         label = "STDP" if stdp else "LIF"
-        if fast and ref:
-            ratios.append(f"{label}: FastModel / {ref_label} = {fast['ticks_per_s'] / ref['ticks_per_s']:.2f}x")
-        if num and ref:
-            ratios.append(f"{label}: GoldenModel / {ref_label} = {num['ticks_per_s'] / ref['ticks_per_s']:.2f}x")
+        for refs, name in ((brian2_ref, ref_label), (standalone_ref, "Brian2 cpp_standalone")):
+            ref = refs.get(stdp)
+            if fast and ref:
+                ratios.append(f"{label}: FastModel / {name} = {fast['ticks_per_s'] / ref['ticks_per_s']:.2f}x")
+            if num and ref:
+                ratios.append(f"{label}: GoldenModel / {name} = {num['ticks_per_s'] / ref['ticks_per_s']:.2f}x")
         if fast and num:
             ratios.append(f"{label}: FastModel / GoldenModel = {fast['ticks_per_s'] / num['ticks_per_s']:.1f}x")
 
@@ -345,10 +365,12 @@ def main(argv=None) -> int:
     text = "\n".join([
         f"Command: `{command.strip()}`  ",
         f"Machine: {machine()}  ",
-        f"Date: {_dt.date.today().isoformat()}  ",
-        "Brian2 environment (Brian2 2.9 needs numpy < 2): `python3 -m venv /work/brian2-venv && "
-        "/work/brian2-venv/bin/pip install brian2==2.9.0 \"numpy<2\"`; the bench runs "
-        "`bench/brian2_lif.py` with that Python (`--brian2-python` or `BRIAN2_PYTHON`).", "",
+        f"Date: {_dt.date.today().isoformat()}, commit {commit()}  ",
+        "Brian2 environment: made by the bench on first use, under the checkout "
+        "(bench/brian2_env.py): `python -m venv build/brian2-venv` and `build/brian2-venv/bin/pip "
+        f"install {' '.join(brian2_env.REQUIREMENTS)}` (Brian2 2.9.0 is the newest for Python 3.11; "
+        "it runs with numpy 1.26, the project pins numpy 2); the bench runs `bench/brian2_lif.py` "
+        "with that Python (another with `--brian2-python` or `BRIAN2_PYTHON`).", "",
         f"Network: {args.neurons:,} CUBA-LIF neurons, fixed fan-out of {args.fanout} random distinct "
         f"targets ({args.neurons * args.fanout:,} synapses; 80 % excitatory weight {W_EXC}, 20 % "
         f"inhibitory {W_INH}; delay 1), tau_s {TAU_S:g} and tau_m {TAU_M:g} ticks, vth {VTH}, "
@@ -356,7 +378,7 @@ def main(argv=None) -> int:
         f"projection plastic (a_plus {STDP.a_plus}, a_minus {STDP.a_minus}, lr_shift "
         f"{STDP.lr_shift}, w 0..{STDP.w_max}). Each engine: runs of {args.ticks} ticks from reset, "
         f"repeated until {args.min_time:g} s; ticks/s = total ticks / total time.", "",
-        table(rows, brian2_ref), "",
+        table(rows, brian2_ref, standalone_ref), "",
         *[f"- {r}" for r in ratios],
         *[f"- {nt}" for nt in notes],
         "- Brian2 runs the float counterpart of the network (bench/brian2_lif.py: same "

@@ -9,8 +9,9 @@
   input axon every tick is the configuration's ceiling), with the host's actual bytes per
   event, and from those the line-limited event rate of a 3 Mbaud line;
 - (c) host round trip per STEP on the simulated board, and the simulation's speed.
-The board is test_board.BOARD_CONFIG with UART divisor 4 and clock_hz 12 MHz, i.e. a
-simulated 3 Mbaud line (12 MHz / 4 / 10 bits = 300,000 bytes/s): same build as the tests.
+The board's core is the tests' BOARD_CONFIG (tests/rtl/conftest.py) with UART divisor 4 and
+clock_hz 12 MHz, i.e. a simulated 3 Mbaud line (12 MHz / 4 / 10 bits = 300,000 bytes/s), an
+input queue of 512 entries and 1024-byte payloads (DeviceTop's defaults).
 --write puts the section "Host link" into docs/benchmarks.md.
 """
 
@@ -28,13 +29,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "rtl"), str(ROOT / "tests" / "host")]
 
-from bench.report import machine, update_section  # noqa: E402
+from bench.report import machine, save_results, update_section  # noqa: E402
 from firmware import CoreConfig, compile_network  # noqa: E402
 from firmware import protocol as P  # noqa: E402
 from host import Device  # noqa: E402
 from link_helpers import relay_network  # noqa: E402
 from sim import GoldenModel, RunResult  # noqa: E402
-from test_board import BOARD_CONFIG, DIVISOR  # noqa: E402
+from board_server import BOARD_DIVISOR as DIVISOR  # noqa: E402  (tests/rtl/board_server.py)
+from conftest import BOARD_CONFIG  # noqa: E402  (tests/rtl/conftest.py)
 
 CLOCK_HZ = 12_000_000
 BAUD = 3_000_000
@@ -44,8 +46,7 @@ LINE_BYTES_S = BAUD / 10                   # 8N1: 10 bits per byte
 def wire_size(payload_bytes: int, zeros_free: bool = False) -> int:
     """Bytes on the wire of a frame with this payload: COBS(header + payload + CRC) + 0x00.
     COBS adds 1 byte, plus 1 per 254 bytes without a zero (the worst case)."""
-    body = P.HEADER_SIZE + payload_bytes + P.CRC_SIZE
-    return body + 1 + body // 254 + 1
+    return P.max_encoded(payload_bytes) + 1
 
 
 class Tap:
@@ -266,6 +267,10 @@ def main(argv=None):
     text = "\n".join(lines)
     print(text)
     if args.write:
+        save_results("link", {"input_rate": [{"k": r["k"], "ok": r["ok"], "events": r["events"],
+                                               "host_bytes": r["tx"]} for r in rates],
+                              "baud": BAUD, "input_depth": 512, "max_payload": P.MAX_PAYLOAD},
+                     command.strip())
         update_section("Host link", text)
 
 
