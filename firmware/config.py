@@ -40,9 +40,13 @@ class CoreConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"core configuration: {name} = {value!r} must be an integer >= 1")
-        if not formats.WEIGHT_BITS_MIN <= self.weight_bits <= formats.WEIGHT_BITS_MAX:
+        bits = self.weight_bits
+        if not isinstance(bits, int) or isinstance(bits, bool):
+            raise ConfigError(f"core configuration: weight_bits = {bits!r} must be an integer in "
+                              f"[{formats.WEIGHT_BITS_MIN}, {formats.WEIGHT_BITS_MAX}]")
+        if not formats.WEIGHT_BITS_MIN <= bits <= formats.WEIGHT_BITS_MAX:
             raise ConfigError(
-                f"core configuration: weight_bits = {self.weight_bits} is outside "
+                f"core configuration: weight_bits = {bits} is outside "
                 f"[{formats.WEIGHT_BITS_MIN}, {formats.WEIGHT_BITS_MAX}]")
         if self.n_profiles > 256 or self.n_projections > 256:
             raise ConfigError("core configuration: n_profiles and n_projections are at most 256")
