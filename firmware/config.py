@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 
 from . import formats
@@ -80,3 +81,20 @@ class CoreConfig:
         if unknown:
             raise ConfigError(f"core configuration: unknown fields {sorted(unknown)}")
         return cls(**data)
+
+    @staticmethod
+    def json_fields(text: str) -> dict:
+        """The fields of a JSON object, e.g. '{"n_neurons": 512}' (a command line's --config),
+        not yet checked (from_dict does that)."""
+        try:
+            data = json.loads(text)
+        except ValueError as error:
+            raise ConfigError(f"core configuration {text!r} is not valid JSON ({error})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"core configuration {text!r} must be a JSON object of CoreConfig "
+                              f"fields, e.g. '{{\"n_neurons\": 512}}'")
+        return data
+
+    @classmethod
+    def from_json(cls, text: str) -> "CoreConfig":
+        return cls.from_dict(cls.json_fields(text))

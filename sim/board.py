@@ -324,14 +324,19 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from firmware.config import CoreConfig
-
-    fields = json.loads(args.config) if args.config else {}
-    fields.update({field: getattr(args, flag) for flag, field in CONFIG_FLAGS.items()
-                   if getattr(args, flag) is not None})
-    config = CoreConfig.from_dict(fields)
+    from firmware.errors import AxoniteError
     from boards.glue import device_options
     from boards.registry import board as board_named
-    options = device_options(board_named(args.board))
+
+    try:
+        fields = CoreConfig.json_fields(args.config) if args.config else {}
+        fields.update({field: getattr(args, flag) for flag, field in CONFIG_FLAGS.items()
+                       if getattr(args, flag) is not None})
+        config = CoreConfig.from_dict(fields)
+        options = device_options(board_named(args.board))
+    except AxoniteError as error:
+        print(f"python -m sim.board: error: {error}", file=sys.stderr, flush=True)
+        return 2
     for key in options:
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import collections
 import inspect
-import json
 import selectors
 import signal
 import socket
@@ -606,16 +605,11 @@ def _options(args) -> dict:
                for name in ("input_depth", "window", "clock_hz", "max_payload")}
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port = {args.port} must be an integer in [0, 65535]")
-    fields = {}
-    if args.config is not None:
-        try:
-            fields = json.loads(args.config)
-        except ValueError as error:
-            raise ConfigError(f"--config is not valid JSON ({error}): {args.config!r}") from None
-        if not isinstance(fields, dict):
-            raise ConfigError(f'--config must be a JSON object of CoreConfig fields, e.g. \'{{"n_neurons": 512}}\'; '
-                              f"got {args.config!r}")
-    return {"config": CoreConfig.from_dict(fields), **options}
+    try:
+        config = CoreConfig() if args.config is None else CoreConfig.from_json(args.config)
+    except ConfigError as error:
+        raise ConfigError(f"--config: {error}") from None
+    return {"config": config, **options}
 
 
 def main(argv=None) -> int:

@@ -241,8 +241,8 @@ def test_emulator_options_at_their_limits_work():
     (["--clock-hz", "0"], r"--clock-hz = 0 must be an integer in \[1, 4294967295\]"),
     (["--max-payload", "32"], r"--max-payload = 32 must be an integer in \[64, 1024\]"),
     (["--port", "70000"], r"--port = 70000 must be an integer in \[0, 65535\]"),
-    (["--config", "{not json"], r"--config is not valid JSON"),
-    (["--config", "[1, 2]"], r"--config must be a JSON object"),
+    (["--config", "{not json"], r"--config: core configuration '\{not json' is not valid JSON"),
+    (["--config", "[1, 2]"], r"--config: .* must be a JSON object of CoreConfig fields"),
     (["--config", '{"n_cores": 2}'], r"unknown fields \['n_cores'\]"),
     (["--config", '{"n_neurons": -3}'], r"n_neurons = -3 must be an integer >= 1"),
     (["--config", '{"weight_bits": "8"}'], r"weight_bits = '8' must be an integer"),
@@ -440,6 +440,24 @@ def test_board_server_takes_the_same_policy(capfd):
     board = BoardServer(None, 4, port=0)
     board.stop()
     assert board.host == "127.0.0.1" and capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--config", "{bad"], r"core configuration '\{bad' is not valid JSON"),
+    (["--config", '{"n_cores": 1}'], r"unknown fields \['n_cores'\]"),
+    (["--board", "nope"], r"unknown board 'nope'"),
+    (["--host", "192.0.2.1"], r"cannot listen on 192.0.2.1:0: .*address"),
+])
+def test_board_cli_refuses_bad_options_with_one_line_and_exit_code_2(argv, fragment, capsys, monkeypatch):
+    import signal
+
+    import sim.board
+    monkeypatch.setattr(sim.board.BoardServer, "prepare", lambda self: pytest.fail(f"{argv} was accepted"))
+    monkeypatch.setattr(signal, "signal", lambda *args: None)      # main's handlers: not in pytest
+    assert sim.board.main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("python -m sim.board: error: "), err
+    assert re.search(fragment, err), err
 
 
 def test_server_errors_are_serve_errors():
