@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 
 from . import formats
@@ -40,10 +41,13 @@ class CoreConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"core configuration: {name} = {value!r} must be an integer >= 1")
-        if (not isinstance(self.weight_bits, int) or isinstance(self.weight_bits, bool)
-                or not formats.WEIGHT_BITS_MIN <= self.weight_bits <= formats.WEIGHT_BITS_MAX):
+        bits = self.weight_bits
+        if not isinstance(bits, int) or isinstance(bits, bool):
+            raise ConfigError(f"core configuration: weight_bits = {bits!r} must be an integer in "
+                              f"[{formats.WEIGHT_BITS_MIN}, {formats.WEIGHT_BITS_MAX}]")
+        if not formats.WEIGHT_BITS_MIN <= bits <= formats.WEIGHT_BITS_MAX:
             raise ConfigError(
-                f"core configuration: weight_bits = {self.weight_bits!r} is outside "
+                f"core configuration: weight_bits = {bits} is outside "
                 f"[{formats.WEIGHT_BITS_MIN}, {formats.WEIGHT_BITS_MAX}]")
         if self.n_profiles > 256 or self.n_projections > 256:
             raise ConfigError("core configuration: n_profiles and n_projections are at most 256")
@@ -80,3 +84,20 @@ class CoreConfig:
             raise ConfigError(f"core configuration: unknown fields {sorted(map(str, unknown))}; "
                               f"known: {sorted(known)}")
         return cls(**data)
+
+    @staticmethod
+    def json_fields(text: str) -> dict:
+        """The fields of a JSON object, e.g. '{"n_neurons": 512}' (a command line's --config),
+        not yet checked (from_dict does that)."""
+        try:
+            data = json.loads(text)
+        except ValueError as error:
+            raise ConfigError(f"core configuration {text!r} is not valid JSON ({error})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"core configuration {text!r} must be a JSON object of CoreConfig "
+                              f"fields, e.g. '{{\"n_neurons\": 512}}'")
+        return data
+
+    @classmethod
+    def from_json(cls, text: str) -> "CoreConfig":
+        return cls.from_dict(cls.json_fields(text))

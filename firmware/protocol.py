@@ -174,7 +174,10 @@ HELLO_FIELDS = (
 )
 CONFIG_FIELDS = ("n_neurons", "n_inputs", "n_synapses", "n_segments", "n_reverse", "n_profiles",
                  "n_projections", "weight_bits", "max_delay")
-MAX_DEPTH = 0xFFFF_FFFF                  # n_synapses, n_segments, n_reverse: u32 above and in addresses
+# The largest value of each HELLO_REPLY field (a device's options and configuration must fit).
+HELLO_MAX = {name: (1 << 8 * struct.calcsize(code)) - 1
+             for name, code in zip(HELLO_FIELDS, HELLO_REPLY.format.lstrip("<"))}
+MAX_DEPTH = HELLO_MAX["n_synapses"]        # n_synapses, n_segments, n_reverse: u32 in HELLO and in addresses
 
 # WRITE: REGION_ACCESS + count * word_bytes bytes of words. READ: REGION_ACCESS.
 # READ_REPLY: REPLY + REGION_ACCESS (as requested) + the words.
@@ -207,6 +210,17 @@ REPORT = struct.Struct("<BBHII")         # kind, 0, 0, count, tick
 ERROR = struct.Struct("<BBBBI")          # ref_seq, ref_opcode, code, ref_valid, detail; then
                                          # optional UTF-8 text (the emulator explains itself).
                                          # The header and this layout never change between versions.
+
+# A device's TCP server (sim.device_emulator, sim.board) serves one host at a time. A connection
+# that arrives while another host holds the device gets this one frame, then the server closes
+# it: ERROR BUSY with ref_valid 0 (no frame of that host was read), seq 0, detail 0.
+BUSY_TEXT = "another client holds the device; this server serves one client at a time"
+
+
+def busy_refusal() -> bytes:
+    """The frame a device's TCP server sends a connection it refuses (docs/protocol.md)."""
+    return encode_frame(Op.ERROR, 0, ERROR.pack(0, 0, ErrorCode.BUSY, 0, 0) + BUSY_TEXT.encode())
+
 
 #   Spike record data: list   n u16 neuron numbers, ascending
 #                      bitmap n bytes: bit b of byte j is neuron 8 j + b

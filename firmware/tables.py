@@ -3,6 +3,11 @@
 This is the one reading of the fan-out structure (axon -> segments -> synapse words, and the
 reverse index) that the golden model and the weight read-back share. It follows the tables as
 the hardware does, so a compiler bug in a table shows up as a wrong network, not a hidden one.
+
+It checks what the pointers reach, from the tables that have a word per source and per neuron
+(axon, neuron, reverse_ptr): a word nothing reaches may hold anything, as in the core's
+memories after an earlier, larger image (docs/spec.md §9); a reached pointer or index that
+leaves its table is an ImageError naming it.
 """
 
 from __future__ import annotations
@@ -56,13 +61,17 @@ def _bias(mant, exp):
     return np.where(exp >= 0, mant << np.maximum(exp, 0), mant >> np.maximum(-exp, 0))
 
 
-def _csr(owner_count, ptr, count, limit, what, unit):
+def _csr(owner_count, ptr, count, limit, what, unit, reached=None):
+    """Pointer and count per owner, checked within `limit` for the owners `reached` (all: None)."""
     ptr, count = np.asarray(ptr, np.int64)[:owner_count], np.asarray(count, np.int64)[:owner_count]
     if ptr.size < owner_count:
         ptr = np.concatenate([ptr, np.zeros(owner_count - ptr.size, np.int64)])
         count = np.concatenate([count, np.zeros(owner_count - count.size, np.int64)])
     end = ptr + count
-    bad = np.nonzero((count > 0) & (end > limit))[0]
+    bad = (count > 0) & (end > limit)
+    if reached is not None:
+        bad &= reached
+    bad = np.nonzero(bad)[0]
     if bad.size:
         k = bad[0]
         raise ImageError(f"image: {what} {k} points at {unit} {ptr[k]}..{end[k] - 1}, "
@@ -95,18 +104,22 @@ def decode(image) -> DecodedTables:
     n_syn = syn["weight"].size
     seg_ptr, seg_count = _csr(c.n_sources, t["axon"]["seg_ptr"], t["axon"]["seg_count"], n_seg,
                               "source", "segments")
-    syn_ptr, syn_count = _csr(n_seg, seg["syn_ptr"], seg["syn_count"], n_syn, "segment", "synapses")
     if n_syn and not n_seg:
         raise ImageError(f"image: {n_syn} synapse words but no segment to reach them")
-    n_proj = t["projection"]["weight_exp"].size
-    if n_seg and seg["projection"].max() >= n_proj:
-        raise ImageError(f"image: a segment names projection {seg['projection'].max()}, "
-                         f"the projection table has {n_proj}")
-    if n_seg and seg["delay_m1"].max() >= c.max_delay:
-        raise ImageError(f"image: a segment has delay {seg['delay_m1'].max() + 1} > max_delay {c.max_delay}")
-
-    # Walk source -> segments -> synapses in routing order.
+    # Walk source -> segments -> synapses in routing order; only the segments reached count.
     seg_order = ranges_to_indices(seg_ptr, seg_count)
+    reached = np.zeros(n_seg, bool)
+    reached[seg_order] = True
+    syn_ptr, syn_count = _csr(n_seg, seg["syn_ptr"], seg["syn_count"], n_syn, "segment", "synapses", reached)
+    n_proj = t["projection"]["weight_exp"].size
+    bad = np.nonzero(reached & (seg["projection"] >= n_proj))[0]
+    if bad.size:
+        raise ImageError(f"image: segment {bad[0]} names projection {seg['projection'][bad[0]]}, "
+                         f"the projection table has {n_proj}")
+    bad = np.nonzero(reached & (seg["delay_m1"] >= c.max_delay))[0]
+    if bad.size:
+        raise ImageError(f"image: segment {bad[0]} has delay {seg['delay_m1'][bad[0]] + 1} > max_delay {c.max_delay}")
+
     seg_owner = np.repeat(np.arange(c.n_sources, dtype=np.int64), seg_count)
     fanout = ranges_to_indices(syn_ptr[seg_order], syn_count[seg_order])
     fan_seg = np.repeat(seg_order, syn_count[seg_order])
@@ -133,7 +146,7 @@ def decode(image) -> DecodedTables:
     rev_order = ranges_to_indices(rev_ptr, rev_count)
     rev_syn, rev_src = rev["synapse"][rev_order], rev["source"][rev_order]
     proj = t["projection"]
-    seg_proj = seg["projection"][np.maximum(syn_segment, 0)]
+    seg_proj = np.where(used, seg["projection"][np.maximum(syn_segment, 0)], 0)
     if rev_syn.size:
         bad = (rev_syn >= n_syn) | ~used[np.minimum(rev_syn, n_syn - 1)] if n_syn else np.ones_like(rev_syn, bool)
         if np.any(bad):

@@ -11,14 +11,14 @@ docs/protocol.md describes the link; firmware/protocol.py defines it.
 from sim.model import RunResult, SpikeMonitor
 
 from .device import PROBES, Device, LinkDevice, ModelDevice
-from .errors import (ConfigMismatchError, DeviceError, DeviceNotFoundError, DeviceTimeoutError,
-                     FrameError, LinkError, ProtocolVersionError, SpikesLostError)
+from .errors import (ConfigMismatchError, DeviceBusyError, DeviceError, DeviceNotFoundError,
+                     DeviceTimeoutError, FrameError, LinkError, ProtocolVersionError, SpikesLostError)
 from .latency import LatencyTimerWarning, check_latency_timer
 from .link import OverrunWarning
 
 __all__ = [
-    "ConfigMismatchError", "Device", "DeviceError", "DeviceNotFoundError", "DeviceTimeoutError",
-    "FrameError", "LatencyTimerWarning", "LinkDevice", "LinkError", "ModelDevice", "OverrunWarning",
-    "PROBES", "ProtocolVersionError", "RunResult", "SpikeMonitor", "SpikesLostError",
+    "ConfigMismatchError", "Device", "DeviceBusyError", "DeviceError", "DeviceNotFoundError",
+    "DeviceTimeoutError", "FrameError", "LatencyTimerWarning", "LinkDevice", "LinkError", "ModelDevice",
+    "OverrunWarning", "PROBES", "ProtocolVersionError", "RunResult", "SpikeMonitor", "SpikesLostError",
     "check_latency_timer",
 ]

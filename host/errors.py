@@ -42,6 +42,11 @@ class DeviceError(LinkError):
         self.code, self.detail, self.command, self.text = code, detail, command, text
 
 
+class DeviceBusyError(DeviceError):
+    """Another client holds the device: its TCP server (sim.device_emulator, sim.board)
+    serves one at a time and refused this connection."""
+
+
 class SpikesLostError(LinkError):
     """The device counted input or output events it could not keep (an overflow). `result`
     holds what did arrive; `reports` the device's reports."""

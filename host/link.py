@@ -11,7 +11,8 @@ import numpy as np
 
 from firmware import protocol as P
 
-from .errors import DeviceError, DeviceTimeoutError, FrameError, LinkError, ProtocolVersionError
+from .errors import (DeviceBusyError, DeviceError, DeviceTimeoutError, FrameError, LinkError,
+                     ProtocolVersionError)
 
 MOD32 = 1 << 32
 
@@ -169,6 +170,11 @@ class Link:
                 meaning = P.ERROR_TEXT[code]
             except ValueError:
                 meaning = f"error code {code}"
+            if not valid and code == P.ErrorCode.BUSY:      # the server refused this connection
+                raise DeviceBusyError(
+                    f"{self.url}: another client holds the device{' (' + text + ')' if text else ''}. "
+                    f"Close the other connection (its Device.close(), or end the program that holds "
+                    f"it), then open the device again.", code, detail, None, text)
             if not valid:
                 raise DeviceError(
                     f"{self.url}: the device could not read a frame from this host ({meaning}; "

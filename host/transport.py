@@ -11,6 +11,11 @@ from .errors import DeviceNotFoundError, DeviceTimeoutError, LinkError
 POSIX_POLL_S = 0.02
 
 
+def _reason(error: Exception, verb: str) -> str:
+    """pyserial's message without its own "read failed: " (we say it once)."""
+    return str(error).removeprefix(f"{verb} failed: ")
+
+
 class SerialTransport:
     """Any pyserial port or URL: /dev/ttyUSB0, COM3, socket://host:port, rfc2217://, loop://."""
 
@@ -35,7 +40,8 @@ class SerialTransport:
             raise DeviceTimeoutError(f"{self.url}: writing {len(data)} bytes timed out; the device "
                                      f"does not accept data (flow control, or it hangs)") from None
         except (serial.SerialException, OSError) as error:
-            raise LinkError(f"{self.url}: write failed: {error}; the device disconnected") from None
+            raise LinkError(f"{self.url}: write failed: {_reason(error, 'write')}; the device "
+                            f"disconnected") from None
 
     def read_some(self, timeout: float) -> bytes:
         """Wait up to `timeout` s for at least one byte; return everything available."""
@@ -56,7 +62,8 @@ class SerialTransport:
                 data += self.port.read(1 << 16)
             return data
         except (serial.SerialException, OSError) as error:
-            raise LinkError(f"{self.url}: read failed: {error}; the device disconnected") from None
+            raise LinkError(f"{self.url}: read failed: {_reason(error, 'read')}; the device "
+                            f"disconnected") from None
 
     def close(self) -> None:
         try:

@@ -14,7 +14,8 @@ How: `BoardHarness(top, divisor)` puts a host-side UARTTx (behind a small FIFO) 
 front of the top's serial pins and exposes bytes: `host_tx` (a stream: valid/ready/payload)
 and `host_rx` (valid pulse/payload). `build_board` verilates it once per design (cached by
 source hash under build/verilator/, like sim/verilator.build_core). `BoardServer` binds the
-listening socket on 127.0.0.1 here (so port 0 is known at once), and runs the simulation
+listening socket here (so port 0 is known at once; 127.0.0.1 unless told otherwise, with a
+warning, and one client at a time: sim/serving.py), and runs the simulation
 (sim/board_cocotb.py) in a child process that inherits that socket and one end of a control
 socketpair: the child says "ready" after reset, and stops when the control socket reaches
 EOF, i.e. when this process asks it to or dies (even by SIGKILL). The child runs in its own
@@ -41,6 +42,7 @@ from amaranth.lib.wiring import In, Out
 from rtl.neuron import flow_signature
 from rtl.uart import FRAME_BITS, UARTRx, UARTTx
 
+from .serving import DEFAULT_HOST, ServeError, listen
 from .verilator import ROOT, Build, build_verilog
 
 TX_FIFO_DEPTH = 16            # bytes the harness buffers in front of its UARTTx
@@ -151,21 +153,17 @@ class BoardError(RuntimeError):
 
 
 class BoardServer:
-    """A simulated board on a TCP port of 127.0.0.1 (one host at a time; a new connection
-    replaces the old one, as a program opening a serial port would)."""
+    """A simulated board on a TCP port (127.0.0.1 unless `host` says otherwise, with a warning).
+    One host at a time: a connection while another holds the board is refused with ERROR BUSY
+    and closed (sim/board_cocotb.py); a host that closed its connection makes way."""
 
-    def __init__(self, top: wiring.Component, divisor: int, host: str = "127.0.0.1", port: int = 0,
+    def __init__(self, top: wiring.Component, divisor: int, host: str = DEFAULT_HOST, port: int = 0,
                  name: str = "board", meta: dict | None = None, poll_cycles: int | None = None,
                  verbose: bool = False):
-        if host not in ("127.0.0.1", "localhost"):
-            raise ValueError("the simulated board serves 127.0.0.1 only")
         self.top, self.divisor, self.name, self.meta = top, divisor, name, meta
         self.poll_cycles = poll_cycles or max(64, 4 * FRAME_BITS * divisor)
         self.verbose = verbose
-        self._listen = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listen.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listen.bind(("127.0.0.1", port))
-        self._listen.listen(4)
+        self._listen = listen(host, port, "simulated board")
         self.host, self.port = self._listen.getsockname()[:2]
         self._control: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -301,7 +299,10 @@ def load_factory(spec: str):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim.board",
                                      description="Serve the device's RTL (Verilator) as a board over TCP.")
-    parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port, printed)")
+    parser.add_argument("--port", type=int, default=0, help="TCP port (0: any free port, printed)")
+    parser.add_argument("--host", default=DEFAULT_HOST,
+                        help=f"address to bind (default {DEFAULT_HOST}; any other is reachable from other "
+                             f"machines, with no authentication: a warning says so)")
     parser.add_argument("--config", default=None, help="core configuration as JSON (the flags below override it)")
     for flag, field in CONFIG_FLAGS.items():
         parser.add_argument("--" + flag.replace("_", "-"), type=int, default=None, help=f"CoreConfig.{field}")
@@ -323,14 +324,19 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from firmware.config import CoreConfig
-
-    fields = json.loads(args.config) if args.config else {}
-    fields.update({field: getattr(args, flag) for flag, field in CONFIG_FLAGS.items()
-                   if getattr(args, flag) is not None})
-    config = CoreConfig.from_dict(fields)
+    from firmware.errors import AxoniteError
     from boards.glue import device_options
     from boards.registry import board as board_named
-    options = device_options(board_named(args.board))
+
+    try:
+        fields = CoreConfig.json_fields(args.config) if args.config else {}
+        fields.update({field: getattr(args, flag) for flag, field in CONFIG_FLAGS.items()
+                       if getattr(args, flag) is not None})
+        config = CoreConfig.from_dict(fields)
+        options = device_options(board_named(args.board))
+    except AxoniteError as error:
+        print(f"python -m sim.board: error: {error}", file=sys.stderr, flush=True)
+        return 2
     for key in options:
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
@@ -350,8 +356,13 @@ def main(argv=None) -> int:
     from rtl.memory import ICE40Memories
     top = load_factory(args.top)(config=config, divisor=args.divisor, clock_hz=args.clock_hz,
                                  memories=ICE40Memories(behavioural=True), **options)
-    server = BoardServer(top, args.divisor, port=args.port, poll_cycles=args.poll_cycles, verbose=args.verbose,
-                         meta={"config": config.to_dict(), **options, "clock_hz": args.clock_hz})
+    try:
+        server = BoardServer(top, args.divisor, host=args.host, port=args.port, poll_cycles=args.poll_cycles,
+                             verbose=args.verbose, meta={"config": config.to_dict(), **options,
+                                                         "clock_hz": args.clock_hz})
+    except ServeError as error:
+        print(f"python -m sim.board: error: {error}", file=sys.stderr, flush=True)
+        return 2
     print(f"building and starting the simulated board ({args.top}, divisor {args.divisor}) ...",
           file=sys.stderr, flush=True)
     stdout = os.dup(1)
@@ -366,7 +377,7 @@ def main(argv=None) -> int:
     serving = True
     code = 0
     try:
-        print(f"axonite simulated board listening on 127.0.0.1:{server.port} ({server.url})", flush=True)
+        print(f"axonite simulated board listening on {server.host}:{server.port} ({server.url})", flush=True)
         while not stop.wait(0.25):
             if os.getppid() != parent:           # whoever started us has gone
                 break

@@ -2,8 +2,8 @@
 and the BoardHarness's host_tx / host_rx ports. Imported only inside the simulator.
 
 Everything runs on the simulator's thread: the sockets (the listening one inherited from
-sim/board.py, 127.0.0.1, one client at a time, a new client replaces the old one; and the
-control socket, whose EOF means stop) are non-blocking and polled whenever the test wakes,
+sim/board.py; one client at a time, a further one refused with ERROR BUSY as sim/serving.py
+says; and the control socket, whose EOF means stop) are non-blocking and polled whenever the test wakes,
 which is at least every AXONITE_BOARD_POLL_CYCLES cycles: no threads, no locks, no hand-off of
 the GIL between the simulator's thread and a server thread. The coroutines wake per byte: a host_rx valid pulse; host_tx takes
 one byte per clock while the harness FIFO has room, else the test sleeps half a FIFO of byte
@@ -20,6 +20,8 @@ import cocotb
 from cocotb.triggers import FallingEdge, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
+from sim.serving import Refusals, close_socket, configure_client, holder_gone
+
 CLOCK_PERIOD_NS = 10          # sim/verilator.wrapper_verilog: always #5 clk = ~clk
 CHUNK = 65536
 MAX_BUFFERED = 1 << 20      # host bytes held here before TCP pushes back
@@ -34,6 +36,7 @@ class Link:
         control.setblocking(False)
         self.stop = False
         self.client: socket.socket | None = None
+        self.refusals = Refusals()
         self.to_device = bytearray()         # from the host, not yet given to host_tx
         self.from_device = bytearray()       # from host_rx, not yet sent to the host
         self.bytes_in = self.bytes_out = 0
@@ -54,12 +57,17 @@ class Link:
             except OSError:
                 self.stop = True
                 break
+            if self.client is not None and not holder_gone(self.client, self.to_device.extend,
+                                                           MAX_BUFFERED - len(self.to_device)):
+                self.refusals.refuse(conn)
+                continue
             conn.setblocking(False)
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._drop()                     # a new host replaces the old one, and what
-            self.to_device.clear()           # the old one sent or was answered is not
-            self.from_device.clear()         # for the new one
+            configure_client(conn)
+            self._drop()                     # the old host has gone: what it sent or was
+            self.to_device.clear()           # answered is not for the new one
+            self.from_device.clear()
             self.client = conn
+        self.refusals.poll()
         conn = self.client
         if conn is None:
             return
@@ -86,12 +94,13 @@ class Link:
 
     def _drop(self):
         if self.client is not None:
-            _close(self.client)
+            close_socket(self.client)
             self.client = None
 
     def close(self):
         self._drop()
-        _close(self.listen)
+        self.refusals.close()
+        close_socket(self.listen)
 
     def send_stats(self, stats: dict):
         try:
@@ -99,14 +108,6 @@ class Link:
             self.control.sendall(("stats " + json.dumps(stats) + "\n").encode())
         except OSError:
             pass
-
-
-def _close(sock):
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    sock.close()
 
 
 async def _collect(dut, link: Link):
@@ -165,4 +166,4 @@ async def serve(dut):
     link.send_stats({"cycles": cycles, "wall_s": wall, "cycles_per_s": cycles / wall if wall else 0.0,
                      "bytes_in": link.bytes_in, "bytes_out": link.bytes_out})
     link.close()
-    _close(control)
+    close_socket(control)

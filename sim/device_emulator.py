@@ -10,13 +10,18 @@ In process:    emu = DeviceEmulator(CoreConfig()); emu.receive(bytes); emu.servi
                (ticks run only inside service(): host "emulator://" calls it while it reads)
 Over TCP:      python -m sim.device_emulator --port 5555     (then socket://127.0.0.1:5555)
                with EmulatorServer(port=0) as server: server.url
+               (one client at a time, 127.0.0.1 unless told otherwise: sim/serving.py)
+
+Every option is checked against the HELLO_REPLY field that carries it (ConfigError naming the
+option and its range); every frame, however it is formed, gets its answer and nothing else
+(tests/host/test_emulator_hardening.py sends it thousands).
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
-import json
+import inspect
 import selectors
 import signal
 import socket
@@ -30,10 +35,11 @@ import numpy as np
 from firmware import formats
 from firmware import protocol as P
 from firmware.config import CoreConfig
-from firmware.errors import AxoniteError
+from firmware.errors import AxoniteError, ConfigError
 from firmware.image import Image
 
 from .model import GoldenModel
+from .serving import DEFAULT_HOST, Refusals, ServeError, configure_client, holder_gone, listen
 
 EMULATOR_BUILD = 1
 FREERUN_FLUSH_S = 0.02        # in free-run, a SPIKES frame at least this often
@@ -49,6 +55,46 @@ class _Refuse(Exception):
 STATE_FIELDS = {"state_u": ("u", "u"), "state_v": ("v", "v"), "state_ref": ("ref", "ref"),
                 "trace_pre": ("x", "x"), "trace_post": ("y", "y")}
 
+# The emulator's options: (smallest, largest) value. Each travels in a HELLO_REPLY field (or
+# the frame header), whose width bounds it; input_depth, window and clock_hz need one at least
+# (a queue of no entry takes no tick's input; no window, no command; FREERUN divides by the clock).
+OPTION_RANGES = {
+    "input_depth": (1, P.HELLO_MAX["input_depth"]),
+    "window": (1, P.HELLO_MAX["window"]),
+    "clock_hz": (1, P.HELLO_MAX["clock_hz"]),
+    "max_payload": (P.MIN_MAX_PAYLOAD, P.MAX_PAYLOAD),
+    "protocol_version": (0, P.HELLO_MAX["version"]),
+}
+
+
+def check_option(name: str, value, shown: str | None = None) -> int:
+    """`value` of option `name` if within OPTION_RANGES, else ConfigError naming it (as `shown`,
+    e.g. the command-line flag) and the range."""
+    lo, hi = OPTION_RANGES[name]
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ConfigError(f"{shown or name} = {value!r} must be an integer in [{lo}, {hi}]")
+    return int(value)
+
+
+def check_config(config) -> CoreConfig:
+    """A configuration whose sizes the protocol can carry: HELLO_REPLY's fields, input axon
+    numbers of 15 bits, region addresses of 32."""
+    if not isinstance(config, CoreConfig):
+        raise ConfigError(f"config must be a firmware.CoreConfig, not {type(config).__name__}")
+    for name in P.CONFIG_FIELDS:
+        value, most = getattr(config, name), P.HELLO_MAX[name]
+        if value > most:
+            raise ConfigError(f"core configuration: {name} = {value} does not fit HELLO_REPLY's field; "
+                              f"the protocol carries [1, {most}]")
+    if config.n_inputs > P.MAX_AXON + 1:
+        raise ConfigError(f"the protocol addresses at most {P.MAX_AXON + 1} input axons; "
+                          f"the configuration has n_inputs = {config.n_inputs}")
+    for region in formats.memory_map(config).values():
+        if region.depth > 1 << 32:
+            raise ConfigError(f"region {region.name} of {region.depth} words is beyond the protocol's "
+                              f"32-bit word addresses")
+    return config
+
 
 class DeviceEmulator:
     """One core and its link, driven by bytes in and bytes out."""
@@ -56,24 +102,25 @@ class DeviceEmulator:
     def __init__(self, config: CoreConfig | None = None, input_depth: int = 512, window: int = 8,
                  clock_hz: int = 12_000_000, protocol_version: int = P.PROTOCOL_VERSION,
                  max_payload: int = P.MAX_PAYLOAD):
-        self.config = c = config or CoreConfig()
-        if not P.MIN_MAX_PAYLOAD <= max_payload <= P.MAX_PAYLOAD:
-            raise ValueError(f"max_payload = {max_payload} must be in [{P.MIN_MAX_PAYLOAD}, {P.MAX_PAYLOAD}]")
-        self.max_payload = max_payload      # a device may buffer less than the protocol allows
-        if c.n_inputs > P.MAX_AXON + 1:
-            raise ValueError(f"the protocol addresses at most {P.MAX_AXON + 1} input axons; "
-                             f"the configuration has n_inputs = {c.n_inputs}")
+        self.config = c = check_config(CoreConfig() if config is None else config)
+        # a device may buffer less than the protocol allows
+        self.max_payload = check_option("max_payload", max_payload)
+        self.input_depth = check_option("input_depth", input_depth)
+        self.window = check_option("window", window)
+        self.clock_hz = check_option("clock_hz", clock_hz)
+        self.version = check_option("protocol_version", protocol_version)
         self.regions = formats.memory_map(c)
         self.by_index = {r.index: r for r in self.regions.values()}
-        self.input_depth, self.window, self.clock_hz = input_depth, window, clock_hz
-        self.version = protocol_version
-        self.words = {name: np.zeros(self.regions[name].depth, np.uint64) for name in formats.TABLE_REGIONS}
-        self.core = SimpleNamespace(
-            tick=0, u=np.zeros(c.n_neurons, np.int64), v=np.zeros(c.n_neurons, np.int64),
-            ref=np.zeros(c.n_neurons, np.int64), x=np.zeros(c.n_sources, np.int64),
-            y=np.zeros(c.n_neurons, np.int64), acc=np.zeros((c.max_delay, c.n_neurons), np.int64),
-            lfsr_state=0, counters=dict.fromkeys(formats.COUNTERS, 0),
-            weights=np.zeros(self.regions["synapse"].depth, np.int64))
+        try:
+            self.words = {name: np.zeros(self.regions[name].depth, np.uint64) for name in formats.TABLE_REGIONS}
+            self.core = SimpleNamespace(
+                tick=0, u=np.zeros(c.n_neurons, np.int64), v=np.zeros(c.n_neurons, np.int64),
+                ref=np.zeros(c.n_neurons, np.int64), x=np.zeros(c.n_sources, np.int64),
+                y=np.zeros(c.n_neurons, np.int64), acc=np.zeros((c.max_delay, c.n_neurons), np.int64),
+                lfsr_state=0, counters=dict.fromkeys(formats.COUNTERS, 0),
+                weights=np.zeros(self.regions["synapse"].depth, np.int64))
+        except MemoryError:
+            raise ConfigError(f"core configuration {c} does not fit this machine's memory") from None
         self.model: GoldenModel | None = None
         self.queue: collections.deque[int] = collections.deque()
         self.consumed = 0                       # entries consumed since power-on, mod 2**32
@@ -201,7 +248,8 @@ class DeviceEmulator:
         if words.size and int(words.max()) >> region.layout.width:
             raise _Refuse(P.ErrorCode.BAD_VALUE, region.layout.width,
                           f"a word for region {region.name} is wider than {region.layout.width} bits")
-        self._write_words(region, addr, words)
+        if words.size:          # as the gateware: a WRITE of no word is checked, then ACKed
+            self._write_words(region, addr, words)
         self._ack(frame)
 
     def _write_words(self, region, addr, words):
@@ -353,10 +401,15 @@ class DeviceEmulator:
     def _ensure_model(self):
         if self.model is not None:
             return self.model
+        # The model follows the pointers from the per-source and per-neuron tables, as the core
+        # does (firmware.tables.decode): words nothing reaches do not matter, and a load
+        # replaces every word that is reached (docs/protocol.md, "What a device checks").
         try:
             model = GoldenModel(Image(self.config, {k: v.copy() for k, v in self.words.items()}, {}))
         except (AxoniteError, ValueError, IndexError) as error:
-            raise _Refuse(P.ErrorCode.BAD_TABLES, 0, f"the tables cannot run: {error}") from None
+            reason = str(error).removeprefix("image: ")
+            raise _Refuse(P.ErrorCode.BAD_TABLES, 0, f"the tables cannot run: {reason}; load an image "
+                          f"to replace them") from None
         core = self.core
         for name in ("tick", "u", "v", "ref", "x", "y", "acc", "lfsr_state", "counters", "weights"):
             setattr(model, name, getattr(core, name))
@@ -448,21 +501,20 @@ class DeviceEmulator:
 
 
 class EmulatorServer:
-    """Serves one DeviceEmulator on a TCP port of 127.0.0.1 (one host at a time; a new
-    connection replaces the old one, as a new program opening a serial port would)."""
+    """Serves one DeviceEmulator on a TCP port (127.0.0.1 unless `host` says otherwise, with a
+    warning: sim/serving.py). One host at a time: a connection while another holds the device
+    is refused with ERROR BUSY and closed; a host that closed its connection makes way."""
 
-    def __init__(self, emulator: DeviceEmulator | None = None, host: str = "127.0.0.1", port: int = 0,
+    def __init__(self, emulator: DeviceEmulator | None = None, host: str = DEFAULT_HOST, port: int = 0,
                  **emulator_options):
         self.emulator = emulator or DeviceEmulator(**emulator_options)
-        self._listen = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listen.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listen.bind((host, port))
-        self._listen.listen(4)
+        self._listen = listen(host, port, "device emulator")
         self._listen.setblocking(False)
         self.host, self.port = self._listen.getsockname()[:2]
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._client: socket.socket | None = None
+        self._refusals = Refusals()
 
     @property
     def url(self) -> str:
@@ -493,6 +545,23 @@ class EmulatorServer:
             self._client.close()
             self._client = None
 
+    def _accept(self, selector):
+        try:
+            conn, _ = self._listen.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        emu = self.emulator
+        if self._client is not None and not holder_gone(self._client, emu.receive):
+            self._refusals.refuse(conn)
+            return
+        self._drop_client(selector)
+        configure_client(conn)
+        conn.settimeout(10.0)
+        self._client = conn
+        selector.register(conn, selectors.EVENT_READ)
+        emu.take_output()                # what the previous host was sent and did not read
+        emu.connection_reset()
+
     def serve(self) -> None:
         emu = self.emulator
         selector = selectors.DefaultSelector()
@@ -501,17 +570,8 @@ class EmulatorServer:
             while not self._stop.is_set():
                 for key, _ in selector.select(0 if emu.busy else 0.05):
                     if key.fileobj is self._listen:
-                        try:
-                            conn, _ = self._listen.accept()
-                        except BlockingIOError:
-                            continue
-                        self._drop_client(selector)
-                        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                        conn.settimeout(10.0)
-                        self._client = conn
-                        selector.register(conn, selectors.EVENT_READ)
-                        emu.connection_reset()
-                    else:
+                        self._accept(selector)
+                    elif key.fileobj is self._client:
                         try:
                             data = self._client.recv(65536)
                         except OSError:
@@ -520,6 +580,7 @@ class EmulatorServer:
                             self._drop_client(selector)
                         else:
                             emu.receive(data)
+                self._refusals.poll()
                 emu.service()
                 out = emu.take_output()
                 if out and self._client is not None:
@@ -529,21 +590,50 @@ class EmulatorServer:
                         self._drop_client(selector)
         finally:
             self._drop_client(selector)
+            self._refusals.close()
             selector.close()
             self._listen.close()
 
 
+PROG = "python -m sim.device_emulator"
+
+
+def _options(args) -> dict:
+    """The emulator's options from the command line, each checked against its range; the
+    configuration from --config (a JSON object of CoreConfig fields)."""
+    options = {name: check_option(name, getattr(args, name), "--" + name.replace("_", "-"))
+               for name in ("input_depth", "window", "clock_hz", "max_payload")}
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port = {args.port} must be an integer in [0, 65535]")
+    try:
+        config = CoreConfig() if args.config is None else CoreConfig.from_json(args.config)
+    except ConfigError as error:
+        raise ConfigError(f"--config: {error}") from None
+    return {"config": config, **options}
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim.device_emulator",
-                                     description="Serve the golden model as an axonite device over TCP.")
+    parser = argparse.ArgumentParser(prog=PROG, description="Serve the golden model as an axonite device over TCP.")
     parser.add_argument("--port", type=int, default=0, help="TCP port (0: any free port, printed)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--host", default=DEFAULT_HOST,
+                        help=f"address to bind (default {DEFAULT_HOST}; any other is reachable from other "
+                             f"machines, with no authentication: a warning says so)")
     parser.add_argument("--config", default=None,
                         help='core configuration as JSON, e.g. \'{"n_neurons": 512}\' (default CoreConfig())')
-    parser.add_argument("--input-depth", type=int, default=512, help="input-queue entries (credits)")
+    defaults = inspect.signature(DeviceEmulator).parameters
+    for name, what in (("input_depth", "input-queue entries (credits)"),
+                       ("window", "frames the device buffers (HELLO's window)"),
+                       ("clock_hz", "the core clock FREERUN periods count"),
+                       ("max_payload", "largest payload of a frame, announced in HELLO")):
+        lo, hi = OPTION_RANGES[name]
+        parser.add_argument("--" + name.replace("_", "-"), type=int, default=defaults[name].default,
+                            help=f"{what}: {lo} .. {hi} (default {defaults[name].default})")
     args = parser.parse_args(argv)
-    config = CoreConfig.from_dict(json.loads(args.config)) if args.config else CoreConfig()
-    server = EmulatorServer(host=args.host, port=args.port, config=config, input_depth=args.input_depth)
+    try:
+        server = EmulatorServer(host=args.host, port=args.port, **_options(args))
+    except (AxoniteError, ServeError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr, flush=True)
+        return 2
     stop = lambda *_: server._stop.set()
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)

@@ -18,6 +18,7 @@ from amaranth.hdl import Module
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
+from firmware import protocol as P
 from rtl.uart import UARTRx, UARTTx
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,15 +99,23 @@ def test_echo_over_socket_in_process():
             port.write(payload)
             got = read_exactly(port, len(payload), timeout=120)
             elapsed = time.monotonic() - start
-            # a second connection replaces the first and still echoes
+            # a second connection while the first holds the board: one BUSY frame, nothing echoed
             port2 = serial.serial_for_url(board.url, timeout=0.5)
             port2.write(b"again")
-            again = read_exactly(port2, 5, timeout=30)
+            refusal = read_exactly(port2, len(P.busy_refusal()), timeout=30)
             port2.close()
         finally:
             port.close()
+        # the first has gone: the next connection gets the board
+        port3 = serial.serial_for_url(board.url, timeout=0.5)
+        try:
+            port3.write(b"again")
+            again = read_exactly(port3, 5, timeout=30)
+        finally:
+            port3.close()
     stats = board.stats
     assert got == payload
+    assert refusal == P.busy_refusal()
     assert again == b"again"
     print(f"\necho: {len(payload)} bytes round trip in {elapsed:.2f} s = {len(payload) / elapsed:.0f} bytes/s; "
           f"simulated {stats['cycles']} cycles at {stats['cycles_per_s']:.0f} cycles/s")

@@ -38,17 +38,28 @@ def small_plastic_network(seed=4):
     return net
 
 
-def _session(dev, rng_seed):
-    """Two runs with STDP (the second continues the first); spikes, weights, counters after each."""
+def _session(dev, rng_seed, runs=((150, 0.25), (100, 0.4))):
+    """Runs with STDP (each continues the one before); spikes, weights, counters after each."""
     rng = np.random.default_rng(rng_seed)
     dev.load(small_plastic_network())
     seen = []
-    for ticks, p in ((150, 0.25), (100, 0.4)):
+    for ticks, p in runs:
         result = dev.run(ticks, rng.random((ticks, 6)) < p)
         seen.append({"spikes": result.spikes, "start": result.start_tick,
                      "weights": {name: dev.weights(name) for name in PROJECTIONS},
                      "counters": dev.counters(), "tick": dev.tick})
     return seen
+
+
+def _assert_same_sessions(want, got):
+    for k, (a, b) in enumerate(zip(want, got)):
+        assert a["start"] == b["start"] and a["tick"] == b["tick"]
+        assert a["spikes"].shape == b["spikes"].shape
+        bad = np.nonzero((a["spikes"] != b["spikes"]).any(axis=1))[0]
+        assert bad.size == 0, f"run {k}: spikes differ first at tick {a['start'] + bad[0]}"
+        for name in PROJECTIONS:
+            np.testing.assert_array_equal(a["weights"][name], b["weights"][name], err_msg=f"run {k}: {name}")
+        assert a["counters"] == b["counters"], f"run {k}"
 
 
 def test_stdp_run_matches_the_model_tick_for_tick(device_board):
@@ -60,19 +71,46 @@ def test_stdp_run_matches_the_model_tick_for_tick(device_board):
     with Device.open(board.url, timeout=30) as dev:
         got = _session(dev, 21)
     initial = compile_network(small_plastic_network(), config)
-    for k, (a, b) in enumerate(zip(want, got)):
-        assert a["start"] == b["start"] and a["tick"] == b["tick"]
-        assert a["spikes"].shape == b["spikes"].shape
-        bad = np.nonzero((a["spikes"] != b["spikes"]).any(axis=1))[0]
-        assert bad.size == 0, f"run {k}: spikes differ first at tick {a['start'] + bad[0]}"
-        for name in PROJECTIONS:
-            np.testing.assert_array_equal(a["weights"][name], b["weights"][name], err_msg=f"run {k}: {name}")
-        assert a["counters"] == b["counters"], f"run {k}"
+    _assert_same_sessions(want, got)
     # the runs really were busy and plastic
     assert want[0]["spikes"].sum() > 50 and want[-1]["counters"]["plastic_updates"] > 100
     from sim import GoldenModel
     before = GoldenModel(initial).projection_weights("in_exc")[2]
     assert not np.array_equal(want[0]["weights"]["in_exc"], before)
+
+
+def test_junk_in_every_region_then_load_runs_as_the_model(device_board):
+    """docs/protocol.md, "What a device checks": whatever was written before (random words in
+    every word of every writable region), a load and a run give the golden model's result, as
+    on the emulator (tests/host/test_emulator_hardening.py)."""
+    from host import Device
+
+    board, config = device_board
+    rng = np.random.default_rng(8)
+    runs = ((60, 0.3),)
+    with Device.open("model", config=config) as model:
+        want = _session(model, 22, runs)
+    with Device.open(board.url, timeout=30) as dev:
+        for region in formats.memory_map(config).values():
+            if region.name != "counters":
+                dev.write_region(region.name, rng.integers(0, 1 << region.layout.width, region.depth,
+                                                           dtype=np.uint64))
+        got = _session(dev, 22, runs)
+    assert want[0]["spikes"].sum() > 20 and want[0]["counters"]["plastic_updates"] > 20
+    _assert_same_sessions(want, got)
+
+
+def test_a_second_client_is_refused_busy_and_the_first_keeps_the_board(device_board):
+    """docs/protocol.md, "Serving a device over TCP": the same policy as the emulator's."""
+    from host import Device, DeviceBusyError
+
+    board, config = device_board
+    with Device.open(board.url, timeout=30) as first:
+        with pytest.raises(DeviceBusyError, match="another client holds the device"):
+            Device.open(board.url, timeout=30)
+        ticks = first.counters()["ticks"]
+    with Device.open(board.url, timeout=30) as dev:          # the first has closed: it makes way
+        assert dev.counters()["ticks"] == ticks
 
 
 def test_stream_of_10000_input_events_loses_none(device_board):

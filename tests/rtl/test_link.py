@@ -159,6 +159,13 @@ def test_hello_write_read_reset_seed_counters():
         await both.cmd(P.Op.WRITE, access("lfsr_state", 0, 1, np.array([0x89ABCDEF], np.uint64)))
         await both.cmd(P.Op.READ, access("lfsr_state", 0, 1))
         await both.cmd(P.Op.SEED, P.SEED.pack(0))
+        # count 0: checked (address <= depth, read-only), then answered without a word
+        for name in ("lfsr_state", "synapse", "counters"):
+            depth = fmt.memory_map(CONFIG)[name].depth
+            for addr in (0, depth, depth + 1):
+                await both.cmd(P.Op.WRITE, access(name, addr, 0, []))
+                await both.cmd(P.Op.READ, access(name, addr, 0))
+        await both.cmd(P.Op.READ, access("lfsr_state", 0, 1))
         await both.cmd(P.Op.COUNTERS, P.COUNTERS_REQUEST.pack(0))
         await both.cmd(P.Op.RESET)
         await both.cmd(P.Op.HELLO)
