@@ -227,7 +227,7 @@ def test_config_derived_values_and_dict_round_trip():
 def test_config_refuses_non_integers_and_non_mappings():
     """Every field of a configuration is an integer; from_dict takes a dict (issue 12)."""
     for value in ("8", 8.0, None, True):
-        with pytest.raises(ConfigError, match=rf"weight_bits = {value!r} is outside \[2, 8\]"):
+        with pytest.raises(ConfigError, match=rf"weight_bits = {value!r} must be an integer in \[2, 8\]"):
             CoreConfig(weight_bits=value)
     for data in ([8, 4], "n_neurons", None, 3):
         with pytest.raises(ConfigError, match=f"a dict of fields, not a {type(data).__name__}"):
