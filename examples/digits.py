@@ -38,10 +38,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))      # this checkout's packages, also when another one is installed
 
 from boards.registry import ICEBREAKER_CLOCK_HZ, ICEBREAKER_CONFIG  # noqa: E402
-from firmware import AllToAll, FromList, Network, STDPRule, compile_network  # noqa: E402
+from firmware import AllToAll, AxoniteError, FromList, Network, NetworkError, STDPRule, compile_network  # noqa: E402
 from firmware.config import CoreConfig  # noqa: E402
 from firmware.formats import LR_SHIFT_MAX  # noqa: E402
 from host import Device  # noqa: E402
+from sim.model import InputError  # noqa: E402
 
 PROJECTION = "learn"          # the plastic pixel -> output projection
 COMMITTED = "committed"       # lifelong learning: the classes learned before, at a lower rate
@@ -76,6 +77,24 @@ class Settings:
     seed: int = 0
     init: int = 4                    # initial weights uniform in [-init, init]
     eval_every: int = 500            # samples between test evaluations (the learning curve)
+
+    def __post_init__(self):
+        """Refuse settings the network or the coding cannot have, naming the limit (NetworkError)."""
+        def need(ok, what):
+            if not ok:
+                raise NetworkError(f"digits settings: {what}")
+        need(isinstance(self.per_class, int) and self.per_class >= 1, f"per_class = {self.per_class!r} must be >= 1")
+        need(len(self.classes) >= 1 and len(set(self.classes)) == len(self.classes)
+             and all(c in range(10) for c in self.classes), f"classes = {self.classes!r} must be distinct digits 0..9")
+        need(1 <= self.pixels <= 64, f"pixels = {self.pixels!r} must be in [1, 64]")
+        need(self.stream_ticks >= 2 and self.stream_ticks % 2 == 0, f"stream_ticks = {self.stream_ticks!r} must be even and >= 2")
+        need(self.tail_ticks >= 0, f"tail_ticks = {self.tail_ticks!r} must be >= 0")
+        need(0 < self.rate <= 1, f"rate = {self.rate!r} must be in (0, 1]")
+        need(self.delay >= 2 and self.delay % 2 == 0,
+             f"delay = {self.delay!r} must be even and >= 2 (pixel-driven spikes on even ticks)")
+        need(len(self.lr_shifts) >= 1 and all(0 <= s <= LR_SHIFT_MAX for s in self.lr_shifts),
+             f"lr_shifts = {self.lr_shifts!r}: one or more, each in [0, {LR_SHIFT_MAX}]")
+        need(0 < self.test_size < 1, f"test_size = {self.test_size!r} must be in (0, 1)")
 
     @property
     def n_out(self) -> int:
@@ -158,11 +177,17 @@ def encode(x: np.ndarray, label: int | None, rng: np.random.Generator, settings:
     phase). label given (training): the label's teacher axon on every even tick of the stream,
     then the tail with the stop axon every other tick; None (testing): the stream only."""
     s = settings
+    x = np.asarray(x, float)
+    if x.shape != (s.pixels,) or not np.all((x >= 0) & (x <= 16)):
+        raise InputError(f"a sample is {s.pixels} pixel values in [0, 16]; got shape {x.shape}"
+                         f"{'' if x.shape != (s.pixels,) else f', values {x.min()} .. {x.max()}'}")
+    if label is not None and label not in s.classes:
+        raise InputError(f"label {label!r} has no teacher axon; the network's classes are {s.classes}")
     ticks = s.count_ticks + (s.tail_ticks if label is not None else 0)
     n_classes = len(s.classes)
     raster = np.zeros((ticks, s.pixels + n_classes + 1), bool)
     slots = np.arange(0, s.stream_ticks + (s.tail_ticks if label is not None else 0), 2)
-    rate = np.asarray(x, float) / 16.0 * s.rate
+    rate = x / 16.0 * s.rate
     phase = rng.random(s.pixels)
     count = np.floor(phase[None, :] + np.arange(slots.size + 1)[:, None] * rate[None, :])
     raster[slots, :s.pixels] = np.diff(count, axis=0) > 0
@@ -425,8 +450,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else Settings()
     chosen = {"per_class": args.per_class, "lr_shifts": args.lr_shifts, "seed": args.seed}
-    settings = replace(settings, **{k: v for k, v in chosen.items() if v is not None})
-    result = run(settings, args.out)
+    try:
+        settings = replace(settings, **{k: v for k, v in chosen.items() if v is not None})
+        result = run(settings, args.out)
+    except AxoniteError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(summary(result, settings))
     print("plots:", ", ".join(result.get("plots", [])))
     return 0

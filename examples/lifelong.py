@@ -147,10 +147,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 neurons per class, 2 passes")
     parser.add_argument("--committed-shift", type=int, default=3,
-                        help="committed classes learn 2**shift slower (0: do not try the mechanism)")
+                        help="the 'slower' mechanism: committed classes learn 2**shift slower (1 .. 15)")
     parser.add_argument("--out", type=Path, default=digits.ROOT / "build" / "lifelong")
     args = parser.parse_args(argv)
     settings = replace(digits.QUICK, train_limit=None) if args.quick else replace(digits.Settings(), lr_shifts=(13, 14, 15))
+    if not 1 <= args.committed_shift <= digits.LR_SHIFT_MAX:
+        print(f"error: --committed-shift {args.committed_shift} must be in [1, {digits.LR_SHIFT_MAX}]", file=sys.stderr)
+        return 2
     results = run(settings, args.committed_shift, args.out)
     print(table(results))
     for protocol, entry in results.items():

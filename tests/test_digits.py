@@ -77,3 +77,27 @@ def test_full_run_reaches_the_bar(tmp_path):
     result = digits.run(digits.Settings(), tmp_path, log=print)
     print(digits.summary(result, digits.Settings()))
     assert result["accuracy"] >= 0.85
+
+
+def test_bad_settings_and_samples_are_refused_by_name(capsys):
+    from firmware import NetworkError
+    from sim.model import InputError
+
+    with pytest.raises(NetworkError, match=r"per_class = 0 must be >= 1"):
+        digits.Settings(per_class=0)
+    with pytest.raises(NetworkError, match=r"delay = 3 must be even"):
+        digits.Settings(delay=3)
+    with pytest.raises(NetworkError, match=r"lr_shifts = \(16,\).*\[0, 15\]"):
+        digits.Settings(lr_shifts=(16,))
+    s = digits.Settings()
+    with pytest.raises(InputError, match=r"64 pixel values in \[0, 16\]; got shape \(63,\)"):
+        digits.encode(np.zeros(63), 1, np.random.default_rng(0), s)
+    with pytest.raises(InputError, match=r"values 17.0 .. 17.0"):
+        digits.encode(np.full(64, 17.0), 1, np.random.default_rng(0), s)
+    with pytest.raises(InputError, match=r"label 10 has no teacher axon"):
+        digits.encode(np.zeros(64), 10, np.random.default_rng(0), s)
+    # the command line says what is wrong, without a traceback
+    assert digits.main(["--quick", "--per-class", "26"]) == 2       # 260 neurons: the core has 256
+    assert "needs 260 neurons, the core configuration holds 256" in capsys.readouterr().err
+    assert digits.main(["--quick", "--per-class", "-1"]) == 2
+    assert "per_class = -1 must be >= 1" in capsys.readouterr().err
