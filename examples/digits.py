@@ -173,9 +173,10 @@ def build_network(settings: Settings, lr_shift: int = 13, weights=None, plastic:
 
 def encode(x: np.ndarray, label: int | None, rng: np.random.Generator, settings: Settings) -> np.ndarray:
     """One sample as a bool raster [ticks, pixels + classes + 1]. Pixels: a regular rate code on
-    the even ticks (value 16 spikes with probability `rate` per even tick, evenly spaced, random
-    phase). label given (training): the label's teacher axon on every even tick of the stream,
-    then the tail with the stop axon every other tick; None (testing): the stream only."""
+    the even ticks (a pixel of value v spikes v/16 * `rate` times per even tick on average,
+    evenly spaced, from a random phase). label given (training): the label's teacher axon on
+    every even tick of the stream, then the tail with the stop axon every other tick; None
+    (testing): the stream only. Bad samples and labels raise InputError."""
     s = settings
     x = np.asarray(x, float)
     if x.shape != (s.pixels,) or not np.all((x >= 0) & (x <= 16)):
@@ -261,7 +262,7 @@ def classify(device: Device, weights: np.ndarray, X: np.ndarray, settings: Setti
     device.load(build_network(settings, weights=weights, plastic=False))
     counts = np.zeros((len(X), len(settings.classes)), np.int64)
     for i, x in enumerate(X):
-        device.reset()
+        device.reset(keep_weights=True)       # nothing to restore: this image does not learn
         raster = encode(x, None, rng, settings)
         spikes = device.run(raster.shape[0], raster).spikes
         counts[i] = spikes.sum(axis=0).reshape(len(settings.classes), settings.per_class).sum(axis=1)

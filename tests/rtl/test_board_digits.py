@@ -39,7 +39,7 @@ def _compare(url, config, settings, timeout):
     np.testing.assert_array_equal(got, want)
     assert board_work == work                     # ticks, events, spikes and updates summed over samples
     changed = np.sum(want != digits.initial_weights(settings))
-    assert changed >= want.size // 2 and work["plastic_updates"] > 10 * SAMPLES, (changed, work)
+    assert changed >= want.size // 3 and work["plastic_updates"] > 10 * SAMPLES, (changed, work)
 
 
 def test_twenty_samples_on_the_board_give_the_models_weights(device_board):
