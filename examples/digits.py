@@ -16,10 +16,10 @@ rule carried out by the core. A `stop` axon silences the outputs for the last ti
 while the pixels still spike, so that late output spikes get their depression too.
 
 The host does what a board user does: reset the state between samples keeping the learned
-weights (Device.reset(keep_weights=True): the device's RESET keeps them anyway), lower the
-learning rate between epochs (load the image again, its lr_shift larger, its weights the learned), and
-read the weights once to load an inference image without STDP for testing. Each intervention
-is counted. The same `learn` runs on any host.Device: the golden model, the emulator, the
+weights (Device.reset(keep_weights=True): the device's RESET keeps them anyway) and seed the
+LFSR afresh, lower the learning rate between epochs (load the image again with the slower rule
+and the learned weights), and read the weights once to load an inference image without STDP
+for testing. Each intervention is counted. The same `learn` runs on any host.Device: the golden model, the emulator, the
 simulated board (tests/test_digits.py, tests/rtl/test_board_digits.py compare their weights).
 """
 
@@ -50,8 +50,10 @@ COMMITTED = "committed"       # lifelong learning: the classes learned before, a
 # after 1-4 ticks); post-trace: impulse 50, decay 410/4096 (tau ~ 10 ticks). Teacher-driven
 # spikes (odd ticks, one tick after the pixels) see x = 63 and gain; pixel-driven spikes (even
 # ticks) see x = 15 and lose to the LTD of the pixel spikes that follow within the post-trace.
-RULE = dict(a_plus=100, a_minus=-23, w_min=-128, w_max=127, pre_decay=3072, pre_impulse=255,
-            post_decay=410, post_impulse=50, mode="all-to-all")
+RULE = dict(w_min=-128, w_max=127, pre_decay=3072, pre_impulse=255, post_decay=410, post_impulse=50,
+            mode="all-to-all")
+A_PLUS, A_MINUS = 104, -24    # 13 x 8 and -3 x 8: they halve exactly three times (rule_for)
+SLOWEST = LR_SHIFT_MAX + 3    # learning rates past the spec's lr_shift 15 halve the amplitudes
 NEURON = dict(du=4095, dv=400, vth=100, refractory=0)   # current lasts a tick; v leaks ~10 ticks
 STRONG = 127                  # teacher and stop weights: mantissa 127 or -128 at exponent 7
 STRONG_EXP = 7
@@ -70,7 +72,7 @@ class Settings:
     tail_ticks: int = 20             # training: pixels go on, outputs silenced (their LTD completes)
     rate: float = 0.4                # spikes per even tick of a pixel at 16
     delay: int = 4                   # pixel -> output delay (even, so pixel-driven spikes stay on even ticks)
-    lr_shifts: tuple = (13, 13, 14, 14, 15, 15, 15, 15)   # one epoch each: the learning-rate schedule
+    lr_shifts: tuple = (13, 13, 14, 14, 15, 15, 16, 16)   # one epoch each (past 15: rule_for)
     train_limit: int | None = None   # use the first N training samples (None: all)
     test_limit: int | None = None
     test_size: float = 0.3
@@ -92,8 +94,8 @@ class Settings:
         need(0 < self.rate <= 1, f"rate = {self.rate!r} must be in (0, 1]")
         need(self.delay >= 2 and self.delay % 2 == 0,
              f"delay = {self.delay!r} must be even and >= 2 (pixel-driven spikes on even ticks)")
-        need(len(self.lr_shifts) >= 1 and all(0 <= s <= LR_SHIFT_MAX for s in self.lr_shifts),
-             f"lr_shifts = {self.lr_shifts!r}: one or more, each in [0, {LR_SHIFT_MAX}]")
+        need(len(self.lr_shifts) >= 1 and all(0 <= s <= SLOWEST for s in self.lr_shifts),
+             f"lr_shifts = {self.lr_shifts!r}: one or more, each in [0, {SLOWEST}]")
         need(0 < self.test_size < 1, f"test_size = {self.test_size!r} must be in (0, 1)")
 
     @property
@@ -131,6 +133,14 @@ def pool(X: np.ndarray, pixels: int) -> np.ndarray:
 
 # --- the network ---------------------------------------------------------------------------------
 
+def rule_for(lr_shift: int) -> STDPRule:
+    """The digits rule at a learning rate 2**-lr_shift, lr_shift up to SLOWEST: past 15 (the
+    spec's largest lr_shift) the amplitudes halve instead, keeping their ratio exactly."""
+    extra = max(0, lr_shift - LR_SHIFT_MAX)
+    return STDPRule(lr_shift=min(lr_shift, LR_SHIFT_MAX), a_plus=A_PLUS >> extra,
+                    a_minus=-(-A_MINUS >> extra), **RULE)
+
+
 def initial_weights(settings: Settings) -> np.ndarray:
     rng = np.random.default_rng(settings.seed)
     return rng.integers(-settings.init, settings.init + 1, (settings.pixels, settings.n_out))
@@ -144,7 +154,7 @@ def build_network(settings: Settings, lr_shift: int = 13, weights=None, plastic:
     inference image); `teach` (class axon -> its neurons) and `stop` (-> every output).
     `committed` classes (lifelong learning) take their pixel synapses from `learn` into
     projection `committed`, whose lr_shift is larger by `committed_shift` (they learn slower;
-    lr_shift stops at 15), or which has no STDP when committed_shift is None (frozen)."""
+    rule_for, at most SLOWEST), or which has no STDP when committed_shift is None (frozen)."""
     n_classes, k = len(settings.classes), settings.per_class
     net = Network("digits")
     pixels = net.inputs("pixels", settings.pixels)
@@ -163,7 +173,7 @@ def build_network(settings: Settings, lr_shift: int = 13, weights=None, plastic:
         pre, post = np.divmod(np.arange(settings.pixels * columns.size), columns.size)
         rows = np.stack([pre, columns[post], w[pre, columns[post]]], axis=1)
         net.connect(pixels, out, FromList(rows), delay=settings.delay, name=name,
-                    stdp=None if shift is None else STDPRule(lr_shift=min(shift, LR_SHIFT_MAX), **RULE))
+                    stdp=None if shift is None else rule_for(min(shift, SLOWEST)))
     net.connect(teacher, out, FromList([(c, c * k + j, STRONG) for c in range(n_classes) for j in range(k)]),
                 weight_exp=STRONG_EXP, name="teach")
     net.connect(stop, out, AllToAll(), weight=-STRONG - 1, weight_exp=STRONG_EXP, name="stop")

@@ -17,7 +17,8 @@ task j after learning task i (T tasks):
 against joint training (all classes together, the same number of passes over each digit).
 The mechanisms tried against forgetting: the classes of finished tasks are *committed*: their
 pixel synapses move to a projection whose lr_shift is larger by `--committed-shift` ("slower":
-they learn 2**shift times slower, lr_shift stopping at 15), or that has no STDP ("frozen");
+they learn 2**shift times slower; past lr_shift 15 the amplitudes halve, down to
+digits.SLOWEST), or that has no STDP ("frozen");
 the host reloads the image at each task boundary (counted).
 """
 
