@@ -116,7 +116,7 @@ class Device(abc.ABC):
 
     @staticmethod
     def open(url: str, config: CoreConfig | None = None, timeout: float = 5.0, baudrate: int = 1_000_000,
-             sysfs: str = "/sys", **emulator_options) -> "Device":
+             sysfs: str = "/sys", fast: bool = False, **emulator_options) -> "Device":
         """Open a device.
 
         url:      "model", "emulator://", a serial port path, or a pyserial URL (socket://...)
@@ -124,9 +124,10 @@ class Device(abc.ABC):
                   for a real device it comes from the device itself
         timeout:  seconds without an answer before DeviceTimeoutError
         baudrate: serial ports only
+        fast:     "model" only: run on sim.FastModel (numba; the same results, bit for bit)
         """
         if url in ("model", "model://"):
-            return ModelDevice(config)
+            return ModelDevice(config, fast=fast)
         if url.startswith("emulator://"):
             from sim.device_emulator import DeviceEmulator
             emulator = DeviceEmulator(config or CoreConfig(), **emulator_options)
@@ -254,10 +255,10 @@ class Device(abc.ABC):
 class ModelDevice(Device):
     """The golden model in this process (no protocol). Opened with a config, it refuses images
     of another; opened without, it takes the configuration of the image it loads (a Network
-    is compiled for CoreConfig())."""
+    is compiled for CoreConfig()). fast=True runs sim.FastModel, whole runs at a time."""
 
-    def __init__(self, config: CoreConfig | None = None):
-        self.url, self._fixed = "model", config
+    def __init__(self, config: CoreConfig | None = None, fast: bool = False):
+        self.url, self._fixed, self._fast = "model", config, bool(fast)
         self.model: GoldenModel | None = None
 
     @property
@@ -269,7 +270,11 @@ class ModelDevice(Device):
     def load(self, network_or_image) -> Image:
         image, what = self._as_image(network_or_image)
         self._check_image(image, what)
-        self.model = GoldenModel(image)
+        if self._fast:
+            from sim.fast import FastModel
+            self.model = FastModel(image)
+        else:
+            self.model = GoldenModel(image)
         self.image, self._tables = image, self.model.tables
         return image
 
@@ -326,8 +331,14 @@ class ModelDevice(Device):
             model.counters = dict.fromkeys(formats.COUNTERS, 0)
         return out
 
-    def reset(self) -> None:
-        self._need_model().reset()
+    def reset(self, keep_weights: bool = False) -> None:
+        """State, counters and tick to zero, LFSR to the image's seed; weights to the image's,
+        or (keep_weights) as learned."""
+        model = self._need_model()
+        weights = model.weights.copy()
+        model.reset()
+        if keep_weights:
+            model.weights[:] = weights
 
     def seed(self, value: int) -> None:
         self._need_model().seed(self._check_seed(value))
@@ -743,11 +754,13 @@ class LinkDevice(Device):
         return dict(zip(formats.COUNTERS, values))
 
     @_operation
-    def reset(self) -> None:
+    def reset(self, keep_weights: bool = False) -> None:
         """State, counters and tick to zero, weights to the loaded image's, LFSR to its seed
-        (spec §8). The device cannot restore weights itself: the host rewrites them."""
+        (spec §8). The device cannot restore weights itself: the host rewrites them, unless
+        keep_weights (the weights stay as learned, as the device's RESET leaves them)."""
         image = self._need_image()
-        self.write_region("synapse", image.tables["synapse"])
+        if not keep_weights:
+            self.write_region("synapse", image.tables["synapse"])
         self.link.request(P.Op.RESET)
 
     @_operation

@@ -260,3 +260,38 @@ def test_hello_reports_configuration_and_credits(server):
         assert info["n_regions"] == len(formats.memory_map(dev.config))
         assert info["n_counters"] == len(formats.COUNTERS)
         assert P.Capability.STDP in info["capabilities"]
+
+
+def _keep_weights_session(dev):
+    """Learn, reset keeping the weights, learn again, then a plain reset: what each step leaves."""
+    rng = np.random.default_rng(8)
+    image = dev.load(plastic_network())
+    dev.run(120, random_inputs(rng, 120, 16, 0.15))
+    learned = dev.weights("in_exc")
+    dev.reset(keep_weights=True)
+    after_keep = {"weights": dev.weights("in_exc"), "v": dev.probe("v"), "x": dev.probe("x"),
+                  "tick": dev.tick, "counters": dev.counters()}
+    second = dev.run(60, random_inputs(rng, 60, 16, 0.15))
+    again = dev.weights("in_exc")
+    dev.reset()
+    restored = dev.weights("in_exc")
+    return image, learned, after_keep, second.spikes, again, restored
+
+
+@pytest.mark.parametrize("url", ["model", "emulator://", "fast-model"])
+def test_reset_keep_weights_clears_the_state_and_keeps_what_was_learned(url):
+    """Device.reset(keep_weights=True) on every backend: state, tick and counters to zero, the
+    learned weights stay; reset() still restores the image's. The golden model is the reference."""
+    with (Device.open("model", fast=True) if url == "fast-model" else Device.open(url)) as dev:
+        image, learned, after_keep, spikes, again, restored = _keep_weights_session(dev)
+    with Device.open("model") as ref:
+        _, want_learned, _, want_spikes, want_again, _ = _keep_weights_session(ref)
+    pre, post, w = GoldenModel(image).projection_weights("in_exc")
+    assert np.any(learned[pre, post] != w)                  # it did learn
+    np.testing.assert_array_equal(after_keep["weights"], learned)
+    assert not np.any(after_keep["v"]) and not np.any(after_keep["x"])
+    assert after_keep["tick"] == 0 and not any(after_keep["counters"].values())
+    np.testing.assert_array_equal(learned, want_learned)
+    np.testing.assert_array_equal(spikes, want_spikes)
+    np.testing.assert_array_equal(again, want_again)
+    np.testing.assert_array_equal(restored[pre, post], w)
