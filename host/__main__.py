@@ -126,7 +126,7 @@ def plot_raster(result, path: str, title: str) -> None:
 
     fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
     ax.scatter(result.times, result.neurons, marker="|", s=30, linewidths=0.8, color="black")
-    ax.set_xlim(result.start_tick - 0.5, result.start_tick + result.ticks - 0.5)
+    ax.set_xlim(result.start_tick - 0.5, result.start_tick + max(result.ticks, 1) - 0.5)   # 0 ticks: no warning
     if result.output_ids.size:
         ax.set_ylim(result.output_ids.min() - 0.5, result.output_ids.max() + 0.5)
     ax.set_xlabel("tick")
