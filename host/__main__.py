@@ -53,8 +53,8 @@ from sim.model import InputError, RunResult, check_ticks, input_groups, normaliz
 
 from .device import Device
 from .errors import LinkError
-from .inputs import (InputFile, PoissonInput, check_probability, describe_axons, image_inputs,
-                     parse_axons, probability_of_rate)
+from .inputs import (InputFile, PoissonInput, check_probability, check_seed, describe_axons,
+                     image_inputs, parse_axons, probability_of_rate)
 from .progress import Progress
 
 NPZ_RASTER_CELLS = 1 << 24    # runs of at most this many ticks x outputs also save `spikes`
@@ -156,10 +156,7 @@ def _input_source(args):
         probability = check_probability(args.probability)
     else:
         probability = probability_of_rate(args.rate, DEFAULT_TICK_US if args.tick_us is None else args.tick_us)
-    seed = secrets.randbits(32) if args.input_seed is None else args.input_seed
-    if seed < 0:
-        raise InputError(f"--input-seed {seed} must be an integer >= 0")
-    return ("poisson", probability, seed)
+    return ("poisson", probability, secrets.randbits(32) if args.input_seed is None else check_seed(args.input_seed))
 
 
 def _run_inputs(source, network_inputs, args, dev):

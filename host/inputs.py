@@ -144,6 +144,13 @@ def check_probability(p: float) -> float:
     return float(p)
 
 
+def check_seed(seed) -> int:
+    """A Poisson seed: an integer in [0, 2**63 - 1] (it is saved in the .npz as an int64)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise InputError(f"--input-seed {seed} must be an integer in [0, 2**63 - 1]")
+    return int(seed)
+
+
 def parse_axons(text: str, n_inputs: int) -> np.ndarray:
     """`--axons` as sorted axon numbers: comma-separated numbers and START:STOP ranges (STOP
     excluded, as in Python), e.g. "0:64" or "0:8,12,20:24". InputError names the bad part."""
@@ -194,9 +201,7 @@ class PoissonInput:
     def __init__(self, axons: np.ndarray, probability: float, seed: int):
         self.axons = np.asarray(axons, np.int64)
         self.probability = check_probability(probability)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise InputError(f"--input-seed {seed} must be an integer >= 0")
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self.spikes = 0
 
     def groups(self, ticks: int) -> Iterator[np.ndarray]:
