@@ -301,7 +301,8 @@ def main(argv=None) -> int:
     run.add_argument("--device", default="model", help="model, emulator://, a serial port or socket://HOST:PORT")
     run.add_argument("--ticks", type=int, required=True, help="ticks to run")
     run.add_argument("--out", default="raster.npz", help="output file, name ending in .npz: times, neurons "
-                     "(one entry per output spike), output_ids, start_tick, ticks, counter_names, counters; "
+                     "(one entry per output spike), output_ids, start_tick, ticks, counter_names, counters, "
+                     "interrupted, input (and Poisson input's input_axons, input_probability, input_seed); "
                      f"and spikes, the bool raster [ticks, outputs], when it has at most {NPZ_RASTER_CELLS:,} cells")
     run.add_argument("--plot", default=None, help="raster plot file (.png, .pdf, .svg ...)")
     run.add_argument("--seed", type=int, default=None, help="LFSR seed for stochastic rounding")
