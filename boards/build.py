@@ -2,12 +2,13 @@
 
     python -m boards.build BOARD [--neurons N] [--inputs N] [--synapses N] [--segments N]
                                  [--reverse N] [--delay D] [--clock MHZ] [--baud B]
-                                 [--out DIR] [--seed S] [--synth-only] [--program]
+                                 [--out DIR] [--seed S] [--synth-only] [--program] [--quiet]
     python -m boards.build --list
 
 The configuration starts from the board's default (boards.registry) and each option replaces
-one field. Artefacts go to build/BOARD/ (or --out). The stages print as they run; a table of
-resources used / available, Fmax against the clock, and the bitstream path end the build.
+one field. Artefacts go to build/BOARD/ (or --out). The stages print as they run (on a
+terminal, a line on stderr counts the running stage's seconds; --quiet turns it off); a table
+of resources used / available, Fmax against the clock, and the bitstream path end the build.
 
 Exit status (main(argv) returns it):
   0  the design fits and meets timing (and, with --program, was programmed); with
@@ -19,6 +20,7 @@ Exit status (main(argv) returns it):
      cannot hold (ConfigError), a missing tool
   3  the build succeeded but --program could not program (no programmer installed, or it
      failed)
+  130 interrupted (Ctrl-C): the running tool is stopped with it; no summary is written
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from firmware.errors import AxoniteError, ConfigError
 from . import flow, program, registry
 from .report import format_summary
 
-EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_PROGRAM = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_PROGRAM, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 CONFIG_OPTIONS = {            # option -> CoreConfig field
     "neurons": "n_neurons", "inputs": "n_inputs", "synapses": "n_synapses",
@@ -60,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="stop after synthesis (a yosys estimate, no bitstream)")
     parser.add_argument("--program", action="store_true",
                         help="program the board after a successful build (iceprog or openFPGALoader)")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="no line counting the running stage's seconds (shown only on a terminal)")
     return parser
 
 
@@ -103,7 +107,10 @@ def main(argv=None, say=print, environ=None) -> int:
         return EXIT_REFUSED
     try:
         request = request_from_args(args)
-        summary = flow.build(request, say=say, environ=environ)
+        summary = flow.build(request, say=say, environ=environ, quiet=args.quiet)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except ConfigError as error:       # from CoreConfig, or the part at elaboration
         print(f"error: configuration refused: {error}", file=sys.stderr)
         return EXIT_REFUSED

@@ -2,10 +2,12 @@
 
     check(request, environ=None) -> Checked   every argument check, before anything is built:
                                              BoardError (clock, baud), ConfigError, ToolError
-    build(request, say=print, environ=None) -> dict   runs the stages and returns the summary
-                                             (also written to <out>/summary.json)
+    build(request, say=print, environ=None, quiet=False) -> dict
+                                             runs the stages and returns the summary (also
+                                             written to <out>/summary.json)
 
-Stages (each printed with its elapsed seconds):
+Stages (each printed with its elapsed seconds; while one runs, a line on stderr counts its
+seconds when stderr is a terminal, unless `quiet`: host.progress.Elapsed):
   elaborate -> Verilog   the board glue around DeviceTop is elaborated by the board's amaranth
                          platform (`platform.prepare`), which writes the build plan: top.il (what
                          yosys reads), top.v (the same design as Verilog, for reading and other
@@ -39,6 +41,7 @@ from amaranth.hdl import UnusedElaboratable
 
 from firmware.config import CoreConfig
 from firmware.errors import AxoniteError
+from host.progress import Elapsed
 from rtl.dsp import RENAME_MAC
 
 from . import report
@@ -144,7 +147,7 @@ def _measure(out: Path, board: Board, placed: bool):
     return {}, None, None
 
 
-def build(request: BuildRequest, say=print, environ=None) -> dict:
+def build(request: BuildRequest, say=print, environ=None, quiet: bool = False) -> dict:
     board, out = request.board, Path(request.out_dir)
     checked = check(request, environ)
     clock = checked.clock
@@ -165,8 +168,9 @@ def build(request: BuildRequest, say=print, environ=None) -> dict:
         say(f"      {name}: {outcome} in {seconds[name]:.1f} s")
 
     started = stage(1, ELABORATE)
-    files, commands = _elaborate(request, checked)   # ConfigError propagates from here
-    _write(out, files)
+    with Elapsed(f"      {ELABORATE}", quiet=quiet):
+        files, commands = _elaborate(request, checked)   # ConfigError propagates from here
+        _write(out, files)
     done(ELABORATE, started)
 
     if request.synth_only:
@@ -175,7 +179,8 @@ def build(request: BuildRequest, say=print, environ=None) -> dict:
     for index, (tool, *args) in enumerate(commands, start=2):
         name = STAGE_OF_TOOL[tool]
         started = stage(index, f"{name} ({tool})")
-        status = run_tool(checked.tools[tool], args, out, out / TOOL_LOG)
+        with Elapsed(f"      {name}", quiet=quiet):
+            status = run_tool(checked.tools[tool], args, out, out / TOOL_LOG)
         ran.append(tool)
         if status != 0:
             done(name, started, f"FAILED (exit {status})")

@@ -1,6 +1,7 @@
 """Command line: run a network on a device and save the output raster.
 
-    python -m host run NETWORK --device URL --ticks T --out raster.npz --plot raster.png
+    python -m host run NETWORK --device URL --ticks T [--input in.npz | --rate HZ | --probability P]
+                       --out raster.npz --plot raster.png
     python -m host info --device URL
 
 NETWORK is an image file (.axi), a NIR graph (.nir, mapped by firmware.nir for the device's core
@@ -11,11 +12,25 @@ URL: "model", "emulator://", a serial port (/dev/ttyUSB1) or socket://127.0.0.1:
 --out must end in .npz and --plot in an extension matplotlib writes (.png, .pdf, .svg ...):
 each file is written exactly where named, and both directories are checked (they exist and
 are writable) before anything runs. Every failure is one line on stderr, "error: ...", exit
-status 1; Ctrl-C prints "interrupted" and exits with 130.
+status 1; Ctrl-C before the run prints "interrupted" and exits with 130 (during it: below).
+
+Input spikes (host/inputs.py): --input FILE, an .npz holding `times` and `axons` or a `raster`;
+or Poisson input, --rate HZ (with --tick-us, default 1000: the board's real-time tick) or
+--probability P per tick, on --axons (default: every axon of the network's input groups) or
+--input-group NAME, drawn from --input-seed (default: a fresh seed, printed and saved). Either
+replaces the `inputs` a network file defines. The input is checked before the run starts.
+
+On a terminal, a progress line on stderr shows the ticks done, ticks/s and the ETA (--quiet:
+none; piped: none). Ctrl-C during the run stops the device and saves the ticks completed so far
+(`interrupted` True in the .npz, `ticks` the ticks completed; the plot too), prints
+"interrupted after N ticks; partial results in FILE" and exits with 130.
 
 The .npz holds the output spikes as events, `times` and `neurons` (one entry per spike), with
-`output_ids`, `start_tick`, `ticks`, `counter_names` and `counters`; and `spikes`, the bool
-raster [ticks, outputs], when it has at most NPZ_RASTER_CELLS cells.
+`output_ids`, `start_tick`, `ticks`, `counter_names` and `counters` (after Ctrl-C: the counters
+as the stopped device gives them, which may count ticks past the last one completed, or none if
+it gives none), `interrupted`, `input` (what drove the run, in words; Poisson input adds
+`input_axons`, `input_probability` and `input_seed`); and `spikes`, the bool raster [ticks,
+outputs], when it has at most NPZ_RASTER_CELLS cells.
 """
 
 from __future__ import annotations
@@ -23,6 +38,7 @@ from __future__ import annotations
 import argparse
 import os
 import runpy
+import secrets
 import sys
 import traceback
 from pathlib import Path
@@ -33,10 +49,16 @@ from firmware import formats
 from firmware.errors import AxoniteError
 from firmware.image import Image
 from firmware.network import Network
+from sim.model import InputError, RunResult, check_ticks, input_groups, normalize_inputs
 
 from .device import Device
+from .errors import LinkError
+from .inputs import (InputFile, PoissonInput, check_probability, check_seed, describe_axons,
+                     image_inputs, parse_axons, probability_of_rate)
+from .progress import Progress
 
 NPZ_RASTER_CELLS = 1 << 24    # runs of at most this many ticks x outputs also save `spikes`
+DEFAULT_TICK_US = 1000        # --rate's tick: 1 ms, the board's real-time tick
 
 
 def _load_network(path: str):
@@ -104,7 +126,7 @@ def plot_raster(result, path: str, title: str) -> None:
 
     fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
     ax.scatter(result.times, result.neurons, marker="|", s=30, linewidths=0.8, color="black")
-    ax.set_xlim(result.start_tick - 0.5, result.start_tick + result.ticks - 0.5)
+    ax.set_xlim(result.start_tick - 0.5, result.start_tick + max(result.ticks, 1) - 0.5)   # 0 ticks: no warning
     if result.output_ids.size:
         ax.set_ylim(result.output_ids.min() - 0.5, result.output_ids.max() + 0.5)
     ax.set_xlabel("tick")
@@ -115,14 +137,104 @@ def plot_raster(result, path: str, title: str) -> None:
     plt.close(fig)
 
 
+def _input_source(args):
+    """The input the command line asks for, checked as far as it can be without the device:
+    an InputFile, ("poisson", probability, seed), or None (the network file's `inputs`)."""
+    poisson = args.rate is not None or args.probability is not None
+    if not poisson:
+        for option, value in (("--axons", args.axons), ("--input-group", args.input_group),
+                              ("--input-seed", args.input_seed), ("--tick-us", args.tick_us)):
+            if value is not None:
+                raise InputError(f"{option} shapes Poisson input; give --rate HZ or --probability P with it")
+    if args.input is not None:
+        return InputFile.read(args.input)
+    if not poisson:
+        return None
+    if args.probability is not None:
+        if args.tick_us is not None:
+            raise InputError("--tick-us converts --rate HZ to a probability per tick; --probability needs none")
+        probability = check_probability(args.probability)
+    else:
+        probability = probability_of_rate(args.rate, DEFAULT_TICK_US if args.tick_us is None else args.tick_us)
+    return ("poisson", probability, secrets.randbits(32) if args.input_seed is None else check_seed(args.input_seed))
+
+
+def _run_inputs(source, network_inputs, args, dev):
+    """(one array of input axons per tick, made lazily; a function that describes the input
+    with its spike count once the run is over; the `input` of the .npz; its other input
+    fields), every value checked against the loaded image before the run starts."""
+    image, n_inputs = dev.image, dev.config.n_inputs
+    if isinstance(source, tuple):
+        _, probability, seed = source
+        if args.axons is not None:
+            axons = parse_axons(args.axons, n_inputs)
+        elif args.input_group is not None:
+            axons = image.input_ids(args.input_group)
+        else:
+            axons = image_inputs(image)
+        poisson = PoissonInput(axons, probability, seed)
+        rate = "" if args.rate is None else f" ({args.rate:g} Hz at {DEFAULT_TICK_US if args.tick_us is None else args.tick_us:g} us ticks)"
+        what = f"Poisson, p = {probability:g} per tick{rate}, on {describe_axons(axons)}, --input-seed {seed}"
+        extra = {"input_axons": axons, "input_probability": probability, "input_seed": seed}
+        return poisson.groups(args.ticks), lambda: f"{what}: {poisson.spikes} spikes", what, extra
+    if isinstance(source, InputFile):
+        times, axons = source.events(args.ticks, n_inputs)
+        what = f"{source.path} ({source.form})"
+    elif network_inputs is not None:
+        times, axons = normalize_inputs(network_inputs, args.ticks, n_inputs)
+        what = f"the `inputs` of {args.network}"
+    else:
+        times = axons = np.zeros(0, np.int64)
+        what = "none"
+    check = getattr(dev, "_check_group_size", None)     # a device's input queue holds so much a tick
+    if check is not None and times.size:
+        ticks, counts = np.unique(times, return_counts=True)
+        k = int(np.argmax(counts))
+        refused = check(int(counts[k]), dev.tick + int(ticks[k]))
+        if refused is not None:
+            raise refused
+    described = what if what == "none" else f"{what}: {times.size} spikes"
+    return input_groups(times, axons, args.ticks), lambda: described, what, {}
+
+
+def _stream(dev, groups, ticks: int, quiet: bool) -> tuple[RunResult, bool]:
+    """Run the groups through dev.stream() with a progress line: (the output of the ticks that
+    completed, whether Ctrl-C stopped it). After Ctrl-C the device is left to recover on its
+    next operation (LinkDevice resynchronises: STOP, then forget the run's replies)."""
+    start, output_ids = dev.tick, dev.output_ids
+    times, neurons, done = [], [], 0
+    blocks = dev.stream(groups)
+    try:
+        with Progress(total=ticks, quiet=quiet) as progress:
+            for block in blocks:
+                if done == 0:
+                    start = block.start_tick
+                if block.times.size:          # memory grows with the spikes, not the blocks
+                    times.append(block.times)
+                    neurons.append(block.neurons)
+                done += block.ticks
+                progress.update(done)
+        interrupted = False
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        blocks.close()
+    empty = np.zeros(0, np.int64)
+    return RunResult(start_tick=start, ticks=done, output_ids=output_ids,
+                     times=np.concatenate([empty, *times]), neurons=np.concatenate([empty, *neurons])), interrupted
+
+
 def cmd_run(args) -> int:
+    check_ticks(args.ticks)
     _check_output("--out", args.out, ["npz"])    # np.savez would append .npz to another name
     if args.plot:
         _check_output("--plot", args.plot, _plot_formats())
+    source = _input_source(args)
     network, config, inputs = _load_network(args.network)
     options = {"timeout": args.timeout}
     if args.device in ("model", "model://") or args.device.startswith("emulator://"):
-        options["config"] = config
+        # an in-process device takes the core an image was compiled for
+        options["config"] = network.config if config is None and isinstance(network, Image) else config
     with Device.open(args.device, **options) as dev:
         if not isinstance(network, (Network, Image)):          # a NIR graph
             from firmware.nir import network_from
@@ -131,20 +243,35 @@ def cmd_run(args) -> int:
             from firmware.compiler import compile_network
             network = compile_network(network, config)
         dev.load(network)
+        groups, described, what, input_fields = _run_inputs(source, inputs, args, dev)
         if args.seed is not None:
             dev.seed(args.seed)
-        result = dev.run(args.ticks, inputs)
-        counters = dev.counters()
+        result, interrupted = _stream(dev, groups, args.ticks, args.quiet)
+        try:
+            counters = dev.counters()
+        except LinkError:
+            if not interrupted:
+                raise
+            counters = None                   # the interrupted device did not answer: save the rest
     # Events always; the dense raster only while small (a long run's would be ticks x outputs bytes).
     raster = {"spikes": result.spikes} if result.ticks * result.output_ids.size <= NPZ_RASTER_CELLS else {}
+    kept = {} if counters is None else {"counter_names": np.array(formats.COUNTERS),
+                                        "counters": np.array([counters[k] for k in formats.COUNTERS])}
     np.savez(args.out, **raster, output_ids=result.output_ids, times=result.times,
-             neurons=result.neurons, start_tick=result.start_tick, ticks=args.ticks,
-             counter_names=np.array(formats.COUNTERS), counters=np.array([counters[k] for k in formats.COUNTERS]))
+             neurons=result.neurons, start_tick=result.start_tick, ticks=result.ticks, **kept,
+             interrupted=interrupted, input=what, **input_fields)
+    if args.plot:
+        plot_raster(result, args.plot, f"{Path(args.network).name} on {args.device}"
+                    + (f" (interrupted after {result.ticks} ticks)" if interrupted else ""))
+    if interrupted:
+        written = args.out + (f" and {args.plot}" if args.plot else "")
+        print(f"interrupted after {result.ticks} ticks; partial results in {written}", file=sys.stderr)
+        return 130
+    print(f"input: {described()}")
     print(f"{args.device}: {result.times.size} output spikes from {np.unique(result.neurons).size} of "
           f"{result.output_ids.size} output neurons in {args.ticks} ticks; wrote {args.out}")
     print("counters: " + ", ".join(f"{k} {v}" for k, v in counters.items()))
     if args.plot:
-        plot_raster(result, args.plot, f"{Path(args.network).name} on {args.device}")
         print(f"wrote {args.plot}")
     return 0
 
@@ -174,11 +301,32 @@ def main(argv=None) -> int:
     run.add_argument("--device", default="model", help="model, emulator://, a serial port or socket://HOST:PORT")
     run.add_argument("--ticks", type=int, required=True, help="ticks to run")
     run.add_argument("--out", default="raster.npz", help="output file, name ending in .npz: times, neurons "
-                     "(one entry per output spike), output_ids, start_tick, ticks, counter_names, counters; "
+                     "(one entry per output spike), output_ids, start_tick, ticks, counter_names, counters, "
+                     "interrupted, input (and Poisson input's input_axons, input_probability, input_seed); "
                      f"and spikes, the bool raster [ticks, outputs], when it has at most {NPZ_RASTER_CELLS:,} cells")
     run.add_argument("--plot", default=None, help="raster plot file (.png, .pdf, .svg ...)")
     run.add_argument("--seed", type=int, default=None, help="LFSR seed for stochastic rounding")
     run.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the device")
+    source = run.add_mutually_exclusive_group()
+    source.add_argument("--input", default=None, metavar="FILE.npz",
+                        help="input spikes: an .npz holding `times` and `axons` (1-D integer arrays, one "
+                             "entry per spike) or `raster` (bool [ticks, axons]); replaces a network "
+                             "file's `inputs`")
+    source.add_argument("--rate", type=float, default=None, metavar="HZ",
+                        help="Poisson input: each chosen axon spikes with probability HZ x tick per tick")
+    source.add_argument("--probability", type=float, default=None, metavar="P",
+                        help="Poisson input: each chosen axon spikes with probability P per tick")
+    run.add_argument("--tick-us", type=float, default=None,
+                     help=f"the tick in microseconds that converts --rate (default {DEFAULT_TICK_US}: 1 ms)")
+    chosen = run.add_mutually_exclusive_group()
+    chosen.add_argument("--axons", default=None, metavar="LIST",
+                        help="axons of the Poisson input: numbers and START:STOP ranges, e.g. 0:64 or "
+                             "0:8,12 (default: every axon of the network's input groups)")
+    chosen.add_argument("--input-group", default=None, metavar="NAME",
+                        help="the input group whose axons get the Poisson input")
+    run.add_argument("--input-seed", type=int, default=None,
+                     help="seed of the Poisson input (default: a fresh one, printed and saved)")
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress line")
     info = sub.add_parser("info", help="print what the device reports (HELLO)")
     info.add_argument("--device", required=True)
     info.add_argument("--timeout", type=float, default=5.0)

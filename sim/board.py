@@ -1,8 +1,12 @@
 """The simulated board: the device's top (core + link + UART) in Verilator, served on TCP.
 
     python -m sim.board --port 5555 [--neurons 64 --inputs 32 --synapses 1024 ...] [--divisor 4]
-                        [--board icebreaker] [--max-payload 256 --input-depth 256]
+                        [--board icebreaker] [--max-payload 256 --input-depth 256] [--quiet | --verbose]
     (then Device.open("socket://127.0.0.1:5555"), as for a board, only slower)
+
+The Verilator build's output goes to build.log in its folder (a failed build: "error: ...",
+naming it, exit status 1), the simulator's to a log beside it; --verbose sends both to the
+terminal. On a terminal a line on stderr counts the build's seconds (--quiet: none).
 
 The top gets the device options (max_payload, input_depth) of a board of boards.registry
 (default: the iCEBreaker's), as boards.glue gives them to the bitstream's; flags override them.
@@ -39,6 +43,8 @@ from amaranth.hdl import Module, Shape
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from firmware.errors import AxoniteError
+from host.progress import Elapsed
 from rtl.neuron import flow_signature
 from rtl.uart import FRAME_BITS, UARTRx, UARTTx
 
@@ -111,11 +117,14 @@ def harness_verilog(harness: BoardHarness) -> tuple[str, list[tuple[str, str, in
     return verilog.convert(harness, name="axonite_core", emit_src=False), ports
 
 
-def build_board(top: wiring.Component, divisor: int, name: str = "board", meta: dict | None = None) -> Build:
+def build_board(top: wiring.Component, divisor: int, name: str = "board", meta: dict | None = None,
+                log: bool = False) -> Build:
     """Verilate BoardHarness(top, divisor) under build/verilator/<name>-<hash>/, reusing a
-    previous build of identical sources (same lock and layout as sim/verilator.build_core)."""
+    previous build of identical sources (same lock and layout as sim/verilator.build_core);
+    `log`: the tools' output to its build.log (sim.verilator.build_verilog)."""
     text, ports = harness_verilog(BoardHarness(top, divisor))
-    return build_verilog(name, text, ports, {"top": type(top).__qualname__, "divisor": divisor, **(meta or {})})
+    return build_verilog(name, text, ports, {"top": type(top).__qualname__, "divisor": divisor, **(meta or {})},
+                         log=log)
 
 
 def _runner_class():
@@ -187,9 +196,10 @@ class BoardServer:
         return self._thread is not None and self._thread.is_alive()
 
     def prepare(self) -> Build:
-        """Verilate (or find the cached build); start() does it when not done before."""
+        """Verilate (or find the cached build); start() does it when not done before. The
+        tools' output goes to the build's build.log, or with `verbose` to stdout."""
         if self.build is None:
-            self.build = build_board(self.top, self.divisor, self.name, self.meta)
+            self.build = build_board(self.top, self.divisor, self.name, self.meta, log=not self.verbose)
         return self.build
 
     def start(self, timeout: float = READY_TIMEOUT_S) -> "BoardServer":
@@ -320,7 +330,10 @@ def main(argv=None) -> int:
                              "max_payload, clock_hz and memories as keywords (default rtl.top:DeviceTop)")
     parser.add_argument("--poll-cycles", type=int, default=None,
                         help="clock cycles the simulation runs between polls of the socket when idle")
-    parser.add_argument("--verbose", action="store_true", help="simulator output to the terminal, not a log file")
+    parser.add_argument("--verbose", action="store_true",
+                        help="the Verilator build's and the simulator's output to the terminal, not log files")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="no line counting the seconds of the Verilator build (shown only on a terminal)")
     args = parser.parse_args(argv)
 
     from firmware.config import CoreConfig
@@ -363,12 +376,17 @@ def main(argv=None) -> int:
     except ServeError as error:
         print(f"python -m sim.board: error: {error}", file=sys.stderr, flush=True)
         return 2
-    print(f"building and starting the simulated board ({args.top}, divisor {args.divisor}) ...",
+    print(f"building and starting the simulated board ({args.top}, divisor {args.divisor}; the first "
+          f"build of a design takes a minute or two) ...",
           file=sys.stderr, flush=True)
     stdout = os.dup(1)
     try:
-        os.dup2(2, 1)             # Verilator's and make's chatter to stderr: stdout is for us
-        server.prepare()
+        os.dup2(2, 1)             # Verilator's and make's chatter (--verbose) to stderr: stdout is for us
+        with Elapsed("verilating the board", quiet=args.quiet or args.verbose):
+            server.prepare()
+    except AxoniteError as error:                 # VerilatorError: the build failed
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return 1
     finally:
         sys.stdout.flush()
         os.dup2(stdout, 1)

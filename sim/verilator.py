@@ -3,6 +3,9 @@
     build = build_core(config)            # once per configuration; rebuilt when sources change
     run_cocotb(build, "cocotb_core", extra_env={...})
 
+build_verilog(..., log=True) sends Verilator's and the compiler's output to build.log in the
+build folder instead of the terminal, and a failed build raises VerilatorError naming that log.
+
 The clock is generated inside a thin HDL wrapper (`always #5 clk = ~clk`), so Python wakes
 only when the test awaits something, not on every cycle (see DESIGN §6: about 8x faster).
 The wrapper exposes every port of the core as a register or wire of the same name.
@@ -19,11 +22,20 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from firmware.errors import AxoniteError
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_ROOT = ROOT / "build" / "verilator"
 TOPLEVEL = "axonite_tb"
 # Verilator's options; the C++ optimization levels are OPT_FAST / OPT_SLOW in verilator_env().
 BUILD_ARGS = ["--timing", "-Wno-fatal", "-Wno-WIDTH", "-O3", "-CFLAGS", "-fcoroutines"]
+
+
+BUILD_LOG = "build.log"
+
+
+class VerilatorError(AxoniteError, RuntimeError):
+    """A Verilator build failed; the message names the log of its output."""
 
 
 def verilator_env() -> dict[str, str]:
@@ -89,10 +101,12 @@ def build_core(config, name: str = "core") -> Build:
     return build_verilog(name, text, ports, {"config": config.to_dict()})
 
 
-def build_verilog(name: str, text: str, ports, meta: dict) -> Build:
+def build_verilog(name: str, text: str, ports, meta: dict, log: bool = False) -> Build:
     """Verilate `text` (a module named axonite_core with `ports`) inside the HDL-clock wrapper,
     under build/verilator/<name>-<hash of the sources>/. A build of identical sources is reused;
-    parallel runs of the same build wait for each other. `meta` goes into build.json."""
+    parallel runs of the same build wait for each other. `meta` goes into build.json. `log`:
+    the tools' output goes to BUILD_LOG in that folder (else to this process's stdout), and a
+    failure raises VerilatorError naming it."""
     env = verilator_env()
     wrapper = wrapper_verilog(ports)
     digest = hashlib.sha256("\n".join([text, wrapper, env["MAKEFLAGS"], *BUILD_ARGS]).encode()).hexdigest()[:16]
@@ -111,10 +125,16 @@ def build_verilog(name: str, text: str, ports, meta: dict) -> Build:
         from cocotb_tools.runner import get_runner
 
         runner = get_runner("verilator")
-        runner.build(sources=[directory / "axonite_core.v", directory / "axonite_tb.sv"],
-                     hdl_toplevel=TOPLEVEL, build_dir=directory / "sim",
-                     build_args=BUILD_ARGS,
-                     timescale=("1ns", "1ps"))
+        try:
+            runner.build(sources=[directory / "axonite_core.v", directory / "axonite_tb.sv"],
+                         hdl_toplevel=TOPLEVEL, build_dir=directory / "sim",
+                         build_args=BUILD_ARGS,
+                         timescale=("1ns", "1ps"), log_file=directory / BUILD_LOG if log else None)
+        except RuntimeError as error:        # the runner's "Command failed with return code: N"
+            if not log:
+                raise
+            raise VerilatorError(f"the Verilator build of {name} failed ({error}); its output is in "
+                                 f"{directory / BUILD_LOG}") from None
         done.write_text(json.dumps({**meta, "env": env["VERILATOR_ROOT"]}))
         return Build(directory, TOPLEVEL, ports)
 

@@ -98,7 +98,7 @@ def test_program_without_programmer_says_what_to_install(tmp_path, capsys, monke
                "part": "iCE40UP5K-SG48", "utilisation_source": "nextpnr", "resources": {},
                "clock": {"requested_mhz": 24.0, "achieved_mhz": 24.0}, "fmax_mhz": 50.0,
                "timing_met": True}
-    monkeypatch.setattr(flow, "build", lambda request, say, environ: summary)
+    monkeypatch.setattr(flow, "build", lambda request, say, environ, quiet: summary)
     monkeypatch.setattr(program.shutil, "which", lambda name: None)
     status, out, _ = run(["icebreaker", "--program", "--out", str(tmp_path)], capsys)
     assert status == build.EXIT_PROGRAM

@@ -2,13 +2,17 @@
 scripts, chosen through the tools' environment variables, that leave behind the captured
 outputs of tests/boards/data. The design is really elaborated; no yosys or nextpnr runs."""
 
+import io
 import json
 import os
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from boards import build
+from boards import build, flow
+from host import progress
 
 DATA = Path(__file__).parent / "data"
 SMALL = ["--neurons", "32", "--inputs", "32", "--synapses", "1024", "--segments", "64",
@@ -108,3 +112,50 @@ def test_synthesis_failure_still_writes_the_summary(tmp_path, stand_ins):
                                    f"see {out / 'top.rpt'}"]
     assert summary["fits"] is None and summary["timing_met"] is None
     assert list(summary["seconds"]) == ["elaborate -> Verilog", "synthesis"]
+
+
+# --- progress and Ctrl-C (issue 13, item 4) ----------------------------------------------------------
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def _quick_elaboration(request, checked):
+    """A stand-in for the elaboration (seconds of amaranth): a pause, then a one-command plan."""
+    time.sleep(0.3)
+    return {"top.ys": ""}, [["yosys", "-q", "top.ys"]]
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_a_running_stage_counts_its_seconds_on_a_terminal(tmp_path, stand_ins, monkeypatch, quiet):
+    bin_dir, environ = stand_ins
+    environ["YOSYS"] = _script(bin_dir / "slow-yosys", "sleep 0.3\necho '{}' > top.stat.json\n")
+    monkeypatch.setattr(flow, "_elaborate", _quick_elaboration)
+    monkeypatch.setattr(progress, "REFRESH_S", 0.02)
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    lines = []
+    status = build.main(["icebreaker", "--synth-only", "--out", str(tmp_path / "out"),
+                         *(["--quiet"] if quiet else [])], say=lines.append, environ=environ)
+    assert status == build.EXIT_OK, lines
+    text = terminal.getvalue()
+    if quiet:
+        assert text == ""
+    else:
+        for stage in ("elaborate -> Verilog", "synthesis"):
+            assert text.count(f"\r      {stage} ... 0 s\x1b[K") >= 3, text
+        assert text.endswith("\r\x1b[K")         # cleared before the stage's result is printed
+    assert "      synthesis: done in" in "\n".join(lines)
+
+
+def test_ctrl_c_during_a_build(tmp_path, stand_ins, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(flow, "_elaborate", _quick_elaboration)
+    monkeypatch.setattr(flow, "run_tool", interrupted)
+    status = build.main(["icebreaker", "--synth-only", "--out", str(tmp_path / "out")], say=print,
+                        environ=stand_ins[1])
+    assert status == build.EXIT_INTERRUPTED == 130
+    assert capsys.readouterr().err == "interrupted\n"

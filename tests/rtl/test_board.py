@@ -4,6 +4,7 @@ With a stand-in top (UARTRx -> FIFO -> UARTTx, an echo) and, when rtl/top.py exi
 DeviceTop through host.Device. Every socket is on 127.0.0.1, every wait bounded.
 """
 
+import io
 import os
 import signal
 import subprocess
@@ -247,3 +248,50 @@ def test_device_top_run_matches_model(device_board):
         model.load(relay_network(6))
         want = model.run(10, inputs)
     np.testing.assert_array_equal(got.spikes, want.spikes)
+
+
+# --- the build: its output in a log, its seconds on a terminal (issue 13, item 4) --------------------
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_cli_counts_the_build_seconds_on_a_terminal_and_names_the_log_of_a_failed_build(monkeypatch, quiet):
+    from host import progress
+    from sim import board
+    from sim.verilator import VerilatorError
+
+    def failing_build(top, divisor, name="board", meta=None, log=False):
+        assert log                               # without --verbose the tools' output goes to a log
+        time.sleep(0.3)
+        raise VerilatorError("the Verilator build of board failed (Command failed with return code: 2); "
+                             "its output is in build/verilator/board-0/build.log")
+    monkeypatch.setattr(board, "build_board", failing_build)
+    monkeypatch.setattr(progress, "REFRESH_S", 0.02)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)    # main's handlers would outlive the test
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert board.main(["--port", "0", *(["--quiet"] if quiet else [])]) == 1
+    text = terminal.getvalue()
+    assert text.endswith("error: the Verilator build of board failed (Command failed with return code: 2); "
+                         "its output is in build/verilator/board-0/build.log\n"), text
+    ticker = "\rverilating the board ... 0 s\x1b[K"
+    assert (ticker not in text) if quiet else (text.count(ticker) >= 3 and "\r\x1b[Kerror:" in text), text
+
+
+def test_a_failed_verilator_build_raises_naming_its_log():
+    import shutil
+
+    from sim.verilator import BUILD_LOG, VerilatorError, build_verilog
+    with pytest.raises(VerilatorError, match=f"the Verilator build of bad-verilog failed .*; its output is in "
+                                             f".*/bad-verilog-[0-9a-f]+/{BUILD_LOG}") as refused:
+        build_verilog("bad-verilog", "module axonite_core(input clk); not verilog\nendmodule\n", [], {}, log=True)
+    log = Path(str(refused.value).rsplit(" ", 1)[1])
+    try:
+        assert "syntax error" in log.read_text()
+        assert not (log.parent / "build.json").exists()        # not taken for a finished build
+    finally:
+        shutil.rmtree(log.parent)
