@@ -160,6 +160,8 @@ def cmd_info(args) -> int:
 def cmd_list(args) -> int:
     from .ports import survey
 
+    if not args.timeout > 0:
+        raise AxoniteError(f"--timeout {args.timeout}: give a positive number of seconds")
     found = survey()
     boards = found.boards
     if args.probe:
@@ -173,8 +175,8 @@ def cmd_list(args) -> int:
     for board in boards:
         print(board.describe())
     if not boards:
-        from .ports import _looked_for
-        print(f"no board found (looked for {_looked_for()})")
+        from .ports import looked_for
+        print(f"no board found (looked for {looked_for()})")
     if found.others:
         print("other serial ports: " + "; ".join(found.others))
     return 0 if boards else 1

@@ -237,9 +237,11 @@ class Link:
         still awaiting replies are forgotten first: one the device could not read (ERROR with
         ref_valid 0) is never answered, and on a device of window 1 it would hold the STOP back
         for good. (STOP may then go beyond the window: the device's receive buffer holds one
-        frame more, docs/protocol.md.)"""
+        frame more, docs/protocol.md.) A 0x00 goes first: a frame whose delimiter was lost on the
+        way would otherwise swallow the STOP."""
         deadline = time.monotonic() + self.timeout
         self.pending.clear()
+        self.transport.write(bytes([P.DELIMITER]))
         seq = self.send(P.Op.STOP)
         while True:
             try:

@@ -1,11 +1,14 @@
 """Finding boards: which serial ports are axonite boards, and which one "auto" means.
 
     find_boards(board=None, probe=False, timeout=0.5) -> list[FoundBoard]
+    survey() -> Survey                                      the boards, and what the other serial
+                                                            ports are
     resolve_port(url, baudrate=None) -> (port, baudrate)   "auto" or a board name -> the port of
                                                             the only such board; other URLs as given
-    probe(port, baudrate, timeout) -> Answer                a quick HELLO: does an axonite bitstream
-                                                            answer? (it never waits longer than
-                                                            `timeout`, and changes nothing on the device)
+    probe_port(port, baudrate, timeout) -> Answer           a quick HELLO: does an axonite bitstream
+                                                            answer? (it never waits much longer
+                                                            than `timeout`, and changes nothing on
+                                                            the device)
 
 A board is recognised by its USB-serial bridge (boards.registry, `Board.usb`): the vendor and
 product ids, the interface that carries the FPGA's UART (the iCEBreaker's FT2232H has two: A
@@ -201,7 +204,8 @@ def board_names() -> tuple[str, ...]:
     return tuple(b.name for b in _known_boards())
 
 
-def _looked_for() -> str:
+def looked_for() -> str:
+    """The boards find_boards looks for, and how it recognises each."""
     return "; ".join(f"{b.name}: {b.usb.chip} {b.usb.vid:04x}:{b.usb.pid:04x}"
                      + (f", interface {_LETTERS[b.usb.interface]}" if b.usb.interfaces > 1 else "")
                      for b in _known_boards())
@@ -226,7 +230,7 @@ def resolve_port(url: str, baudrate: int | None = None, comports=None) -> tuple[
     if not candidates:
         others = "; ".join(found.others) if found.others else "none"
         raise DeviceNotFoundError(
-            f"{url!r}: no {what} found (looked for {_looked_for()}). Serial ports here: {others}. "
+            f"{url!r}: no {what} found (looked for {looked_for()}). Serial ports here: {others}. "
             f"Is the board plugged in (a data cable, not a charging one) and powered? On Linux "
             f"`lsusb` should list it; in WSL attach it with usbipd; in a VM pass the USB device "
             f"through. Or name the port: Device.open('/dev/ttyUSB1') / --device /dev/ttyUSB1")

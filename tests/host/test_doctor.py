@@ -22,13 +22,14 @@ import serial
 from boards.registry import ICEBREAKER_CONFIG, ULX3S_CONFIG
 from firmware import CoreConfig, compile_network
 from firmware import protocol as P
-from host import DeviceError, LatencyTimerWarning, LinkDevice
+from host import DeviceError, DeviceTimeoutError, LatencyTimerWarning, LinkDevice
 from host import doctor as doctor_module
 from host import ports
 from host.doctor import LAYERS, Doctor, doctor, reference_image
 from host.transport import LoopbackTransport, open_hint
 from line_faults import ByteFlips, FaultyLine, PtyBoard
 from link_helpers import relay_network
+from port_listings import icebreaker
 from sim import GoldenModel
 from sim.device_emulator import DeviceEmulator, EmulatorServer
 
@@ -139,7 +140,6 @@ def test_open_hints_per_system():
 
 
 def test_the_programming_interface_is_not_the_uart(monkeypatch):
-    from test_ports import icebreaker
     with PtyBoard() as board:
         a, b = icebreaker(0, "ib1")
         a.device = board.port                      # the port given is interface A of an iCEBreaker
@@ -270,15 +270,16 @@ def test_cli_doctor_json_and_exit_status(silent_server):
 
 
 class CorruptOnce:
-    """A transport that flips a byte in the `nth` write."""
+    """A transport that flips a byte in the `nth` write, or (`drop_delimiter`) loses its 0x00."""
 
-    def __init__(self, transport, nth):
+    def __init__(self, transport, nth, drop_delimiter=False):
         self.transport, self.url, self.nth, self.writes = transport, transport.url, nth, 0
+        self.drop_delimiter = drop_delimiter
 
     def write(self, data):
         self.writes += 1
         if self.writes == self.nth:
-            data = data[:3] + bytes([data[3] ^ 0x40]) + data[4:]
+            data = data[:-1] if self.drop_delimiter else data[:3] + bytes([data[3] ^ 0x40]) + data[4:]
         self.transport.write(data)
 
     def read_some(self, timeout):
@@ -300,6 +301,18 @@ def test_a_frame_the_device_could_not_read_does_not_wedge_a_window_1_link():
     dev.write_region(region, np.arange(4), 0)
     assert dev.read_region(region, 0, 4).tolist() == [0, 1, 2, 3]
     assert dev.counters()["ticks"] == 0
+
+
+def test_a_frame_that_lost_its_delimiter_does_not_swallow_the_resynchronizing_stop():
+    """A command whose 0x00 was lost leaves the device holding a partial frame; the STOP that
+    resynchronizes used to join it (one unreadable frame, no STOP reply), so the next operation
+    failed too."""
+    emulator = DeviceEmulator(SMALL, window=1)
+    dev = LinkDevice(CorruptOnce(LoopbackTransport(emulator), nth=3, drop_delimiter=True), timeout=0.5)
+    with pytest.raises(DeviceTimeoutError, match="reply to WRITE"):
+        dev.write_region("state_v", np.arange(4), 0)
+    dev.write_region("state_v", np.arange(4), 0)
+    assert dev.read_region("state_v", 0, 4).tolist() == [0, 1, 2, 3]
 
 
 def test_hello_skips_the_error_for_garbage_the_device_held():

@@ -51,7 +51,7 @@ def test_a_wrong_baud_rate_on_the_simulated_line_fails_at_hello(device_board):
     host_baud, board_baud = 1_000_000, P.DEFAULT_BAUD
     with FaultyLine(board.url, to_device=BaudMismatch(host_baud, board_baud),
                     to_host=BaudMismatch(board_baud, host_baud)) as line:
-        report = doctor(line.url, timeout=5.0, **QUICK)
+        report = doctor(line.url, timeout=3.0, **QUICK)
     status = {x.name: x.status for x in report.layers}
     assert status["port"] == "pass" and status["hello"] == "fail", report.text()
     hello = report.layers[1]
@@ -67,6 +67,7 @@ def test_a_corrupted_byte_stream_on_the_simulated_line_fails_at_link(device_boar
     status = {x.name: x.status for x in report.layers}
     assert status["hello"] == "pass" and status["link"] == "fail", report.text()
     link = report.layers[2]
+    print("\n" + report.text())
     assert link.details["retries"] >= 2 and link.details["bit_error_rate"] > 1e-5
     assert "corrupted or lost" in link.fix
 
