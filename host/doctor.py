@@ -660,9 +660,10 @@ class Doctor:
                               "attach the --json report to a bug report", **details)
         fpga = dev.info["device_kind"] == P.DeviceKind.FPGA
         if overruns and fpga:
-            raise LayerFailed(summary + ": ticks of the reference network took longer than 1 ms",
-                              "the core runs slower than it should: is its clock the one it was built for? "
-                              "rebuild and reprogram", **details)
+            raise LayerFailed(summary + ": ticks of the reference network took longer than 1 ms of the "
+                              "device's own cycles", "a small network cannot need that long: the core or "
+                              "its link stalls; rebuild and reprogram, and if it persists attach the "
+                              "--json report to a bug report", **details)
         if self.native and fpga:
             summary += f"; the device's clock measures {measured_hz / 1e6:.3f} MHz, it reports {clock_hz / 1e6:g} MHz"
             if abs(ratio - 1) > CLOCK_TOLERANCE:

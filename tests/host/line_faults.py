@@ -168,13 +168,13 @@ _SPEEDS = {getattr(termios, name): int(name[1:]) for name in dir(termios)
 
 
 class PtyBoard:
-    """A DeviceEmulator behind a pseudo-terminal (`port`, /dev/pts/N) that runs at `baud`: the
-    baud rate the host sets on the port (termios) decides whether bytes pass as they are or as
-    a UART at `baud` would read them."""
+    """A DeviceEmulator (`emulator`, or one made with `emulator_options`) behind a
+    pseudo-terminal (`port`, /dev/pts/N) that runs at `baud`: the baud rate the host sets on the
+    port (termios) decides whether bytes pass as they are or as a UART at `baud` would read them."""
 
-    def __init__(self, baud: int = P.DEFAULT_BAUD, **emulator_options):
+    def __init__(self, baud: int = P.DEFAULT_BAUD, emulator: DeviceEmulator | None = None, **emulator_options):
         self.baud = baud
-        self.emulator = DeviceEmulator(**emulator_options)
+        self.emulator = emulator or DeviceEmulator(**emulator_options)
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
         os.set_blocking(self._master, False)

@@ -1,8 +1,10 @@
 """The doctor (host/doctor.py) on the device emulator: every layer passes on a sound device, and
-each fault is reported at its layer with a fix: a port that will not open or is a board's
-other interface, a silent port, a foreign bitstream, another protocol version, a wrong baud rate
-on a serial port, a corrupted byte stream, a device with another configuration. The same on
-the simulated board: tests/rtl/test_doctor_board.py."""
+each fault is reported at its layer with a fix. port: a port that will not open, a board's
+other interface, the latency timer (a remark); hello: a silent port, a foreign bitstream,
+another protocol version, a wrong baud rate on a serial port (a pseudo-terminal), an image for
+another configuration; link: a corrupted byte stream; core: a stuck memory bit; freerun:
+dropped events, a board clock off its frequency. The same on the simulated board:
+tests/rtl/test_doctor_board.py."""
 
 import errno
 import json
@@ -234,6 +236,67 @@ def test_a_corrupted_byte_stream_fails_the_link_with_counts():
     assert d["retries"] >= 3 and d["bit_error_rate"] > 1e-6
     assert "bit-error rate >=" in failed.summary and "retries" in failed.summary
     assert "corrupted or lost" in failed.fix
+
+
+class StuckBit(DeviceEmulator):
+    """A core with bit 4 of synapse word 0's weight stuck at 1."""
+
+    def _tick(self):
+        self.model.weights[0] |= 16
+        super()._tick()
+
+
+def test_a_core_that_differs_from_the_golden_model_fails_at_core():
+    with EmulatorServer(StuckBit(SMALL)) as server:
+        failed = assert_fails_at(doctor(server.url, **QUICK), "core")
+    assert failed.summary.startswith("the device differs from the golden model: ")
+    assert any(what in failed.summary for what in ("output spikes at tick", "weight (", "state ", "counter "))
+    assert "rebuild and reprogram" in failed.fix and "--json" in failed.fix
+
+
+class LosesOutput(DeviceEmulator):
+    """Every tenth free-run tick loses an output event, counted and reported (OUTPUT_OVERFLOW)."""
+
+    def _tick(self):
+        if self.period_s is not None and self.core.tick % 10 == 5:
+            self.extra["dropped"] += 1
+            self._send(P.Op.REPORT, P.REPORT.pack(P.ReportKind.OUTPUT_OVERFLOW, 0, 0, 1, self.core.tick))
+        super()._tick()
+
+
+def test_events_dropped_in_free_run_fail_at_freerun():
+    with EmulatorServer(LosesOutput(SMALL)) as server:
+        failed = assert_fails_at(doctor(server.url, **{**QUICK, "freerun_s": 1.0}), "freerun")
+    assert failed.details["dropped"] >= 1 and "events were dropped" in failed.fix
+
+
+class SlowClockBoard(DeviceEmulator):
+    """An FPGA (so says its HELLO) whose clock runs at half the frequency it reports; its ticks
+    fit their period (in its own cycles: no overruns, whatever this computer's scheduler does)."""
+
+    def _send(self, opcode, payload=b""):
+        if opcode == P.Op.HELLO_REPLY:
+            payload = payload[:3] + bytes([P.DeviceKind.FPGA]) + payload[4:]
+        elif opcode == P.Op.REPORT and payload[0] == P.ReportKind.OVERRUN:
+            return
+        super()._send(opcode, payload)
+
+    def _freerun(self, frame):
+        super()._freerun(frame)
+        self.period_s *= 2
+
+    def counter_values(self):
+        self.extra["overruns"] = 0
+        return super().counter_values()
+
+
+def test_a_board_clock_off_its_frequency_fails_at_freerun():
+    with PtyBoard(emulator=SlowClockBoard(SMALL)) as board:
+        failed = assert_fails_at(doctor(board.port, **{**QUICK, "freerun_s": 1.0}), "freerun")
+    d = failed.details
+    assert d["clock_judged"] and d["real_time_ratio"] < 0.7 and d["overruns"] == 0
+    assert "the device's clock measures" in failed.summary and "it reports 12 MHz" in failed.summary
+    assert "PLL" in failed.fix
 
 
 def test_the_doctor_refuses_what_it_cannot_test():
