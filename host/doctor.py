@@ -47,7 +47,7 @@ import os
 import platform
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import serial
@@ -60,7 +60,7 @@ from firmware.errors import AxoniteError, CapacityError, ConfigError, NetworkErr
 from firmware.image import Image
 from firmware.network import FixedProbability, Network, STDPRule
 
-from .device import Device, LinkDevice, _config_mismatch
+from .device import Device, LinkDevice
 from .errors import DeviceError, DeviceNotFoundError, DeviceTimeoutError, FrameError, LinkError
 from .latency import LatencyTimerWarning, check_latency_timer
 from .link import OverrunWarning
@@ -186,17 +186,22 @@ def reference_network(config: CoreConfig, stdp: bool = True, sizes=REFERENCE_SIZ
     make some neurons fire without input (free-run). All of it recorded."""
     n_in, n_exc, n_out, p_in, p_rec, p_out = sizes
     lo, hi = formats.signed_range(config.weight_bits)
-    w = lambda value: int(np.clip(value, lo, hi))   # noqa: E731  (weights the config holds)
+
+    def weight(value: int) -> int:            # within what the configuration's weights hold
+        return int(np.clip(value, lo, hi))
+
+    def rule(w_min: int = 0, w_max: int = 127, **options) -> STDPRule | None:
+        return STDPRule(w_min=weight(w_min), w_max=weight(w_max), **options) if stdp else None
+
     net = Network("doctor_reference")
     inp = net.inputs("in", min(n_in, config.n_inputs))
     exc = net.population("exc", n_exc, du=400, dv=200, vth=30, refractory=1,
                          bias_mant=[0, 120, 0, 200, 0, 0, 150, 0][:n_exc])
     out = net.population("out", n_out, du=1000, dv=100, vth=20, bias_mant=3)
-    rule = lambda **kw: STDPRule(w_min=w(kw.pop("w_min", 0)), w_max=w(kw.pop("w_max", 127)), **kw) if stdp else None  # noqa: E731
-    net.connect(inp, exc, FixedProbability(p_in, seed=11), weight=w(60), stdp=rule(), name="in_exc")
+    net.connect(inp, exc, FixedProbability(p_in, seed=11), weight=weight(60), stdp=rule(), name="in_exc")
     if p_rec and config.max_delay >= 2:
-        net.connect(exc, exc, FixedProbability(p_rec, seed=12), weight=w(-20), delay=2, name="exc_exc")
-    net.connect(exc, out, FixedProbability(p_out, seed=13), weight=w(25), delay=min(3, config.max_delay),
+        net.connect(exc, exc, FixedProbability(p_rec, seed=12), weight=weight(-20), delay=2, name="exc_exc")
+    net.connect(exc, out, FixedProbability(p_out, seed=13), weight=weight(25), delay=min(3, config.max_delay),
                 stdp=rule(a_plus=40, a_minus=-50, w_min=-10, w_max=90), name="exc_out")
     net.record(exc)
     net.record(out)
@@ -244,8 +249,9 @@ class Doctor:
         for name, value, low in (("frames", frames, 2), ("ticks", ticks, 2)):
             if not isinstance(value, int) or value < low:
                 raise AxoniteError(f"{name} = {value!r} must be an integer >= {low}")
-        if not freerun_s > 0 or not timeout > 0:
-            raise AxoniteError(f"freerun_s = {freerun_s!r} and timeout = {timeout!r} must be positive")
+        for name, value in (("freerun_s", freerun_s), ("timeout", timeout)):
+            if not isinstance(value, (int, float)) or not value > 0:
+                raise AxoniteError(f"{name} = {value!r} must be a positive number of seconds")
         self.url, self.baudrate, self.timeout = url, baudrate, timeout
         self.frames, self.ticks, self.freerun_s = frames, ticks, freerun_s
         self.image, self.sysfs, self.seed = image, sysfs, seed
@@ -323,10 +329,10 @@ class Doctor:
             for port, what in here.not_uart.items():
                 if os.path.realpath(port) == real:
                     uarts = [b.port for b in here.boards]
+                    uart = uarts[0] if len(uarts) == 1 else "the board's port in `python -m host list`"
                     raise LayerFailed(f"{self.port} is {what}",
-                                      f"open the UART instead: {uarts[0] if len(uarts) == 1 else 'the board port of `python -m host list`'}"
-                                      f" (on Linux the second port of an iCEBreaker, /dev/ttyUSB1 "
-                                      f"when it is the only FTDI device)", **details)
+                                      f"open the UART instead: {uart} (the second port of an iCEBreaker: "
+                                      f"/dev/ttyUSB1 on Linux when it is the only FTDI device)", **details)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", LatencyTimerWarning)
                 latency = check_latency_timer(self.port, self.sysfs)
@@ -425,11 +431,13 @@ class Doctor:
         details["config"] = dev.config.to_dict()
         summary += (f"; max payload {info['max_payload']}, window {info['window']}, input queue "
                     f"{info['input_depth']}")
-        if self.expect_config is not None and self.expect_config != dev.config:
-            what = "the image" if self.image is not None else "the build"
+        expect = self.expect_config
+        if expect is not None and expect != dev.config:
+            noun = "image" if self.image is not None else "build"
+            diffs = [f"{f.name}: {noun} {getattr(expect, f.name)}, device {getattr(dev.config, f.name)}"
+                     for f in fields(CoreConfig) if getattr(expect, f.name) != getattr(dev.config, f.name)]
             raise LayerFailed(
-                f"{what} is for another core: " + _config_mismatch(self.expect_config, dev.config, what,
-                                                                    self.port).split(". Recompile")[0],
+                f"the {noun} is for another core ({'; '.join(diffs)})",
                 f"rebuild the bitstream for that configuration (python -m boards.build {board} "
                 f"--neurons N --inputs N --synapses N ... --program) or recompile the network for the "
                 f"device (compile_network(network, device.config))", **details)
@@ -638,13 +646,14 @@ class Doctor:
             model.load(image)
             expected = model.run(result.ticks)
         ticks, overruns, dropped = result.ticks, counters["overruns"], counters["dropped"]
+        fpga = dev.info["device_kind"] == P.DeviceKind.FPGA
         measured_hz = ticks * period / wall
         ratio = measured_hz / clock_hz
         details = {"period_cycles": period, "seconds": round(wall, 3), "ticks": ticks,
                    "expected_ticks": round(wall / TICK_S), "overruns": overruns, "dropped": dropped,
                    "output_spikes": int(result.spikes.sum()), "measured_clock_hz": round(measured_hz),
                    "clock_hz": clock_hz, "real_time_ratio": round(ratio, 4),
-                   "clock_judged": self.native and dev.info["device_kind"] == P.DeviceKind.FPGA}
+                   "clock_judged": self.native and fpga}
         summary = (f"{ticks} ticks in {wall:.1f} s at a {period}-cycle (1 ms) period, {overruns} "
                    f"overruns, {dropped} dropped events, {details['output_spikes']} output spikes")
         if ticks == 0:
@@ -658,7 +667,6 @@ class Doctor:
         if dropped:
             raise LayerFailed(summary, "events were dropped in free-run (an output buffer overflowed): "
                               "attach the --json report to a bug report", **details)
-        fpga = dev.info["device_kind"] == P.DeviceKind.FPGA
         if overruns and fpga:
             raise LayerFailed(summary + ": ticks of the reference network took longer than 1 ms of the "
                               "device's own cycles", "a small network cannot need that long: the core or "
@@ -670,9 +678,11 @@ class Doctor:
                 raise LayerFailed(summary, f"the board's clock is {ratio:.2f} times what its bitstream "
                                   f"was built for: a PLL or oscillator problem, or a bitstream built for "
                                   f"another clock (--clock); rebuild and reprogram", **details)
+        elif fpga:
+            summary += (f"; {ratio:.2%} of real time (reported, not judged: not a serial port, so the "
+                        f"simulated board, far slower than a board, or a bridge)")
         else:
-            summary += (f"; {ratio:.2%} of real time (reported, not judged: only a board on a serial "
-                        f"port keeps real time; the simulated board runs far slower)")
+            summary += f"; {ratio:.2%} of real time (reported, not judged: the emulator has no clock of its own)"
         if overruns:
             return ("warn", summary + "; the emulator's ticks are timed by this computer's scheduler, so "
                     "its overruns are not the device's", None, details)

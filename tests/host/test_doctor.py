@@ -305,7 +305,7 @@ def test_the_doctor_refuses_what_it_cannot_test():
         Doctor("model")
     with pytest.raises(AxoniteError, match="frames = 1 must be an integer >= 2"):
         Doctor("emulator://", frames=1)
-    with pytest.raises(AxoniteError, match="must be positive"):
+    with pytest.raises(AxoniteError, match="freerun_s = 0 must be a positive number of seconds"):
         Doctor("emulator://", freerun_s=0)
 
 
