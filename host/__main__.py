@@ -202,7 +202,9 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a network and save the output raster")
     run.add_argument("network", help="image file (.axi) or Python file defining `network`")
-    run.add_argument("--device", default="model", help="model, emulator://, a serial port or socket://HOST:PORT")
+    run.add_argument("--device", default="model",
+                     help="model, emulator://, a serial port, socket://HOST:PORT, auto (the only board "
+                          "plugged in) or a board's name")
     run.add_argument("--ticks", type=int, required=True, help="ticks to run")
     run.add_argument("--out", default="raster.npz",
                      help="output file, name ending in .npz (spikes, output_ids, times, neurons, counters)")

@@ -492,8 +492,9 @@ class Doctor:
             words = rng.integers(0, np.iinfo(np.uint64).max, count, dtype=np.uint64, endpoint=True) & mask
             for attempt in range(RETRIES + 1):
                 try:
-                    commands += 2
+                    commands += 1
                     dev.write_region(region.name, words, addr)
+                    commands += 1
                     back = dev.read_region(region.name, addr, count)
                     break
                 except FrameError as error:
@@ -584,7 +585,8 @@ class Doctor:
         after each."""
         rng = np.random.default_rng(self.seed)
         n_in = image.group("in")[1]["size"]
-        plastic = [name for name in PLASTIC if int(image.table("projection")["plastic"][image.projection(name)["index"]])]
+        flags = image.table("projection")["plastic"]
+        plastic = [name for name in PLASTIC if int(flags[image.projection(name)["index"]])]
         dev.load(image)
         dev.seed(SEED)
         seen = []
@@ -673,7 +675,8 @@ class Doctor:
                               "its link stalls; rebuild and reprogram, and if it persists attach the "
                               "--json report to a bug report", **details)
         if self.native and fpga:
-            summary += f"; the device's clock measures {measured_hz / 1e6:.3f} MHz, it reports {clock_hz / 1e6:g} MHz"
+            summary += (f"; the device's clock measures {measured_hz / 1e6:.3f} MHz, it reports "
+                        f"{clock_hz / 1e6:g} MHz")
             if abs(ratio - 1) > CLOCK_TOLERANCE:
                 raise LayerFailed(summary, f"the board's clock is {ratio:.2f} times what its bitstream "
                                   f"was built for: a PLL or oscillator problem, or a bitstream built for "
@@ -694,7 +697,8 @@ def _first_difference(want: list[dict], got: list[dict], image: Image) -> str | 
     for k, (a, b) in enumerate(zip(want, got)):
         bad = np.nonzero((a["spikes"] != b["spikes"]).any(axis=1))[0]
         if a["start"] != b["start"] or a["spikes"].shape != b["spikes"].shape:
-            return f"run {k + 1}: the device ran ticks from {b['start']} ({b['spikes'].shape}), the model from {a['start']} ({a['spikes'].shape})"
+            return (f"run {k + 1}: the device ran ticks from {b['start']} ({b['spikes'].shape}), the "
+                    f"model from {a['start']} ({a['spikes'].shape})")
         if bad.size:
             t = int(bad[0])
             ids = image.output_ids
@@ -713,7 +717,8 @@ def _first_difference(want: list[dict], got: list[dict], image: Image) -> str | 
                 return f"after run {k + 1}, state {name}[{i}]: model {int(sa[i])}, device {int(sb[i])}"
         for name in a["counters"]:
             if a["counters"][name] != b["counters"].get(name):
-                return f"after run {k + 1}, counter {name}: model {a['counters'][name]}, device {b['counters'].get(name)}"
+                return (f"after run {k + 1}, counter {name}: model {a['counters'][name]}, device "
+                        f"{b['counters'].get(name)}")
     return None
 
 

@@ -227,8 +227,8 @@ def test_an_older_bitstream():
 
 
 def test_a_corrupted_byte_stream_fails_the_link_with_counts():
-    with EmulatorServer(port=0) as server, \
-            FaultyLine(server.url, to_device=ByteFlips(3001, after=2000), to_host=ByteFlips(5003, after=2000)) as line:
+    flips = dict(to_device=ByteFlips(3001, after=2000), to_host=ByteFlips(5003, after=2000))
+    with EmulatorServer(port=0) as server, FaultyLine(server.url, **flips) as line:
         failed = assert_fails_at(doctor(line.url, **{**QUICK, "frames": 200, "timeout": 1.0}), "link")
     d = failed.details
     assert d["corrupt_from_device"] + d["unreadable_at_device"] + d["lost"] >= 3
