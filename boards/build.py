@@ -2,7 +2,7 @@
 
     python -m boards.build BOARD [--neurons N] [--inputs N] [--synapses N] [--segments N]
                                  [--reverse N] [--delay D] [--clock MHZ] [--baud B]
-                                 [--out DIR] [--seed S] [--synth-only] [--program] [--quiet]
+                                 [--out DIR] [--seed S] [--synth-only] [--program [--no-doctor]] [--quiet]
     python -m boards.build --list
 
 The configuration starts from the board's default (boards.registry) and each option replaces
@@ -20,6 +20,9 @@ Exit status (main(argv) returns it):
      cannot hold (ConfigError), a missing tool
   3  the build succeeded but --program could not program (no programmer installed, or it
      failed)
+  4  programmed, but the board was not verified: the doctor (host.doctor, run on the board it
+     finds after programming unless --no-doctor) failed a layer, or found no such board or
+     several
   130 interrupted (Ctrl-C): the running tool is stopped with it; no summary is written
 """
 
@@ -35,7 +38,7 @@ from firmware.errors import AxoniteError, ConfigError
 from . import flow, program, registry
 from .report import format_summary
 
-EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_PROGRAM, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_PROGRAM, EXIT_DOCTOR, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 CONFIG_OPTIONS = {            # option -> CoreConfig field
     "neurons": "n_neurons", "inputs": "n_inputs", "synapses": "n_synapses",
@@ -61,7 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--synth-only", action="store_true",
                         help="stop after synthesis (a yosys estimate, no bitstream)")
     parser.add_argument("--program", action="store_true",
-                        help="program the board after a successful build (iceprog or openFPGALoader)")
+                        help="program the board after a successful build (iceprog or openFPGALoader), "
+                             "then run the doctor on it (python -m host doctor)")
+    parser.add_argument("--no-doctor", dest="doctor", action="store_false",
+                        help="with --program: do not run the doctor after programming")
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no line counting the running stage's seconds (shown only on a terminal)")
     return parser
@@ -133,6 +139,8 @@ def main(argv=None, say=print, environ=None) -> int:
         say(f"[program] {summary['bitstream']}")
         if program.program(request.board, Path(summary["bitstream"]), say) != 0:
             return EXIT_PROGRAM
+        if args.doctor and not program.check_board(request.board, request.config, request.baud, say):
+            return EXIT_DOCTOR
     return EXIT_OK
 
 

@@ -8,7 +8,8 @@ the yosys cell types that count towards it), the clock the core runs at by defau
 baud rate, the default CoreConfig, the device options (DeviceTop's `max_payload` and
 `input_depth`: what HELLO announces, and what sizes the link's buffers and the input queue),
 the memory factory for the core, which board LED shows which DeviceTop LED, the bitstream the
-packer writes, the synthesis options, and how to program it.
+packer writes, the synthesis options, how to program it, and its USB-serial bridge (`usb`: how
+host.find_boards recognises the board among the serial ports).
 The two families differ only here and in their PLL primitive (boards.glue): the build flow
 (boards.flow) is one for both.
 
@@ -26,6 +27,7 @@ from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
 from firmware.config import CoreConfig
 from firmware.errors import AxoniteError
+from firmware.protocol import DEFAULT_BAUD
 from rtl.memory import ICE40Memories, SimulationMemories
 
 from .pll import ecp5_pll, ice40_pll
@@ -51,6 +53,21 @@ class Programmer:
 
 
 @dataclass(frozen=True)
+class UsbSerial:
+    """How a board's USB-serial bridge shows in a port listing (pyserial's comports()), so that
+    host.find_boards() can tell it from other serial ports."""
+    vid: int
+    pid: int
+    chip: str                       # the bridge, as its datasheet names it
+    interface: int                  # the USB interface that carries the FPGA's UART (0 = A, 1 = B)
+    interfaces: int                 # how many serial interfaces the chip has
+    names: tuple[str, ...]          # words (lower case) in the product string that name the board
+    # The chip's factory product strings: a board whose EEPROM was never written, or another
+    # device with the same chip. Such a port is a board only if nothing better is there.
+    generic_products: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Board:
     name: str
     description: str
@@ -71,6 +88,7 @@ class Board:
     # Device options, passed to DeviceTop by boards.glue (and by the simulated board).
     max_payload: int = 1024         # payload bytes a frame may carry (HELLO max_payload)
     input_depth: int = 512          # input-queue entries (HELLO input_depth, the host's credits)
+    usb: UsbSerial | None = None    # the USB-serial bridge to the FPGA's UART
 
     def __post_init__(self):
         from firmware import protocol as P
@@ -128,7 +146,7 @@ BOARDS = {board.name: board for board in (
         part="iCE40UP5K-SG48",
         resources=ICE40UP5K_RESOURCES,
         default_clock_hz=ICEBREAKER_CLOCK_HZ,
-        default_baud=3_000_000,
+        default_baud=DEFAULT_BAUD,
         default_config=ICEBREAKER_CONFIG,
         memories=lambda: ICE40Memories(spram_count=ICE40UP5K_RESOURCES["SPRAM"].available),
         pll=ice40_pll,
@@ -150,6 +168,11 @@ BOARDS = {board.name: board for board in (
         # FIFO takes one (a 1,024-byte payload needs ten EBRs for the three).
         max_payload=256,
         input_depth=256,
+        # FT2232H: interface A (the first port, /dev/ttyUSB0 on Linux) programs the SPI flash,
+        # interface B (the second, /dev/ttyUSB1) is the FPGA's UART. The EEPROM names the
+        # board ("iCEBreaker V1.0e").
+        usb=UsbSerial(0x0403, 0x6010, "FT2232H", interface=1, interfaces=2, names=("icebreaker",),
+                      generic_products=("dual rs232-hs",)),
     ),
     Board(
         name="ulx3s",
@@ -159,7 +182,7 @@ BOARDS = {board.name: board for board in (
         part="LFE5U-85F-6BG381C",
         resources=LFE5U_85F_RESOURCES,
         default_clock_hz=ULX3S_CLOCK_HZ,
-        default_baud=3_000_000,
+        default_baud=DEFAULT_BAUD,
         default_config=ULX3S_CONFIG,
         memories=SimulationMemories,
         pll=ecp5_pll,
@@ -174,6 +197,10 @@ BOARDS = {board.name: board for board in (
         ),
         max_payload=1024,
         input_depth=512,
+        # FT231X, one interface: the FPGA's UART (and JTAG by bit-banging its control lines).
+        # The EEPROM names the board ("ULX3S FPGA 85K v3.0.8").
+        usb=UsbSerial(0x0403, 0x6015, "FT231X", interface=0, interfaces=1, names=("ulx3s",),
+                      generic_products=("ft231x usb uart",)),
     ),
 )}
 

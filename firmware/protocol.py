@@ -42,6 +42,9 @@ MAX_FRAME = HEADER_SIZE + MAX_PAYLOAD + CRC_SIZE              # decoded frame, 1
 MAX_ENCODED = MAX_FRAME + MAX_FRAME // 254 + 1                # COBS-encoded, without the 0x00
 SEQ_MODULO = 256
 MIN_MAX_PAYLOAD = 64                     # the smallest max_payload a device may announce
+# The UART's baud rate (8N1) unless a build says otherwise: every board's bitstream is built for
+# it by default (boards.registry), and a host opens a serial port at it by default.
+DEFAULT_BAUD = 3_000_000
 
 
 def max_encoded(max_payload: int = MAX_PAYLOAD) -> int:

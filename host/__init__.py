@@ -5,6 +5,9 @@
         dev.load(network)
         result = dev.run(100, inputs)
 
+    find_boards()                     # the boards plugged in ("auto" opens the only one)
+    python -m host doctor [URL]       # a layered self-test of a board (host/doctor.py)
+
 docs/protocol.md describes the link; firmware/protocol.py defines it.
 """
 
@@ -15,10 +18,11 @@ from .errors import (ConfigMismatchError, DeviceBusyError, DeviceError, DeviceNo
                      DeviceTimeoutError, FrameError, LinkError, ProtocolVersionError, SpikesLostError)
 from .latency import LatencyTimerWarning, check_latency_timer
 from .link import OverrunWarning
+from .ports import FoundBoard, find_boards
 
 __all__ = [
     "ConfigMismatchError", "Device", "DeviceBusyError", "DeviceError", "DeviceNotFoundError",
-    "DeviceTimeoutError", "FrameError", "LatencyTimerWarning", "LinkDevice", "LinkError", "ModelDevice",
-    "OverrunWarning", "PROBES", "ProtocolVersionError", "RunResult", "SpikeMonitor", "SpikesLostError",
-    "check_latency_timer",
+    "DeviceTimeoutError", "FoundBoard", "FrameError", "LatencyTimerWarning", "LinkDevice", "LinkError",
+    "ModelDevice", "OverrunWarning", "PROBES", "ProtocolVersionError", "RunResult", "SpikeMonitor",
+    "SpikesLostError", "check_latency_timer", "find_boards",
 ]

@@ -1,13 +1,20 @@
-"""Command line: run a network on a device and save the output raster.
+"""Command line: run a network on a device and save the output raster; find and check boards.
 
     python -m host run NETWORK --device URL --ticks T [--input in.npz | --rate HZ | --probability P]
                        --out raster.npz --plot raster.png
     python -m host info --device URL
+    python -m host list [--no-probe] [--json]              the boards plugged in (host.ports)
+    python -m host doctor [URL] [--json] [--baud B] ...     a layered self-test (host.doctor)
 
 NETWORK is an image file (.axi), a NIR graph (.nir, mapped by firmware.nir for the device's core
 at step --dt) or a Python file that defines `network` (a firmware.Network or Image) and
 optionally `config` (a CoreConfig) and `inputs` (any form run() accepts).
-URL: "model", "emulator://", a serial port (/dev/ttyUSB1) or socket://127.0.0.1:PORT.
+URL: "model", "emulator://", a serial port (/dev/ttyUSB1), socket://127.0.0.1:PORT, "auto" (the
+only board plugged in) or a board's name ("icebreaker").
+
+`doctor` prints one line per layer as it ends and a one-line verdict; exit status 0 when every
+layer passes, 1 when one fails. With --json the report goes to stdout as JSON (the layer lines
+to stderr).
 
 --out must end in .npz and --plot in an extension matplotlib writes (.png, .pdf, .svg ...):
 each file is written exactly where named, and both directories are checked (they exist and
@@ -292,13 +299,55 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_list(args) -> int:
+    from .ports import survey
+
+    if not args.timeout > 0:
+        raise AxoniteError(f"--timeout {args.timeout}: give a positive number of seconds")
+    found = survey()
+    boards = found.boards
+    if args.probe:
+        from .ports import probe_port
+        for board in boards:
+            board.answer = probe_port(board.port, board.baudrate, args.timeout)
+    if args.json:
+        import json
+        print(json.dumps({"boards": [b.to_dict() for b in boards], "other_ports": found.others}, indent=2))
+        return 0 if boards else 1
+    for board in boards:
+        print(board.describe())
+    if not boards:
+        from .ports import looked_for
+        print(f"no board found (looked for {looked_for()})")
+    if found.others:
+        print("other serial ports: " + "; ".join(found.others))
+    return 0 if boards else 1
+
+
+def cmd_doctor(args) -> int:
+    from .doctor import Doctor
+
+    image = Image.load(args.image) if args.image else None
+    say = (lambda text: print(text, file=sys.stderr, flush=True)) if args.json else \
+        (lambda text: print(text, flush=True))
+    say(f"axonite doctor {args.url}")
+    report = Doctor(args.url, baudrate=args.baud, timeout=args.timeout, frames=args.frames,
+                    ticks=args.ticks, freerun_s=args.freerun, image=image, say=say).run()
+    say(report.verdict)
+    if args.json:
+        print(report.to_json())
+    return 0 if report.passed else 1
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m host", description="axonite host tools")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a network and save the output raster")
     run.add_argument("network", help="image file (.axi), NIR graph (.nir) or Python file defining `network`")
     run.add_argument("--dt", type=float, default=None, help="step in seconds of a .nir graph (NIR carries none)")
-    run.add_argument("--device", default="model", help="model, emulator://, a serial port or socket://HOST:PORT")
+    run.add_argument("--device", default="model",
+                     help="model, emulator://, a serial port, socket://HOST:PORT, auto (the only board "
+                          "plugged in) or a board's name")
     run.add_argument("--ticks", type=int, required=True, help="ticks to run")
     run.add_argument("--out", default="raster.npz", help="output file, name ending in .npz: times, neurons "
                      "(one entry per output spike), output_ids, start_tick, ticks, counter_names, counters, "
@@ -330,9 +379,26 @@ def main(argv=None) -> int:
     info = sub.add_parser("info", help="print what the device reports (HELLO)")
     info.add_argument("--device", required=True)
     info.add_argument("--timeout", type=float, default=5.0)
+    found = sub.add_parser("list", help="list the boards plugged in and whether an axonite bitstream answers")
+    found.add_argument("--no-probe", dest="probe", action="store_false",
+                       help="do not send HELLO to the boards (only list them)")
+    found.add_argument("--timeout", type=float, default=0.5, help="seconds to wait for each board's HELLO")
+    found.add_argument("--json", action="store_true", help="the list as JSON")
+    check = sub.add_parser("doctor", help="a layered self-test of a board: port, HELLO, link, core, free-run")
+    check.add_argument("url", nargs="?", default="auto",
+                       help="auto (the only board plugged in; default), a board's name, a serial port, "
+                            "socket://HOST:PORT or emulator://")
+    check.add_argument("--baud", type=int, default=None, help="baud rate (default: the board's)")
+    check.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each answer")
+    check.add_argument("--frames", type=int, default=2000, help="commands of the link test")
+    check.add_argument("--ticks", type=int, default=300, help="ticks of the core test")
+    check.add_argument("--freerun", type=float, default=3.0, help="seconds of the free-run test")
+    check.add_argument("--image", default=None,
+                       help="an image (.axi) to be run on this board: its configuration must be the board's")
+    check.add_argument("--json", action="store_true", help="the report as JSON on stdout")
     args = parser.parse_args(argv)
     try:
-        return {"run": cmd_run, "info": cmd_info}[args.command](args)
+        return {"run": cmd_run, "info": cmd_info, "list": cmd_list, "doctor": cmd_doctor}[args.command](args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -10,7 +10,8 @@
 
 URLs: "model" (the golden model in this process, no protocol), "emulator://" (the protocol
 emulator in this process), any pyserial port or URL: "/dev/ttyUSB1", "COM3",
-"socket://127.0.0.1:5555" (python -m sim.device_emulator), "rfc2217://...".
+"socket://127.0.0.1:5555" (python -m sim.device_emulator), "rfc2217://..."; "auto" or a board's
+name ("icebreaker"): the port of the only such board plugged in (host.ports.find_boards).
 The same network and inputs give the same spikes, weights and counters on every backend.
 """
 
@@ -20,7 +21,6 @@ import abc
 import collections
 import functools
 import os
-import time
 from dataclasses import fields
 from typing import Iterable, Iterator
 
@@ -38,11 +38,11 @@ from firmware.tables import decode
 from sim.model import (GoldenModel, InputError, RunResult, check_ticks, input_groups,
                        normalize_inputs, tick_axons)
 
-from .errors import (ConfigMismatchError, DeviceTimeoutError, FrameError, LinkError,
-                     SpikesLostError)
+from .errors import ConfigMismatchError, FrameError, LinkError, SpikesLostError
 from .latency import check_latency_timer
 
 from .link import MOD32, Link
+from .ports import resolve_port
 from .transport import LoopbackTransport, SerialTransport
 
 # Probe names -> (region, field). x is per source (inputs, then neurons); acc is [max_delay, neurons].
@@ -115,15 +115,17 @@ class Device(abc.ABC):
     image: Image | None = None
 
     @staticmethod
-    def open(url: str, config: CoreConfig | None = None, timeout: float = 5.0, baudrate: int = 1_000_000,
+    def open(url: str, config: CoreConfig | None = None, timeout: float = 5.0, baudrate: int | None = None,
              sysfs: str = "/sys", fast: bool = False, **emulator_options) -> "Device":
         """Open a device.
 
-        url:      "model", "emulator://", a serial port path, or a pyserial URL (socket://...)
+        url:      "model", "emulator://", a serial port path, a pyserial URL (socket://...),
+                  "auto" (the only board plugged in) or a board's name ("icebreaker", "ulx3s":
+                  the only one of that kind); host.find_boards() lists what is there
         config:   for "model" / "emulator://": the core configuration (default CoreConfig());
                   for a real device it comes from the device itself
         timeout:  seconds without an answer before DeviceTimeoutError
-        baudrate: serial ports only
+        baudrate: serial ports only; default the bitstreams' (firmware.protocol.DEFAULT_BAUD)
         fast:     "model" only: run on sim.FastModel (numba; the same results, bit for bit)
         """
         if url in ("model", "model://"):
@@ -132,6 +134,7 @@ class Device(abc.ABC):
             from sim.device_emulator import DeviceEmulator
             emulator = DeviceEmulator(config or CoreConfig(), **emulator_options)
             return LinkDevice(LoopbackTransport(emulator, url), timeout)
+        url, baudrate = resolve_port(url, baudrate)      # "auto", a board's name: its port
         if "://" not in url:
             check_latency_timer(url, sysfs)
         return LinkDevice(SerialTransport(url, baudrate), timeout)
@@ -397,22 +400,9 @@ class LinkDevice(Device):
             raise
 
     def _wait_discarding(self, seq):
-        """Wait for the HELLO reply, ignoring frames of an earlier session (a stale partial
-        frame, spikes of a free-run) that arrive before it."""
-        link = self.link
-        deadline = time.monotonic() + link.timeout
-        last = None
-        while True:
-            try:
-                return link.wait(seq)
-            except FrameError as error:
-                last = error
-                if time.monotonic() > deadline:
-                    raise
-            except DeviceTimeoutError:
-                if last is not None:       # the reply came, corrupt: say so rather than "no answer"
-                    raise last from None
-                raise
+        """Wait for the HELLO reply, ignoring what an earlier session left (a stale partial
+        frame, spikes of a free-run, the ERROR for garbage the device held) before it."""
+        return self.link.wait_through_stale(seq)
 
     def _parse_hello(self, frame) -> dict:
         if len(frame.payload) != P.HELLO_REPLY.size:

@@ -68,6 +68,28 @@ class Link:
                 raise self._timeout(f"the reply to {op.name} (seq {seq})")
         return self.replies.pop(seq)
 
+    def wait_through_stale(self, seq: int) -> P.Frame:
+        """The reply to command `seq` (the first of a session: HELLO), skipping what an earlier
+        session left, for up to `timeout` s: a corrupt frame (the rest of one the device was
+        sending when the port opened), and the ERROR the device sends for bytes it could not
+        read (the garbage the first 0x00 ended). Past that, the last such error is raised
+        rather than a timeout, since something did arrive. A refusal of the command itself is
+        raised at once."""
+        deadline = time.monotonic() + self.timeout
+        last = None
+        while True:
+            try:
+                return self.wait(seq)
+            except (FrameError, DeviceError) as error:
+                if (isinstance(error, DeviceError) and error.command is not None) \
+                        or seq not in self.pending or time.monotonic() >= deadline:
+                    raise
+                last = error
+            except DeviceTimeoutError:
+                if last is not None:       # the reply came, corrupt: say so rather than "no answer"
+                    raise last from None
+                raise
+
     def request(self, op: P.Op, payload: bytes = b"") -> P.Frame:
         return self.wait(self.send(op, payload))
 
@@ -217,8 +239,15 @@ class Link:
 
     def resync(self) -> None:
         """After an interrupted operation: STOP the device (which answers after every earlier
-        command), then forget the replies and spikes of the interrupted operation."""
+        command), then forget the replies and spikes of the interrupted operation. The commands
+        still awaiting replies are forgotten first: one the device could not read (ERROR with
+        ref_valid 0) is never answered, and on a device of window 1 it would hold the STOP back
+        for good. (STOP may then go beyond the window: the device's receive buffer holds one
+        frame more, docs/protocol.md.) A 0x00 goes first: a frame whose delimiter was lost on the
+        way would otherwise swallow the STOP."""
         deadline = time.monotonic() + self.timeout
+        self.pending.clear()
+        self.transport.write(bytes([P.DELIMITER]))
         seq = self.send(P.Op.STOP)
         while True:
             try:

@@ -1,14 +1,71 @@
-"""Byte transports under the link: a pyserial port or URL, or an in-process emulator."""
+"""Byte transports under the link: a pyserial port or URL, or an in-process emulator.
+
+    open_hint(port, error) -> str    what to do about a serial port that will not open
+"""
 
 from __future__ import annotations
 
+import errno
+import os
+import platform
 import time
 
 import serial
 
+from firmware.protocol import DEFAULT_BAUD
+
 from .errors import DeviceNotFoundError, DeviceTimeoutError, LinkError
 
 POSIX_POLL_S = 0.02
+UDEV_RULES = "/etc/udev/rules.d/70-axonite.rules"
+
+
+def _udev_rules() -> str:
+    """One line per known board: its USB-serial bridge (tty, for this library) and its USB
+    device (for the programmer, iceprog or openFPGALoader), to the logged-in user."""
+    from boards.registry import BOARDS
+    ids = sorted({(b.usb.vid, b.usb.pid) for b in BOARDS.values() if b.usb is not None})
+    return "\n".join(f'SUBSYSTEMS=="usb", ATTRS{{idVendor}}=="{vid:04x}", ATTRS{{idProduct}}=="{pid:04x}", '
+                     f'MODE="0660", TAG+="uaccess"' for vid, pid in ids)
+
+
+def _group_of(port: str) -> str | None:
+    try:
+        import grp
+        return grp.getgrgid(os.stat(port).st_gid).gr_name
+    except (ImportError, KeyError, OSError):
+        return None
+
+
+def open_hint(port: str, error: BaseException | None = None, system: str | None = None) -> str:
+    """What to try when serial port `port` does not open with `error`, for the user's OS
+    (`system` as platform.system() names it): permissions (the group to join, or a udev rule),
+    a port another program holds, a port that is not there."""
+    system = system or platform.system()
+    code = getattr(error, "errno", None)
+    text = str(error or "")
+    if code == errno.EACCES or (code is None and ("Permission" in text or "Access is denied" in text)):
+        if system == "Linux":
+            group = _group_of(port) or "dialout"
+            return (f"this user may not open {port} (it belongs to group {group!r}). Join the group: "
+                    f"`sudo usermod -aG {group} $USER` (Debian, Ubuntu, Fedora: dialout; Arch: uucp), "
+                    f"then log out and in again; or give the board to whoever is logged in with a "
+                    f"udev rule in {UDEV_RULES}:\n{_udev_rules()}\nthen `sudo udevadm control "
+                    f"--reload-rules && sudo udevadm trigger` and plug the board in again")
+        if system == "Windows":
+            return (f"Windows refused {port}: another program has it open (a serial terminal, the "
+                    f"Arduino IDE, another Python): close it. Windows lets one program at a time open a port")
+        return (f"the system refused {port}: another program may hold it (`lsof {port}`); on macOS "
+                f"open /dev/cu.* rather than /dev/tty.*")
+    if code == errno.EBUSY:
+        return (f"{port} is busy: another program has it open (a serial terminal, screen, minicom; on "
+                f"Linux ModemManager probes new ports: `sudo systemctl stop ModemManager`); close it "
+                f"(`fuser -v {port}` names it)")
+    if code == errno.ENOENT or "FileNotFoundError" in text or "could not find" in text.lower():
+        return (f"there is no {port}: is the board plugged in? `python -m host list` lists the boards "
+                f"it finds")
+    return ("check the cable, the port name (`python -m host list` lists the boards it finds) and "
+            "that no other program holds the port")
 
 
 def _reason(error: Exception, verb: str) -> str:
@@ -19,7 +76,7 @@ def _reason(error: Exception, verb: str) -> str:
 class SerialTransport:
     """Any pyserial port or URL: /dev/ttyUSB0, COM3, socket://host:port, rfc2217://, loop://."""
 
-    def __init__(self, url: str, baudrate: int = 1_000_000, write_timeout: float = 5.0):
+    def __init__(self, url: str, baudrate: int = DEFAULT_BAUD, write_timeout: float = 5.0):
         self.url = url
         try:
             self.port = serial.serial_for_url(url, baudrate=baudrate, timeout=POSIX_POLL_S,
@@ -27,8 +84,7 @@ class SerialTransport:
         except (serial.SerialException, ValueError, OSError) as error:
             hint = ("is the simulated board running? start one with "
                     "`python -m sim.device_emulator --port PORT`" if url.startswith("socket://")
-                    else "check the cable, the port name (ls /dev/ttyUSB* /dev/ttyACM*) and that no "
-                         "other program holds the port")
+                    else open_hint(url, error))
             raise DeviceNotFoundError(f"cannot open {url}: {error}; {hint}") from None
         # A native port reports exactly how many bytes wait; URL handlers (socket://) do not.
         self._native = isinstance(self.port, serial.Serial)

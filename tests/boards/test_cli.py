@@ -91,7 +91,8 @@ def test_command_line_entry_point():
     assert result.returncode == 2 and "unknown board 'nosuch'" in result.stderr
 
 
-def test_program_without_programmer_says_what_to_install(tmp_path, capsys, monkeypatch):
+def fake_build(tmp_path, monkeypatch):
+    """flow.build replaced by a successful build's summary; returns the bitstream's path."""
     bitstream = tmp_path / "top.bin"
     bitstream.write_bytes(b"\0")
     summary = {"ok": True, "failures": [], "bitstream": str(bitstream), "board": "icebreaker",
@@ -99,10 +100,74 @@ def test_program_without_programmer_says_what_to_install(tmp_path, capsys, monke
                "clock": {"requested_mhz": 24.0, "achieved_mhz": 24.0}, "fmax_mhz": 50.0,
                "timing_met": True}
     monkeypatch.setattr(flow, "build", lambda request, say, environ, quiet: summary)
+    return bitstream
+
+
+def test_program_without_programmer_says_what_to_install(tmp_path, capsys, monkeypatch):
+    fake_build(tmp_path, monkeypatch)
     monkeypatch.setattr(program.shutil, "which", lambda name: None)
     status, out, _ = run(["icebreaker", "--program", "--out", str(tmp_path)], capsys)
     assert status == build.EXIT_PROGRAM
     assert "apt install fpga-icestorm" in out and "apt install openfpgaloader" in out
+
+
+@pytest.fixture
+def programmed(tmp_path, monkeypatch):
+    """A fake build and a fake iceprog that records its arguments; the doctor's layers made
+    short. Yields (bitstream, record of iceprog's arguments, set_ports(listing))."""
+    from host import doctor, ports
+    bitstream = fake_build(tmp_path, monkeypatch)
+    record = tmp_path / "iceprog.args"
+    fake = tmp_path / "iceprog"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" > {record}\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(program.shutil, "which", {"iceprog": str(fake)}.get)
+    monkeypatch.setattr(program, "SETTLE_S", 0)
+    for name, value in (("FRAMES", 40), ("TICKS", 40), ("FREERUN_S", 0.3)):
+        monkeypatch.setattr(doctor, name, value)
+    listing = []
+    monkeypatch.setattr(ports, "_comports", lambda: list(listing))
+    yield bitstream, record, lambda new: listing.__setitem__(slice(None), new)
+
+
+def _icebreaker_at(url):
+    from serial.tools.list_ports_common import ListPortInfo
+    info = ListPortInfo(url, skip_link_detection=True)
+    info.vid, info.pid, info.serial_number, info.location = 0x0403, 0x6010, "ib1", "1-1:1.1"
+    info.product = "iCEBreaker V1.0e"
+    return info
+
+
+def test_program_then_the_doctor_verifies_the_board_it_finds(tmp_path, capsys, programmed):
+    from boards.registry import ICEBREAKER_CONFIG
+    from sim.device_emulator import EmulatorServer
+    bitstream, record, set_ports = programmed
+    # the board the host finds after programming: the emulator with the build's configuration
+    with EmulatorServer(port=0, config=ICEBREAKER_CONFIG, max_payload=256, input_depth=256) as board:
+        set_ports([_icebreaker_at(board.url)])
+        status, out, _ = run(["icebreaker", "--program", "--out", str(tmp_path)], capsys)
+    assert status == build.EXIT_OK, out
+    assert record.read_text().split() == [str(bitstream)]
+    assert f"[doctor] icebreaker at {board.url}" in out
+    assert out.rstrip().splitlines()[-1].startswith(f"PASS: {board.url}")
+    for name in ("port", "hello", "link", "core", "freerun"):
+        assert f"  {name:<8} " in out
+
+
+def test_program_then_the_doctor_fails_or_finds_no_board(tmp_path, capsys, programmed):
+    from sim.device_emulator import EmulatorServer
+    _, _, set_ports = programmed
+    # a board that answers with another configuration than the one just built
+    with EmulatorServer(port=0) as board:
+        set_ports([_icebreaker_at(board.url)])
+        status, out, _ = run(["icebreaker", "--program", "--out", str(tmp_path)], capsys)
+    assert status == build.EXIT_DOCTOR
+    assert "FAIL at hello" in out and "the build is for another core" in out
+    set_ports([])
+    status, out, _ = run(["icebreaker", "--program", "--out", str(tmp_path)], capsys)
+    assert status == build.EXIT_DOCTOR and "[doctor] not run" in out and "found none" in out
+    status, out, _ = run(["icebreaker", "--program", "--no-doctor", "--out", str(tmp_path)], capsys)
+    assert status == build.EXIT_OK and "[doctor]" not in out
 
 
 def test_programmer_gets_the_bitstream(tmp_path):
