@@ -73,8 +73,8 @@ class Link:
         session left, for up to `timeout` s: a corrupt frame (the rest of one the device was
         sending when the port opened), and the ERROR the device sends for bytes it could not
         read (the garbage the first 0x00 ended). Past that, the last such error is raised
-        rather than a timeout, since something did arrive. A refusal of the command itself is
-        raised at once."""
+        rather than a timeout, since something did arrive. A refusal of the command itself, and
+        a server's refusal of this connection (DeviceBusyError), are raised at once."""
         deadline = time.monotonic() + self.timeout
         last = None
         while True:
@@ -82,6 +82,7 @@ class Link:
                 return self.wait(seq)
             except (FrameError, DeviceError) as error:
                 if (isinstance(error, DeviceError) and error.command is not None) \
+                        or isinstance(error, DeviceBusyError) \
                         or seq not in self.pending or time.monotonic() >= deadline:
                     raise
                 last = error
