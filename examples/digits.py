@@ -380,8 +380,10 @@ def plot_curve(curve, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def run(settings: Settings, out: Path | None, log=print) -> dict:
-    """The whole experiment: split, train, test, report; plots under `out` (None: none)."""
+def run(settings: Settings, out: Path | None, log=print, device: Device | None = None) -> dict:
+    """The whole experiment: split, train, test, report; plots under `out` (None: none). The
+    learning and the test run on `device` (default: the golden model); the learning curve is
+    measured on a separate golden model."""
     t0 = time.monotonic()
     X_train, X_test, y_train, y_test = load_data(settings)
     if settings.train_limit:
@@ -390,7 +392,7 @@ def run(settings: Settings, out: Path | None, log=print) -> dict:
         X_test, y_test = X_test[:settings.test_limit], y_test[:settings.test_limit]
     image = compile_network(build_network(settings), ICEBREAKER_CONFIG)   # it fits, unchanged
     before = initial_weights(settings)
-    learner, curve = train(settings, X_train, y_train, X_test, y_test, log=log)
+    learner, curve = train(settings, X_train, y_train, X_test, y_test, device=device, log=log)
     learned = learner.weights()
     learner.interventions["read weights, load inference image (no STDP)"] += 1
     pred, counts = classify(learner.device, learned, X_test, settings, np.random.default_rng(settings.seed + 3))
@@ -458,12 +460,21 @@ def main(argv=None) -> int:
     parser.add_argument("--lr-shifts", type=lambda s: tuple(int(v) for v in s.split(",")),
                         help="the learning-rate schedule, one lr_shift per epoch: 13,14,15")
     parser.add_argument("--seed", type=int, help="split, initial weights, coding and order")
+    parser.add_argument("--device", default="model",
+                        help="where the network learns: model (default), emulator://, a serial port, "
+                             "socket://HOST:PORT or auto (the board plugged in); its core must be the "
+                             "iCEBreaker's configuration")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else Settings()
     chosen = {"per_class": args.per_class, "lr_shifts": args.lr_shifts, "seed": args.seed}
     try:
         settings = replace(settings, **{k: v for k, v in chosen.items() if v is not None})
-        result = run(settings, args.out)
+        device = None if args.device == "model" else Device.open(args.device, config=ICEBREAKER_CONFIG)
+        try:
+            result = run(settings, args.out, device=device)
+        finally:
+            if device is not None:
+                device.close()
     except AxoniteError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

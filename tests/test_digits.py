@@ -110,3 +110,23 @@ def test_learning_rates_past_the_specs_largest_shift_halve_the_amplitudes_exactl
     assert (r16.lr_shift, r16.a_plus, r16.a_minus) == (15, 52, -12)
     assert (r18.lr_shift, r18.a_plus, r18.a_minus) == (15, 13, -3)
     assert r18.a_minus * 104 == r18.a_plus * -24                   # the ratio is kept
+
+
+def test_the_example_learns_on_the_device_it_is_given(tmp_path, monkeypatch):
+    """--device: the same run on the protocol emulator as on the model, weights and predictions."""
+    from dataclasses import replace
+    tiny = replace(digits.QUICK, train_limit=6, test_limit=20, lr_shifts=(12,), eval_every=1000)
+    want = digits.run(tiny, None, log=lambda *_: None)
+    opened = []
+    real_open = Device.open
+
+    def spy(url, **options):
+        opened.append(url)
+        return real_open(url, **options)
+    monkeypatch.setattr(digits.Device, "open", staticmethod(spy))
+    monkeypatch.setattr(digits, "QUICK", tiny)
+    assert digits.main(["--quick", "--device", "emulator://", "--out", str(tmp_path)]) == 0
+    assert opened[0] == "emulator://"
+    got = np.load(tmp_path / "digits_weights.npz")["learned"]
+    np.testing.assert_array_equal(got, want["weights"])
+    assert np.sum(got != digits.initial_weights(tiny)) > 50
