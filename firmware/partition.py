@@ -19,7 +19,7 @@ and the limit (CoreConfig.n_synapses, ...), as compile_network does for one core
 Automatic partitioning (cores=K): populations joined by projections that may not be cut
 (plastic, or with a delay-1 synapse), and with `exact` all targets of stochastic plasticity,
 form units that stay whole on one core; the other populations may be split into contiguous
-pieces. Units go whole, largest first, to the core they share the most synapses with among
+pieces. Units go whole, those that must first, largest first, to the core they share the most synapses with among
 those below the balanced load ceil(neurons / K) (ties: the least loaded, then the lowest
 core); a unit that must stay whole and fits no core below that load takes the core with the
 most room; the rest is split over the cores' remaining room, most room first.
@@ -168,8 +168,9 @@ def _automatic(network: Network, parts: list, config: CoreConfig, cores: int, st
     load = [0] * cores
     home: dict[int, int] = {}
     split = []
-    for r in sorted(members, key=lambda r: (-size[r], min(members[r]))):
-        whole = units.whole[r] or len(members[r]) > 1
+    whole_units = {r for r in members if units.whole[r] or len(members[r]) > 1}
+    for r in sorted(members, key=lambda r: (r not in whole_units, -size[r], min(members[r]))):
+        whole = r in whole_units
 
         def best(limit):
             fits = [k for k in range(cores) if load[k] + size[r] <= limit]
