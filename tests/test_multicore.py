@@ -279,3 +279,26 @@ def test_one_input_wrap_warning_names_the_network_neurons():
         compile_network(net, CORE, placement={"a": 0, "b": 1})
     wraps = [w for w in caught if "summed synaptic input" in str(w.message)]
     assert len(wraps) == 1 and "population 'a' neuron 0" in str(wraps[0].message)
+
+
+def test_spec_example_12_2():
+    """docs/spec.md §12.2: a3 (core 0) -> b1 (core 1), delay 3: remote axon 2 of core 1 (after
+    the 2 input replicas) with delay 2; a3 fires at tick 10, b1 gets the weight at tick 13."""
+    net = Network("example")
+    inp = net.inputs("in", 2)
+    a = net.population("a", 4, du=4095, dv=4095, vth=0)
+    b = net.population("b", 2, du=4095, dv=4095, vth=0)
+    net.connect(inp, a, FromList([(0, 3, 10)]), name="in->a")
+    net.connect(inp, b, FromList([(1, 0, 10)]), name="in->b")
+    net.connect(a, b, FromList([(3, 1, 10, 3)]), name="a->b")
+    net.record(b)
+    multi = compile_network(net, CORE, placement={"a": 0, "b": 1})
+    ptr, dest, axon = multi.routes(0)
+    assert ptr[4] - ptr[3] == 1 and (dest[ptr[3]], axon[ptr[3]]) == (1, 2)
+    assert multi.images[1].input_ids("in").tolist() == [0, 1]
+    model = MultiCoreModel(multi)
+    core1 = model.cores[1].tables
+    syn = core1.fanout[core1.fan_ptr[2]:core1.fan_ptr[3]]
+    assert core1.syn_delay[syn].tolist() == [2]
+    result = model.run(20, {9: [0]}, record_all=True)
+    assert result.all_times.tolist() == [10, 13] and result.all_neurons.tolist() == [3, 4 + 1]
