@@ -127,6 +127,7 @@ class Cluster:
         self.tick = 0
         self._pending = [np.zeros(0, np.int64) for _ in self.devices]
         self._own = dict.fromkeys(COUNTERS, 0)
+        self.relayed = 0          # packets the host relayed between devices (one per destination)
 
     # --- running -------------------------------------------------------------------------------
 
@@ -146,6 +147,7 @@ class Cluster:
             for d, axon in zip(dest[hit].tolist(), remote[hit].tolist()):
                 pending[d].append(axon)
         self._pending = [np.array(p, np.int64) for p in pending]
+        self.relayed += sum(len(p) for p in pending)
         out = np.sort(np.concatenate(fired))
         self._own["ticks"] += 1
         self._own["input_events"] += axons.size
