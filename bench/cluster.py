@@ -110,9 +110,9 @@ def measure(backend: str, k: int, ticks: int) -> dict:
             for t in counting:
                 t.sent = t.received = 0
             relayed0 = cluster.relayed
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             result = cluster.run(ticks, raster)
-            wall = time.perf_counter() - start
+            wall, cpu = time.perf_counter() - start, time.process_time() - cpu
             relayed = cluster.relayed - relayed0
     finally:
         for proc in procs:
@@ -120,16 +120,18 @@ def measure(backend: str, k: int, ticks: int) -> dict:
             proc.wait(10)
     line = sum(t.sent + t.received for t in counting) / max(1, len(counting)) / ticks if counting else None
     return {"backend": backend, "devices": k, "ticks": ticks, "wall_s": wall, "ticks_per_s": ticks / wall,
+            "host_cpu_ms_per_tick": 1e3 * cpu / ticks,
             "relayed_per_s": relayed / wall, "relayed_per_tick": relayed / ticks,
             "spikes_per_tick": result.times.size / ticks, "line_bytes_per_tick": line}
 
 
 def table(rows: list) -> str:
-    out = ["| backend | devices | ticks/s | ms per tick | cross-device spikes/s | per tick | output spikes per tick | line bytes per tick and device |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    out = ["| backend | devices | ticks/s | ms per tick | host CPU ms per tick | cross-device spikes/s | per tick | output spikes per tick | line bytes per tick and device |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         line = "" if r["line_bytes_per_tick"] is None else f"{r['line_bytes_per_tick']:.0f}"
         out.append(f"| {r['backend']} | {r['devices']} | {r['ticks_per_s']:,.0f} | {1e3 / r['ticks_per_s']:.2f} | "
+                   f"{r['host_cpu_ms_per_tick']:.2f} | "
                    f"{r['relayed_per_s']:,.0f} | {r['relayed_per_tick']:.1f} | {r['spikes_per_tick']:.1f} | {line} |")
     return "\n".join(out)
 
@@ -146,7 +148,9 @@ def main(argv=None) -> int:
             print(rows[-1], file=sys.stderr, flush=True)
     sock = [r for r in rows if r["backend"] == "socket"]
     per_byte = max(r["line_bytes_per_tick"] for r in sock)
-    host = {r["devices"]: 1e3 / r["ticks_per_s"] for r in rows if r["backend"] == "model"}
+    cpu = {r["devices"]: r["host_cpu_ms_per_tick"] for r in sock}
+    slope = (cpu[max(cpu)] - cpu[1]) / max(1, max(cpu) - 1)          # host ms per tick per device
+    limit = int((2.0 - cpu[1]) / slope) + 1 if slope > 0 and cpu[1] < 2.0 else 1
     link = "\n".join(f"| {b / 1e6:g} Mbaud | {b / 10 / per_byte:,.0f} | "
                      f"{min(b / 10 / per_byte, 1 / (2 * USB_LATENCY_S)):,.0f} |" for b in BAUDS)
     from bench.report import provenance
@@ -163,16 +167,24 @@ def main(argv=None) -> int:
               "line allows, and with the round trip of a USB serial bridge at its 1 ms latency "
               "timer (2 ms per tick):\n\n| link | ticks/s (line) | ticks/s (line and USB latency) |\n"
               "|---|---:|---:|\n" + link
-            + "\n\nWhere the host binds: the `model` rows are the relay alone (Python, "
-              + ", ".join(f"{host[k]:.2f} ms per tick with {k}" for k in sorted(host))
-              + " devices); the `socket` rows add a protocol round trip per tick and device, the "
-                "devices in parallel. A real board adds the USB latency (about 2 ms per tick), which "
-                "dominates both at any baud rate: a cluster of boards on USB serial bridges runs at "
-                "most about 500 ticks/s, whatever the number of boards, until the host's own time per "
-                "tick (which grows with the devices, the `model` and `socket` rows) passes those 2 ms. "
-                "Lock-step over a link that needs a round trip per tick is the limit; running several "
-                "ticks per round trip would need cut synapses of longer delays (a spike relayed D - 1 "
-                "ticks later needs delay >= D).\n")
+            + "\n\nThe `model` and `emulator://` rows run the devices' golden models in the host process "
+              "too (one Python process: the threads share the interpreter), so they are the host and the "
+              "devices together. The `socket` rows put each device in its own process: the host CPU column "
+              "is then the host's own work per tick (encoding inputs, decoding spikes, relaying), "
+              + ", ".join(f"{cpu[k]:.2f} ms with {k}" for k in sorted(cpu))
+              + " devices; beyond 2 devices the emulator processes and the host share this machine's 2 cores, "
+                "so those rows measure the machine's CPU, not the link (a board computes its own tick).\n\n"
+                "Where the host binds: a real board adds the USB latency, about 2 ms per tick, which at any "
+                "baud rate above 1 Mbaud dominates the line time: a cluster of boards on USB serial bridges "
+                "runs at most about 500 ticks/s whatever the number of boards. The host's own time per "
+                f"tick is {cpu[1]:.1f} ms with one device and grows by about {slope:.1f} ms per further "
+                f"device (Python: a Device.run(1) per device and tick, its frames, the relay), so it passes "
+                f"those 2 ms from {limit + 1} devices on: there the host, not the boards or the links, is "
+                "the bottleneck (a leaner per-tick path, one INPUT and STEP frame per device without "
+                "Device.run's generality, would move that point, not remove it). Lock-step with a "
+                "round trip per tick is the limit of the design; running several ticks per round trip "
+                "would need cut synapses of longer delays (a spike relayed D - 1 ticks later needs "
+                "delay >= D).\n")
     print(body)
     (Path(__file__).resolve().parent.parent / "docs" / "bench").mkdir(exist_ok=True)
     if args.write:
