@@ -41,6 +41,12 @@ SECTIONS = (
     Section("golden", "Golden model throughput", "golden_model",
             "the numpy and numba golden models against Brian2 (numpy target and cpp_standalone) on "
             "a 10,000-neuron network", "~8 min on 2 shared cores; the first run makes build/brian2-venv (~2 min)"),
+    Section("scale", "Golden model at scale", "scale",
+            "FastModel's kernel at 10^6 neurons and 10^8 synapses (ticks/s, memory), and the whole "
+            "FastModel's memory per synapse", "~5 min; about 2 GB of memory"),
+    Section("cluster", "Many boards (host cluster)", "cluster",
+            "a host.Cluster of 1-4 devices (model, emulator://, socket:// emulators): ticks/s, "
+            "cross-device spikes/s, line bytes per tick, the serial link's and the host's limits", "~3 min"),
     Section("core", "Core cycles (RTL)", "core",
             "cycles per tick of the RTL against neurons and input events", "~2 min; ~10 min the first time (3 Verilator builds)"),
     Section("throughput", "Throughput at the board's clock", "throughput",

@@ -8,16 +8,17 @@ layouts from here.
 from .compiler import compile_network
 from .config import CoreConfig
 from .errors import (AxoniteError, CapacityError, ConfigError, ImageError, InputWrapWarning,
-                     NetworkError, SymbolError)
+                     NetworkError, PartitionError, SymbolError)
 from .image import Image
+from .multicore import MultiImage
 from .network import (AllToAll, FixedProbability, FromList, Inputs, Network, OneToOne, Population,
                       Projection, QuantizedWeights, STDPRule, du_from_tau, dv_from_tau,
                       quantize_weights)
 
 __all__ = [
     "AllToAll", "AxoniteError", "CapacityError", "ConfigError", "CoreConfig", "FixedProbability",
-    "FromList", "Image", "ImageError", "InputWrapWarning", "Inputs", "Network", "NetworkError",
-    "OneToOne", "Population", "Projection", "QuantizedWeights", "STDPRule", "SymbolError",
+    "FromList", "Image", "ImageError", "InputWrapWarning", "Inputs", "MultiImage", "Network", "NetworkError",
+    "OneToOne", "PartitionError", "Population", "Projection", "QuantizedWeights", "STDPRule", "SymbolError",
     "compile_network", "du_from_tau", "dv_from_tau", "quantize_weights",
 ]
 

@@ -70,8 +70,15 @@ def _warn_input_wrap(network: Network, c: CoreConfig, first: dict, syn: dict, pr
 
 
 def compile_network(network: Network, config: CoreConfig | None = None,
-                    lfsr_seed: int = formats.LFSR_DEFAULT_SEED) -> Image:
-    """Compile `network` for `config` (default: CoreConfig()) into an Image."""
+                    lfsr_seed: int = formats.LFSR_DEFAULT_SEED, *, cores: int | None = None,
+                    placement: dict | None = None, exact: bool = True):
+    """Compile `network` for `config` (default: CoreConfig()) into an Image; with `cores` or
+    `placement`, onto several cores of `config` into a firmware.MultiImage (firmware.partition,
+    docs/spec.md §12; `exact`: refuse a placement whose results would depend on the partition)."""
+    if cores is not None or placement is not None:
+        from .partition import compile_multi
+        return compile_multi(network, config, cores=cores, placement=placement, exact=exact,
+                             lfsr_seed=lfsr_seed)
     if not isinstance(network, Network):
         raise NetworkError(f"compile_network: network is a {type(network).__name__}, not a firmware.Network")
     if config is not None and not isinstance(config, CoreConfig):

@@ -17,6 +17,14 @@ class CapacityError(NetworkError):
     """A network that does not fit the core configuration; the message names the limit."""
 
 
+class PartitionError(CapacityError):
+    """A network that cannot be placed on several cores under the many-core contract (spec §12):
+    a placement that cuts a synapse that may not cross cores (delay 1, or plastic), one that
+    spreads stochastically rounded plasticity over several cores when results must not depend
+    on the partition, or a group of populations that must share a core and does not fit one.
+    The message names the projection or populations, the cores and the rule."""
+
+
 class ImageError(AxoniteError, ValueError):
     """An image file that is corrupt, truncated, of another version, or for another core."""
 

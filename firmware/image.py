@@ -216,16 +216,18 @@ class Image:
         return cls.from_bytes(data, source=source)
 
 
-def _fixed_header(head: bytes, size: int, source: str) -> tuple[int, int, int]:
-    """Check the fixed header of a file of `size` bytes; returns (header length, payload
-    length, CRC)."""
+def _fixed_header(head: bytes, size: int, source: str, expect: bytes = MAGIC,
+                  expect_version: int = IMAGE_VERSION, kind: str = "image") -> tuple[int, int, int]:
+    """Check the fixed header of a file of `size` bytes (an image, or with `expect`,
+    `expect_version` and `kind` another file of the same frame, firmware.multicore's);
+    returns (header length, payload length, CRC)."""
     if size < _FIXED.size or len(head) < _FIXED.size:
         raise ImageError(f"{source}: truncated: {size} bytes, the fixed header alone is {_FIXED.size}")
     magic, version, reserved, hlen, plen, crc = _FIXED.unpack_from(head)
-    if magic != MAGIC:
-        raise ImageError(f"{source}: not an axonite image (magic {magic!r}, expected {MAGIC!r})")
-    if version != IMAGE_VERSION:
-        raise ImageError(f"{source}: image format version {version}; this axonite reads version {IMAGE_VERSION}")
+    if magic != expect:
+        raise ImageError(f"{source}: not an axonite {kind} (magic {magic!r}, expected {expect!r})")
+    if version != expect_version:
+        raise ImageError(f"{source}: {kind} format version {version}; this axonite reads version {expect_version}")
     if reserved != 0:
         raise ImageError(f"{source}: reserved header field is {reserved:#06x}, must be 0 (the file is corrupt)")
     expected = _FIXED.size + hlen + plen

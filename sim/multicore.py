@@ -1,0 +1,188 @@
+"""The golden model of a network on several cores (docs/spec.md §12): one GoldenModel (or
+FastModel) per core of a firmware.MultiImage, in lock-step, exchanging spikes through the
+routing tables.
+
+    model = MultiCoreModel(compile_network(net, config, cores=4))   # fast=True: FastModel cores
+    result = model.run(100, {0: [1, 2]})        # global input axons; spikes of global neurons
+    model.projection_weights("plastic")         # (pre, post, weight) as on one core
+
+Tick t, in every core: the core runs tick t (§2) with its input axons of tick t, which are
+the replicas of the host's input axons of tick t and the remote axons of the spikes that other
+cores' neurons fired in tick t - 1 (their routing tables name the destination core and remote
+axon), in ascending order. Then the barrier: the spikes of tick t that cross cores are handed
+to their destinations for tick t + 1. Spikes fired in the last tick of a run are kept and
+delivered in the first tick of the next run, as a device's cores keep them.
+
+Counters: `counters` are the network's, as one core counts them: ticks, host input spikes
+(counted once, however many cores hold a replica), spikes, output spikes, deliveries and
+plastic updates summed over the cores (a cut synapse delivers in the tick after its spike, so
+the deliveries of spikes still in flight at the end of a run count in the next run);
+`core_counters()` are each core's own (its input_events include remote events).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from firmware.errors import AxoniteError
+from firmware.multicore import MultiImage
+from firmware.tables import ranges_to_indices
+
+from .model import (COUNTERS, GoldenModel, InputError, RunResult, _integers, check_ticks, input_groups,
+                    normalize_inputs)
+
+
+class MultiCoreModel:
+    """K core models of a MultiImage in lock-step; the same run()/RunResult API as GoldenModel,
+    in the network's global numbering."""
+
+    def __init__(self, multi: MultiImage, fast: bool = False):
+        if not isinstance(multi, MultiImage):
+            raise AxoniteError(f"MultiCoreModel runs a firmware.MultiImage, not a {type(multi).__name__} "
+                               f"(run an Image with GoldenModel)")
+        self.image = multi
+        if fast:
+            from .fast import FastModel
+            self.cores = [FastModel(image) for image in multi.images]
+        else:
+            self.cores = [GoldenModel(image) for image in multi.images]
+        k = multi.cores
+        # per core: its neurons' global numbers, and the CSR of its input replicas by global axon
+        self._global = [multi.global_neurons(c) for c in range(k)]
+        self._routes = [multi.routes(c) for c in range(k)]
+        self._outputs = multi.output_ids
+        self._is_output = np.zeros(multi.n_neurons, bool)
+        self._is_output[self._outputs] = True
+        self.reset()
+
+    @property
+    def config(self):
+        return self.image.config
+
+    def reset(self) -> None:
+        """Every core to its reset state (spec §8); no spike in flight; tick 0."""
+        for core in self.cores:
+            core.reset()
+        self.tick = 0
+        self._pending = [np.zeros(0, np.int64) for _ in self.cores]
+        self.counters = dict.fromkeys(COUNTERS, 0)
+
+    def seed(self, value: int) -> None:
+        """Seed every core's LFSR (as compile_network seeds them all with one value)."""
+        for core in self.cores:
+            core.seed(value)
+
+    def step(self, input_axons=()) -> np.ndarray:
+        """Advance one tick with the given global input axons (ascending, each at most once);
+        return the global numbers of the neurons that fired, ascending. InputError as
+        GoldenModel.step, before anything changes."""
+        m = self.image
+        axons = self._check(() if input_axons is None else input_axons)
+        lo, hi = m.input_ptr[axons], m.input_ptr[axons + 1]
+        at = ranges_to_indices(lo, hi - lo)
+        replica_core, replica_axon = m.input_core[at], m.input_axon[at]
+        fired, pending = [], [[] for _ in self.cores]
+        for c, core in enumerate(self.cores):
+            local = np.sort(np.concatenate([replica_axon[replica_core == c], self._pending[c]]))
+            spiked = core.step(local)
+            fired.append(self._global[c][spiked])
+            ptr, dest, remote = self._routes[c]
+            if spiked.size and dest.size:
+                at = ranges_to_indices(ptr[spiked], ptr[spiked + 1] - ptr[spiked])
+                for d, axon in zip(dest[at].tolist(), remote[at].tolist()):
+                    pending[d].append(axon)
+        self._pending = [np.array(p, np.int64) for p in pending]
+        out = np.sort(np.concatenate(fired))
+        k = self._own
+        k["ticks"] += 1
+        k["input_events"] += axons.size
+        k["spikes"] += out.size
+        k["output_spikes"] += int(np.count_nonzero(self._is_output[out]))
+        self.tick += 1
+        return out
+
+    def _check(self, axons) -> np.ndarray:
+        arr = _integers(axons, "axon", self.image.n_inputs, f" at tick {self.tick}")
+        if np.any(np.diff(arr) <= 0):
+            raise InputError(f"input axons at tick {self.tick} must ascend, each at most once")
+        return arr
+
+    def core_counters(self) -> list[dict]:
+        """Each core's own counters (spec §7), as its device would report them."""
+        return [dict(core.counters) for core in self.cores]
+
+    def run(self, ticks: int, inputs=None, record_all: bool = False) -> RunResult:
+        """Run `ticks` ticks with global input axons (the forms of GoldenModel.run); the result
+        names global neurons (output_ids: the network's recorded neurons, ascending)."""
+        ticks = check_ticks(ticks)
+        times, axons = normalize_inputs(inputs, ticks, self.image.n_inputs)
+        start = self.tick
+        fired_at, fired = [], []
+        for k, group in enumerate(input_groups(times, axons, ticks)):
+            spiked = self.step(group)
+            if not record_all:
+                spiked = spiked[self._is_output[spiked]]
+            if spiked.size:
+                fired_at.append(k)
+                fired.append(spiked)
+        sizes = [a.size for a in fired]
+        neurons = np.concatenate(fired) if fired else np.zeros(0, np.int64)
+        times = np.repeat(np.array(fired_at, np.int64), sizes) + start
+        out = self._is_output[neurons]
+        return RunResult(start_tick=start, ticks=ticks, output_ids=self._outputs.copy(),
+                         times=times[out], neurons=neurons[out],
+                         all_times=times if record_all else None,
+                         all_neurons=neurons if record_all else None,
+                         n_neurons=self.image.n_neurons if record_all else 0)
+
+    @property
+    def counters(self) -> dict:
+        own = self._own
+        summed = {name: sum(core.counters[name] for core in self.cores)
+                  for name in ("synaptic_events", "plastic_updates", "overruns", "dropped")}
+        return {name: summed.get(name, own[name]) for name in COUNTERS}
+
+    @counters.setter
+    def counters(self, values: dict) -> None:
+        """Setting them (to zeros) clears the network's and every core's counters."""
+        self._own = dict(values)
+        for core in self.cores:
+            core.counters = dict.fromkeys(COUNTERS, 0)
+
+    def projection_weights(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pre, post, weight) of every synapse of projection `name`, pre and post as indices
+        into its source group and target population, ordered by (pre, post): what
+        GoldenModel.projection_weights gives for the network on one core."""
+        m = self.image
+        sym = m.projection(name)
+        kind, pre = m.group(sym["pre"])
+        base = pre["first"] + (0 if kind == "inputs" else m.n_inputs)
+        post_first = m.group(sym["post"])[1]["first"]
+        parts = []
+        for c, local_name in sym["parts"]:
+            core = self.cores[c]
+            index = core.image.projection(local_name)["index"]
+            t = core.tables
+            addr = np.nonzero(t.syn_projection == index)[0]
+            sources = m.global_sources(c)[t.syn_source[addr]]
+            targets = self._global[c][t.syn_target[addr]]
+            parts.append((sources - base, targets - post_first, core.weights[addr]))
+        pre_i, post_i, w = (np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, np.int64)
+                            for i in range(3))
+        order = np.lexsort((post_i, pre_i))
+        return pre_i[order], post_i[order], w[order].copy()
+
+    def state(self) -> dict:
+        """Global u, v, ref, y per global neuron; each core's own state under "cores"."""
+        m = self.image
+        out = {"tick": self.tick, "cores": [core.state() for core in self.cores]}
+        for name in ("u", "v", "ref", "y"):
+            values = np.zeros(m.n_neurons, np.int64)
+            for c, core in enumerate(self.cores):
+                on = m.neuron_core == c
+                values[on] = getattr(core, name)[m.neuron_local[on]]
+            out[name] = values
+        return out
+
+
+__all__ = ["MultiCoreModel"]
