@@ -11,8 +11,8 @@ of `boards.flow.synthesis_options` (`synth_ice40 -dsp -dff`, abc9's script witho
 MAC black box renamed to SB_MAC16), then `write_verilog -noattr`. Only the ports differ from a
 board build: they are the core's, not the board's pins. The products (axonite_core.il, .ys,
 .json, .stat.json, the netlist axonite_core.netlist.v, yosys.log) stay under
-build/gate-level/<board>-<hash>/; a synthesis of identical sources (the plan's files and the
-yosys executable) is reused.
+build/gate-level/<board>-<hash>/; a synthesis of identical sources (the plan's files, the
+yosys executable and its version) is reused.
 
 `build_netlist` verilates a netlist (or a changed copy of its text: the mutation tests) with the
 simulation models of every cell type it instantiates, from yosys's share/ice40/cells_sim.v,
@@ -41,7 +41,7 @@ NETLIST = f"{DESIGN}.netlist.v"
 YOSYS_LOG = "yosys.log"
 # Verilator's functions for a netlist run to 10,000 statements each (a LUT or flip-flop is a
 # few); gcc -O2 takes superlinear time on them: split at 500, its C++ compiles in 40% of the
-# time (88 s of CPU instead of 226 s for the regression's netlist) and runs as fast.
+# time (97 s of CPU instead of 235 s for the regression's netlist) and runs as fast.
 VERILATOR_ARGS = ("--output-split-cfuncs", "500")
 
 
@@ -108,7 +108,7 @@ def synthesize_core(config, board_name: str = "icebreaker", environ=None, say=No
     when yosys is missing or fails (naming its log)."""
     from boards.registry import BoardError
     from boards.registry import board as board_named
-    from boards.tools import ToolError, find_tool, run_tool
+    from boards.tools import ToolError, find_tool, run_tool, tool_version
 
     board = board_named(board_name)
     if board.family != "ice40":
@@ -116,11 +116,12 @@ def synthesize_core(config, board_name: str = "icebreaker", environ=None, say=No
                          "boards have simulation models of their cells here")
     yosys = find_tool("yosys", environ)
     files, (_, *args), ports = synthesis_plan(config, board)
-    hasher = hashlib.sha256(str(yosys).encode())
+    BUILD_ROOT.mkdir(parents=True, exist_ok=True)
+    version = tool_version("yosys", yosys, BUILD_ROOT)
+    hasher = hashlib.sha256(f"{yosys}\n{version}".encode())
     for name in sorted(files):
         hasher.update(name.encode() + b"\0" + files[name] + b"\0")
     directory = BUILD_ROOT / f"{board_name}-{hasher.hexdigest()[:16]}"
-    BUILD_ROOT.mkdir(parents=True, exist_ok=True)
     with open(BUILD_ROOT / f".{directory.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         done = directory / "netlist.json"
@@ -142,7 +143,8 @@ def synthesize_core(config, board_name: str = "icebreaker", environ=None, say=No
             stat = json.loads((directory / f"{DESIGN}.stat.json").read_text())
             cells = stat["design"]["num_cells_by_type"]
             done.write_text(json.dumps({"board": board_name, "config": config.to_dict(),
-                                        "yosys": str(yosys), "seconds": seconds, "cells": cells},
+                                        "yosys": f"{yosys} ({version})", "seconds": seconds,
+                                        "cells": cells},
                                        indent=2) + "\n")
         meta = json.loads(done.read_text())
         return Netlist(directory, (directory / NETLIST).read_text(), ports, meta["cells"], seconds)
