@@ -42,7 +42,13 @@ YOSYS_LOG = "yosys.log"
 # Verilator's functions for a netlist run to 10,000 statements each (a LUT or flip-flop is a
 # few); gcc -O2 takes superlinear time on them: split at 500, its C++ compiles in 40% of the
 # time (97 s of CPU instead of 235 s for the regression's netlist) and runs as fast.
-VERILATOR_ARGS = ("--output-split-cfuncs", "500")
+VERILATOR_ARGS = ("--output-split-cfuncs", "500", "--x-assign", "unique", "--x-initial", "unique")
+# Verilator has two states; with the options above and these, every x (a pin yosys ties to x,
+# the SPRAM model's output after a write) and every variable without an initial value (the
+# SPRAMs' contents, undefined at power-up) is a random value, not 0: a design that relied on
+# a 0 there would fail. Verilator draws once per variable and site (an array's words are
+# alike, an x assigned again is the same value); the seed is fixed, so a failure reproduces.
+X_PLUSARGS = ("+verilator+rand+reset+2", "+verilator+seed+1")
 
 
 @dataclass(frozen=True)
@@ -180,4 +186,4 @@ def build_netlist(netlist: Netlist, text: str | None = None, name: str = "gate-l
     text = netlist.text if text is None else text
     source = text + cells_sim_models(*cell_types(text))
     return build_verilog(name, source, netlist.ports, {"netlist": str(netlist.directory / NETLIST)},
-                         public="ports", args=VERILATOR_ARGS)
+                         public="ports", args=VERILATOR_ARGS, plusargs=X_PLUSARGS)

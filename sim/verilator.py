@@ -91,6 +91,7 @@ class Build:
     directory: Path
     toplevel: str
     ports: list
+    plusargs: tuple = ()          # the simulator's run-time options, for every run of the build
 
 
 def build_core(config, name: str = "core") -> Build:
@@ -118,12 +119,13 @@ def _runner(public: str):
     return PortsPublic()
 
 
-def build_verilog(name: str, text: str, ports, meta: dict, public: str = "all", args=()) -> Build:
+def build_verilog(name: str, text: str, ports, meta: dict, public: str = "all", args=(),
+                  plusargs=()) -> Build:
     """Verilate `text` (a module named axonite_core with `ports`) inside the HDL-clock wrapper,
     under build/verilator/<name>-<hash of the sources>/. A build of identical sources is reused;
     parallel runs of the same build wait for each other. `meta` goes into build.json.
     `public`: "all" signals visible to cocotb, or only the wrapper's ("ports"); `args`: more
-    Verilator options, after BUILD_ARGS."""
+    Verilator options, after BUILD_ARGS; `plusargs`: the simulator's, for every run."""
     env = verilator_env()
     runner = _runner(public)      # before any build: a bad `public` is refused first
     wrapper = wrapper_verilog(ports, public)
@@ -135,7 +137,7 @@ def build_verilog(name: str, text: str, ports, meta: dict, public: str = "all", 
         fcntl.flock(lock, fcntl.LOCK_EX)
         done = directory / "build.json"
         if done.exists():
-            return Build(directory, TOPLEVEL, ports)
+            return Build(directory, TOPLEVEL, ports, tuple(plusargs))
         if directory.exists():
             shutil.rmtree(directory)
         directory.mkdir(parents=True)
@@ -146,7 +148,7 @@ def build_verilog(name: str, text: str, ports, meta: dict, public: str = "all", 
                      build_args=build_args,
                      timescale=("1ns", "1ps"))
         done.write_text(json.dumps({**meta, "env": env["VERILATOR_ROOT"]}))
-        return Build(directory, TOPLEVEL, ports)
+        return Build(directory, TOPLEVEL, ports, tuple(plusargs))
 
 
 def run_cocotb(build: Build, test_module: str, test_dir: Path, extra_env: dict[str, str] | None = None) -> Path:
@@ -165,7 +167,8 @@ def run_cocotb(build: Build, test_module: str, test_dir: Path, extra_env: dict[s
     try:
         runner.test(test_module=test_module, hdl_toplevel=build.toplevel, hdl_toplevel_lang="verilog",
                     build_dir=build.directory / "sim",
-                    test_dir=test_dir, extra_env=env, results_xml=str(results), timescale=("1ns", "1ps"))
+                    test_dir=test_dir, extra_env=env, results_xml=str(results), timescale=("1ns", "1ps"),
+                    plusargs=list(build.plusargs))
     except SystemExit as stop:
         # Under pytest, cocotb's runner exits when a test failed; the caller reads the results.
         if not results.exists() or not cocotb_failures(results):
