@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1365,12 +1366,17 @@ def _population_node(pop, index: int, dt: float):
 def read(path) -> "nir.NIRGraph":
     """nir.read without its type check (graphs from snnTorch often carry shape-() parameters
     that fail it; from_nir checks sizes itself), with a clear error for what is not a NIR file."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise NIRError(f"NIR path {path!r}: a path is a str or os.PathLike, not a {type(path).__name__}")
     p = Path(path)
-    if not p.is_file():
-        raise NIRError(f"{path}: no such file")
+    try:
+        if not p.is_file():
+            raise NIRError(f"{path}: no such file")
+    except (OSError, ValueError) as error:     # a NUL byte, a name too long
+        raise NIRError(f"{path!r}: not a usable path ({error})") from None
     try:
         return nir.read(p, type_check=False)
-    except (OSError, KeyError, ValueError, TypeError, AssertionError, AttributeError) as error:
+    except Exception as error:   # h5py and HDF5 raise many kinds (RuntimeError ...) on a corrupt file
         raise NIRError(f"{path}: not a readable NIR file ({type(error).__name__}: {error})") from None
 
 

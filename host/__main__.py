@@ -67,7 +67,9 @@ def _run_network_file(p: Path) -> dict:
         raise AxoniteError(f"{p}: cannot read: {error.strerror or error}") from None
     except SyntaxError as error:
         raise AxoniteError(f"{p}, line {error.lineno}: SyntaxError: {error.msg}") from None
-    except Exception as error:     # the user's code: say where it failed, in one line
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:     # the user's code (sys.exit() too): where it failed, in one line
         lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__)
                  if Path(frame.filename) == p]
         where = f", line {lines[-1]}" if lines else ""

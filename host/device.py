@@ -38,7 +38,7 @@ from firmware.tables import decode
 from sim.model import (GoldenModel, InputError, RunResult, check_ticks, input_groups,
                        normalize_inputs, tick_axons)
 
-from .errors import (ConfigMismatchError, DeviceTimeoutError, FrameError, LinkError,
+from .errors import (ConfigMismatchError, DeviceError, DeviceTimeoutError, FrameError, LinkError,
                      SpikesLostError)
 from .latency import check_latency_timer
 
@@ -124,7 +124,14 @@ class Device(abc.ABC):
                   for a real device it comes from the device itself
         timeout:  seconds without an answer before DeviceTimeoutError
         baudrate: serial ports only
+        A config that is not a CoreConfig raises ConfigError; a timeout that is not a positive
+        finite number of seconds, ValueError (a NaN one would wait forever).
         """
+        if config is not None and not isinstance(config, CoreConfig):
+            raise ConfigError(f"Device.open: config is a {type(config).__name__}, not a CoreConfig")
+        if (isinstance(timeout, bool) or not isinstance(timeout, (int, float, np.integer, np.floating))
+                or not 0 < timeout < float("inf")):
+            raise ValueError(f"Device.open: timeout = {timeout!r} must be a positive, finite number of seconds")
         if url in ("model", "model://"):
             return ModelDevice(config)
         if url.startswith("emulator://"):
@@ -387,14 +394,17 @@ class LinkDevice(Device):
 
     def _wait_discarding(self, seq):
         """Wait for the HELLO reply, ignoring frames of an earlier session (a stale partial
-        frame, spikes of a free-run) that arrive before it."""
+        frame, spikes of a free-run) that arrive before it, and the device's ERROR for a frame
+        it could not read (the 0x00 sent first ends whatever garbage it held: that is refused)."""
         link = self.link
         deadline = time.monotonic() + link.timeout
         last = None
         while True:
             try:
                 return link.wait(seq)
-            except FrameError as error:
+            except (FrameError, DeviceError) as error:
+                if isinstance(error, DeviceError) and error.command is not None:
+                    raise                  # a refusal of this HELLO itself
                 last = error
                 if time.monotonic() > deadline:
                     raise
