@@ -89,6 +89,17 @@ def test_open_after_garbage_in_the_device_answers_hello():
         assert dev.run(3, {0: [2]}).neurons.tolist() == [2]
 
 
+def test_open_ignores_the_refusal_of_an_earlier_sessions_command():
+    """The ERROR answering a WRITE (seq 0) of an earlier session, still on the line (raw frames
+    to the board in tests/properties leave such answers), was taken for the refusal of this
+    session's HELLO (seq 0)."""
+    emulator = DeviceEmulator(CoreConfig(n_neurons=8, n_inputs=8, n_synapses=64, n_segments=64, n_reverse=64))
+    emulator.receive(P.encode_frame(P.Op.WRITE, 0, P.REGION_ACCESS.pack(99, 2, 0, 0)))   # no region 99
+    with LinkDevice(LoopbackTransport(emulator), timeout=2) as dev:
+        dev.load(relay_network(8))
+        assert dev.run(3, {0: [2]}).neurons.tolist() == [2]
+
+
 def test_open_refuses_a_config_or_timeout_it_cannot_use():
     """A config that is no CoreConfig reached the emulator (AttributeError); timeout=nan waited
     forever on a silent device."""
