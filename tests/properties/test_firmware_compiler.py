@@ -16,7 +16,7 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from firmware import CapacityError, CoreConfig, Image, compile_network, formats
+from firmware import CapacityError, CoreConfig, Image, NetworkError, compile_network, formats
 from firmware.image import IMAGE_LIMITS
 from hardening import assert_clean_failure, budget, junk_values, networks, valid_or_junk
 from sim import GoldenModel
@@ -62,6 +62,8 @@ def test_compile_fits_its_configuration_or_names_the_limit(net, fields, seed):
     compiled = assert_clean_failure(lambda: compile_network(net, config, lfsr_seed=seed), label="compile")
     if not compiled.ok:
         event(f"compile refused: {type(compiled.error).__name__}")
+        # the compiler's refusals are its own (an ImageError would be a table it built wrong)
+        assert isinstance(compiled.error, NetworkError), compiled.error
         if isinstance(compiled.error, CapacityError):
             assert "CoreConfig.n_" in str(compiled.error), compiled.error
         return

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import event, given
+from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from hardening import budget, check_message
@@ -35,6 +35,8 @@ def folder(tmp_path_factory):
 @budget(8)
 @given(graph=st.sampled_from(GRAPHS), cut=st.one_of(st.none(), st.integers(0, 1 << 16)),
        changes=st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), max_size=4))
+# one byte of a heap: h5py raises RuntimeError (about one file in ten of these mutations does)
+@example(graph=ROOT / "tests" / "data" / "nir" / "norse_iaf.nir", cut=None, changes=[(6232, 123)])
 def test_nir_info_on_a_mutated_file_exits_cleanly(folder, graph, cut, changes):
     data = bytearray(graph.read_bytes())
     for at, value in changes:
