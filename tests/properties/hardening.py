@@ -127,9 +127,17 @@ def junk_values(allow_arrays: bool = True) -> st.SearchStrategy:
     return st.one_of(simple, containers)
 
 
+def weighted(*options) -> st.SearchStrategy:
+    """One of the strategies, drawn with the weights given: weighted((3, valid), (1, junk)).
+    (st.one_of weighs every branch of its strategies alike, nested ones too, so a wide junk
+    strategy would crowd out the rest.) Shrinks towards the first."""
+    table = [strategy for weight, strategy in options for _ in range(weight)]
+    return st.integers(0, len(table) - 1).flatmap(lambda k: table[k])
+
+
 def valid_or_junk(valid: st.SearchStrategy, one_in: int = 4) -> st.SearchStrategy:
     """A valid value, or junk once in `one_in` draws: what a fuzzed caller passes."""
-    return st.integers(1, one_in).flatmap(lambda k: junk_values() if k == 1 else valid)
+    return weighted((one_in - 1, valid), (1, junk_values()))
 
 
 # --- valid networks ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from firmware import CapacityError, CoreConfig, Image, NetworkError, compile_network, formats
 from firmware.image import IMAGE_LIMITS
-from hardening import assert_clean_failure, budget, junk_values, networks, valid_or_junk
+from hardening import assert_clean_failure, budget, junk_values, networks, valid_or_junk, weighted
 from sim import GoldenModel
 
 pytestmark = pytest.mark.filterwarnings("ignore::firmware.errors.InputWrapWarning")
@@ -45,7 +45,7 @@ def config_fields(draw):
         junk = st.sampled_from([0, -1, BEYOND.get(name, 0), 1.0, "8", np.int64(4), True, None, 2**70])
         if name not in ("n_neurons", "n_inputs"):   # a core of 2**40 neurons would be allocated
             junk = st.one_of(junk, junk_values(allow_arrays=False))
-        fields[name] = draw(st.one_of(valid, valid, junk) if fuzz else valid)
+        fields[name] = draw(weighted((2, valid), (1, junk)) if fuzz else valid)
     return fields
 
 

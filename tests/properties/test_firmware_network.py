@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from firmware import (AllToAll, CoreConfig, FixedProbability, FromList, Image, Network, OneToOne,
                       STDPRule, compile_network, du_from_tau, dv_from_tau, formats, quantize_weights)
 from firmware.network import NEURON_PARAMETERS
-from hardening import assert_clean_failure, budget, junk_values, valid_or_junk
+from hardening import assert_clean_failure, budget, junk_values, valid_or_junk, weighted
 from sim import GoldenModel
 
 pytestmark = [pytest.mark.filterwarnings("ignore::firmware.errors.InputWrapWarning"),
@@ -44,7 +44,7 @@ def fuzzed(fuzz: bool, valid: st.SearchStrategy, junk: st.SearchStrategy | None 
     """`valid` for a clean call; for a fuzzed one, valid or (one in three) junk."""
     if not fuzz:
         return valid
-    return valid_or_junk(valid, 3) if junk is None else st.one_of(valid, valid, junk)
+    return valid_or_junk(valid, 3) if junk is None else weighted((2, valid), (1, junk))
 
 
 def parameter_values(fuzz, lo, hi):
@@ -68,7 +68,7 @@ def rules(fuzz):
         w_min=ints(W_LO, 0), w_max=ints(0, W_HI), pre_decay=ints(0, 4095), post_decay=st.just(197),
         pre_impulse=ints(0, 255), post_impulse=st.just(128),
         mode=fuzzed(fuzz, st.sampled_from(["all-to-all", "nearest"]), st.sampled_from(["lifo", None, ["all-to-all"]])))
-    return st.one_of(st.none(), rule, *([junk_values(allow_arrays=False)] if fuzz else []))
+    return weighted((1, st.none()), (2, rule), (1 if fuzz else 0, junk_values(allow_arrays=False)))
 
 
 def rows(draw, fuzz):
@@ -196,6 +196,8 @@ def test_network_calls_succeed_or_refuse_cleanly_and_a_compiled_network_runs(ops
 # --- helpers and rules -------------------------------------------------------------------------
 
 floats_or_junk = valid_or_junk(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e6, max_value=1e6), 3)
+# STDP amplitudes: the small ones (a learning rate at its limit), zero, and large ones
+amplitudes = valid_or_junk(weighted((2, st.floats(-2, 2)), (1, st.just(0.0)), (1, st.floats(-2e4, 2e4))), 3)
 
 
 @budget(150)
@@ -223,14 +225,19 @@ def test_quantize_weights_is_within_half_a_step_or_refuses(weights, weight_bits)
 
 @budget(150)
 @given(kwargs=st.fixed_dictionaries({}, optional={
-    "tau_plus": floats_or_junk, "tau_minus": floats_or_junk, "a_plus": floats_or_junk,
-    "a_minus": floats_or_junk, "w_min": valid_or_junk(st.integers(-40, 0)),
+    "tau_plus": floats_or_junk, "tau_minus": floats_or_junk, "a_plus": amplitudes, "a_minus": amplitudes, "w_min": valid_or_junk(st.integers(-40, 0)),
     "w_max": valid_or_junk(st.integers(0, 40)), "dt": floats_or_junk,
     "impulse": valid_or_junk(st.integers(-1, 300)), "mode": valid_or_junk(st.sampled_from(["all-to-all", "nearest"]))}))
 def test_stdp_rule_from_float_gives_a_rule_that_compiles_or_refuses(kwargs):
     outcome = assert_clean_failure(lambda: STDPRule.from_float(**kwargs), mentions=["STDPRule.from_float"])
     if not outcome.ok:
         return
+    rule = outcome.value
+    assert 0 <= rule.lr_shift <= 15 and -128 <= min(rule.a_plus, rule.a_minus) <= max(rule.a_plus, rule.a_minus) <= 127
+    step = rule.pre_impulse / 2**rule.lr_shift     # each amplitude within 10% of what was asked, 0 exactly
+    for name, default in (("a_plus", 1.0), ("a_minus", -1.05)):
+        asked, got = float(kwargs.get(name, default)), getattr(rule, name) * step
+        assert abs(got - asked) <= 0.1 * abs(asked), (name, asked, got)
     # a rule from_float accepted is one the compiler takes (its bounds aside, which it names)
     net = Network("rule")
     net.connect(net.inputs("in", 1), net.population("pop", 1), AllToAll(), weight=0, stdp=outcome.value,

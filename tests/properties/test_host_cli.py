@@ -104,30 +104,41 @@ def network_files(draw, folder):
     return str(path)
 
 
-def options(folder, fuzz: bool):
-    """Options of `run`: valid ones, or (fuzz) junk among them."""
-    def pick(valid, junk):
-        return st.one_of(st.sampled_from(valid), st.sampled_from(junk)) if fuzz else st.sampled_from(valid)
+def options(folder):
+    """Options of `run`: (valid values, junk values) of each."""
     numbers = ["0", "-1", "2.5", "abc", "", "4294967296", "nan", "inf", "1e-3"]
-    ticks = pick(["5", "20"], numbers)
-    # --out is always given: the default would write into the current folder
-    out = pick([str(folder / "r.npz")], [str(folder / "r.png"), str(folder / "missing" / "r.npz"), str(folder), "",
-                                          str(folder / "r\0.npz")])
-    plot = pick([str(folder / "r.png"), str(folder / "r.svg")], [str(folder / "r.xyz"), str(folder / "r")])
-    device = pick(["model", "emulator://"], ["model://", "socket://127.0.0.1:1", "x-no-such-port", ""])
-    return st.fixed_dictionaries({"--ticks": ticks, "--out": out}, optional={
-        "--device": device, "--plot": plot, "--seed": pick(["1", "77"], numbers),
-        "--timeout": pick(["5", "30"], numbers), "--dt": pick(["1e-3"], numbers)})
+    return {
+        "--ticks": (["5", "20"], numbers),
+        # --out is always given: the default would write into the current folder
+        "--out": ([str(folder / "r.npz")], [str(folder / "r.png"), str(folder / "missing" / "r.npz"), str(folder),
+                                            "", str(folder / "r\0.npz")]),
+        "--plot": ([str(folder / "r.png"), str(folder / "r.svg")], [str(folder / "r.xyz"), str(folder / "r")]),
+        "--device": (["model", "emulator://"], ["model://", "socket://127.0.0.1:1", "x-no-such-port", ""]),
+        "--seed": (["1", "77"], numbers), "--timeout": (["5", "30"], numbers), "--dt": (["1e-3"], numbers),
+    }
+
+
+@st.composite
+def run_arguments(draw, folder):
+    """`run`'s options: all valid, or all valid but one junk, so that the junk one is what the
+    command meets (a junk --ticks would end every run in argparse)."""
+    table = options(folder)
+    given = ["--ticks", "--out"] + [name for name in ("--device", "--plot", "--seed", "--timeout", "--dt")
+                                    if draw(st.booleans())]
+    junk = draw(st.one_of(st.none(), st.sampled_from(given)))
+    argv = []
+    for name in given:
+        valid, bad = table[name]
+        argv += [name, draw(st.sampled_from(bad if name == junk else valid))]
+    return argv, junk
 
 
 @budget(60)
 @given(data=st.data())
 def test_host_run_exits_cleanly(folder, data):
-    fuzz = data.draw(st.booleans())
-    argv = ["run", data.draw(network_files(folder))]
-    for option, value in data.draw(options(folder, fuzz)).items():
-        argv += [option, value]
-    if fuzz:
+    options_, junk = data.draw(run_arguments(folder))
+    argv = ["run", data.draw(network_files(folder))] + options_
+    if junk is not None:
         argv += data.draw(st.sampled_from([[], [], ["--bogus"], ["extra"], ["--ticks"]]))
     for stale in (folder / "r.npz", folder / "r.png", folder / "r.svg"):
         if stale.exists():
@@ -141,10 +152,14 @@ def test_host_run_exits_cleanly(folder, data):
         assert set(np.load(written)) >= {"times", "neurons", "output_ids", "counters"}
 
 
-@budget(20)
-@given(argv=st.lists(st.sampled_from(["run", "info", "--device", "model", "emulator://", "--timeout", "nan",
-                                      "-1", "0.5", "--ticks", "3", "--help-me", "x"]), max_size=5))
-def test_any_argument_list_exits_cleanly(argv):
+@budget(30)
+@given(command=st.sampled_from(["info", "run", "", "--bogus"]),
+       device=st.one_of(st.sampled_from(["emulator://", "model", "x-no-such-port", ""]), st.none()),
+       timeout=st.one_of(st.sampled_from(["nan", "-1", "0", "0.5", "x", "inf"]), st.none()),
+       stray=st.lists(st.sampled_from(["x", "--device", "--ticks", "3", "-"]), max_size=2))
+def test_any_argument_list_exits_cleanly(command, device, timeout, stray):
+    argv = [command] + (["--device", device] if device is not None else []) + (
+        ["--timeout", timeout] if timeout is not None else []) + stray
     code, out, err = run_cli(host_main, argv)
     assert_clean_exit(code, out, err)
 

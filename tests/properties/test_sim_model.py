@@ -19,7 +19,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from firmware import AllToAll, CoreConfig, FixedProbability, Network, OneToOne, STDPRule, compile_network
-from hardening import assert_clean_failure, budget, junk_values
+from hardening import assert_clean_failure, budget, junk_values, weighted
 from host import Device
 from sim import FastModel, GoldenModel, InputError
 
@@ -97,9 +97,9 @@ def group(clean: bool):
     forms = [st.lists(axons, max_size=4), st.lists(axons, max_size=4).map(tuple),
              st.sets(st.integers(0, N_INPUTS - 1), max_size=4), st.sets(st.integers(0, N_INPUTS - 1)).map(sorted).map(np.array),
              axons, st.none(), st.just(range(1, 3))]
-    if not clean:
-        forms += [junk_values(), st.just([[1, 2]]), st.just({0: 1})]
-    return st.one_of(*forms)
+    if clean:
+        return st.one_of(*forms)
+    return weighted((3, st.one_of(*forms)), (1, st.one_of(junk_values(), st.just([[1, 2]]), st.just({0: 1}))))
 
 
 @st.composite
@@ -196,8 +196,18 @@ def _weights(model):
     return m
 
 
+def _miss(axons: list, how: str) -> list:
+    return axons + {"high": [N_INPUTS], "low": [-1], "twice": axons[:1] or [0, 0]}.get(how, [])
+
+
+# stream items: valid ones and near misses (an axon just out of range, one twice in a tick),
+# some junk
+near_miss = st.builds(_miss, st.lists(st.integers(0, N_INPUTS - 1), unique=True, max_size=3),
+                      st.sampled_from(["valid", "valid", "valid", "high", "low", "twice"]))
+
+
 @budget(40)
-@given(items=st.lists(group(clean=False), max_size=8))
+@given(items=st.lists(weighted((3, near_miss), (1, group(clean=False))), max_size=8))
 def test_a_stream_runs_the_ticks_before_a_bad_item_as_the_golden_model_runs_them(backends, items):
     golden = GoldenModel(IMAGE)
     good = 0
@@ -205,6 +215,7 @@ def test_a_stream_runs_the_ticks_before_a_bad_item_as_the_golden_model_runs_them
         if not assert_clean_failure(lambda: golden.run(1, [item]), label="GoldenModel.run").ok:
             break
         good += 1
+    event("stream refused" if good < len(items) else "stream taken")
     for name in ("model-device", "emulator-device"):
         dev = backends[name].dev
         dev.reset()
@@ -215,6 +226,7 @@ def test_a_stream_runs_the_ticks_before_a_bad_item_as_the_golden_model_runs_them
                 blocks.append(block)
         outcome = assert_clean_failure(stream, label=f"{name}.stream")
         assert outcome.ok == (good == len(items)), name
+        assert outcome.ok or isinstance(outcome.error, InputError), (name, outcome.error)
         assert sum(b.ticks for b in blocks) == good and dev.tick == good, name
         times = np.concatenate([b.times for b in blocks] + [np.zeros(0, np.int64)])
         want = GoldenModel(IMAGE).run(good, list(items[:good]))
