@@ -31,7 +31,7 @@ import numpy as np
 
 from . import formats, protocol
 from .config import CoreConfig
-from .errors import ConfigError, ImageError, SymbolError
+from .errors import ConfigError, ImageError, SymbolError, show_path
 
 MAGIC = b"AXONIMG\0"
 IMAGE_VERSION = 1
@@ -203,7 +203,7 @@ class Image:
         if not isinstance(path, (str, bytes, os.PathLike)):
             raise ImageError(f"image path {path!r}: a path is a str, bytes or os.PathLike, not a "
                              f"{type(path).__name__}")
-        source = str(path) or "''"
+        source = show_path(path)
         try:
             with open(path, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
@@ -219,7 +219,7 @@ class Image:
         except OSError as error:
             raise ImageError(f"{source}: cannot read: {error.strerror or error}") from None
         except ValueError as error:      # a NUL byte in the path
-            raise ImageError(f"{source!r}: not a usable path: {error}") from None
+            raise ImageError(f"{source}: not a usable path: {error}") from None
         except MemoryError:
             raise ImageError(f"{source}: {size} bytes do not fit in memory") from None
         return cls.from_bytes(data, source=source)

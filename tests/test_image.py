@@ -411,6 +411,8 @@ def test_load_refuses_what_is_no_path(tmp_path):
         Image.load("a\0b.axi")
     with pytest.raises(ImageError, match="^'': no such file$"):
         Image.load("")
+    with pytest.raises(ImageError, match=r"^'\\r': no such file$"):     # shown, not a blank
+        Image.load("\r")
     assert Image.load(bytes(path)).to_bytes() == IMAGE.to_bytes()
 
 

@@ -106,6 +106,18 @@ def test_a_network_file_that_exits_or_raises_a_base_exception(tmp_path, capsys, 
     assert err.startswith(f"error: {path}, ") and fragment in err, err
 
 
+def test_an_error_is_one_line_whatever_its_path_or_message_holds(tmp_path, capsys, no_run):
+    """Found by the property suite's slow profile: a path with a newline or a carriage return
+    split or hid the error line; a network file's multi-line message split it."""
+    missing = tmp_path / "two\nlines.axi"
+    _, err = one_line_error(capsys, cli.main(["run", str(missing), "--ticks", "5", "--out", str(tmp_path / "r.npz")]))
+    assert err == f"error: {str(missing)!r}: no such file"
+    path = tmp_path / "net.py"
+    path.write_text("raise ValueError('first\\nsecond')\n")
+    _, err = one_line_error(capsys, cli.main(["run", str(path), "--ticks", "5", "--out", str(tmp_path / "r.npz")]))
+    assert err.endswith("line 1: ValueError: first second"), err
+
+
 @pytest.mark.parametrize("device", ["model", "emulator://"])
 def test_a_network_file_whose_config_is_no_core_configuration(tmp_path, capsys, device):
     """Found by tests/properties/test_host_cli.py: with emulator://, `config = 'junk'` reached

@@ -98,8 +98,8 @@ def network_files(draw, folder):
         path.write_bytes(draw(st.binary(max_size=64)) if kind == "random" else b"\x89HDF\r\n\x1a\n" + draw(st.binary(max_size=64)))
     elif kind == "dir":
         path = folder
-    else:
-        path = folder / "missing" / "net.axi"
+    else:                                   # names a message must show on its one line
+        path = folder / draw(st.sampled_from(["missing/net.axi", "new\nline.axi", " lead.py", "tab\t.nir", "cr\r.py"]))
     event(f"network: {kind}")
     return str(path)
 
@@ -111,7 +111,7 @@ def options(folder):
         "--ticks": (["5", "20"], numbers),
         # --out is always given: the default would write into the current folder
         "--out": ([str(folder / "r.npz")], [str(folder / "r.png"), str(folder / "missing" / "r.npz"), str(folder),
-                                            "", str(folder / "r\0.npz")]),
+                                            "", str(folder / "r\0.npz"), str(folder / "no\ndir" / "r.npz")]),
         "--plot": ([str(folder / "r.png"), str(folder / "r.svg")], [str(folder / "r.xyz"), str(folder / "r")]),
         "--device": (["model", "emulator://"], ["model://", "socket://127.0.0.1:1", "x-no-such-port", ""]),
         "--seed": (["1", "77"], numbers), "--timeout": (["5", "30"], numbers), "--dt": (["1e-3"], numbers),
