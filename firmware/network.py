@@ -133,7 +133,7 @@ class Population:
                 if value.ndim == 0:
                     self.params[key] = np.full(self.size, value, dtype=np.int64)
             self.recorded = np.zeros(self.size, dtype=bool)
-        except MemoryError:
+        except (MemoryError, ValueError):     # ValueError: beyond numpy's largest array (2**63)
             raise NetworkError(f"population {name!r}: size = {self.size}: its per-neuron parameters "
                                f"do not fit in this machine's memory") from None
 
@@ -508,10 +508,11 @@ def quantize_weights(weights, weight_bits: int = 8) -> QuantizedWeights:
     flat = raw.reshape(-1).tolist() if raw.dtype.kind == "O" else []
     # booleans, strings and complex numbers would convert to floats without a word: refuse them
     # (numpy reads [True, 2.0] as floats: look into lists for booleans)
-    odd = [v for v in flat if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating))]
+    odd = [v for v in flat if isinstance(v, (bool, np.bool_))
+           or not isinstance(v, (int, float, np.integer, np.floating))]
     odd += [True] if not odd and isinstance(weights, (list, tuple)) and _holds_bool(weights) else []
     if raw.dtype.kind not in "iufO" or odd:
-        first = odd[0] if odd else raw.reshape(-1)[0] if raw.size else None
+        first = odd[0] if odd else raw.reshape(-1)[0].item() if raw.size else None
         raise NetworkError(f"quantize_weights: weights must be real numbers (an array of one shape), got "
                            f"{raw.dtype}{f' value {first!r}' if first is not None else ''}")
     huge = [v for v in flat if isinstance(v, int) and abs(v) > 2**1023]

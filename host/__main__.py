@@ -84,6 +84,8 @@ def _plot_formats() -> list[str]:
 def _check_output(option: str, path: str, extensions: list[str]) -> None:
     """Refuse, before anything runs, an output file that would not be written as named."""
     p, shown = Path(path), show_path(path)
+    if "\0" in path:                     # os.access would raise ValueError
+        raise AxoniteError(f"{option} {shown}: a path cannot hold a NUL byte")
     if p.suffix.lstrip(".") not in extensions:
         what = ("the raster is written as .npz; give a name ending in .npz" if extensions == ["npz"]
                 else f"give a name ending in one of {', '.join('.' + e for e in extensions)}")

@@ -479,6 +479,7 @@ FOUND_BY_PROPERTIES = [
     (lambda: Network().population("p", 2, vth=2**70), ("vth = 1180591620717411303424 is outside",)),
     # a size no machine holds: MemoryError
     (lambda: Network().population("p", 10**12), ("population 'p': size = 1000000000000", "memory")),
+    (lambda: Network().population("p", 2**64), ("population 'p': size = 18446744073709551616", "memory")),
     # huge integers: OverflowError from float()
     (lambda: FixedProbability(2**2000), ("FixedProbability: p = ", "outside [0, 1]")),
     (lambda: du_from_tau(20.0, dt=2**2000), ("du_from_tau: dt = ",)),

@@ -149,6 +149,7 @@ def test_a_timeout_that_is_no_positive_number(tmp_path, capsys, image_file):
     ("--out", "file/r.npz", "{tmp}/file is not a directory"),
     ("--plot", "r", "--plot {tmp}/r: give a name ending in one of"),
     ("--plot", "r.xyz", "--plot {tmp}/r.xyz: give a name ending in one of"),
+    ("--out", "r\0.npz", "--out '{tmp}/r\\x00.npz': a path cannot hold a NUL byte"),   # was: "embedded null byte"
 ])
 def test_output_paths_are_refused_before_running(tmp_path, capsys, image_file, no_run, option, name, fragment):
     (tmp_path / "dir.npz").mkdir()
