@@ -1,5 +1,7 @@
 """Exceptions that name the offending thing and the limit it broke."""
 
+import os
+
 
 class AxoniteError(Exception):
     """Base class of every error axonite raises on purpose."""
@@ -47,3 +49,16 @@ class InputWrapWarning(UserWarning):
 class NIRError(NetworkError):
     """A NIR graph the core cannot express, or a network NIR cannot hold; the message names the
     node, the parameter and the limit."""
+
+
+def show_path(path) -> str:
+    """A path as a message names it: as it is, or quoted (repr) when it is empty, has blanks
+    at either end, or holds a character that does not print (a newline would split the
+    message's line)."""
+    text = os.fsdecode(path) if isinstance(path, bytes) else str(path)
+    return text if text and text.isprintable() and text == text.strip() else repr(text)
+
+
+def one_line(message) -> str:
+    """A message on one line (a command line's error is one line): its lines joined by blanks."""
+    return " ".join(str(message).splitlines())

@@ -31,7 +31,7 @@ import numpy as np
 
 from . import formats, protocol
 from .config import CoreConfig
-from .errors import ConfigError, ImageError, SymbolError
+from .errors import ConfigError, ImageError, SymbolError, show_path
 
 MAGIC = b"AXONIMG\0"
 IMAGE_VERSION = 1
@@ -197,20 +197,29 @@ class Image:
     @classmethod
     def load(cls, path) -> "Image":
         """Read an image file. The fixed header is checked against the file's size before the
-        rest is read; a missing, unreadable or non-regular file raises ImageError too."""
-        source = str(path)
+        rest is read; a missing, unreadable or non-regular file raises ImageError too, as does
+        a `path` that is no path (a str, bytes or os.PathLike)."""
+        # open() would take an int as a file descriptor, and close it afterwards
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            raise ImageError(f"image path {path!r}: a path is a str, bytes or os.PathLike, not a "
+                             f"{type(path).__name__}")
+        source = show_path(path)
         try:
             with open(path, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
                 head = f.read(_FIXED.size)
                 _fixed_header(head, size, source)
                 data = head + f.read(size - len(head))
+        except ImageError:
+            raise
         except IsADirectoryError:
             raise ImageError(f"{source}: is a directory, not an image file") from None
         except FileNotFoundError:
             raise ImageError(f"{source}: no such file") from None
         except OSError as error:
             raise ImageError(f"{source}: cannot read: {error.strerror or error}") from None
+        except ValueError as error:      # a NUL byte in the path
+            raise ImageError(f"{source}: not a usable path: {error}") from None
         except MemoryError:
             raise ImageError(f"{source}: {size} bytes do not fit in memory") from None
         return cls.from_bytes(data, source=source)

@@ -22,18 +22,44 @@ from . import formats
 from .errors import NetworkError
 
 
+def _as_array(owner: str, name: str, values) -> np.ndarray:
+    """`values` as a numpy array; NetworkError for a ragged nesting numpy cannot hold."""
+    try:
+        return np.asarray(values)
+    except (ValueError, TypeError):
+        raise NetworkError(f"{owner}: {name} is a ragged nesting of sequences; give a number or an "
+                           f"array of one shape") from None
+
+
 def _check_range(owner: str, name: str, values, lo: int, hi: int) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.dtype.kind not in "iub":
-        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-            arr = arr.astype(np.int64)
-        else:
-            raise NetworkError(f"{owner}: {name} must be integers in hardware units, got {arr.dtype} "
-                               f"(use the helpers in firmware.network to convert from floats)")
+    arr = _as_array(owner, name, values)
+    flat = arr.reshape(-1)
+
+    def outside(bad):
+        return NetworkError(f"{owner}: {name} = {bad:g} is outside [{lo}, {hi}]" if isinstance(bad, float)
+                            else f"{owner}: {name} = {bad} is outside [{lo}, {hi}]")
+    kind = arr.dtype.kind
+    if kind == "O" and all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+                           for v in flat.tolist()):
+        # integers beyond int64 (2**70) make an object array: numbers out of range, not "not integers"
+        bad = next((v for v in flat.tolist() if not lo <= v <= hi), None)
+        if bad is not None:
+            raise outside(bad)
+        kind = "i"
+    elif kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+        big = np.abs(flat) >= 2.0**62          # a cast to int64 would wrap them
+        if np.any(big):
+            raise outside(float(flat[big][0]))
+        kind = "i"
+    elif kind == "u" and flat.size and int(flat.max()) > hi:    # before a cast wraps it
+        raise outside(int(flat.max()))
+    if kind not in "iub":
+        raise NetworkError(f"{owner}: {name} must be integers in hardware units, got {arr.dtype} "
+                           f"(use the helpers in firmware.network to convert from floats)")
     arr = arr.astype(np.int64)
     if arr.size and (arr.min() < lo or arr.max() > hi):
         bad = arr[(arr < lo) | (arr > hi)].flat[0]
-        raise NetworkError(f"{owner}: {name} = {bad} is outside [{lo}, {hi}]")
+        raise outside(bad)
     return arr
 
 
@@ -53,7 +79,10 @@ def _check_real(owner: str, name: str, value, ok, rule: str) -> float:
     """A real number (not a bool, not NaN) for which ok(x) holds, as a float; otherwise
     NetworkError "{owner}: {name} = {value!r} {rule}"."""
     real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-    x = float(value) if real else math.nan
+    try:
+        x = float(value) if real else math.nan
+    except OverflowError:            # an int beyond the floats (2**2000) is as large as one gets
+        x = math.inf if value > 0 else -math.inf
     if math.isnan(x) or not ok(x):
         raise NetworkError(f"{owner}: {name} = {value!r} {rule}")
     return x
@@ -95,13 +124,18 @@ class Population:
         self.params = {}
         for key, (lo, hi, default) in NEURON_PARAMETERS.items():
             value = _check_range(f"population {name!r}", key, params.get(key, default), lo, hi)
-            if value.ndim == 0:
-                value = np.full(self.size, value, dtype=np.int64)
-            elif value.shape != (self.size,):
+            if value.ndim != 0 and value.shape != (self.size,):
                 raise NetworkError(f"population {name!r}: {key} has shape {value.shape}; "
                                    f"give a scalar or {self.size} values")
             self.params[key] = value
-        self.recorded = np.zeros(self.size, dtype=bool)
+        try:
+            for key, value in self.params.items():
+                if value.ndim == 0:
+                    self.params[key] = np.full(self.size, value, dtype=np.int64)
+            self.recorded = np.zeros(self.size, dtype=bool)
+        except (MemoryError, ValueError):     # ValueError: beyond numpy's largest array (2**63)
+            raise NetworkError(f"population {name!r}: size = {self.size}: its per-neuron parameters "
+                               f"do not fit in this machine's memory") from None
 
     def __repr__(self):
         return f"Population({self.name!r}, {self.size})"
@@ -154,16 +188,29 @@ class FromList:
     def __init__(self, connections):
         try:
             arr = np.asarray(connections)
-        except ValueError:
+        except (ValueError, TypeError):
             raise NetworkError("FromList: every row needs the same length: all (pre, post, weight) "
                                "or all (pre, post, weight, delay)") from None
         if arr.ndim != 2 or arr.shape[1] not in (3, 4):
-            raise NetworkError("FromList takes rows of (pre, post, weight) or (pre, post, weight, delay)")
+            raise NetworkError(f"FromList takes rows of (pre, post, weight) or (pre, post, weight, delay); "
+                               f"got {arr.ndim}-dimensional data of shape {arr.shape}")
         # Floats must be whole and inside int64 (a cast would wrap them); nothing else but integers.
-        whole = (arr.dtype.kind in "iub" or arr.dtype.kind == "f" and bool(
-            np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)) and np.all(np.abs(arr) < 2.0**62)))
-        if not whole:
-            raise NetworkError("FromList: pre, post, weight and delay must be integers")
+        flat = arr.reshape(-1)
+        if arr.dtype.kind == "f":
+            bad = np.nonzero(~np.isfinite(flat) | (flat != np.round(flat)) | (np.abs(flat) >= 2.0**62))[0]
+        elif arr.dtype.kind == "u":
+            bad = np.nonzero(flat >= 2**62)[0]
+        elif arr.dtype.kind == "O":
+            bad = [k for k, v in enumerate(flat.tolist()) if isinstance(v, (bool, np.bool_))
+                   or not isinstance(v, (int, np.integer)) or abs(v) >= 2**62][:1]
+        else:
+            bad = [] if arr.dtype.kind in "ib" else [0]
+        if len(bad):
+            row, column = divmod(int(bad[0]), arr.shape[1])
+            value = repr(flat[bad[0]].item() if isinstance(flat[bad[0]], np.generic) else flat[bad[0]])
+            raise NetworkError(f"FromList: row {row} has {value[:40]} as its "
+                               f"{('pre', 'post', 'weight', 'delay')[column]}; pre, post, weight and delay "
+                               f"must be integers (within +-2**62)")
         self.rows = arr.astype(np.int64)
 
     def connections(self, n_pre, n_post, same_population):
@@ -202,18 +249,17 @@ class STDPRule:
     def check(self, owner: str, weight_bits: int) -> None:
         a_lo, a_hi = formats.signed_range(formats.STDP_A_BITS)
         w_lo, w_hi = formats.signed_range(weight_bits)
-        _check_range(owner, "stdp.a_plus", self.a_plus, a_lo, a_hi)
-        _check_range(owner, "stdp.a_minus", self.a_minus, a_lo, a_hi)
-        _check_range(owner, "stdp.lr_shift", self.lr_shift, 0, formats.LR_SHIFT_MAX)
-        _check_range(owner, "stdp.w_min", self.w_min, w_lo, w_hi)
-        _check_range(owner, "stdp.w_max", self.w_max, w_lo, w_hi)
+        limits = {"a_plus": (a_lo, a_hi), "a_minus": (a_lo, a_hi), "lr_shift": (0, formats.LR_SHIFT_MAX),
+                  "w_min": (w_lo, w_hi), "w_max": (w_lo, w_hi),
+                  "pre_decay": (0, formats.DECAY_UNITY - 1), "post_decay": (0, formats.DECAY_UNITY - 1),
+                  "pre_impulse": (0, formats.TRACE_MAX), "post_impulse": (0, formats.TRACE_MAX)}
+        for name, (lo, hi) in limits.items():
+            if _check_range(owner, f"stdp.{name}", getattr(self, name), lo, hi).ndim:
+                raise NetworkError(f"{owner}: stdp.{name} = {getattr(self, name)!r} must be one integer "
+                                   f"in [{lo}, {hi}], not an array (the rule is the projection's)")
         if self.w_min > self.w_max:
             raise NetworkError(f"{owner}: stdp.w_min = {self.w_min} is above w_max = {self.w_max}")
-        for name in ("pre_decay", "post_decay"):
-            _check_range(owner, f"stdp.{name}", getattr(self, name), 0, formats.DECAY_UNITY - 1)
-        for name in ("pre_impulse", "post_impulse"):
-            _check_range(owner, f"stdp.{name}", getattr(self, name), 0, formats.TRACE_MAX)
-        if self.mode not in formats.TRACE_MODES:
+        if not isinstance(self.mode, str) or self.mode not in formats.TRACE_MODES:
             raise NetworkError(f"{owner}: stdp.mode = {self.mode!r}; use one of {sorted(formats.TRACE_MODES)}")
 
     @classmethod
@@ -236,7 +282,7 @@ class STDPRule:
         if (not isinstance(impulse, (int, np.integer)) or isinstance(impulse, (bool, np.bool_))
                 or not 1 <= impulse <= trace_max):
             raise NetworkError(f"{owner}: impulse = {impulse!r} must be an integer in [1, {trace_max}]")
-        if mode not in formats.TRACE_MODES:
+        if not isinstance(mode, str) or mode not in formats.TRACE_MODES:
             raise NetworkError(f"{owner}: mode = {mode!r}; use one of {sorted(formats.TRACE_MODES)}")
         amps = {name: _check_real(owner, name, value, math.isfinite, "must be a finite number")
                 for name, value in (("a_plus", a_plus), ("a_minus", a_minus))}
@@ -286,10 +332,17 @@ class Projection:
             raise NetworkError(f"{owner}: the source must be a Population or Inputs, got {pre!r}")
         if stdp is not None and not isinstance(stdp, STDPRule):
             raise NetworkError(f"{owner}: stdp must be an STDPRule or None")
+        if isinstance(connector, type) or not callable(getattr(connector, "connections", None)):
+            raise NetworkError(f"{owner}: the connector is {connector!r}; give an instance of AllToAll, "
+                               f"OneToOne, FixedProbability, FromList (or of a class with their "
+                               f"connections(n_pre, n_post, same_population) method)")
         try:
             pre_idx, post_idx = connector.connections(pre.size, post.size, pre is post)
         except ValueError as error:
             raise NetworkError(f"{owner}: {error}") from None
+        except MemoryError:
+            raise NetworkError(f"{owner}: the {type(connector).__name__} connections of {pre.size} x "
+                               f"{post.size} neurons do not fit in this machine's memory") from None
         for label, idx, size in (("pre", pre_idx, pre.size), ("post", post_idx, post.size)):
             if idx.size and (idx.min() < 0 or idx.max() >= size):
                 bad = idx[(idx < 0) | (idx >= size)][0]
@@ -306,7 +359,7 @@ class Projection:
             if rows_column < self.connector.rows.shape[1]:
                 return self.connector.rows[:, rows_column]
             value = 1
-        arr = np.asarray(value)
+        arr = _as_array(f"projection {self.name!r}", label, value)
         if arr.ndim == 0:
             return np.full(self.pre_idx.size, arr)
         if arr.shape == (self.pre.size, self.post.size):
@@ -338,7 +391,7 @@ class Network:
 
     def _unique(self, name):
         taken = {g.name for g in self.input_groups + self.populations}
-        if name in taken:
+        if isinstance(name, str) and name in taken:     # other names: the group refuses them
             raise NetworkError(f"network {self.name!r}: the name {name!r} is used twice")
 
     def inputs(self, name: str, size: int) -> Inputs:
@@ -362,7 +415,7 @@ class Network:
         delay: 1 .. max_delay ticks, scalar or matrix (FromList: optional 4th column)
         """
         for group in (pre, post):
-            if group not in self.input_groups + self.populations:
+            if not any(group is g for g in self.input_groups + self.populations):
                 raise NetworkError(f"network {self.name!r}: {group!r} does not belong to this network")
         if name is not None:
             _check_name(f"network {self.name!r}: projection {name!r}", name)
@@ -377,11 +430,17 @@ class Network:
         return proj
 
     def record(self, population: Population, neurons=None) -> None:
-        """Mark neurons (all, or the given indices) as outputs: their spikes go to the host."""
-        if population not in self.populations:
+        """Mark neurons (all, or the given indices) as outputs: their spikes go to the host.
+        A boolean mask is refused (numpy would read True as index 1): give np.nonzero(mask)[0]."""
+        if not any(population is p for p in self.populations):
             raise NetworkError(f"network {self.name!r}: {population!r} is not one of its populations")
+        owner = f"population {population.name!r}"
+        if neurons is not None and _as_array(owner, "recorded neurons", neurons).dtype.kind == "b":
+            # numpy would take True as index 1: a mask read as indices records the wrong neurons
+            raise NetworkError(f"{owner}: the recorded neurons are booleans; give their indices "
+                               f"(np.nonzero(mask)[0] for a mask)")
         idx = slice(None) if neurons is None else _check_range(
-            f"population {population.name!r}", "recorded neuron index", neurons, 0, population.size - 1)
+            owner, "recorded neuron index", neurons, 0, population.size - 1)
         population.recorded[idx] = True
 
 
@@ -425,6 +484,12 @@ class QuantizedWeights:
         return self.mantissa.astype(np.float64) * 2.0**self.exponent
 
 
+def _holds_bool(values) -> bool:
+    if isinstance(values, (bool, np.bool_)):
+        return True
+    return isinstance(values, (list, tuple)) and any(_holds_bool(v) for v in values)
+
+
 def quantize_weights(weights, weight_bits: int = 8) -> QuantizedWeights:
     """Float weights (in units of synaptic input a_in) to a signed mantissa and one exponent:
     the smallest exponent whose mantissas fit, rounding to nearest, with the error reported.
@@ -434,14 +499,29 @@ def quantize_weights(weights, weight_bits: int = 8) -> QuantizedWeights:
             or not formats.WEIGHT_BITS_MIN <= weight_bits <= formats.WEIGHT_BITS_MAX):
         raise NetworkError(f"quantize_weights: weight_bits = {weight_bits!r} is outside "
                            f"[{formats.WEIGHT_BITS_MIN}, {formats.WEIGHT_BITS_MAX}]")
-    try:
-        w = np.asarray(weights, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise NetworkError("quantize_weights: weights must be real numbers (an array of one shape)") from None
-    if not np.all(np.isfinite(w)):
-        raise NetworkError(f"quantize_weights: weights must be finite, got {w[~np.isfinite(w)].flat[0]}")
     lo, hi = formats.signed_range(int(weight_bits))
     top = formats.max_weight_exp(weight_bits)
+    try:
+        raw = np.asarray(weights)
+    except (TypeError, ValueError):
+        raise NetworkError("quantize_weights: weights must be real numbers (an array of one shape)") from None
+    flat = raw.reshape(-1).tolist() if raw.dtype.kind == "O" else []
+    # booleans, strings and complex numbers would convert to floats without a word: refuse them
+    # (numpy reads [True, 2.0] as floats: look into lists for booleans)
+    odd = [v for v in flat if isinstance(v, (bool, np.bool_))
+           or not isinstance(v, (int, float, np.integer, np.floating))]
+    odd += [True] if not odd and isinstance(weights, (list, tuple)) and _holds_bool(weights) else []
+    if raw.dtype.kind not in "iufO" or odd:
+        first = odd[0] if odd else raw.reshape(-1)[0].item() if raw.size else None
+        raise NetworkError(f"quantize_weights: weights must be real numbers (an array of one shape), got "
+                           f"{raw.dtype}{f' value {first!r}' if first is not None else ''}")
+    huge = [v for v in flat if isinstance(v, int) and abs(v) > 2**1023]
+    if huge:                         # float() of these raises OverflowError
+        raise NetworkError(f"quantize_weights: a weight of {len(str(abs(huge[0])))} digits exceeds the largest "
+                           f"weight {hi << top} for {weight_bits}-bit mantissas")
+    w = raw.astype(np.float64)
+    if not np.all(np.isfinite(w)):
+        raise NetworkError(f"quantize_weights: weights must be finite, got {w[~np.isfinite(w)].flat[0]}")
     for exp in range(top + 1):
         m = np.round(w / 2.0**exp)
         if m.size == 0 or (m.min() >= lo and m.max() <= hi):

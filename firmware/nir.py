@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ import numpy as np
 from . import formats
 from .compiler import compile_network
 from .config import CoreConfig
-from .errors import AxoniteError, CapacityError, NIRError
+from .errors import AxoniteError, CapacityError, NIRError, one_line, show_path
 from .network import FromList, Network, STDPRule, quantize_weights
 
 NEURONS = ("LIF", "CubaLIF", "IF", "LI", "CubaLI")
@@ -1365,13 +1366,18 @@ def _population_node(pop, index: int, dt: float):
 def read(path) -> "nir.NIRGraph":
     """nir.read without its type check (graphs from snnTorch often carry shape-() parameters
     that fail it; from_nir checks sizes itself), with a clear error for what is not a NIR file."""
-    p = Path(path)
-    if not p.is_file():
-        raise NIRError(f"{path}: no such file")
+    if not isinstance(path, (str, os.PathLike)):
+        raise NIRError(f"NIR path {path!r}: a path is a str or os.PathLike, not a {type(path).__name__}")
+    p, shown = Path(path), show_path(path)
+    try:
+        if not p.is_file():
+            raise NIRError(f"{shown}: no such file")
+    except (OSError, ValueError) as error:     # a NUL byte, a name too long
+        raise NIRError(f"{shown}: not a usable path ({error})") from None
     try:
         return nir.read(p, type_check=False)
-    except (OSError, KeyError, ValueError, TypeError, AssertionError, AttributeError) as error:
-        raise NIRError(f"{path}: not a readable NIR file ({type(error).__name__}: {error})") from None
+    except Exception as error:   # h5py and HDF5 raise many kinds (RuntimeError ...) on a corrupt file
+        raise NIRError(f"{shown}: not a readable NIR file ({type(error).__name__}: {error})") from None
 
 
 # `info` without --dt on a graph that names no step assumes snnTorch's (its export_to_nir's dt).
@@ -1432,7 +1438,7 @@ def main(argv=None) -> int:
                                        no_wrap=not args.allow_wrap, tau_times_dt=args.tau_times_dt)
         usage = compile_network(network, config).symbols["usage"]
     except AxoniteError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {one_line(error)}", file=sys.stderr)
         return 1
     print(report)
     print("core usage: " + ", ".join(f"{k} {v}" for k, v in usage.items()))

@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from firmware import formats
-from firmware.errors import AxoniteError
+from firmware.errors import AxoniteError, one_line, show_path
 from firmware.image import Image
 from firmware.network import Network
 from sim.model import InputError, RunResult, check_ticks, input_groups, normalize_inputs
@@ -69,18 +69,18 @@ DEFAULT_TICK_US = 1000        # --rate's tick: 1 ms, the board's real-time tick
 
 
 def _load_network(path: str):
-    p = Path(path)
+    p, shown = Path(path), show_path(path)
     if not p.exists():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise FileNotFoundError(f"{shown}: no such file")
     if p.is_dir():
-        raise AxoniteError(f"{path}: is a directory, not an image (.axi) or Python file")
+        raise AxoniteError(f"{shown}: is a directory, not an image (.axi) or Python file")
     if p.suffix == ".py":
         ns = _run_network_file(p)
         if "network" not in ns:
-            raise AxoniteError(f"{path} defines no `network` (a firmware.Network or Image)")
+            raise AxoniteError(f"{shown} defines no `network` (a firmware.Network or Image)")
         network = ns["network"]
         if not isinstance(network, (Network, Image)):
-            raise AxoniteError(f"{path}: `network` is a {type(network).__name__}, not a firmware.Network or Image")
+            raise AxoniteError(f"{shown}: `network` is a {type(network).__name__}, not a firmware.Network or Image")
         return network, ns.get("config"), ns.get("inputs")
     if p.suffix == ".nir":                 # mapped in cmd_run, for the opened device's core
         from firmware.nir import read
@@ -93,14 +93,16 @@ def _run_network_file(p: Path) -> dict:
     try:
         return runpy.run_path(str(p), run_name="__axonite_network__")
     except OSError as error:
-        raise AxoniteError(f"{p}: cannot read: {error.strerror or error}") from None
+        raise AxoniteError(f"{show_path(p)}: cannot read: {error.strerror or error}") from None
     except SyntaxError as error:
-        raise AxoniteError(f"{p}, line {error.lineno}: SyntaxError: {error.msg}") from None
-    except Exception as error:     # the user's code: say where it failed, in one line
+        raise AxoniteError(f"{show_path(p)}, line {error.lineno}: SyntaxError: {error.msg}") from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:     # the user's code (sys.exit() too): where it failed, in one line
         lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__)
                  if Path(frame.filename) == p]
         where = f", line {lines[-1]}" if lines else ""
-        raise AxoniteError(f"{p}{where}: {type(error).__name__}: {error}") from None
+        raise AxoniteError(f"{show_path(p)}{where}: {type(error).__name__}: {error}") from None
 
 
 def _plot_formats() -> list[str]:
@@ -110,20 +112,22 @@ def _plot_formats() -> list[str]:
 
 def _check_output(option: str, path: str, extensions: list[str]) -> None:
     """Refuse, before anything runs, an output file that would not be written as named."""
-    p = Path(path)
+    p, shown = Path(path), show_path(path)
+    if "\0" in path:                     # os.access would raise ValueError
+        raise AxoniteError(f"{option} {shown}: a path cannot hold a NUL byte")
     if p.suffix.lstrip(".") not in extensions:
         what = ("the raster is written as .npz; give a name ending in .npz" if extensions == ["npz"]
                 else f"give a name ending in one of {', '.join('.' + e for e in extensions)}")
-        raise AxoniteError(f"{option} {path}: {what}")
+        raise AxoniteError(f"{option} {shown}: {what}")
     parent = p.parent
     if not parent.exists():
-        raise AxoniteError(f"{option} {path}: the directory {parent} does not exist")
+        raise AxoniteError(f"{option} {shown}: the directory {show_path(parent)} does not exist")
     if not parent.is_dir():
-        raise AxoniteError(f"{option} {path}: {parent} is not a directory")
+        raise AxoniteError(f"{option} {shown}: {show_path(parent)} is not a directory")
     if p.is_dir():
-        raise AxoniteError(f"{option} {path} is a directory")
+        raise AxoniteError(f"{option} {shown} is a directory")
     if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise AxoniteError(f"{option} {path}: cannot write into {parent}")
+        raise AxoniteError(f"{option} {shown}: cannot write into {show_path(parent)}")
 
 
 def plot_raster(result, path: str, title: str) -> None:
@@ -406,7 +410,7 @@ def main(argv=None) -> int:
         print("error: out of memory (fewer --ticks or a smaller network need less)", file=sys.stderr)
         return 1
     except (AxoniteError, OSError, KeyError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {one_line(error)}", file=sys.stderr)   # a network file's message may span lines
         return 1
 
 

@@ -127,7 +127,14 @@ class Device(abc.ABC):
         timeout:  seconds without an answer before DeviceTimeoutError
         baudrate: serial ports only; default the bitstreams' (firmware.protocol.DEFAULT_BAUD)
         fast:     "model" only: run on sim.FastModel (numba; the same results, bit for bit)
+        A config that is not a CoreConfig raises ConfigError; a timeout that is not a positive
+        finite number of seconds, ValueError (a NaN one would wait forever).
         """
+        if config is not None and not isinstance(config, CoreConfig):
+            raise ConfigError(f"Device.open: config is a {type(config).__name__}, not a CoreConfig")
+        if (isinstance(timeout, bool) or not isinstance(timeout, (int, float, np.integer, np.floating))
+                or not 0 < timeout < float("inf")):
+            raise ValueError(f"Device.open: timeout = {timeout!r} must be a positive, finite number of seconds")
         if url in ("model", "model://"):
             return ModelDevice(config, fast=fast)
         if url.startswith("emulator://"):

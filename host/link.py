@@ -204,8 +204,11 @@ class Link:
                     f"detail {detail}{': ' + text if text else ''}). Bytes were corrupted or lost on the "
                     f"way to the device: check the baud rate and the cable, then retry.",
                     code, detail, None, text)
-            command = self.pending.pop(ref_seq, None)
-            name = command.name if command is not None else P.op_name(ref_op)
+            command = self.pending.get(ref_seq)
+            if command is None or command != ref_op:
+                return      # the refusal of a command of an earlier session, or of one already failed
+            del self.pending[ref_seq]
+            name = command.name
             raise DeviceError(f"{self.url}: the device refused {name} (seq {ref_seq}): {meaning}"
                               f"{' (' + text + ')' if text else f' (detail {detail})'}", code, detail, name, text)
         if len(frame.payload) < P.REPLY.size:

@@ -466,6 +466,39 @@ def test_quantized_weights_drive_the_network():
 NAN, INF = float("nan"), float("inf")
 
 
+# Found by the property suite (tests/properties/test_firmware_network.py); each escaped as
+# another exception, or was taken, or named the wrong value, before.
+FOUND_BY_PROPERTIES = [
+    # a name no set can hold was looked up among the taken ones first (TypeError)
+    (lambda: Network().inputs([1], 2), ("inputs [1]: the name must be a non-empty string",)),
+    # ragged nestings escaped numpy as ValueError
+    (lambda: Network().population("p", 2, vth=[[1], [1, 2]]), ("population 'p': vth is a ragged nesting",)),
+    # beyond int64: a wrapped cast named the wrong value, or "not integers" for an integer
+    (lambda: Network().population("p", 2, vth=1e300), ("population 'p': vth = 1e+300 is outside [0, 131071]",)),
+    (lambda: Network().population("p", 2, vth=np.uint64(2**64 - 1)), ("vth = 18446744073709551615 is outside",)),
+    (lambda: Network().population("p", 2, vth=2**70), ("vth = 1180591620717411303424 is outside",)),
+    # a size no machine holds: MemoryError
+    (lambda: Network().population("p", 10**12), ("population 'p': size = 1000000000000", "memory")),
+    (lambda: Network().population("p", 2**64), ("population 'p': size = 18446744073709551616", "memory")),
+    # huge integers: OverflowError from float()
+    (lambda: FixedProbability(2**2000), ("FixedProbability: p = ", "outside [0, 1]")),
+    (lambda: du_from_tau(20.0, dt=2**2000), ("du_from_tau: dt = ",)),
+    (lambda: STDPRule.from_float(a_plus=2**2000), ("STDPRule.from_float: a_plus = ", "finite")),
+    # an unhashable mode: TypeError
+    (lambda: STDPRule.from_float(mode=["all-to-all"]), ("mode = ['all-to-all']",)),
+    # complex numbers lost their imaginary part, strings and booleans were taken as numbers
+    (lambda: quantize_weights([1 + 2j]), ("weights must be real numbers", "complex128")),
+    (lambda: quantize_weights("1"), ("weights must be real numbers", "'1'")),
+    (lambda: quantize_weights([True, 2.0]), ("weights must be real numbers", "True")),
+    (lambda: quantize_weights([2**2000]), ("quantize_weights: a weight of 603 digits exceeds",)),
+    # FromList's refusals name what they refuse
+    (lambda: FromList([1, 2, 3]), ("got 1-dimensional data of shape (3,)",)),
+    (lambda: FromList([[0, 1, 2], [1, 2.5, 3]]), ("FromList: row 1 has 2.5 as its post",)),
+    (lambda: FromList([[0, 1, 2], [1, 0, None]]), ("FromList: row 1 has None as its weight",)),
+    (lambda: FromList([[2**70, 0, 1]]), ("FromList: row 0 has 1180591620717411303424 as its pre",)),
+]
+
+
 @pytest.mark.parametrize("call,fragments", [
     (lambda: dv_from_tau(NAN), ("dv_from_tau: tau = nan", "(0, inf]")),
     (lambda: du_from_tau(NAN), ("du_from_tau: tau = nan", "(0, inf]")),
@@ -502,7 +535,7 @@ NAN, INF = float("nan"), float("inf")
     (lambda: Network().inputs(7, 3), ("inputs 7: the name must be a non-empty string",)),
     (lambda: Network().population("", 3), ("population '': the name must be a non-empty string",)),
     (lambda: Network().population("p", True), ("size = True",)),
-])
+] + FOUND_BY_PROPERTIES)
 def test_bad_float_helper_and_constructor_arguments_raise_network_error(call, fragments):
     with pytest.raises(NetworkError) as info:
         call()
@@ -647,3 +680,55 @@ def test_compile_network_checks_its_arguments():
             compile_network(**{"network": net, **kwargs})
     with pytest.raises(NetworkError, match="network 7: the name must be a non-empty string"):
         Network(7)
+
+
+# --- found by the property suite (tests/properties/test_firmware_network.py) ------------------
+
+
+def test_connect_and_record_refuse_what_is_not_a_group_or_connector():
+    net, inp, pop = base()
+    # an array compared with `in` raised "truth value of an array is ambiguous" (ValueError)
+    with raises(NetworkError, "does not belong to this network"):
+        net.connect(np.array([1, 2]), pop, AllToAll(), weight=1)
+    with raises(NetworkError, "is not one of its populations"):
+        net.record(np.array([1, 2]))
+    # None had no connections() (AttributeError), a class needed self (TypeError)
+    for connector in (None, AllToAll, "AllToAll"):
+        with raises(NetworkError, "projection 'inp->pop#0': the connector is", "give an instance of AllToAll"):
+            net.connect(inp, pop, connector, weight=1)
+    assert net.projections == []
+
+
+def test_record_refuses_a_boolean_mask():
+    """numpy reads [True, False, True] as the indices 1, 0, 1: neurons 0 and 1, not 0 and 2."""
+    net, inp, pop = base()
+    with raises(NetworkError, "population 'pop': the recorded neurons are booleans", "np.nonzero(mask)[0]"):
+        net.record(pop, [True, False, True])
+    assert not pop.recorded.any()
+
+
+def test_connections_too_many_for_memory_are_refused():
+    net = Network("huge")
+    inp, pop = net.inputs("in", 10**7), net.population("pop", 10**6 // 8)
+    with raises(NetworkError, "projection 'dense': the AllToAll connections of 10000000 x 125000", "memory"):
+        net.connect(inp, pop, AllToAll(), weight=1, name="dense")
+    with raises(NetworkError, "FixedProbability connections", "memory"):
+        net.connect(inp, pop, FixedProbability(0.1), weight=1, name="sparse")
+
+
+def test_stdp_rule_fields_must_be_one_value_each():
+    net, inp, pop = base()
+    net.connect(inp, pop, AllToAll(), weight=1, stdp=STDPRule(pre_decay=[1, 2]), name="array")
+    with raises(NetworkError, "projection 'array': stdp.pre_decay = [1, 2] must be one integer in [0, 4095]"):
+        compile_network(net)
+    net, inp, pop = base()
+    net.connect(inp, pop, AllToAll(), weight=1, stdp=STDPRule(mode=["nearest"]), name="listed")
+    with raises(NetworkError, "projection 'listed': stdp.mode = ['nearest']"):
+        compile_network(net)
+
+
+def test_a_ragged_weight_matrix_is_refused_at_compile():
+    net, inp, pop = base()
+    net.connect(inp, pop, AllToAll(), weight=[[1], [1, 2]], name="ragged")
+    with raises(NetworkError, "projection 'ragged': weight is a ragged nesting"):
+        compile_network(net)

@@ -394,6 +394,28 @@ def test_load_refuses_what_is_not_a_readable_file(tmp_path):
         Image.load(tmp_path / "missing.axi")
 
 
+def test_load_refuses_what_is_no_path(tmp_path):
+    """Found by tests/properties/test_firmware_image.py: open() took an int as a file
+    descriptor (reading it, then closing it: here a file this test holds open), and a path with
+    a NUL byte raised ValueError."""
+    path = tmp_path / "image.axi"
+    IMAGE.save(path)
+    with open(path, "rb") as held:
+        with pytest.raises(ImageError, match=rf"image path {held.fileno()}: a path is a str, bytes or os.PathLike, not a int"):
+            Image.load(held.fileno())
+        assert held.read(8) == b"AXONIMG\0"          # still open
+    for bad in (None, 2.5, ["a.axi"]):
+        with pytest.raises(ImageError, match="a path is a str, bytes or os.PathLike"):
+            Image.load(bad)
+    with pytest.raises(ImageError, match=r"'a\\x00b.axi': not a usable path"):
+        Image.load("a\0b.axi")
+    with pytest.raises(ImageError, match="^'': no such file$"):
+        Image.load("")
+    with pytest.raises(ImageError, match=r"^'\\r': no such file$"):     # shown, not a blank
+        Image.load("\r")
+    assert Image.load(bytes(path)).to_bytes() == IMAGE.to_bytes()
+
+
 def test_image_constructor_checks_its_arguments():
     tables = dict(IMAGE.tables)
     with pytest.raises(ImageError, match="unknown table 'state_u'"):

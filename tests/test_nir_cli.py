@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import nir
 from firmware import compile_network
@@ -76,3 +77,19 @@ def test_host_run_takes_a_nir_graph(tmp_path, capsys):
     capsys.readouterr()
     assert host_main(["run", str(path), "--ticks", "40", "--out", str(out)]) == 1
     assert "give the step with --dt" in capsys.readouterr().err
+
+
+def test_info_refuses_a_corrupt_hdf5_file_and_what_is_no_path(capsys, tmp_path):
+    """Found by tests/properties/test_firmware_nir.py: h5py raises RuntimeError on a corrupt
+    file (here one byte of a heap changed), which escaped read() with a traceback."""
+    data = bytearray((DATA / "norse_iaf.nir").read_bytes())
+    data[6232] = 123
+    bad = tmp_path / "corrupt.nir"
+    bad.write_bytes(bytes(data))
+    assert main(["info", str(bad), "--dt", "1e-3"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {bad}: not a readable NIR file (RuntimeError: ") and err.count("\n") == 1, err
+    from firmware.errors import NIRError
+    from firmware.nir import read
+    with pytest.raises(NIRError, match="NIR path 3: a path is a str or os.PathLike, not a int"):
+        read(3)

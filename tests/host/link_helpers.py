@@ -38,6 +38,17 @@ def relay_network(n=64):
     return net
 
 
+# A network file for `python -m host run` (relay_network(4)); tests append `inputs`, `config` ...
+RELAY_FILE = '''
+from firmware import Network, OneToOne
+network = Network("relay")
+inp = network.inputs("in", 4)
+pop = network.population("relay", 4, du=4095, dv=4095, vth=10)
+network.connect(inp, pop, OneToOne(), weight=127)
+network.record(pop)
+'''
+
+
 class RawClient:
     """A bare TCP client that speaks frames, reading in a thread so that neither side blocks."""
 

@@ -20,20 +20,12 @@ import pytest
 from firmware import compile_network
 from host import __main__ as cli
 from host.device import Device
-from link_helpers import relay_network
+from link_helpers import RELAY_FILE, relay_network
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
-NETWORK_FILE = '''
-from firmware import Network, OneToOne
-network = Network("relay")
-inp = network.inputs("in", 4)
-pop = network.population("relay", 4, du=4095, dv=4095, vth=10)
-network.connect(inp, pop, OneToOne(), weight=127)
-network.record(pop)
-inputs = {0: [0, 1], 3: [2]}
-'''
+NETWORK_FILE = RELAY_FILE + "inputs = {0: [0, 1], 3: [2]}\n"
 
 
 @pytest.fixture
@@ -102,6 +94,50 @@ def test_a_network_file_that_fails(tmp_path, capsys, no_run, body, fragment):
     assert err.startswith(f"error: {path}, ") and fragment in err, err
 
 
+@pytest.mark.parametrize("ending,fragment", [
+    ("import sys\nsys.exit(3)\n", "line 2: SystemExit: 3"),
+    ("class Odd(BaseException):\n    pass\nraise Odd('odd')\n", "line 3: Odd: odd"),
+])
+def test_a_network_file_that_exits_or_raises_a_base_exception(tmp_path, capsys, no_run, ending, fragment):
+    """Found by tests/properties/test_host_cli.py: sys.exit(3) in a network file ended the
+    command with status 3 and no word; a BaseException of its own with a traceback."""
+    path = tmp_path / "net.py"
+    path.write_text(ending)
+    _, err = one_line_error(capsys, cli.main(["run", str(path), "--ticks", "5", "--out", str(tmp_path / "r.npz")]))
+    assert err.startswith(f"error: {path}, ") and fragment in err, err
+
+
+def test_an_error_is_one_line_whatever_its_path_or_message_holds(tmp_path, capsys, no_run):
+    """Found by the property suite's slow profile: a path with a newline or a carriage return
+    split or hid the error line; a network file's multi-line message split it."""
+    missing = tmp_path / "two\nlines.axi"
+    _, err = one_line_error(capsys, cli.main(["run", str(missing), "--ticks", "5", "--out", str(tmp_path / "r.npz")]))
+    assert err == f"error: {str(missing)!r}: no such file"
+    path = tmp_path / "net.py"
+    path.write_text("raise ValueError('first\\nsecond')\n")
+    _, err = one_line_error(capsys, cli.main(["run", str(path), "--ticks", "5", "--out", str(tmp_path / "r.npz")]))
+    assert err.endswith("line 1: ValueError: first second"), err
+
+
+@pytest.mark.parametrize("device", ["model", "emulator://"])
+def test_a_network_file_whose_config_is_no_core_configuration(tmp_path, capsys, device):
+    """Found by tests/properties/test_host_cli.py: with emulator://, `config = 'junk'` reached
+    DeviceEmulator and ended in an AttributeError's traceback."""
+    path = tmp_path / "net.py"
+    path.write_text(NETWORK_FILE + "config = 'junk'\n")
+    _, err = one_line_error(capsys, cli.main(["run", str(path), "--ticks", "5", "--device", device,
+                                              "--out", str(tmp_path / "r.npz")]))
+    assert "config is a str, not a CoreConfig" in err, err
+
+
+def test_a_timeout_that_is_no_positive_number(tmp_path, capsys, image_file):
+    """--timeout nan waited forever for a silent device (no comparison with NaN is true)."""
+    for value in ("nan", "-1", "0", "inf"):
+        _, err = one_line_error(capsys, cli.main(["run", str(image_file), "--ticks", "5", "--timeout", value,
+                                                  "--device", "emulator://", "--out", str(tmp_path / "r.npz")]))
+        assert f"timeout = {float(value)} must be a positive, finite number of seconds" in err, err
+
+
 # --- --out and --plot: checked before running, written exactly as given ---------------------------
 
 
@@ -114,6 +150,7 @@ def test_a_network_file_that_fails(tmp_path, capsys, no_run, body, fragment):
     ("--out", "file/r.npz", "{tmp}/file is not a directory"),
     ("--plot", "r", "--plot {tmp}/r: give a name ending in one of"),
     ("--plot", "r.xyz", "--plot {tmp}/r.xyz: give a name ending in one of"),
+    ("--out", "r\0.npz", "--out '{tmp}/r\\x00.npz': a path cannot hold a NUL byte"),   # was: "embedded null byte"
 ])
 def test_output_paths_are_refused_before_running(tmp_path, capsys, image_file, no_run, option, name, fragment):
     (tmp_path / "dir.npz").mkdir()

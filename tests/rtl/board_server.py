@@ -1,5 +1,5 @@
 """A simulated board of any configuration, for the tests beside this file (conftest.py's
-`device_board` fixture is this with conftest.BOARD_CONFIG)."""
+`device_board` fixture is this with BOARD_CONFIG) and tests/properties/test_sim_board.py."""
 
 import contextlib
 
@@ -7,6 +7,10 @@ import contextlib
 # registry board whose device options (max_payload, input_depth) the bitstream gets.
 BOARD_DIVISOR = 4
 BOARD_NAME = "icebreaker"
+# The configuration test_board.py, test_board_e2e.py, test_nir_board.py and the property suite
+# share: one cached Verilator build for all.
+BOARD_CONFIG = dict(n_neurons=12, n_inputs=6, n_synapses=64, n_segments=32, n_reverse=16,
+                    n_profiles=4, n_projections=4, max_delay=2)
 
 
 @contextlib.contextmanager

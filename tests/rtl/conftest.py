@@ -7,14 +7,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pytest  # noqa: E402
 
-from board_server import simulated_board  # noqa: E402
+from board_server import BOARD_CONFIG, simulated_board  # noqa: E402
 
 # The simulated board that test_board.py, test_board_e2e.py and test_nir_board.py share:
 # DeviceTop at a UART divisor of 4 (a 3 Mbaud bit time at 12 MHz), one cached Verilator build
 # for all, with the iCEBreaker's device options (max_payload, input_depth), as the bitstream
-# has them (board_server.py).
-BOARD_CONFIG = dict(n_neurons=12, n_inputs=6, n_synapses=64, n_segments=32, n_reverse=16,
-                    n_profiles=4, n_projections=4, max_delay=2)
+# has them (board_server.py, BOARD_CONFIG).
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ PROJECTIONS = ("in_exc", "exc_exc", "exc_out")
 
 
 def small_plastic_network(seed=4):
-    """link_helpers.plastic_network, shrunk to conftest.BOARD_CONFIG (12 neurons, 6 inputs,
+    """link_helpers.plastic_network, shrunk to board_server.BOARD_CONFIG (12 neurons, 6 inputs,
     16 reverse entries, max_delay 2): two STDP projections and an inhibitory delayed one."""
     net = Network("small_plastic")
     inp = net.inputs("in", 6)

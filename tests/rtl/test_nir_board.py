@@ -1,6 +1,6 @@
 """NIR graphs on the simulated board (sim/board.py: the gateware in Verilator behind socket://):
-spikes identical to the golden model's. In CI, a graph that fits conftest.BOARD_CONFIG (the
-board every module here shares, so CI builds nothing new) and the host CLI with a .nir file;
+spikes identical to the golden model's. In CI, a graph that fits board_server.BOARD_CONFIG
+(the board every module here shares, so CI builds nothing new) and the host CLI with a .nir file;
 behind the slow marker, test digits of examples/data/digits_snn.nir on a board large enough for
 it (its own Verilator build, a few minutes)."""
 
@@ -26,7 +26,7 @@ from nir_reference import self_driven_graph  # noqa: E402
 
 def small_graph():
     """6 inputs -> 6 LIF -> 4 CubaLIF with random weights: 60 synapses, two profiles, two
-    projections, in conftest.BOARD_CONFIG (12 neurons, 6 inputs, 64 synapses)."""
+    projections, in board_server.BOARD_CONFIG (12 neurons, 6 inputs, 64 synapses)."""
     rng = np.random.default_rng(9)
     return nir.NIRGraph.from_list(
         nir.Linear(weight=rng.normal(0.6, 0.6, (6, 6))),
