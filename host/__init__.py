@@ -11,7 +11,7 @@
 docs/protocol.md describes the link; firmware/protocol.py defines it.
 """
 
-from sim.model import RunResult, SpikeMonitor
+from firmware.run import RunResult, SpikeMonitor
 
 from .device import PROBES, Device, LinkDevice, ModelDevice
 from .errors import (ConfigMismatchError, DeviceBusyError, DeviceError, DeviceNotFoundError,

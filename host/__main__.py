@@ -56,7 +56,7 @@ from firmware import formats
 from firmware.errors import AxoniteError
 from firmware.image import Image
 from firmware.network import Network
-from sim.model import InputError, RunResult, check_ticks, input_groups, normalize_inputs
+from firmware.run import InputError, RunResult, check_ticks, input_groups, normalize_inputs
 
 from .device import Device
 from .errors import LinkError

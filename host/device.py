@@ -34,9 +34,9 @@ from firmware.errors import ConfigError
 from firmware.formats import MAX_RUN_TICKS
 from firmware.image import Image
 from firmware.network import Network
+from firmware.run import InputError, RunResult, check_ticks, input_groups, normalize_inputs, tick_axons
 from firmware.tables import decode
-from sim.model import (GoldenModel, InputError, RunResult, check_ticks, input_groups,
-                       normalize_inputs, tick_axons)
+from sim.model import GoldenModel
 
 from .errors import ConfigMismatchError, FrameError, LinkError, SpikesLostError
 from .latency import check_latency_timer
@@ -55,7 +55,7 @@ LOOKAHEAD_TICKS = 4096    # how far input may run ahead of the ticks the device 
 
 def _stream_groups(inputs: Iterable, start: int, n_inputs: int) -> Iterator[np.ndarray]:
     """stream()'s items as checked, sorted input axons, one item per tick from tick `start`
-    (sim.model.tick_axons: the checks of run()); a bad item, or more than MAX_RUN_TICKS of
+    (firmware.run.tick_axons: the checks of run()); a bad item, or more than MAX_RUN_TICKS of
     them, raises InputError when it is reached."""
     for k, item in enumerate(inputs):
         if k >= MAX_RUN_TICKS:
@@ -236,7 +236,7 @@ class Device(abc.ABC):
         """Run `ticks` ticks (0 .. formats.MAX_RUN_TICKS). `inputs` (relative to this run's
         first tick): None, a dict {tick: axons}, a (times, axons) pair, a raster [ticks, axons]
         (a 2-D numpy array of booleans or 0/1), or one collection of axons per tick; checked
-        by sim.model.normalize_inputs, and refused (InputError) before anything runs. Returns
+        by firmware.run.normalize_inputs, and refused (InputError) before anything runs. Returns
         the output spikes as events; memory grows with the spikes, not the ticks."""
         ticks = check_ticks(ticks)
         image = self._need_image()
