@@ -429,7 +429,7 @@ def test_serving_on_a_non_loopback_address_warns_loudly(capfd):
 
 
 def test_board_server_takes_the_same_policy(capfd):
-    from sim.board import BoardServer
+    from sim.cosim.board import BoardServer
     board = BoardServer(None, 4, host="0.0.0.0", port=0)
     try:
         err = capfd.readouterr().err

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from firmware.errors import AxoniteError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]      # the checkout: sim/cosim/verilator.py
 BUILD_ROOT = ROOT / "build" / "verilator"
 TOPLEVEL = "axonite_tb"
 # Verilator's options; the C++ optimization levels are OPT_FAST / OPT_SLOW in verilator_env().
@@ -155,7 +155,7 @@ def run_cocotb(build: Build, test_module: str, test_dir: Path, extra_env: dict[s
     return results
 
 
-if __name__ == "__main__":   # python -m sim.verilator: build the default configuration
+if __name__ == "__main__":   # python -m sim.cosim.verilator: build the default configuration
     from firmware.config import CoreConfig
 
     print(build_core(CoreConfig()).directory, file=sys.stderr)

@@ -1,8 +1,8 @@
-"""The cocotb side of the simulated board (sim/board.py): serial bytes between a TCP client
+"""The cocotb side of the simulated board (sim/cosim/board.py): serial bytes between a TCP client
 and the BoardHarness's host_tx / host_rx ports. Imported only inside the simulator.
 
 Everything runs on the simulator's thread: the sockets (the listening one inherited from
-sim/board.py; one client at a time, a further one refused with ERROR BUSY as sim/serving.py
+sim/cosim/board.py; one client at a time, a further one refused with ERROR BUSY as sim/serving.py
 says; and the control socket, whose EOF means stop) are non-blocking and polled whenever the test wakes,
 which is at least every AXONITE_BOARD_POLL_CYCLES cycles: no threads, no locks, no hand-off of
 the GIL between the simulator's thread and a server thread. The coroutines wake per byte: a host_rx valid pulse; host_tx takes
@@ -22,7 +22,7 @@ from cocotb.utils import get_sim_time
 
 from sim.serving import Refusals, close_socket, configure_client, holder_gone
 
-CLOCK_PERIOD_NS = 10          # sim/verilator.wrapper_verilog: always #5 clk = ~clk
+CLOCK_PERIOD_NS = 10          # sim/cosim/verilator.wrapper_verilog: always #5 clk = ~clk
 CHUNK = 65536
 MAX_BUFFERED = 1 << 20      # host bytes held here before TCP pushes back
 
@@ -44,7 +44,7 @@ class Link:
     def poll(self) -> None:
         try:
             if not self.control.recv(4096):
-                self.stop = True             # sim/board.py asks us to stop, or is gone
+                self.stop = True             # sim/cosim/board.py asks us to stop, or is gone
         except BlockingIOError:
             pass
         except OSError:
