@@ -8,7 +8,7 @@
     find_boards()                     # the boards plugged in ("auto" opens the only one)
     python -m host doctor [URL]       # a layered self-test of a board (host/doctor.py)
 
-docs/protocol.md describes the link; firmware/protocol.py defines it.
+docs/protocol.md describes the link; firmware/protocol/ defines it.
 """
 
 from firmware.run import RunResult, SpikeMonitor

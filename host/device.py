@@ -369,7 +369,7 @@ def _operation(method):
 
 
 class LinkDevice(Device):
-    """A device behind firmware/protocol.py: a board, the TCP emulator or the in-process one."""
+    """A device behind firmware/protocol/: a board, the TCP emulator or the in-process one."""
 
     def __init__(self, transport, timeout: float = 5.0):
         self.url = transport.url

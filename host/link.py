@@ -1,4 +1,4 @@
-"""The host end of firmware/protocol.py: frames, sequence numbers, the command window, credits,
+"""The host end of firmware/protocol/: frames, sequence numbers, the command window, credits,
 and the bookkeeping of unsolicited SPIKES and REPORT frames."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A protocol-level axonite device: the golden model behind firmware/protocol.py.
+"""A protocol-level axonite device: the golden model behind firmware/protocol/.
 
 It behaves as the board will: memory regions written and read through the memory map of
 docs/spec.md §9 (tables 0-9 feed the model, state regions 10-16 read and write its state), an
