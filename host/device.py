@@ -41,7 +41,7 @@ from sim.model import GoldenModel
 from .errors import ConfigMismatchError, FrameError, LinkError, SpikesLostError
 from .latency import check_latency_timer
 
-from .link import MOD32, Link
+from .link import Link
 from .ports import resolve_port
 from .transport import LoopbackTransport, SerialTransport
 
@@ -390,7 +390,7 @@ class LinkDevice(Device):
                 raise LinkError(f"{self.url}: the device accepts payloads of {link.max_payload} bytes; "
                                 f"this host needs at least 64")
             link.consumed = info["consumed"]
-            link.sent_entries = (info["consumed"] + info["queued"]) % MOD32
+            link.sent_entries = formats.wrap32(info["consumed"] + info["queued"])
             link.device_tick = info["tick"]
             if info["status"] != P.Status.IDLE:
                 link.request(P.Op.STOP)
@@ -559,12 +559,12 @@ class LinkDevice(Device):
             for at in range(0, len(entries), per_frame):      # a large group spans frames
                 part = entries[at:at + per_frame]
                 link.send(P.Op.INPUT, P.encode_input_entries(part))
-                link.sent_entries = (link.sent_entries + len(part)) % MOD32
+                link.sent_entries = formats.wrap32(link.sent_entries + len(part))
             entries.clear()
             marker = None
 
         def done_ticks():
-            return 0 if link.progress is None else (link.progress - start) % MOD32
+            return 0 if link.progress is None else formats.wrap32(link.progress - start)
 
         def lost_check(result):
             new = link.reports[reports_before:]
@@ -623,7 +623,7 @@ class LinkDevice(Device):
             done = done_ticks()
             if done > reported:
                 times, neurons = link.take_spikes()
-                rel = (times - start) % MOD32 - reported
+                rel = formats.wrap32(times - start) - reported
                 bad = ~np.isin(neurons, out) | (rel < 0) | (rel >= done - reported)
                 if np.any(bad):
                     k = np.nonzero(bad)[0][0]
@@ -653,7 +653,7 @@ class LinkDevice(Device):
         collect on the host; stop() returns them. A tick longer than its period is an overrun
         (counted, reported, and warned about with OverrunWarning)."""
         self._need_image()
-        if not isinstance(period_cycles, (int, np.integer)) or not 0 <= period_cycles < MOD32:
+        if not isinstance(period_cycles, (int, np.integer)) or not 0 <= period_cycles < formats.MOD32:
             raise ValueError(f"period_cycles = {period_cycles!r} must be an integer in [0, 2**32 - 1]")
         self.link.drain()
         self.link.clear_spikes()
@@ -676,8 +676,8 @@ class LinkDevice(Device):
         _, _, _, tick, _ = P.ACK.unpack(ack.payload)
         times, neurons = self.link.take_spikes()
         out = self.output_ids
-        ticks = (tick - start) % MOD32
-        rel = (times - start) % MOD32
+        ticks = formats.wrap32(tick - start)
+        rel = formats.wrap32(times - start)
         ok = np.isin(neurons, out) & (rel < ticks)
         return _device_result(start, ticks, out, rel[ok], neurons[ok])
 

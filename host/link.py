@@ -14,7 +14,6 @@ from firmware import protocol as P
 from .errors import (DeviceBusyError, DeviceError, DeviceTimeoutError, FrameError, LinkError,
                      ProtocolVersionError)
 
-MOD32 = 1 << 32
 
 
 class OverrunWarning(UserWarning):

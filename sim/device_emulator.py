@@ -90,7 +90,7 @@ def check_config(config) -> CoreConfig:
         raise ConfigError(f"the protocol addresses at most {P.MAX_AXON + 1} input axons; "
                           f"the configuration has n_inputs = {config.n_inputs}")
     for region in formats.memory_map(config).values():
-        if region.depth > 1 << 32:
+        if region.depth > formats.MOD32:
             raise ConfigError(f"region {region.name} of {region.depth} words is beyond the protocol's "
                               f"32-bit word addresses")
     return config
@@ -175,11 +175,11 @@ class DeviceEmulator:
     def _error(self, code, detail, text, ref_seq, ref_opcode) -> None:
         valid = ref_seq is not None
         payload = P.ERROR.pack(ref_seq if valid else 0, ref_opcode if valid else 0, int(code), int(valid),
-                               int(detail) & 0xFFFFFFFF)
+                               formats.wrap32(int(detail)))
         self._send(P.Op.ERROR, payload + text.encode()[:self.max_payload - P.ERROR.size])
 
     def _ack(self, frame: P.Frame) -> None:
-        self._send(P.Op.ACK, P.ACK.pack(frame.seq, frame.opcode, 0, self.core.tick % 2**32, self.consumed))
+        self._send(P.Op.ACK, P.ACK.pack(frame.seq, frame.opcode, 0, formats.wrap32(self.core.tick), self.consumed))
 
     # --- commands ------------------------------------------------------------------------------
 
@@ -204,7 +204,7 @@ class DeviceEmulator:
 
     def _not_busy(self, frame):
         if self.busy:
-            pending = sum(self.steps) if self.steps else 0xFFFFFFFF
+            pending = sum(self.steps) if self.steps else P.BUSY_FREERUN_DETAIL
             raise _Refuse(P.ErrorCode.BUSY, pending, f"{frame.op_name} refused: the core is "
                           f"{'free-running' if self.period_s is not None else f'running ({pending} ticks pending)'}")
 
@@ -216,7 +216,7 @@ class DeviceEmulator:
         self._send(P.Op.HELLO_REPLY, P.HELLO_REPLY.pack(
             frame.seq, frame.opcode,
             self.version, P.DeviceKind.EMULATOR, caps, self.max_payload, self.window, status, 0,
-            self.input_depth, self.clock_hz, self.core.tick % 2**32, self.consumed, len(self.queue),
+            self.input_depth, self.clock_hz, formats.wrap32(self.core.tick), self.consumed, len(self.queue),
             c.n_neurons, c.n_inputs, c.n_synapses, c.n_segments, c.n_reverse, c.n_profiles,
             c.n_projections, c.weight_bits, c.max_delay, len(self.regions), len(formats.COUNTERS),
             EMULATOR_BUILD))
@@ -317,7 +317,7 @@ class DeviceEmulator:
             axons = int(np.count_nonzero(entries < P.TICK_END))
             self.extra["dropped"] += axons
             self._send(P.Op.REPORT, P.REPORT.pack(P.ReportKind.INPUT_OVERFLOW, 0, 0, axons,
-                                                  self.core.tick % 2**32))
+                                                  formats.wrap32(self.core.tick)))
         else:
             self.queue.extend(int(e) for e in entries)
         self._ack(frame)
@@ -326,7 +326,7 @@ class DeviceEmulator:
         self._expect(frame, P.STEP.size)
         (ticks,) = P.STEP.unpack(frame.payload)
         if self.period_s is not None:
-            raise _Refuse(P.ErrorCode.BUSY, 0xFFFFFFFF, "STEP refused: the core is free-running; STOP first")
+            raise _Refuse(P.ErrorCode.BUSY, P.BUSY_FREERUN_DETAIL, "STEP refused: the core is free-running; STOP first")
         if ticks:
             self._ensure_model()
             self.steps.append(ticks)
@@ -378,7 +378,7 @@ class DeviceEmulator:
         self.period_s = None
         self.steps.clear()
         self._flush()
-        self.consumed = (self.consumed + len(self.queue)) % 2**32
+        self.consumed = formats.wrap32(self.consumed + len(self.queue))
         self.queue.clear()
         core = self.core
         core.tick = 0
@@ -428,10 +428,10 @@ class DeviceEmulator:
                     q[0] = e - 1
                 else:
                     q.popleft()
-                    self.consumed = (self.consumed + 1) % 2**32
+                    self.consumed = formats.wrap32(self.consumed + 1)
                 break
             q.popleft()
-            self.consumed = (self.consumed + 1) % 2**32
+            self.consumed = formats.wrap32(self.consumed + 1)
             if e < self.config.n_inputs and (not axons or e > axons[-1]):
                 axons.append(e)
             else:
@@ -439,7 +439,7 @@ class DeviceEmulator:
         if dropped:
             self.extra["dropped"] += dropped
             self._send(P.Op.REPORT, P.REPORT.pack(P.ReportKind.INPUT_DROPPED, 0, 0, dropped,
-                                                  self.core.tick % 2**32))
+                                                  formats.wrap32(self.core.tick)))
         return axons
 
     def _tick(self):
@@ -450,7 +450,7 @@ class DeviceEmulator:
         if out.size:
             if len(self._records) + P.spike_record_size(out) > self.max_payload - P.SPIKES.size:
                 self._flush(through=tick)      # tick's own record goes into the next frame
-            self._records += P.encode_spike_record(tick % 2**32, out)
+            self._records += P.encode_spike_record(formats.wrap32(tick), out)
 
     def _flush(self, through: int | None = None):
         """Send the spike records held, with the credits consumed and the tick `through`
@@ -458,9 +458,9 @@ class DeviceEmulator:
         through = self.core.tick if through is None else through
         if self._overruns_unreported:
             self._send(P.Op.REPORT, P.REPORT.pack(P.ReportKind.OVERRUN, 0, 0, self._overruns_unreported,
-                                                  self.core.tick % 2**32))
+                                                  formats.wrap32(self.core.tick)))
             self._overruns_unreported = 0
-        self._send(P.Op.SPIKES, P.SPIKES.pack(through % 2**32, self.consumed) + bytes(self._records))
+        self._send(P.Op.SPIKES, P.SPIKES.pack(formats.wrap32(through), self.consumed) + bytes(self._records))
         self._records.clear()
         self._last_flush = time.monotonic()
 

@@ -30,7 +30,7 @@ from .codes import (Capability, DEVICE_OPCODES, DeviceKind, ERROR_TEXT, ErrorCod
 from .framing import (BadFrame, CRC_SIZE, CobsError, DEFAULT_BAUD, DELIMITER, Frame, FrameDecoder, HEADER,
                       HEADER_SIZE, MAX_ENCODED, MAX_FRAME, MAX_PAYLOAD, MIN_MAX_PAYLOAD, PROTOCOL_VERSION,
                       SEQ_MODULO, cobs_decode, cobs_encode, crc16, decode_frame, encode_frame, max_encoded)
-from .payloads import (ACK, BUSY_TEXT, CONFIG_FIELDS, COUNTER, COUNTERS_CLEAR, COUNTERS_REPLY,
+from .payloads import (ACK, BUSY_FREERUN_DETAIL, BUSY_TEXT, CONFIG_FIELDS, COUNTER, COUNTERS_CLEAR, COUNTERS_REPLY,
                        COUNTERS_REQUEST, ERROR, FREERUN, HELLO_FIELDS, HELLO_MAX, HELLO_REPLY, INPUT_ENTRY,
                        MAX_AXON, MAX_DEPTH, MAX_EMPTY_REPEAT, MAX_NEURON, REGION_ACCESS, REPLY, REPORT, SEED,
                        SPIKES, SPIKE_BITMAP, SPIKE_RECORD, STEP, TICK_END, busy_refusal, credits_free,

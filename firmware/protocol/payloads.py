@@ -67,6 +67,7 @@ REPORT = struct.Struct("<BBHII")         # kind, 0, 0, count, tick
 ERROR = struct.Struct("<BBBBI")          # ref_seq, ref_opcode, code, ref_valid, detail; then
                                          # optional UTF-8 text (the emulator explains itself).
                                          # The header and this layout never change between versions.
+BUSY_FREERUN_DETAIL = formats.MOD32 - 1  # BUSY's detail while free-running (no count of pending ticks)
 
 # A device's TCP server (sim.device_emulator, sim.board) serves one host at a time. A connection
 # that arrives while another host holds the device gets this one frame, then the server closes
@@ -205,4 +206,4 @@ def decode_spikes(payload: bytes) -> tuple[int, int, np.ndarray, np.ndarray]:
 
 
 def credits_free(depth: int, sent: int, consumed: int) -> int:
-    return depth - ((sent - consumed) % (1 << 32))
+    return depth - formats.wrap32(sent - consumed)
