@@ -378,51 +378,23 @@ class LinkDevice(Device):
         self._freerun_start = None
         self._interrupted = False
         try:
-            transport.write(b"\0")              # end whatever partial frame the device holds
-            seq = link.send(P.Op.HELLO)
-            link.rx_seq = None
-            reply = self._wait_discarding(seq)
-            self.info = info = self._parse_hello(reply)
-            link.window = max(1, min(info["window"], P.SEQ_MODULO // 2))
-            link.input_depth = info["input_depth"]
-            link.max_payload = min(info["max_payload"], P.MAX_PAYLOAD)
-            if link.max_payload < 64:
+            self.info = info = link.hello()
+            try:
+                self.config = info.config
+            except ConfigError as error:
+                raise LinkError(f"{self.url}: the device reports an impossible configuration: {error}") from None
+            if self.config.n_inputs > P.MAX_AXON + 1:
+                raise LinkError(f"{self.url}: the device has {self.config.n_inputs} input axons; protocol "
+                                f"version {P.PROTOCOL_VERSION} addresses at most {P.MAX_AXON + 1}")
+            if link.max_payload < P.MIN_MAX_PAYLOAD:
                 raise LinkError(f"{self.url}: the device accepts payloads of {link.max_payload} bytes; "
-                                f"this host needs at least 64")
-            link.consumed = info["consumed"]
-            link.sent_entries = formats.wrap32(info["consumed"] + info["queued"])
-            link.device_tick = info["tick"]
-            if info["status"] != P.Status.IDLE:
+                                f"this host needs at least {P.MIN_MAX_PAYLOAD}")
+            if info.status != P.Status.IDLE:
                 link.request(P.Op.STOP)
             link.clear_spikes()
         except BaseException:
             link.close()
             raise
-
-    def _wait_discarding(self, seq):
-        """Wait for the HELLO reply, ignoring what an earlier session left (a stale partial
-        frame, spikes of a free-run, the ERROR for garbage the device held) before it."""
-        return self.link.wait_through_stale(seq)
-
-    def _parse_hello(self, frame) -> dict:
-        if len(frame.payload) != P.HELLO_REPLY.size:
-            raise FrameError(f"{self.url}: HELLO_REPLY of {len(frame.payload)} bytes, expected "
-                             f"{P.HELLO_REPLY.size}")
-        info = dict(zip(P.HELLO_FIELDS, P.HELLO_REPLY.unpack(frame.payload)))
-        try:
-            self.config = CoreConfig(**{k: info[k] for k in P.CONFIG_FIELDS})
-        except ConfigError as error:
-            raise LinkError(f"{self.url}: the device reports an impossible configuration: {error}") from None
-        if self.config.n_inputs > P.MAX_AXON + 1:
-            raise LinkError(f"{self.url}: the device has {self.config.n_inputs} input axons; protocol "
-                            f"version {P.PROTOCOL_VERSION} addresses at most {P.MAX_AXON + 1}")
-        info["capabilities"] = P.Capability(info["capabilities"])
-        for key, kind in (("device_kind", P.DeviceKind), ("status", P.Status)):
-            try:
-                info[key] = kind(info[key])
-            except ValueError:
-                pass
-        return info
 
     def close(self) -> None:
         link = self.link

@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from firmware import formats
 from firmware import protocol as P
 
 from .errors import (DeviceBusyError, DeviceError, DeviceTimeoutError, FrameError, LinkError,
@@ -89,6 +90,27 @@ class Link:
                 if last is not None:       # the reply came, corrupt: say so rather than "no answer"
                     raise last from None
                 raise
+
+    def hello(self) -> P.DeviceInfo:
+        """The handshake that opens a session: 0x00 (ending whatever partial frame the device
+        holds), then HELLO, and its reply past what an earlier session left (wait_through_stale).
+        Takes the device's window, credits, payload limit, queue counts and tick from the reply
+        and returns what the device says of itself; a reply of the wrong size is a FrameError."""
+        self.transport.write(bytes([P.DELIMITER]))
+        seq = self.send(P.Op.HELLO)
+        self.rx_seq = None
+        frame = self.wait_through_stale(seq)
+        try:
+            info = P.parse_hello(frame.payload)
+        except ValueError as error:
+            raise FrameError(f"{self.url}: {error}") from None
+        self.window = max(1, min(info.window, P.SEQ_MODULO // 2))
+        self.input_depth = info.input_depth
+        self.max_payload = min(info.max_payload, P.MAX_PAYLOAD)
+        self.consumed = info.consumed
+        self.sent_entries = formats.wrap32(info.consumed + info.queued)
+        self.device_tick = info.tick
+        return info
 
     def request(self, op: P.Op, payload: bytes = b"") -> P.Frame:
         return self.wait(self.send(op, payload))

@@ -49,7 +49,7 @@ class Answer:
 
     status: str
     text: str
-    info: dict | None = None
+    info: P.DeviceInfo | None = None
     config: CoreConfig | None = None
     bytes_received: int = 0
 
@@ -269,11 +269,7 @@ class CountingTransport:
         self.transport.close()
 
 
-def hello_config(info: dict) -> CoreConfig:
-    return CoreConfig(**{k: info[k] for k in P.CONFIG_FIELDS})
-
-
-def describe_hello(info: dict, config: CoreConfig | None) -> str:
+def describe_hello(info: P.DeviceInfo, config: CoreConfig | None) -> str:
     kind = info.get("device_kind")
     kind = kind.name if hasattr(kind, "name") else f"device kind {kind}"
     text = f"axonite protocol {info['version']}, {kind}, {info['clock_hz'] / 1e6:g} MHz"
@@ -315,19 +311,9 @@ def probe_port(port: str, baudrate: int = P.DEFAULT_BAUD, timeout: float = PROBE
         return Answer("unavailable", str(error))
     link = Link(transport, timeout)
     try:
-        transport.write(b"\0")
-        seq = link.send(P.Op.HELLO)
-        frame = link.wait_through_stale(seq)
-        if len(frame.payload) != P.HELLO_REPLY.size:
-            return Answer("corrupt", f"a HELLO_REPLY of {len(frame.payload)} bytes (expected "
-                          f"{P.HELLO_REPLY.size})", bytes_received=transport.bytes_in)
-        info = dict(zip(P.HELLO_FIELDS, P.HELLO_REPLY.unpack(frame.payload)))
+        info = link.hello()
         try:
-            info["device_kind"] = P.DeviceKind(info["device_kind"])
-        except ValueError:
-            pass
-        try:
-            config = hello_config(info)
+            config = info.config
         except ConfigError as error:
             return Answer("corrupt", f"an axonite HELLO_REPLY with an impossible configuration "
                           f"({error})", info, bytes_received=transport.bytes_in)

@@ -42,7 +42,6 @@ from .model import GoldenModel
 from .serving import DEFAULT_HOST, Refusals, ServeError, configure_client, holder_gone, listen
 
 EMULATOR_BUILD = 1
-FREERUN_FLUSH_S = 0.02        # in free-run, a SPIKES frame at least this often
 SERVICE_BUDGET_S = 0.005      # ticks run per service() call before the link is polled again
 
 
@@ -210,16 +209,13 @@ class DeviceEmulator:
 
     def _hello(self, frame):
         self._expect(frame, 0)
-        c = self.config
         status = P.Status.FREERUN if self.period_s is not None else (P.Status.STEPPING if self.steps else P.Status.IDLE)
-        caps = P.Capability.STDP | P.Capability.FREERUN | P.Capability.BITMAP_SPIKES | P.Capability.COUNTER_CLEAR
-        self._send(P.Op.HELLO_REPLY, P.HELLO_REPLY.pack(
-            frame.seq, frame.opcode,
-            self.version, P.DeviceKind.EMULATOR, caps, self.max_payload, self.window, status, 0,
-            self.input_depth, self.clock_hz, formats.wrap32(self.core.tick), self.consumed, len(self.queue),
-            c.n_neurons, c.n_inputs, c.n_synapses, c.n_segments, c.n_reverse, c.n_profiles,
-            c.n_projections, c.weight_bits, c.max_delay, len(self.regions), len(formats.COUNTERS),
-            EMULATOR_BUILD))
+        self._send(P.Op.HELLO_REPLY, P.hello_reply(
+            self.config, ref_seq=frame.seq, ref_opcode=frame.opcode, version=self.version,
+            device_kind=P.DeviceKind.EMULATOR, capabilities=P.CAPABILITIES, max_payload=self.max_payload,
+            window=self.window, status=status, input_depth=self.input_depth, clock_hz=self.clock_hz,
+            tick=formats.wrap32(self.core.tick), consumed=self.consumed, queued=len(self.queue),
+            build=EMULATOR_BUILD))
 
     def _access(self, frame):
         self._expect(frame, P.REGION_ACCESS.size, exact=frame.opcode == P.Op.READ)
@@ -488,7 +484,7 @@ class DeviceEmulator:
                     # the next tick starts a period after this one started, or when it ends
                     self._next_due = max(now + self.period_s, done)
                     now = done
-                if now - self._last_flush >= FREERUN_FLUSH_S:
+                if now - self._last_flush >= P.FREERUN_FLUSH_S:
                     self._flush()
                 if now >= end:
                     break

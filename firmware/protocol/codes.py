@@ -91,6 +91,10 @@ class Capability(enum.IntFlag):
     COUNTER_CLEAR = 8    # COUNTERS with flag CLEAR
 
 
+# What every axonite device (the emulator and the gateware) announces in HELLO_REPLY.
+CAPABILITIES = Capability.STDP | Capability.FREERUN | Capability.BITMAP_SPIKES | Capability.COUNTER_CLEAR
+
+
 class DeviceKind(enum.IntEnum):
     EMULATOR = 0         # sim/device_emulator.py
     FPGA = 1

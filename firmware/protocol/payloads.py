@@ -4,11 +4,14 @@ input entries, spike records, credits. The frame around them is in framing.py.""
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from .. import formats
-from .codes import ErrorCode, Op
+from ..config import CoreConfig
+from .codes import Capability, DeviceKind, ErrorCode, Op, Status
 from .framing import MAX_PAYLOAD, encode_frame
 
 # Every reply (ACK, HELLO_REPLY, READ_REPLY, COUNTERS_REPLY, ERROR) begins with the seq and
@@ -35,6 +38,100 @@ CONFIG_FIELDS = ("n_neurons", "n_inputs", "n_synapses", "n_segments", "n_reverse
 HELLO_MAX = {name: (1 << 8 * struct.calcsize(code)) - 1
              for name, code in zip(HELLO_FIELDS, HELLO_REPLY.format.lstrip("<"))}
 MAX_DEPTH = HELLO_MAX["n_synapses"]        # n_synapses, n_segments, n_reverse: u32 in HELLO and in addresses
+# Where each HELLO_REPLY field sits in the payload: name -> (byte offset, bytes).
+HELLO_LAYOUT = {name: (struct.calcsize("<" + HELLO_REPLY.format[1:][:k]), struct.calcsize("<" + code))
+                for k, (name, code) in enumerate(zip(HELLO_FIELDS, HELLO_REPLY.format[1:]))}
+
+
+def hello_reply(config: CoreConfig | None = None, **values) -> bytes:
+    """A HELLO_REPLY payload, field by field by name (HELLO_FIELDS): ref_seq and ref_opcode (of
+    the HELLO it answers), version, device_kind, capabilities, max_payload, window, status,
+    input_depth, clock_hz, tick, consumed, queued, build. `reserved` is 0 unless given. `config`
+    (a CoreConfig) gives the configuration's fields (CONFIG_FIELDS), n_regions (of its memory
+    map) and n_counters (formats.COUNTERS); a field given by name overrides it. A missing or
+    unknown field, or a value its field cannot carry, is a ValueError naming it."""
+    given = {"reserved": 0}
+    if config is not None:
+        given.update({name: getattr(config, name) for name in CONFIG_FIELDS},
+                     n_regions=len(formats.memory_map(config)), n_counters=len(formats.COUNTERS))
+    given.update(values)
+    missing, unknown = set(HELLO_FIELDS) - set(given), set(given) - set(HELLO_FIELDS)
+    if missing or unknown:
+        raise ValueError(f"HELLO_REPLY: missing fields {sorted(missing)}, unknown fields {sorted(unknown)}")
+    for name in HELLO_FIELDS:
+        if not 0 <= int(given[name]) <= HELLO_MAX[name]:
+            raise ValueError(f"HELLO_REPLY: {name} = {given[name]} must be in [0, {HELLO_MAX[name]}]")
+    return HELLO_REPLY.pack(*(int(given[name]) for name in HELLO_FIELDS))
+
+
+@dataclass(frozen=True)
+class DeviceInfo(Mapping):
+    """What a device says of itself in HELLO_REPLY: its fields (HELLO_FIELDS) but the reply's
+    ref_seq and ref_opcode, as attributes and as a read-only mapping (info.clock_hz,
+    info["clock_hz"], info.items()). capabilities is a Capability; device_kind and status are
+    a DeviceKind and a Status when the number is one (else the number). `config` is the core
+    configuration the device reports."""
+
+    version: int
+    device_kind: DeviceKind | int
+    capabilities: Capability
+    max_payload: int
+    window: int
+    status: Status | int
+    reserved: int
+    input_depth: int      # credits: input-queue entries (u16 wire entries) the device holds
+    clock_hz: int         # the core clock; FREERUN periods are in its cycles
+    tick: int             # the device's current tick (ticks completed since reset)
+    consumed: int         # input-queue entries consumed since power-on, modulo 2**32
+    queued: int           # entries in the input queue now
+    n_neurons: int
+    n_inputs: int
+    n_synapses: int
+    n_segments: int
+    n_reverse: int
+    n_profiles: int
+    n_projections: int
+    weight_bits: int
+    max_delay: int
+    n_regions: int
+    n_counters: int
+    build: int
+
+    @property
+    def config(self) -> CoreConfig:
+        """The core configuration the device reports (ConfigError if no core can have it)."""
+        return CoreConfig(**{name: getattr(self, name) for name in CONFIG_FIELDS})
+
+    def __getitem__(self, key: str):
+        if key not in _INFO_FIELDS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self):
+        return iter(_INFO_FIELDS)
+
+    def __len__(self) -> int:
+        return len(_INFO_FIELDS)
+
+
+_INFO_FIELDS = tuple(f.name for f in fields(DeviceInfo))
+assert _INFO_FIELDS == HELLO_FIELDS[2:], "DeviceInfo follows HELLO_FIELDS"
+
+
+def parse_hello(payload: bytes) -> DeviceInfo:
+    """A HELLO_REPLY payload as a DeviceInfo; ValueError if it is not HELLO_REPLY.size bytes."""
+    if len(payload) != HELLO_REPLY.size:
+        raise ValueError(f"HELLO_REPLY of {len(payload)} bytes, expected {HELLO_REPLY.size}")
+    info = dict(zip(HELLO_FIELDS, HELLO_REPLY.unpack(payload)))
+    del info["ref_seq"], info["ref_opcode"]
+    info["capabilities"] = Capability(info["capabilities"])
+    for key, kind in (("device_kind", DeviceKind), ("status", Status)):
+        try:
+            info[key] = kind(info[key])
+        except ValueError:
+            pass
+    return DeviceInfo(**info)
+
 
 # WRITE: REGION_ACCESS + count * word_bytes bytes of words. READ: REGION_ACCESS.
 # READ_REPLY: REPLY + REGION_ACCESS (as requested) + the words.
@@ -60,6 +157,7 @@ SEED = struct.Struct("<I")               # nonzero
 ACK = struct.Struct("<BBHII")            # ref_seq, ref_opcode, 0, tick, consumed
 SPIKES = struct.Struct("<II")            # tick (ticks completed, all their spikes sent), consumed;
                                          # then records
+FREERUN_FLUSH_S = 0.02                   # in free-run, a device sends SPIKES at least this often (s)
 SPIKE_RECORD = struct.Struct("<IH")      # tick, info: bit 15 = bitmap, bits 14..0 = n
 SPIKE_BITMAP = 0x8000
 MAX_NEURON = 0xFFFF                      # a list record names a neuron in u16
