@@ -41,7 +41,7 @@ from sim.model import GoldenModel
 from .errors import ConfigMismatchError, FrameError, LinkError, SpikesLostError
 from .latency import check_latency_timer
 
-from .link import Link
+from .link import LinkClient
 from .ports import resolve_port
 from .transport import LoopbackTransport, SerialTransport
 
@@ -373,7 +373,7 @@ class LinkDevice(Device):
 
     def __init__(self, transport, timeout: float = 5.0):
         self.url = transport.url
-        self.link = link = Link(transport, timeout)
+        self.link = link = LinkClient(transport, timeout)
         self.image = None
         self._freerun_start = None
         self._interrupted = False

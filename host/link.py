@@ -21,7 +21,11 @@ class OverrunWarning(UserWarning):
     pass
 
 
-class Link:
+class LinkClient:
+    """The host's end of one link: sends commands within the device's window, matches replies
+    to them by seq, and keeps the SPIKES, progress, credits and REPORTs that arrive unasked.
+    hello() opens the session; the device's window, credits and payload limit come from it."""
+
     def __init__(self, transport, timeout: float = 5.0):
         self.transport, self.url, self.timeout = transport, transport.url, timeout
         self.decoder = P.FrameDecoder()

@@ -302,14 +302,14 @@ def no_answer(error: BaseException, transport: CountingTransport) -> Answer:
 def probe_port(port: str, baudrate: int = P.DEFAULT_BAUD, timeout: float = PROBE_TIMEOUT_S) -> Answer:
     """Send HELLO to `port` and wait at most `timeout` s (plus the open) for the reply. Unlike
     Device.open it sends nothing else, so a board that is free-running keeps running."""
-    from .link import Link
+    from .link import LinkClient
     from .transport import SerialTransport
 
     try:
         transport = CountingTransport(SerialTransport(port, baudrate, write_timeout=timeout))
     except DeviceNotFoundError as error:
         return Answer("unavailable", str(error))
-    link = Link(transport, timeout)
+    link = LinkClient(transport, timeout)
     try:
         info = link.hello()
         try:

@@ -157,8 +157,9 @@ def _runner_class():
     return ControlledVerilator
 
 
-class BoardError(RuntimeError):
-    pass
+class SimulatorStartError(RuntimeError):
+    """The simulated board's simulator did not start or come up (the message names its log).
+    Not boards.registry.BoardError, which refuses a board's parameters."""
 
 
 class BoardServer:
@@ -233,12 +234,12 @@ class BoardServer:
         self._thread.start()
         try:
             if not runner.started.wait(timeout):
-                raise BoardError("the simulator did not start")
+                raise SimulatorStartError("the simulator did not start")
             theirs.close()            # the child holds it now; EOF reaches it when we go
             ours.settimeout(timeout)
             line = self._read_line()
             if line != "ready":
-                raise BoardError(f"the simulator did not come up ({line or 'it exited'}); "
+                raise SimulatorStartError(f"the simulator did not come up ({line or 'it exited'}); "
                                  f"log: {self.log_path}")
         except BaseException:
             self.stop()
