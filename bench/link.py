@@ -187,7 +187,7 @@ def main(argv=None):
     measured_eff_spikes = eff["record_bytes"] / eff["spikes_wire"]
     # --- (b) ---
     best = max((r for r in rates if r["ok"]), key=lambda r: r["k"], default=None)
-    quarter = 512 // 4                          # host/device.py queues a quarter of the queue per INPUT
+    quarter = 512 // 4                          # host/scheduler.py queues a quarter of the queue per INPUT
     batch_wire = wire_size(2 * quarter) + wire_size(P.STEP.size)
     analytic_b_per_entry = batch_wire / quarter
     full_b_per_entry = (wire_size(P.MAX_PAYLOAD) + wire_size(P.STEP.size)) / (P.MAX_PAYLOAD // 2)

@@ -13,7 +13,9 @@ docs/protocol.md describes the link; firmware/protocol/ defines it.
 
 from firmware.run import RunResult, SpikeMonitor
 
-from .device import PROBES, Device, LinkDevice, ModelDevice
+from .device import PROBES, Device
+from .link_device import LinkDevice
+from .model_device import ModelDevice
 from .errors import (ConfigMismatchError, DeviceBusyError, DeviceError, DeviceNotFoundError,
                      DeviceTimeoutError, FrameError, LinkError, ProtocolVersionError, SpikesLostError)
 from .latency import LatencyTimerWarning, check_latency_timer

@@ -20,7 +20,7 @@ The layers, in order (LAYERS); each is pass, warn (it works, with a remark), fai
   link     `frames` commands carrying random words, WRITE then READ of a state region (scratch:
            load and reset zero it), every READ compared with its WRITE. Corrupt frames from the
            device, frames it could not read and lost frames are counted, each recovered by
-           retrying (host.device resynchronizes); any error fails the layer, since a sound link
+           retrying (host.link_device resynchronizes); any error fails the layer, since a sound link
            at its baud rate has none. The bit-error rate is estimated from the bits carried
            (10 per byte: 8N1), or bounded (3 / bits, 95 %) when there was none.
   core     the reference network (reference_network: plastic, so STDP and the LFSR's
@@ -60,7 +60,8 @@ from firmware.errors import AxoniteError, CapacityError, ConfigError, NetworkErr
 from firmware.image import Image
 from firmware.network import FixedProbability, Network, STDPRule
 
-from .device import Device, LinkDevice
+from .device import Device
+from .link_device import LinkDevice
 from .errors import DeviceError, DeviceNotFoundError, DeviceTimeoutError, FrameError, LinkError
 from .latency import LatencyTimerWarning, check_latency_timer
 from .link import OverrunWarning

@@ -54,7 +54,7 @@ class LinkClient:
         while len(self.pending) >= self.window:
             if not self.pump(deadline - time.monotonic()) and time.monotonic() >= deadline:
                 oldest = next(iter(self.pending.items()))
-                raise self._timeout(f"the reply to {oldest[1].name} (seq {oldest[0]})")
+                raise self.timeout_error(f"the reply to {oldest[1].name} (seq {oldest[0]})")
         seq = self.tx_seq
         self.tx_seq = (seq + 1) % P.SEQ_MODULO
         self.pending[seq] = op
@@ -69,7 +69,7 @@ class LinkClient:
             if seq not in self.pending:
                 raise LinkError(f"{self.url}: no command with seq {seq} awaits a reply")
             if not self.pump(max(0.0, deadline - time.monotonic())) and time.monotonic() >= deadline:
-                raise self._timeout(f"the reply to {op.name} (seq {seq})")
+                raise self.timeout_error(f"the reply to {op.name} (seq {seq})")
         return self.replies.pop(seq)
 
     def wait_through_stale(self, seq: int) -> P.Frame:
@@ -119,6 +119,20 @@ class LinkClient:
     def request(self, op: P.Op, payload: bytes = b"") -> P.Frame:
         return self.wait(self.send(op, payload))
 
+    def send_input(self, entries) -> int:
+        """Send input-queue entries in one INPUT frame, counted against the credits; its seq."""
+        seq = self.send(P.Op.INPUT, P.encode_input_entries(entries))
+        self.sent_entries = formats.wrap32(self.sent_entries + len(entries))
+        return seq
+
+    def answered(self, seq: int) -> bool:
+        """Whether command `seq` no longer awaits its reply."""
+        return seq not in self.pending
+
+    def forget(self, seq: int) -> None:
+        """Drop the reply to `seq` if it came (an ACK nobody waits for)."""
+        self.replies.pop(seq, None)
+
     def drain(self) -> None:
         """Wait until every command sent has its reply."""
         deadline = time.monotonic() + self.timeout
@@ -127,10 +141,11 @@ class LinkClient:
                 deadline = time.monotonic() + self.timeout
             elif time.monotonic() >= deadline:
                 oldest = next(iter(self.pending.items()))
-                raise self._timeout(f"the reply to {oldest[1].name} (seq {oldest[0]})")
+                raise self.timeout_error(f"the reply to {oldest[1].name} (seq {oldest[0]})")
         self.replies.clear()
 
-    def _timeout(self, what: str) -> DeviceTimeoutError:
+    def timeout_error(self, what: str) -> DeviceTimeoutError:
+        """The error for no answer within `timeout` while waiting for `what`."""
         return DeviceTimeoutError(
             f"{self.url}: no answer within {self.timeout} s while waiting for {what}. Is the device "
             f"powered and its bitstream loaded, the baud rate right, and no other program using the "

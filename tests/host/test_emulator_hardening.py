@@ -18,7 +18,7 @@ from firmware import (ConfigError, CoreConfig, FixedProbability, Image, ImageErr
 from firmware import protocol as P
 from firmware.tables import decode
 from host import Device, DeviceBusyError, DeviceError, LinkError
-from host.device import LinkDevice
+from host.link_device import LinkDevice
 from host.transport import LoopbackTransport, SerialTransport
 from link_helpers import RawClient, plastic_network, relay_network
 from sim.device_emulator import DeviceEmulator, EmulatorServer, main as emulator_main
