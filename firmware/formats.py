@@ -257,6 +257,11 @@ _REGION_ORDER = (
 )
 TABLE_REGIONS = tuple(name for name, _, _ in _REGION_ORDER[:10])   # loaded from an image
 STATE_REGIONS = tuple(name for name, _, _ in _REGION_ORDER[10:])   # set by reset (spec §8)
+# The state a host reads and writes by name (GoldenModel.state()'s keys, Device.probe's names):
+# name -> (region, field of its word). u, v, ref, y: per neuron; x: per source (inputs, then
+# neurons); acc: per slot and neuron, [max_delay, n_neurons] in the region's order.
+STATE_FIELDS = {"u": ("state_u", "u"), "v": ("state_v", "v"), "ref": ("state_ref", "ref"),
+                "x": ("trace_pre", "x"), "y": ("trace_post", "y"), "acc": ("accumulator", "a_in")}
 
 
 

@@ -40,9 +40,9 @@ from .latency import check_latency_timer
 from .ports import resolve_port
 from .transport import LoopbackTransport, SerialTransport
 
-# Probe names -> (region, field). x is per source (inputs, then neurons); acc is [max_delay, neurons].
-PROBES = {"u": ("state_u", "u"), "v": ("state_v", "v"), "ref": ("state_ref", "ref"),
-          "x": ("trace_pre", "x"), "y": ("trace_post", "y"), "acc": ("accumulator", "a_in")}
+# Probe names -> (region, field): formats.STATE_FIELDS. x is per source (inputs, then neurons);
+# acc is [max_delay, neurons].
+PROBES = formats.STATE_FIELDS
 
 
 def stream_groups(inputs: Iterable, start: int, n_inputs: int) -> Iterator[np.ndarray]:
@@ -188,6 +188,11 @@ class Device(abc.ABC):
                              f"an integer mantissa in [{lo}, {hi}]"
                              f"{' (its STDP bounds)' if (lo, hi) != formats.signed_range(image.config.weight_bits) else ''}")
         return addr, w.astype(np.int64)
+
+    @staticmethod
+    def _check_probe(name: str) -> None:
+        if name not in PROBES:
+            raise KeyError(f"no state named {name!r}; probe one of {sorted(PROBES)}")
 
     def _probe_slice(self, name, values, population):
         if population is None:

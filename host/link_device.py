@@ -248,8 +248,7 @@ class LinkDevice(Device):
     def probe(self, name: str, population: str | None = None) -> np.ndarray:
         """State of every neuron (u, v, ref, y), source (x) or accumulator slot (acc, shape
         [max_delay, neurons]); with `population`, only its members."""
-        if name not in PROBES:
-            raise KeyError(f"no state named {name!r}; probe one of {sorted(PROBES)}")
+        self._check_probe(name)
         region_name, field = PROBES[name]
         values = self._region(region_name).layout.unpack(self.read_region(region_name))[field]
         if name == "acc":

@@ -11,7 +11,7 @@ from firmware.image import Image
 from firmware.run import RunResult
 from sim.model import GoldenModel
 
-from .device import PROBES, Device, stream_groups
+from .device import Device, stream_groups
 from .errors import LinkError
 from .scheduler import next_group
 
@@ -84,8 +84,7 @@ class ModelDevice(Device):
         self._need_model().weights[addr] = w
 
     def probe(self, name: str, population: str | None = None) -> np.ndarray:
-        if name not in PROBES:
-            raise KeyError(f"no state named {name!r}; probe one of {sorted(PROBES)}")
+        self._check_probe(name)
         return self._probe_slice(name, self._need_model().state()[name], population)
 
     def counters(self, clear: bool = False) -> dict[str, int]:

@@ -51,8 +51,8 @@ class _Refuse(Exception):
         self.code, self.detail, self.text = code, int(detail), text
 
 
-STATE_FIELDS = {"state_u": ("u", "u"), "state_v": ("v", "v"), "state_ref": ("ref", "ref"),
-                "trace_pre": ("x", "x"), "trace_post": ("y", "y")}
+# The state regions the model's arrays hold: region -> (attribute, field of the region's word).
+STATE_OF_REGION = {region: (name, field) for name, (region, field) in formats.STATE_FIELDS.items()}
 
 # The emulator's options: (smallest, largest) value. Each travels in a HELLO_REPLY field (or
 # the frame header), whose width bounds it; input_depth, window and clock_hz need one at least
@@ -257,11 +257,9 @@ class DeviceEmulator:
                 core.weights[addr:end] = region.layout.unpack(words)["weight"]
             else:
                 self._detach()
-        elif name in STATE_FIELDS:
-            attr, field = STATE_FIELDS[name]
-            getattr(core, attr)[addr:end] = region.layout.unpack(words)[field]
-        elif name == "accumulator":
-            core.acc.reshape(-1)[addr:end] = region.layout.unpack(words)["a_in"]
+        elif name in STATE_OF_REGION:      # acc is [max_delay, n_neurons]: its region, flat
+            attr, field = STATE_OF_REGION[name]
+            getattr(core, attr).reshape(-1)[addr:end] = region.layout.unpack(words)[field]
         elif name == "lfsr_state":     # as the core's access port: any value (SEED refuses 0)
             core.lfsr_state = int(region.layout.unpack(words)["state"][-1])
         else:
@@ -288,11 +286,9 @@ class DeviceEmulator:
             return lay.pack(**fields)
         if name in formats.TABLE_REGIONS:
             return self.words[name].copy()
-        if name in STATE_FIELDS:
-            attr, field = STATE_FIELDS[name]
-            return lay.pack(**{field: getattr(core, attr)})
-        if name == "accumulator":
-            return lay.pack(a_in=core.acc.reshape(-1))
+        if name in STATE_OF_REGION:
+            attr, field = STATE_OF_REGION[name]
+            return lay.pack(**{field: getattr(core, attr).reshape(-1)})
         if name == "lfsr_state":
             return lay.pack(state=[core.lfsr_state])
         if name == "counters":
