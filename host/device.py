@@ -34,6 +34,7 @@ from firmware.formats import MAX_RUN_TICKS
 from firmware.image import Image
 from firmware.network import Network
 from firmware.run import InputError, RunResult, check_ticks, normalize_inputs, tick_axons
+from firmware.tables import projection_synapses
 
 from .errors import ConfigMismatchError, LinkError
 from .latency import check_latency_timer
@@ -57,18 +58,13 @@ def stream_groups(inputs: Iterable, start: int, n_inputs: int) -> Iterator[np.nd
 
 
 def projection_layout(image: Image, tables, name: str):
-    """Synapse addresses of projection `name` and their (pre, post) indices into its groups."""
-    sym = image.projection(name)            # SymbolError (a KeyError) if there is none
-    kind, pre = image.group(sym["pre"])
-    post = image.group(sym["post"])[1]
-    base = pre["first"] + (0 if kind == "inputs" else image.config.n_inputs)
-    addr = np.nonzero(tables.syn_projection == sym["index"])[0]
-    row = image.table("projection")
-    idx = sym["index"]
+    """Synapse addresses of projection `name`, their (pre, post) indices into its groups, the
+    matrix shape, and the bounds of its weights (its STDP bounds if plastic)."""
+    found = projection_synapses(image, tables, name)      # SymbolError (a KeyError) if there is none
+    row, idx = image.table("projection"), found.index
     bounds = ((int(row["w_min"][idx]), int(row["w_max"][idx])) if int(row["plastic"][idx])
               else formats.signed_range(image.config.weight_bits))
-    return addr, tables.syn_source[addr] - base, tables.syn_target[addr] - post["first"], \
-        (pre["size"], post["size"]), bounds
+    return found.addr, found.pre, found.post, found.shape, bounds
 
 
 def _config_mismatch(image_config: CoreConfig, device_config: CoreConfig, what: str, where: str) -> str:

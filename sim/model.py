@@ -22,7 +22,7 @@ from firmware.image import Image
 # names stay importable from here and from sim.
 from firmware.run import (InputError, RasterTooLargeError, RunResult, SpikeMonitor, as_integers,  # noqa: F401
                           check_ticks, input_groups, normalize_inputs, tick_axons)
-from firmware.tables import decode, ranges_to_indices
+from firmware.tables import decode, projection_synapses, ranges_to_indices
 
 from . import lfsr
 from .neuron import lif_step, stochastic_round, trace_decay, trace_impulse, wrap_signed
@@ -188,12 +188,6 @@ class GoldenModel:
     def projection_weights(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(pre, post, weight) of every synapse of a projection, with pre and post as indices
         into the projection's source group and target population."""
-        sym = self.image.projection(name)      # SymbolError (a KeyError) if there is none
-        t = self.tables
-        addr = np.nonzero(t.syn_projection == sym["index"])[0]
-        kind, pre = self.image.group(sym["pre"])
-        base = pre["first"] + (0 if kind == "inputs" else self.config.n_inputs)
-        post = self.image.group(sym["post"])[1]
-        order = np.lexsort((t.syn_target[addr], t.syn_source[addr]))
-        addr = addr[order]
-        return t.syn_source[addr] - base, t.syn_target[addr] - post["first"], self.weights[addr].copy()
+        found = projection_synapses(self.image, self.tables, name)
+        order = np.lexsort((found.post, found.pre))
+        return found.pre[order], found.post[order], self.weights[found.addr[order]].copy()
