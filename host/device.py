@@ -102,7 +102,7 @@ class Device(abc.ABC):
         if url in ("model", "model://"):
             return ModelDevice(config, fast=fast)
         if url.startswith("emulator://"):
-            from sim.device_emulator import DeviceEmulator
+            from sim.emulator import DeviceEmulator
             emulator = DeviceEmulator(config or CoreConfig(), **emulator_options)
             return LinkDevice(LoopbackTransport(emulator, url), timeout)
         url, baudrate = resolve_port(url, baudrate)      # "auto", a board's name: its port

@@ -300,7 +300,7 @@ class Doctor:
 
     def _open_transport(self, baudrate: int):
         if self.port.startswith("emulator://"):
-            from sim.device_emulator import DeviceEmulator
+            from sim.emulator import DeviceEmulator
             return CountingTransport(LoopbackTransport(DeviceEmulator(), self.port))
         return CountingTransport(SerialTransport(self.port, baudrate, write_timeout=self.timeout))
 

@@ -1,6 +1,6 @@
 """The link between a host and an axonite device: the wire format, defined here once.
 
-The host library (host/), the device emulator (sim/device_emulator.py) and the RTL link take
+The host library (host/), the device emulator (sim/emulator.py) and the RTL link take
 every constant, opcode and payload layout from this package (`from firmware import protocol as
 P; P.X` for every name). docs/protocol.md explains it. Everything is byte-oriented with
 fixed-size headers, so a small state machine implements it.

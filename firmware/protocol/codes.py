@@ -96,7 +96,7 @@ CAPABILITIES = Capability.STDP | Capability.FREERUN | Capability.BITMAP_SPIKES |
 
 
 class DeviceKind(enum.IntEnum):
-    EMULATOR = 0         # sim/device_emulator.py
+    EMULATOR = 0         # sim/emulator.py
     FPGA = 1
 
 
