@@ -17,10 +17,11 @@ import socket
 import sys
 import threading
 
+from firmware import protocol as P
 from firmware.config import CoreConfig
 from firmware.errors import AxoniteError, ConfigError
 
-from .emulator import OPTION_RANGES, DeviceEmulator, check_config, check_option  # noqa: F401
+from .emulator import DeviceEmulator
 from .serving import DEFAULT_HOST, Refusals, ServeError, configure_client, holder_gone, listen
 
 
@@ -125,7 +126,7 @@ PROG = "python -m sim.device_emulator"
 def _options(args) -> dict:
     """The emulator's options from the command line, each checked against its range; the
     configuration from --config (a JSON object of CoreConfig fields)."""
-    options = {name: check_option(name, getattr(args, name), "--" + name.replace("_", "-"))
+    options = {name: P.check_device_option(name, getattr(args, name), "--" + name.replace("_", "-"))
                for name in ("input_depth", "window", "clock_hz", "max_payload")}
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port = {args.port} must be an integer in [0, 65535]")
@@ -149,7 +150,7 @@ def main(argv=None) -> int:
                        ("window", "frames the device buffers (HELLO's window)"),
                        ("clock_hz", "the core clock FREERUN periods count"),
                        ("max_payload", "largest payload of a frame, announced in HELLO")):
-        lo, hi = OPTION_RANGES[name]
+        lo, hi = P.DEVICE_OPTIONS[name]
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=defaults[name].default,
                             help=f"{what}: {lo} .. {hi} (default {defaults[name].default})")
     args = parser.parse_args(argv)

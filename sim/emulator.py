@@ -44,60 +44,19 @@ class _Refuse(Exception):
 # The state regions the model's arrays hold: region -> (attribute, field of the region's word).
 STATE_OF_REGION = {region: (name, field) for name, (region, field) in formats.STATE_FIELDS.items()}
 
-# The emulator's options: (smallest, largest) value. Each travels in a HELLO_REPLY field (or
-# the frame header), whose width bounds it; input_depth, window and clock_hz need one at least
-# (a queue of no entry takes no tick's input; no window, no command; FREERUN divides by the clock).
-OPTION_RANGES = {
-    "input_depth": (1, P.HELLO_MAX["input_depth"]),
-    "window": (1, P.HELLO_MAX["window"]),
-    "clock_hz": (1, P.HELLO_MAX["clock_hz"]),
-    "max_payload": (P.MIN_MAX_PAYLOAD, P.MAX_PAYLOAD),
-    "protocol_version": (0, P.HELLO_MAX["version"]),
-}
-
-
-def check_option(name: str, value, shown: str | None = None) -> int:
-    """`value` of option `name` if within OPTION_RANGES, else ConfigError naming it (as `shown`,
-    e.g. the command-line flag) and the range."""
-    lo, hi = OPTION_RANGES[name]
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not lo <= value <= hi:
-        raise ConfigError(f"{shown or name} = {value!r} must be an integer in [{lo}, {hi}]")
-    return int(value)
-
-
-def check_config(config) -> CoreConfig:
-    """A configuration whose sizes the protocol can carry: HELLO_REPLY's fields, input axon
-    numbers of 15 bits, region addresses of 32."""
-    if not isinstance(config, CoreConfig):
-        raise ConfigError(f"config must be a firmware.CoreConfig, not {type(config).__name__}")
-    for name in P.CONFIG_FIELDS:
-        value, most = getattr(config, name), P.HELLO_MAX[name]
-        if value > most:
-            raise ConfigError(f"core configuration: {name} = {value} does not fit HELLO_REPLY's field; "
-                              f"the protocol carries [1, {most}]")
-    if config.n_inputs > P.MAX_AXON + 1:
-        raise ConfigError(f"the protocol addresses at most {P.MAX_AXON + 1} input axons; "
-                          f"the configuration has n_inputs = {config.n_inputs}")
-    for region in formats.memory_map(config).values():
-        if region.depth > formats.MOD32:
-            raise ConfigError(f"region {region.name} of {region.depth} words is beyond the protocol's "
-                              f"32-bit word addresses")
-    return config
-
-
 class DeviceEmulator:
     """One core and its link, driven by bytes in and bytes out."""
 
     def __init__(self, config: CoreConfig | None = None, input_depth: int = 512, window: int = 8,
                  clock_hz: int = 12_000_000, protocol_version: int = P.PROTOCOL_VERSION,
                  max_payload: int = P.MAX_PAYLOAD):
-        self.config = c = check_config(CoreConfig() if config is None else config)
+        self.config = c = P.check_device_config(CoreConfig() if config is None else config)
         # a device may buffer less than the protocol allows
-        self.max_payload = check_option("max_payload", max_payload)
-        self.input_depth = check_option("input_depth", input_depth)
-        self.window = check_option("window", window)
-        self.clock_hz = check_option("clock_hz", clock_hz)
-        self.version = check_option("protocol_version", protocol_version)
+        self.max_payload = P.check_device_option("max_payload", max_payload)
+        self.input_depth = P.check_device_option("input_depth", input_depth)
+        self.window = P.check_device_option("window", window)
+        self.clock_hz = P.check_device_option("clock_hz", clock_hz)
+        self.version = P.check_device_option("protocol_version", protocol_version)
         self.regions = formats.memory_map(c)
         self.by_index = {r.index: r for r in self.regions.values()}
         try:

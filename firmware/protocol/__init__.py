@@ -31,9 +31,10 @@ from .framing import (BadFrame, CRC_SIZE, CobsError, DEFAULT_BAUD, DELIMITER, Fr
                       HEADER_SIZE, MAX_ENCODED, MAX_FRAME, MAX_PAYLOAD, MIN_MAX_PAYLOAD, PROTOCOL_VERSION,
                       SEQ_MODULO, cobs_decode, cobs_encode, crc16, decode_frame, encode_frame, max_encoded)
 from .payloads import (ACK, BUSY_FREERUN_DETAIL, BUSY_TEXT, CONFIG_FIELDS, COUNTER, COUNTERS_CLEAR,
-                       COUNTERS_REPLY, COUNTERS_REQUEST, DeviceInfo, ERROR, FREERUN, FREERUN_FLUSH_S,
-                       HELLO_FIELDS, HELLO_LAYOUT, HELLO_MAX, HELLO_REPLY, INPUT_ENTRY, MAX_AXON, MAX_DEPTH,
-                       MAX_EMPTY_REPEAT, MAX_NEURON, REGION_ACCESS, REPLY, REPORT, SEED, SPIKES, SPIKE_BITMAP,
-                       SPIKE_RECORD, STEP, TICK_END, busy_refusal, credits_free, decode_input_entries,
-                       decode_spikes, encode_input_entries, encode_spike_record, hello_reply, max_words,
-                       pack_words, parse_hello, region_by_index, spike_record_size, unpack_words, word_bytes)
+                       COUNTERS_REPLY, COUNTERS_REQUEST, DEVICE_OPTIONS, DeviceInfo, ERROR, FREERUN,
+                       FREERUN_FLUSH_S, HELLO_FIELDS, HELLO_LAYOUT, HELLO_MAX, HELLO_REPLY, INPUT_ENTRY,
+                       MAX_AXON, MAX_DEPTH, MAX_EMPTY_REPEAT, MAX_NEURON, REGION_ACCESS, REPLY, REPORT, SEED,
+                       SPIKES, SPIKE_BITMAP, SPIKE_RECORD, STEP, TICK_END, busy_refusal, check_device_config,
+                       check_device_option, credits_free, decode_input_entries, decode_spikes,
+                       encode_input_entries, encode_spike_record, hello_reply, max_words, pack_words,
+                       parse_hello, region_by_index, spike_record_size, unpack_words, word_bytes)

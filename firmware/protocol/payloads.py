@@ -11,8 +11,9 @@ import numpy as np
 
 from .. import formats
 from ..config import CoreConfig
+from ..errors import ConfigError
 from .codes import Capability, DeviceKind, ErrorCode, Op, Status
-from .framing import MAX_PAYLOAD, encode_frame
+from .framing import MAX_PAYLOAD, MIN_MAX_PAYLOAD, encode_frame
 
 # Every reply (ACK, HELLO_REPLY, READ_REPLY, COUNTERS_REPLY, ERROR) begins with the seq and
 # opcode of the command it answers, so a host matches replies to commands by seq.
@@ -131,6 +132,47 @@ def parse_hello(payload: bytes) -> DeviceInfo:
         except ValueError:
             pass
     return DeviceInfo(**info)
+
+
+# A device's options: (smallest, largest) value. Each travels in a HELLO_REPLY field (or the
+# frame header), whose width bounds it; input_depth, window and clock_hz need one at least
+# (a queue of no entry takes no tick's input; no window, no command; FREERUN divides by the clock).
+DEVICE_OPTIONS = {
+    "input_depth": (1, HELLO_MAX["input_depth"]),
+    "window": (1, HELLO_MAX["window"]),
+    "clock_hz": (1, HELLO_MAX["clock_hz"]),
+    "max_payload": (MIN_MAX_PAYLOAD, MAX_PAYLOAD),
+    "protocol_version": (0, HELLO_MAX["version"]),
+}
+
+
+def check_device_option(name: str, value, shown: str | None = None) -> int:
+    """`value` of device option `name` if within DEVICE_OPTIONS, else ConfigError naming it (as
+    `shown`, e.g. the command-line flag) and the range."""
+    lo, hi = DEVICE_OPTIONS[name]
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ConfigError(f"{shown or name} = {value!r} must be an integer in [{lo}, {hi}]")
+    return int(value)
+
+
+def check_device_config(config) -> CoreConfig:
+    """A configuration whose sizes the protocol can carry: HELLO_REPLY's fields, input axon
+    numbers of 15 bits, region addresses of 32."""
+    if not isinstance(config, CoreConfig):
+        raise ConfigError(f"config must be a firmware.CoreConfig, not {type(config).__name__}")
+    for name in CONFIG_FIELDS:
+        value, most = getattr(config, name), HELLO_MAX[name]
+        if value > most:
+            raise ConfigError(f"core configuration: {name} = {value} does not fit HELLO_REPLY's field; "
+                              f"the protocol carries [1, {most}]")
+    if config.n_inputs > MAX_AXON + 1:
+        raise ConfigError(f"the protocol addresses at most {MAX_AXON + 1} input axons; "
+                          f"the configuration has n_inputs = {config.n_inputs}")
+    for region in formats.memory_map(config).values():
+        if region.depth > formats.MOD32:
+            raise ConfigError(f"region {region.name} of {region.depth} words is beyond the protocol's "
+                              f"32-bit word addresses")
+    return config
 
 
 # WRITE: REGION_ACCESS + count * word_bytes bytes of words. READ: REGION_ACCESS.
