@@ -282,16 +282,22 @@ def _check_limits(config: dict, source: str) -> None:
                              f"may describe (what protocol version {protocol.PROTOCOL_VERSION} addresses)")
 
 
-def _header(raw, plen: int, source: str) -> tuple[CoreConfig, dict, dict]:
-    """Parse and bound the JSON header: (configuration, word count per table, symbols)."""
+def json_header(raw, source: str, keys) -> dict:
+    """A file's JSON header: an object with exactly the keys `keys` (else ImageError)."""
     try:
         header = json.loads(bytes(raw).decode())
     except (ValueError, RecursionError) as error:   # RecursionError: nesting deeper than Python's stack
         raise ImageError(f"{source}: unreadable header: {str(error)[:200]}") from None
-    if not isinstance(header, dict) or sorted(header) != sorted(_HEADER_KEYS):
+    if not isinstance(header, dict) or sorted(header) != sorted(keys):
         got = sorted(header) if isinstance(header, dict) else type(header).__name__
         raise ImageError(f"{source}: unreadable header: it must be an object with exactly the keys "
-                         f"{list(_HEADER_KEYS)}, got {got}")
+                         f"{list(keys)}, got {got}")
+    return header
+
+
+def _header(raw, plen: int, source: str) -> tuple[CoreConfig, dict, dict]:
+    """Parse and bound the JSON header: (configuration, word count per table, symbols)."""
+    header = json_header(raw, source, _HEADER_KEYS)
     config = header["config"]
     names = [f.name for f in fields(CoreConfig)]
     if not isinstance(config, dict) or sorted(config) != sorted(names):

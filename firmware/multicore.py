@@ -42,8 +42,8 @@ import numpy as np
 
 from .config import CoreConfig
 from .errors import ConfigError, ImageError, SymbolError
-from .image import (_FIXED, FileKind, Image, _check_limits, _check_symbols, frame_file, read_file, save_file,
-                    unframe_file)
+from .image import (_FIXED, FileKind, Image, _check_limits, _check_symbols, frame_file, json_header, read_file,
+                    save_file, unframe_file)
 
 MULTI_MAGIC = b"AXONMLT\0"
 MULTI_VERSION = 1
@@ -203,14 +203,7 @@ class MultiImage:
 
 def _header(raw, plen: int, source: str):
     """Parse and bound the JSON header: (config, symbols, image lengths, array lengths)."""
-    try:
-        header = json.loads(bytes(raw).decode())
-    except (ValueError, RecursionError) as error:
-        raise ImageError(f"{source}: unreadable header: {str(error)[:200]}") from None
-    if not isinstance(header, dict) or sorted(header) != sorted(_HEADER_KEYS):
-        got = sorted(header) if isinstance(header, dict) else type(header).__name__
-        raise ImageError(f"{source}: unreadable header: it must be an object with exactly the keys "
-                         f"{list(_HEADER_KEYS)}, got {got}")
+    header = json_header(raw, source, _HEADER_KEYS)
     config = header["config"]
     names = [f.name for f in fields(CoreConfig)]
     if (not isinstance(config, dict) or sorted(config) != sorted(names)
