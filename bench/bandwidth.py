@@ -9,7 +9,7 @@ the golden model's with nothing dropped and no tick late, limited by the core an
   against the golden model and the `overruns` (late ticks) and `dropped` counters;
 - link-limited: the host's bytes on the wire per input event (INPUT frames of u16 entries
   with an end-of-tick entry per tick, frame header, CRC, COBS and delimiter, and the STEP that
-  closes each batch: firmware/protocol.py and the host's batching, host/device.py), computed
+  closes each batch: firmware/protocol/ and the host's batching, host/scheduler.py), computed
   here and counted on the bytes host.Device actually sends to the device emulator with the
   iCEBreaker's max_payload and input_depth; at 3 and 12 Mbaud (8N1).
 --write updates docs/benchmarks.md (section "Temporal resolution bandwidth").
@@ -47,7 +47,7 @@ def frame_wire_bytes(payload: int) -> int:
 
 
 def host_batch(k: int, max_payload: int, input_depth: int) -> dict:
-    """The host's input traffic for ticks of k input events each (host/device.py `_drive`):
+    """The host's input traffic for ticks of k input events each (host/scheduler.py):
     each tick's group is k entries (axons 0 .. k-1) and an end-of-tick entry; groups are queued
     in batches of at least a quarter of the device's queue, each batch in INPUT frames of at
     most max_payload / 2 entries (a group stays in one frame where it fits) and closed by one
@@ -197,7 +197,7 @@ def main(argv=None) -> int:
               f"(at most {payload // P.INPUT_ENTRY.size} per frame on this device), an end-of-tick entry "
               f"per tick, {P.HEADER_SIZE} header and {P.CRC_SIZE} CRC bytes, COBS's byte and the 0x00 per "
               f"frame, and a STEP frame ({frame_wire_bytes(P.STEP.size)} bytes) per batch of at least "
-              f"{depth // 4} entries (a quarter of the queue). **C**: computed from firmware/protocol.py; "
+              f"{depth // 4} entries (a quarter of the queue). **C**: computed from firmware/protocol/; "
               "**M**: counted on what host.Device wrote to the device emulator (same max_payload and "
               "queue) in 256 ticks, its output equal to the golden model's.", "",
               "| events/tick | bytes/event (C) | bytes/event (M) | output = model (M) "

@@ -18,7 +18,7 @@ from cocotb.triggers import FallingEdge, First, RisingEdge, Timer
 from firmware import CoreConfig
 from bench.networks import activity_network, fanout_network, input_raster, relay_network
 from sim import GoldenModel
-from sim.cocotb_adapter import CLOCK_PERIOD_NS, start_core
+from sim.cosim.cocotb_adapter import CLOCK_PERIOD_NS, start_core
 
 
 async def stepped(driver, config, load):

@@ -18,7 +18,7 @@ import numpy as np
 
 from firmware import CoreConfig, FromList, Network, STDPRule, compile_network
 from firmware import formats as fmt
-from sim.cocotb_adapter import start_core
+from sim.cosim.cocotb_adapter import start_core
 
 FANOUT = 32
 

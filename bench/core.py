@@ -23,7 +23,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from bench.report import machine, update_section  # noqa: E402
 from firmware import CoreConfig  # noqa: E402
-from sim.verilator import build_core, run_cocotb  # noqa: E402
+from sim.cosim.verilator import build_core, run_cocotb  # noqa: E402
 
 FANOUT = 32
 

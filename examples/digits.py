@@ -42,7 +42,7 @@ from firmware import AllToAll, AxoniteError, FromList, Network, NetworkError, ST
 from firmware.config import CoreConfig  # noqa: E402
 from firmware.formats import LR_SHIFT_MAX  # noqa: E402
 from host import Device  # noqa: E402
-from sim.model import InputError  # noqa: E402
+from firmware.run import InputError  # noqa: E402
 
 PROJECTION = "learn"          # the plastic pixel -> output projection
 COMMITTED = "committed"       # lifelong learning: the classes learned before, at a lower rate

@@ -40,6 +40,16 @@ class SymbolError(AxoniteError, KeyError, IndexError):
         return str(self.args[0]) if self.args else ""
 
 
+class InputError(AxoniteError, ValueError):
+    """Host input spikes that are not exactly axon numbers of the core at ticks of the run (a
+    fraction, a boolean, a string, NaN, an axon or tick out of range, an ill-shaped collection,
+    a repeat), or a tick count a run cannot have."""
+
+
+class RasterTooLargeError(AxoniteError, MemoryError):
+    """A dense raster asked of a RunResult whose ticks x columns exceed RunResult.MAX_RASTER_CELLS."""
+
+
 class InputWrapWarning(UserWarning):
     """A network whose summed synaptic input to a neuron in one tick can leave the 16-bit range
     [-32768, 32767]: axonite wraps it (spec §4), Lava's Dense does not, so there the network

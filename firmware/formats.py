@@ -66,6 +66,14 @@ def max_weight_exp(weight_bits: int) -> int:
 # wrap; a host tells the ticks of one run (or stream) apart modulo 2**32, so a run has at most:
 TICK_BITS = 32
 MAX_RUN_TICKS = (1 << TICK_BITS) - 1
+# The tick counter, the input-queue counts (consumed, sent) and the u32 fields of the wire wrap
+# modulo MOD32: wrap32 is that wrap, once.
+MOD32 = 1 << 32
+
+
+def wrap32(value):
+    """`value` modulo 2**32 (an int or an integer numpy array): what a 32-bit counter reads."""
+    return value % MOD32
 
 # Event counters (spec §7), in the order the access port and the wire protocol number them.
 COUNTERS = ("ticks", "input_events", "spikes", "output_spikes", "synaptic_events",
@@ -249,6 +257,11 @@ _REGION_ORDER = (
 )
 TABLE_REGIONS = tuple(name for name, _, _ in _REGION_ORDER[:10])   # loaded from an image
 STATE_REGIONS = tuple(name for name, _, _ in _REGION_ORDER[10:])   # set by reset (spec §8)
+# The state a host reads and writes by name (GoldenModel.state()'s keys, Device.probe's names):
+# name -> (region, field of its word). u, v, ref, y: per neuron; x: per source (inputs, then
+# neurons); acc: per slot and neuron, [max_delay, n_neurons] in the region's order.
+STATE_FIELDS = {"u": ("state_u", "u"), "v": ("state_v", "v"), "ref": ("state_ref", "ref"),
+                "x": ("trace_pre", "x"), "y": ("trace_post", "y"), "acc": ("accumulator", "a_in")}
 
 
 

@@ -47,6 +47,19 @@ IMAGE_LIMITS = {
     "n_segments": protocol.MAX_DEPTH,
     "n_reverse": protocol.MAX_DEPTH,
 }
+
+
+@dataclass(frozen=True)
+class FileKind:
+    """A file in the image frame (fixed header, JSON header, payload, CRC): its magic, format
+    version and name in messages. An image's; firmware.multicore's multi-core image is another."""
+
+    magic: bytes
+    version: int
+    name: str
+
+
+IMAGE_FILE = FileKind(MAGIC, IMAGE_VERSION, "image")
 _HEADER_KEYS = ("config", "symbols", "tables")
 _GROUP_KEYS = {"name": str, "first": int, "size": int}
 _PROJECTION_KEYS = {"name": str, "index": int, "pre": str, "post": str, "plastic": bool, "synapses": int}
@@ -162,16 +175,11 @@ class Image:
             "tables": {name: int(self.tables[name].size) for name in order},
         }, sort_keys=True).encode()
         payload = b"".join(self.tables[name].astype("<u8").tobytes() for name in order)
-        crc = zlib.crc32(header + payload)
-        return _FIXED.pack(MAGIC, IMAGE_VERSION, 0, len(header), len(payload), crc) + header + payload
+        return frame_file(IMAGE_FILE, header, payload)
 
     @classmethod
     def from_bytes(cls, data: bytes, source: str = "image") -> "Image":
-        hlen, plen, crc = _fixed_header(data[:_FIXED.size], len(data), source)
-        body = memoryview(data)[_FIXED.size:]
-        actual = zlib.crc32(body)
-        if actual != crc:
-            raise ImageError(f"{source}: checksum mismatch (stored {crc:#010x}, computed {actual:#010x}): the file is corrupt")
+        body, hlen, plen = unframe_file(data, source, IMAGE_FILE)
         config, counts, symbols = _header(body[:hlen], plen, source)
         tables, at = {}, hlen
         for name in formats.TABLE_REGIONS:
@@ -188,55 +196,85 @@ class Image:
         return image
 
     def save(self, path) -> None:
-        data = self.to_bytes()
-        tmp = f"{path}.tmp"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        save_file(path, self.to_bytes())
 
     @classmethod
     def load(cls, path) -> "Image":
         """Read an image file. The fixed header is checked against the file's size before the
         rest is read; a missing, unreadable or non-regular file raises ImageError too, as does
         a `path` that is no path (a str, bytes or os.PathLike)."""
-        # open() would take an int as a file descriptor, and close it afterwards
-        if not isinstance(path, (str, bytes, os.PathLike)):
-            raise ImageError(f"image path {path!r}: a path is a str, bytes or os.PathLike, not a "
-                             f"{type(path).__name__}")
-        source = show_path(path)
-        try:
-            with open(path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                head = f.read(_FIXED.size)
-                _fixed_header(head, size, source)
-                data = head + f.read(size - len(head))
-        except ImageError:
-            raise
-        except IsADirectoryError:
-            raise ImageError(f"{source}: is a directory, not an image file") from None
-        except FileNotFoundError:
-            raise ImageError(f"{source}: no such file") from None
-        except OSError as error:
-            raise ImageError(f"{source}: cannot read: {error.strerror or error}") from None
-        except ValueError as error:      # a NUL byte in the path
-            raise ImageError(f"{source}: not a usable path: {error}") from None
-        except MemoryError:
-            raise ImageError(f"{source}: {size} bytes do not fit in memory") from None
-        return cls.from_bytes(data, source=source)
+        return cls.from_bytes(read_file(path, IMAGE_FILE), source=show_path(path))
 
 
-def _fixed_header(head: bytes, size: int, source: str, expect: bytes = MAGIC,
-                  expect_version: int = IMAGE_VERSION, kind: str = "image") -> tuple[int, int, int]:
-    """Check the fixed header of a file of `size` bytes (an image, or with `expect`,
-    `expect_version` and `kind` another file of the same frame, firmware.multicore's);
-    returns (header length, payload length, CRC)."""
+# --- the file frame, shared with firmware.multicore ----------------------------------------
+
+
+def frame_file(kind: FileKind, header: bytes, payload: bytes) -> bytes:
+    """A file's bytes: the fixed header (with the CRC of header + payload), header, payload."""
+    crc = zlib.crc32(header + payload)
+    return _FIXED.pack(kind.magic, kind.version, 0, len(header), len(payload), crc) + header + payload
+
+
+def unframe_file(data: bytes, source: str, kind: FileKind) -> tuple[memoryview, int, int]:
+    """(header + payload, header length, payload length) of a file's bytes, the fixed header
+    and the CRC checked (ImageError naming `source`)."""
+    hlen, plen, crc = _fixed_header(data[:_FIXED.size], len(data), source, kind)
+    body = memoryview(data)[_FIXED.size:]
+    actual = zlib.crc32(body)
+    if actual != crc:
+        raise ImageError(f"{source}: checksum mismatch (stored {crc:#010x}, computed {actual:#010x}): "
+                         f"the file is corrupt")
+    return body, hlen, plen
+
+
+def save_file(path, data: bytes) -> None:
+    """Write `data` to `path` whole or not at all (a temporary file, then a rename)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def read_file(path, kind: FileKind) -> bytes:
+    """A file's bytes, its fixed header checked against its size before the rest is read; a
+    missing, unreadable or non-regular file is an ImageError too, as is a `path` that is no path
+    (a str, bytes or os.PathLike)."""
+    # open() would take an int as a file descriptor, and close it afterwards
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise ImageError(f"{kind.name} path {path!r}: a path is a str, bytes or os.PathLike, not a "
+                         f"{type(path).__name__}")
+    source = show_path(path)
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(_FIXED.size)
+            _fixed_header(head, size, source, kind)
+            return head + f.read(size - len(head))
+    except ImageError:
+        raise
+    except IsADirectoryError:
+        article = "an" if kind.name[0] in "aeiou" else "a"
+        raise ImageError(f"{source}: is a directory, not {article} {kind.name} file") from None
+    except FileNotFoundError:
+        raise ImageError(f"{source}: no such file") from None
+    except OSError as error:
+        raise ImageError(f"{source}: cannot read: {error.strerror or error}") from None
+    except ValueError as error:      # a NUL byte in the path
+        raise ImageError(f"{source}: not a usable path: {error}") from None
+    except MemoryError:
+        raise ImageError(f"{source}: {size} bytes do not fit in memory") from None
+
+
+def _fixed_header(head: bytes, size: int, source: str, kind: FileKind) -> tuple[int, int, int]:
+    """Check the fixed header of a file of `size` bytes; (header length, payload length, CRC)."""
     if size < _FIXED.size or len(head) < _FIXED.size:
         raise ImageError(f"{source}: truncated: {size} bytes, the fixed header alone is {_FIXED.size}")
     magic, version, reserved, hlen, plen, crc = _FIXED.unpack_from(head)
-    if magic != expect:
-        raise ImageError(f"{source}: not an axonite {kind} (magic {magic!r}, expected {expect!r})")
-    if version != expect_version:
-        raise ImageError(f"{source}: {kind} format version {version}; this axonite reads version {expect_version}")
+    if magic != kind.magic:
+        raise ImageError(f"{source}: not an axonite {kind.name} (magic {magic!r}, expected {kind.magic!r})")
+    if version != kind.version:
+        raise ImageError(f"{source}: {kind.name} format version {version}; this axonite reads version "
+                         f"{kind.version}")
     if reserved != 0:
         raise ImageError(f"{source}: reserved header field is {reserved:#06x}, must be 0 (the file is corrupt)")
     expected = _FIXED.size + hlen + plen
@@ -254,16 +292,22 @@ def _check_limits(config: dict, source: str) -> None:
                              f"may describe (what protocol version {protocol.PROTOCOL_VERSION} addresses)")
 
 
-def _header(raw, plen: int, source: str) -> tuple[CoreConfig, dict, dict]:
-    """Parse and bound the JSON header: (configuration, word count per table, symbols)."""
+def json_header(raw, source: str, keys) -> dict:
+    """A file's JSON header: an object with exactly the keys `keys` (else ImageError)."""
     try:
         header = json.loads(bytes(raw).decode())
     except (ValueError, RecursionError) as error:   # RecursionError: nesting deeper than Python's stack
         raise ImageError(f"{source}: unreadable header: {str(error)[:200]}") from None
-    if not isinstance(header, dict) or sorted(header) != sorted(_HEADER_KEYS):
+    if not isinstance(header, dict) or sorted(header) != sorted(keys):
         got = sorted(header) if isinstance(header, dict) else type(header).__name__
         raise ImageError(f"{source}: unreadable header: it must be an object with exactly the keys "
-                         f"{list(_HEADER_KEYS)}, got {got}")
+                         f"{list(keys)}, got {got}")
+    return header
+
+
+def _header(raw, plen: int, source: str) -> tuple[CoreConfig, dict, dict]:
+    """Parse and bound the JSON header: (configuration, word count per table, symbols)."""
+    header = json_header(raw, source, _HEADER_KEYS)
     config = header["config"]
     names = [f.name for f in fields(CoreConfig)]
     if not isinstance(config, dict) or sorted(config) != sorted(names):

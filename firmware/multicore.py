@@ -36,19 +36,18 @@ Image.from_bytes reads a file. Anything else raises ImageError saying which.
 from __future__ import annotations
 
 import json
-import os
-import struct
-import zlib
 from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from .config import CoreConfig
 from .errors import ConfigError, ImageError, SymbolError
-from .image import _FIXED, Image, _check_limits, _check_symbols, _fixed_header
+from .image import (_FIXED, FileKind, Image, _check_limits, _check_symbols, frame_file, json_header, read_file,
+                    save_file, unframe_file)
 
 MULTI_MAGIC = b"AXONMLT\0"
 MULTI_VERSION = 1
+MULTI_FILE = FileKind(MULTI_MAGIC, MULTI_VERSION, "multi-core image")
 MAX_CORES = 1024          # a file may describe at most this many cores (a bound for parsing)
 ARRAYS = ("neuron_core", "neuron_local", "input_ptr", "input_core", "input_axon",
           "route_ptr", "route_core", "route_axon")
@@ -172,18 +171,11 @@ class MultiImage:
                              "arrays": {name: int(a.size) for name, a in zip(ARRAYS, arrays)}},
                             sort_keys=True).encode()
         payload = b"".join(blobs) + b"".join(a.tobytes() for a in arrays)
-        crc = zlib.crc32(header + payload)
-        return _FIXED.pack(MULTI_MAGIC, MULTI_VERSION, 0, len(header), len(payload), crc) + header + payload
+        return frame_file(MULTI_FILE, header, payload)
 
     @classmethod
     def from_bytes(cls, data: bytes, source: str = "multi-core image") -> "MultiImage":
-        hlen, plen, crc = _fixed_header(data[:_FIXED.size], len(data), source, MULTI_MAGIC,
-                                        MULTI_VERSION, "multi-core image")
-        body = memoryview(data)[_FIXED.size:]
-        actual = zlib.crc32(body)
-        if actual != crc:
-            raise ImageError(f"{source}: checksum mismatch (stored {crc:#010x}, computed {actual:#010x}): "
-                             f"the file is corrupt")
+        body, hlen, plen = unframe_file(data, source, MULTI_FILE)
         config, symbols, lengths, counts = _header(body[:hlen], plen, source)
         at, images = hlen, []
         for k, n in enumerate(lengths):
@@ -200,44 +192,18 @@ class MultiImage:
             raise ImageError(f"{source}: {str(error).removeprefix('multi-core image: ')}") from None
 
     def save(self, path) -> None:
-        data = self.to_bytes()
-        tmp = f"{path}.tmp"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        save_file(path, self.to_bytes())
 
     @classmethod
     def load(cls, path) -> "MultiImage":
         """Read a multi-core image file; the fixed header is checked against the file's size
         before the rest is read. ImageError for anything wrong, a missing file included."""
-        source = str(path)
-        try:
-            with open(path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                head = f.read(_FIXED.size)
-                _fixed_header(head, size, source, MULTI_MAGIC, MULTI_VERSION, "multi-core image")
-                data = head + f.read(size - len(head))
-        except IsADirectoryError:
-            raise ImageError(f"{source}: is a directory, not a multi-core image file") from None
-        except FileNotFoundError:
-            raise ImageError(f"{source}: no such file") from None
-        except OSError as error:
-            raise ImageError(f"{source}: cannot read: {error.strerror or error}") from None
-        except MemoryError:
-            raise ImageError(f"{source}: {size} bytes do not fit in memory") from None
-        return cls.from_bytes(data, source=source)
+        return cls.from_bytes(read_file(path, MULTI_FILE), source=str(path))
 
 
 def _header(raw, plen: int, source: str):
     """Parse and bound the JSON header: (config, symbols, image lengths, array lengths)."""
-    try:
-        header = json.loads(bytes(raw).decode())
-    except (ValueError, RecursionError) as error:
-        raise ImageError(f"{source}: unreadable header: {str(error)[:200]}") from None
-    if not isinstance(header, dict) or sorted(header) != sorted(_HEADER_KEYS):
-        got = sorted(header) if isinstance(header, dict) else type(header).__name__
-        raise ImageError(f"{source}: unreadable header: it must be an object with exactly the keys "
-                         f"{list(_HEADER_KEYS)}, got {got}")
+    header = json_header(raw, source, _HEADER_KEYS)
     config = header["config"]
     names = [f.name for f in fields(CoreConfig)]
     if (not isinstance(config, dict) or sorted(config) != sorted(names)

@@ -13,6 +13,7 @@ leaves its table is an ImageError naming it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -176,3 +177,27 @@ def decode(image) -> DecodedTables:
         rev_ptr=np.concatenate([[0], np.cumsum(rev_count)]).astype(np.int64),
         rev_syn=rev_syn, rev_src=rev_src, proj=proj, stdp=stdp, lfsr_seed=seed,
     )
+
+
+class ProjectionSynapses(NamedTuple):
+    """The synapses of one projection: their addresses (ascending) and, for each, the index of
+    its source in the projection's source group (pre) and of its target in the target
+    population (post); `shape` is (source group size, target population size)."""
+
+    index: int                   # the projection's number (its row of the projection table)
+    shape: tuple[int, int]
+    addr: np.ndarray
+    pre: np.ndarray
+    post: np.ndarray
+
+
+def projection_synapses(image, tables: DecodedTables, name: str) -> ProjectionSynapses:
+    """Where projection `name` of `image` (whose decoded tables are `tables`) keeps its
+    synapses; SymbolError (a KeyError) if the image has no such projection."""
+    sym = image.projection(name)
+    kind, pre = image.group(sym["pre"])
+    post = image.group(sym["post"])[1]
+    base = pre["first"] + (0 if kind == "inputs" else image.config.n_inputs)
+    addr = np.nonzero(tables.syn_projection == sym["index"])[0]
+    return ProjectionSynapses(sym["index"], (pre["size"], post["size"]), addr,
+                              tables.syn_source[addr] - base, tables.syn_target[addr] - post["first"])

@@ -8,12 +8,14 @@
     find_boards()                     # the boards plugged in ("auto" opens the only one)
     python -m host doctor [URL]       # a layered self-test of a board (host/doctor.py)
 
-docs/protocol.md describes the link; firmware/protocol.py defines it.
+docs/protocol.md describes the link; firmware/protocol/ defines it.
 """
 
-from sim.model import RunResult, SpikeMonitor
+from firmware.run import RunResult, SpikeMonitor
 
-from .device import PROBES, Device, LinkDevice, ModelDevice
+from .device import PROBES, Device
+from .link_device import LinkDevice
+from .model_device import ModelDevice
 from .errors import (ConfigMismatchError, DeviceBusyError, DeviceError, DeviceNotFoundError,
                      DeviceTimeoutError, FrameError, LinkError, ProtocolVersionError, SpikesLostError)
 from .latency import LatencyTimerWarning, check_latency_timer

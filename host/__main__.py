@@ -56,7 +56,7 @@ from firmware import formats
 from firmware.errors import AxoniteError, one_line, show_path
 from firmware.image import Image
 from firmware.network import Network
-from sim.model import InputError, RunResult, check_ticks, input_groups, normalize_inputs
+from firmware.run import InputError, RunResult, check_ticks, input_groups, normalize_inputs
 
 from .device import Device
 from .errors import LinkError
@@ -197,13 +197,7 @@ def _run_inputs(source, network_inputs, args, dev):
     else:
         times = axons = np.zeros(0, np.int64)
         what = "none"
-    check = getattr(dev, "_check_group_size", None)     # a device's input queue holds so much a tick
-    if check is not None and times.size:
-        ticks, counts = np.unique(times, return_counts=True)
-        k = int(np.argmax(counts))
-        refused = check(int(counts[k]), dev.tick + int(ticks[k]))
-        if refused is not None:
-            raise refused
+    dev.check_inputs(times)          # a device's input queue holds so many spikes a tick
     described = what if what == "none" else f"{what}: {times.size} spikes"
     return input_groups(times, axons, args.ticks), lambda: described, what, {}
 

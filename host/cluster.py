@@ -34,8 +34,8 @@ from firmware.errors import ConfigError
 from firmware.image import Image
 from firmware.multicore import MultiImage
 from firmware.network import Network
+from firmware.run import InputError, RunResult, check_ticks, input_groups, normalize_inputs
 from firmware.tables import ranges_to_indices
-from sim.model import COUNTERS, InputError, RunResult, check_ticks, input_groups, normalize_inputs
 
 from .device import Device
 from .errors import ConfigMismatchError, LinkError
@@ -126,7 +126,7 @@ class Cluster:
     def _clear(self) -> None:
         self.tick = 0
         self._pending = [np.zeros(0, np.int64) for _ in self.devices]
-        self._own = dict.fromkeys(COUNTERS, 0)
+        self._own = dict.fromkeys(formats.COUNTERS, 0)
         self.relayed = 0          # packets the host relayed between devices (one per destination)
 
     # --- running -------------------------------------------------------------------------------
@@ -222,7 +222,7 @@ class Cluster:
         output spikes counted here, the rest summed over the devices."""
         self._need()
         per_device = list(self._pool.map(lambda d: d.counters(), self.devices))
-        out = {name: sum(c[name] for c in per_device) for name in COUNTERS}
+        out = {name: sum(c[name] for c in per_device) for name in formats.COUNTERS}
         out.update({name: self._own[name] for name in ("ticks", "input_events", "output_spikes")})
         return out
 

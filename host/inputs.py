@@ -1,7 +1,7 @@
 """Input spikes for `python -m host run`: from a file, or Poisson at a rate.
 
     spikes = InputFile.read("in.npz")            # format checked: keys, shapes, kinds
-    times, axons = spikes.events(ticks, n_inputs)  # values checked (sim.model.normalize_inputs)
+    times, axons = spikes.events(ticks, n_inputs)  # values checked (firmware.run.normalize_inputs)
 
     source = PoissonInput(axons, probability=0.05, seed=7)
     for group in source.groups(ticks): ...       # one array of axons a tick, made as it goes
@@ -31,7 +31,7 @@ from typing import Iterator
 import numpy as np
 
 from firmware.image import Image
-from sim.model import InputError, normalize_inputs
+from firmware.run import InputError, normalize_inputs
 
 FILE_FORMS = ("an .npz archive holding `times` and `axons` (1-D integer arrays of equal length: "
               "axon axons[k] spikes at tick times[k]) or `raster` (a 2-D array [ticks, axons] of "

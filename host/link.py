@@ -1,4 +1,4 @@
-"""The host end of firmware/protocol.py: frames, sequence numbers, the command window, credits,
+"""The host end of firmware/protocol/: frames, sequence numbers, the command window, credits,
 and the bookkeeping of unsolicited SPIKES and REPORT frames."""
 
 from __future__ import annotations
@@ -9,19 +9,23 @@ import warnings
 
 import numpy as np
 
+from firmware import formats
 from firmware import protocol as P
 
 from .errors import (DeviceBusyError, DeviceError, DeviceTimeoutError, FrameError, LinkError,
                      ProtocolVersionError)
 
-MOD32 = 1 << 32
 
 
 class OverrunWarning(UserWarning):
     pass
 
 
-class Link:
+class LinkClient:
+    """The host's end of one link: sends commands within the device's window, matches replies
+    to them by seq, and keeps the SPIKES, progress, credits and REPORTs that arrive unasked.
+    hello() opens the session; the device's window, credits and payload limit come from it."""
+
     def __init__(self, transport, timeout: float = 5.0):
         self.transport, self.url, self.timeout = transport, transport.url, timeout
         self.decoder = P.FrameDecoder()
@@ -50,7 +54,7 @@ class Link:
         while len(self.pending) >= self.window:
             if not self.pump(deadline - time.monotonic()) and time.monotonic() >= deadline:
                 oldest = next(iter(self.pending.items()))
-                raise self._timeout(f"the reply to {oldest[1].name} (seq {oldest[0]})")
+                raise self.timeout_error(f"the reply to {oldest[1].name} (seq {oldest[0]})")
         seq = self.tx_seq
         self.tx_seq = (seq + 1) % P.SEQ_MODULO
         self.pending[seq] = op
@@ -65,7 +69,7 @@ class Link:
             if seq not in self.pending:
                 raise LinkError(f"{self.url}: no command with seq {seq} awaits a reply")
             if not self.pump(max(0.0, deadline - time.monotonic())) and time.monotonic() >= deadline:
-                raise self._timeout(f"the reply to {op.name} (seq {seq})")
+                raise self.timeout_error(f"the reply to {op.name} (seq {seq})")
         return self.replies.pop(seq)
 
     def wait_through_stale(self, seq: int) -> P.Frame:
@@ -91,8 +95,43 @@ class Link:
                     raise last from None
                 raise
 
+    def hello(self) -> P.DeviceInfo:
+        """The handshake that opens a session: 0x00 (ending whatever partial frame the device
+        holds), then HELLO, and its reply past what an earlier session left (wait_through_stale).
+        Takes the device's window, credits, payload limit, queue counts and tick from the reply
+        and returns what the device says of itself; a reply of the wrong size is a FrameError."""
+        self.transport.write(bytes([P.DELIMITER]))
+        seq = self.send(P.Op.HELLO)
+        self.rx_seq = None
+        frame = self.wait_through_stale(seq)
+        try:
+            info = P.parse_hello(frame.payload)
+        except ValueError as error:
+            raise FrameError(f"{self.url}: {error}") from None
+        self.window = max(1, min(info.window, P.SEQ_MODULO // 2))
+        self.input_depth = info.input_depth
+        self.max_payload = min(info.max_payload, P.MAX_PAYLOAD)
+        self.consumed = info.consumed
+        self.sent_entries = formats.wrap32(info.consumed + info.queued)
+        self.device_tick = info.tick
+        return info
+
     def request(self, op: P.Op, payload: bytes = b"") -> P.Frame:
         return self.wait(self.send(op, payload))
+
+    def send_input(self, entries) -> int:
+        """Send input-queue entries in one INPUT frame, counted against the credits; its seq."""
+        seq = self.send(P.Op.INPUT, P.encode_input_entries(entries))
+        self.sent_entries = formats.wrap32(self.sent_entries + len(entries))
+        return seq
+
+    def answered(self, seq: int) -> bool:
+        """Whether command `seq` no longer awaits its reply."""
+        return seq not in self.pending
+
+    def forget(self, seq: int) -> None:
+        """Drop the reply to `seq` if it came (an ACK nobody waits for)."""
+        self.replies.pop(seq, None)
 
     def drain(self) -> None:
         """Wait until every command sent has its reply."""
@@ -102,10 +141,11 @@ class Link:
                 deadline = time.monotonic() + self.timeout
             elif time.monotonic() >= deadline:
                 oldest = next(iter(self.pending.items()))
-                raise self._timeout(f"the reply to {oldest[1].name} (seq {oldest[0]})")
+                raise self.timeout_error(f"the reply to {oldest[1].name} (seq {oldest[0]})")
         self.replies.clear()
 
-    def _timeout(self, what: str) -> DeviceTimeoutError:
+    def timeout_error(self, what: str) -> DeviceTimeoutError:
+        """The error for no answer within `timeout` while waiting for `what`."""
         return DeviceTimeoutError(
             f"{self.url}: no answer within {self.timeout} s while waiting for {what}. Is the device "
             f"powered and its bitstream loaded, the baud rate right, and no other program using the "

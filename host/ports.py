@@ -49,7 +49,7 @@ class Answer:
 
     status: str
     text: str
-    info: dict | None = None
+    info: P.DeviceInfo | None = None
     config: CoreConfig | None = None
     bytes_received: int = 0
 
@@ -269,11 +269,7 @@ class CountingTransport:
         self.transport.close()
 
 
-def hello_config(info: dict) -> CoreConfig:
-    return CoreConfig(**{k: info[k] for k in P.CONFIG_FIELDS})
-
-
-def describe_hello(info: dict, config: CoreConfig | None) -> str:
+def describe_hello(info: P.DeviceInfo, config: CoreConfig | None) -> str:
     kind = info.get("device_kind")
     kind = kind.name if hasattr(kind, "name") else f"device kind {kind}"
     text = f"axonite protocol {info['version']}, {kind}, {info['clock_hz'] / 1e6:g} MHz"
@@ -306,28 +302,18 @@ def no_answer(error: BaseException, transport: CountingTransport) -> Answer:
 def probe_port(port: str, baudrate: int = P.DEFAULT_BAUD, timeout: float = PROBE_TIMEOUT_S) -> Answer:
     """Send HELLO to `port` and wait at most `timeout` s (plus the open) for the reply. Unlike
     Device.open it sends nothing else, so a board that is free-running keeps running."""
-    from .link import Link
+    from .link import LinkClient
     from .transport import SerialTransport
 
     try:
         transport = CountingTransport(SerialTransport(port, baudrate, write_timeout=timeout))
     except DeviceNotFoundError as error:
         return Answer("unavailable", str(error))
-    link = Link(transport, timeout)
+    link = LinkClient(transport, timeout)
     try:
-        transport.write(b"\0")
-        seq = link.send(P.Op.HELLO)
-        frame = link.wait_through_stale(seq)
-        if len(frame.payload) != P.HELLO_REPLY.size:
-            return Answer("corrupt", f"a HELLO_REPLY of {len(frame.payload)} bytes (expected "
-                          f"{P.HELLO_REPLY.size})", bytes_received=transport.bytes_in)
-        info = dict(zip(P.HELLO_FIELDS, P.HELLO_REPLY.unpack(frame.payload)))
+        info = link.hello()
         try:
-            info["device_kind"] = P.DeviceKind(info["device_kind"])
-        except ValueError:
-            pass
-        try:
-            config = hello_config(info)
+            config = info.config
         except ConfigError as error:
             return Answer("corrupt", f"an axonite HELLO_REPLY with an impossible configuration "
                           f"({error})", info, bytes_received=transport.bytes_in)

@@ -1,7 +1,11 @@
-"""The golden model: the bit-exact executable form of docs/spec.md."""
+"""The golden model: the bit-exact executable form of docs/spec.md.
 
-from .model import (COUNTERS, GoldenModel, InputError, RasterTooLargeError, RunResult, SpikeMonitor,
-                    normalize_inputs)
+What a run takes and gives (RunResult, SpikeMonitor, InputError, normalize_inputs) is defined in
+firmware.run, for the host as for the model; it is importable from here too."""
+
+from firmware.run import InputError, RasterTooLargeError, RunResult, SpikeMonitor, normalize_inputs
+
+from .model import COUNTERS, GoldenModel
 
 __all__ = ["COUNTERS", "FastModel", "GoldenModel", "InputError", "RasterTooLargeError", "RunResult",
            "SpikeMonitor", "normalize_inputs"]

@@ -27,8 +27,8 @@ output spikes are appended to event buffers that start at EVENTS_START spikes an
 a tick might not fit (the kernel returns, the buffers grow, the kernel goes on): memory grows
 with the spikes, not the ticks.
 
-run() and step() check their inputs as GoldenModel's do (sim.model: InputError before any
-tick runs).
+run() and step() check their inputs as GoldenModel's do (firmware.run's checks:
+InputError before any tick runs).
 
 numba is optional (pip install axonite[fast]); compiled code is cached (cache=True) in
 sim/__pycache__, or numba's user-wide cache when that directory is not writable.
@@ -39,8 +39,9 @@ from __future__ import annotations
 import numpy as np
 
 from firmware import formats as f
+from firmware.run import RunResult, check_ticks, normalize_inputs
 
-from .model import COUNTERS, GoldenModel, RunResult, check_ticks, normalize_inputs
+from .model import COUNTERS, GoldenModel
 
 try:
     import numba

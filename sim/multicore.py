@@ -26,10 +26,10 @@ import numpy as np
 
 from firmware.errors import AxoniteError
 from firmware.multicore import MultiImage
+from firmware.run import InputError, RunResult, as_integers, check_ticks, input_groups, normalize_inputs
 from firmware.tables import ranges_to_indices
 
-from .model import (COUNTERS, GoldenModel, InputError, RunResult, _integers, check_ticks, input_groups,
-                    normalize_inputs)
+from .model import COUNTERS, GoldenModel
 
 
 class MultiCoreModel:
@@ -102,7 +102,7 @@ class MultiCoreModel:
         return out
 
     def _check(self, axons) -> np.ndarray:
-        arr = _integers(axons, "axon", self.image.n_inputs, f" at tick {self.tick}")
+        arr = as_integers(axons, "axon", self.image.n_inputs, f" at tick {self.tick}")
         if np.any(np.diff(arr) <= 0):
             raise InputError(f"input axons at tick {self.tick} must ascend, each at most once")
         return arr

@@ -1,6 +1,6 @@
-"""The TCP side that the device servers share (sim.device_emulator, sim.board / sim.board_cocotb):
-where they listen, and one client at a time. docs/protocol.md ("Serving a device over TCP")
-states the policy:
+"""The TCP side that the device servers share (sim.device_emulator, and the simulated board's
+sim.cosim.board / sim.cosim.board_cocotb): where they listen, and one client at a time.
+docs/protocol.md ("Serving a device over TCP") states the policy:
 
 - `listen(host, port)` binds 127.0.0.1 unless told otherwise; any address that is not a
   loopback one gets a loud WARNING on stderr: the link has no authentication, and whoever

@@ -186,7 +186,7 @@ def test_outputs_are_written_exactly_where_asked(tmp_path, capsys, image_file):
 ])
 def test_interrupt_and_out_of_memory_during_the_run(tmp_path, capsys, image_file, monkeypatch, method, exception,
                                                     code, expected):
-    from host.device import ModelDevice
+    from host.model_device import ModelDevice
 
     def fail(self, *args, **kwargs):
         raise exception()

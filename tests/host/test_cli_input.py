@@ -24,7 +24,8 @@ import pytest
 from firmware import compile_network
 from host import __main__ as cli
 from host import progress
-from host.device import Device, ModelDevice
+from host.device import Device
+from host.model_device import ModelDevice
 from host.inputs import PoissonInput, parse_axons, probability_of_rate
 from link_helpers import SMALL_CORE, relay_network
 from sim import GoldenModel, InputError
@@ -177,7 +178,7 @@ def test_input_values_are_checked_against_the_core_before_the_run(tmp_path, caps
 
 def test_a_tick_the_devices_input_queue_cannot_hold_is_refused_before_the_run(tmp_path, capsys, image_file,
                                                                              monkeypatch):
-    from host.device import LinkDevice
+    from host.link_device import LinkDevice
     np.savez(tmp_path / "in.npz", times=[0, 5, 5, 5], axons=[0, 1, 2, 3])
     real_open = Device.open
     monkeypatch.setattr(Device, "open", staticmethod(lambda url, **kw: real_open(url, input_depth=3, **kw)))
@@ -418,7 +419,7 @@ def test_ctrl_c_saves_the_ticks_completed(tmp_path, capsys, image_file, monkeypa
 def test_ctrl_c_saves_the_ticks_even_when_the_stopped_device_gives_no_counters(tmp_path, capsys, image_file,
                                                                               monkeypatch):
     from host import LinkError
-    from host.device import LinkDevice
+    from host.link_device import LinkDevice
 
     def no_answer(self, clear=False):
         raise LinkError("emulator://: no answer")

@@ -18,7 +18,7 @@ from firmware import (ConfigError, CoreConfig, FixedProbability, Image, ImageErr
 from firmware import protocol as P
 from firmware.tables import decode
 from host import Device, DeviceBusyError, DeviceError, LinkError
-from host.device import LinkDevice
+from host.link_device import LinkDevice
 from host.transport import LoopbackTransport, SerialTransport
 from link_helpers import RawClient, plastic_network, relay_network
 from sim.device_emulator import DeviceEmulator, EmulatorServer, main as emulator_main
@@ -429,7 +429,7 @@ def test_serving_on_a_non_loopback_address_warns_loudly(capfd):
 
 
 def test_board_server_takes_the_same_policy(capfd):
-    from sim.board import BoardServer
+    from sim.cosim.board import BoardServer
     board = BoardServer(None, 4, host="0.0.0.0", port=0)
     try:
         err = capfd.readouterr().err

@@ -11,7 +11,7 @@ from firmware import protocol as P
 from host import (ConfigMismatchError, Device, DeviceError, DeviceNotFoundError, DeviceTimeoutError,
                   FrameError, ProtocolVersionError, SpikesLostError)
 from host.transport import LoopbackTransport
-from host.device import LinkDevice
+from host.link_device import LinkDevice
 from link_helpers import RawClient, plastic_network, relay_network
 from sim.device_emulator import DeviceEmulator, EmulatorServer
 

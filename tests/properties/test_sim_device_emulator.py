@@ -19,10 +19,10 @@ from firmware import CoreConfig, Network, OneToOne, compile_network, formats
 from firmware import protocol as P
 from hardening import budget, networks, wire_events
 from host import Device
-from host.device import LinkDevice
+from host.link_device import LinkDevice
 from host.transport import LoopbackTransport
 from sim import GoldenModel
-from sim.device_emulator import DeviceEmulator
+from sim.emulator import DeviceEmulator
 
 pytestmark = [pytest.mark.filterwarnings("ignore::firmware.errors.InputWrapWarning"),
               # a fuzzed FREERUN of a short period overruns; the host warns when it stops it

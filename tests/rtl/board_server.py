@@ -23,7 +23,7 @@ def simulated_board(**config_fields):
     from firmware import CoreConfig
     from rtl.memory import ICE40Memories
     from rtl.top import DeviceTop
-    from sim.board import BoardServer
+    from sim.cosim.board import BoardServer
 
     config = CoreConfig(**config_fields)
     options = device_options(board_named(BOARD_NAME))

@@ -17,7 +17,7 @@ import numpy as np
 from firmware import CoreConfig
 from random_networks import REGRESSION_CONFIG, random_case
 from sim import GoldenModel
-from sim.cocotb_adapter import start_core
+from sim.cosim.cocotb_adapter import start_core
 
 
 def parse_seeds(text):

@@ -12,7 +12,7 @@ import cocotb
 import numpy as np
 
 from sim import GoldenModel
-from sim.cocotb_adapter import start_core
+from sim.cosim.cocotb_adapter import start_core
 from stdp_protocol import W0, pairing_protocol
 
 

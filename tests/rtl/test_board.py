@@ -74,7 +74,7 @@ def read_exactly(port, n, timeout):
 
 
 def test_harness_rejects_a_top_without_serial_pins():
-    from sim.board import BoardHarness
+    from sim.cosim.board import BoardHarness
 
     class NoPins(wiring.Component):
         def __init__(self):
@@ -88,7 +88,7 @@ def test_harness_rejects_a_top_without_serial_pins():
 
 
 def test_echo_over_socket_in_process():
-    from sim.board import BoardServer
+    from sim.cosim.board import BoardServer
 
     rng = np.random.default_rng(1)
     payload = rng.integers(0, 256, 3000, dtype=np.uint8).tobytes()
@@ -261,8 +261,8 @@ class FakeTerminal(io.StringIO):
 @pytest.mark.parametrize("quiet", [False, True])
 def test_cli_counts_the_build_seconds_on_a_terminal_and_names_the_log_of_a_failed_build(monkeypatch, quiet):
     from host import progress
-    from sim import board
-    from sim.verilator import VerilatorError
+    from sim.cosim import board
+    from sim.cosim.verilator import VerilatorError
 
     def failing_build(top, divisor, name="board", meta=None, log=False):
         assert log                               # without --verbose the tools' output goes to a log
@@ -285,7 +285,7 @@ def test_cli_counts_the_build_seconds_on_a_terminal_and_names_the_log_of_a_faile
 def test_a_failed_verilator_build_raises_naming_its_log():
     import shutil
 
-    from sim.verilator import BUILD_LOG, VerilatorError, build_verilog
+    from sim.cosim.verilator import BUILD_LOG, VerilatorError, build_verilog
     with pytest.raises(VerilatorError, match=f"the Verilator build of bad-verilog failed .*; its output is in "
                                              f".*/bad-verilog-[0-9a-f]+/{BUILD_LOG}") as refused:
         build_verilog("bad-verilog", "module axonite_core(input clk); not verilog\nendmodule\n", [], {}, log=True)

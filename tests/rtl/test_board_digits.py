@@ -54,7 +54,7 @@ def icebreaker_board():
     from boards.registry import board as board_named
     from rtl.memory import ICE40Memories
     from rtl.top import DeviceTop
-    from sim.board import BoardServer
+    from sim.cosim.board import BoardServer
 
     divisor = 4                   # as conftest.BOARD_DIVISOR: a 3 Mbaud bit at 12 MHz
     options = device_options(board_named("icebreaker"))

@@ -10,7 +10,7 @@ from firmware import formats as fmt
 from rtl.core import Core
 from rtl.memory import ICE40Memories
 from sim import GoldenModel
-from sim.core_driver import AmaranthAdapter, CoreDriver
+from sim.cosim.core_driver import AmaranthAdapter, CoreDriver
 
 CONFIG = CoreConfig(n_neurons=12, n_inputs=6, n_synapses=64, n_segments=32, n_reverse=16,
                     n_profiles=4, n_projections=4, max_delay=2)

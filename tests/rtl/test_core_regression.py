@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from random_networks import REGRESSION_CONFIG
-from sim.verilator import build_core, cocotb_failures, core_verilog, run_cocotb
+from sim.cosim.verilator import build_core, cocotb_failures, core_verilog, run_cocotb
 
 HERE = Path(__file__).resolve().parent
 

@@ -46,7 +46,7 @@ CI_MUTATION = "mac16_a_signed"
 
 @pytest.fixture(scope="module")
 def regression_netlist():
-    from sim.gate_level import synthesize_core
+    from sim.cosim.gate_level import synthesize_core
 
     return synthesize_core(REGRESSION_CONFIG)
 
@@ -61,7 +61,7 @@ def seeds_or(default):
 def run_regression(build, config, seeds: str, plastic: str = "", timeout_us=None, reproduce=THIS) -> list[str]:
     """The cocotb regression on a gate-level build: the messages of its failures (none when
     every seed equals the model)."""
-    from sim.verilator import cocotb_failures, run_cocotb
+    from sim.cosim.verilator import cocotb_failures, run_cocotb
 
     env = {"AXONITE_SEEDS": seeds, "AXONITE_PLASTIC": plastic, "AXONITE_REPRODUCE": reproduce,
            "AXONITE_TIMEOUT_US": "" if timeout_us is None else str(timeout_us)}
@@ -91,7 +91,7 @@ def test_netlist_is_the_board_synthesis(regression_netlist):
     from boards.flow import synthesis_options
     from boards.registry import ABC9_SCRIPT, board
     from rtl.dsp import MAC_CELL, RENAME_MAC
-    from sim.gate_level import DESIGN, NETLIST, cell_types
+    from sim.cosim.gate_level import DESIGN, NETLIST, cell_types
 
     script = (regression_netlist.directory / f"{DESIGN}.ys").read_text().splitlines()
     # the board build's options, in the board build's order, then the netlist written
@@ -115,7 +115,7 @@ def test_netlist_is_the_board_synthesis(regression_netlist):
 def test_synthesis_refusals(tmp_path, monkeypatch):
     """Each bad request is refused with the project's error naming what is wrong, before or
     instead of a netlist; a failed synthesis names its log and leaves no netlist to reuse."""
-    import sim.gate_level as gate_level
+    import sim.cosim.gate_level as gate_level
     from boards.registry import BoardError
     from boards.tools import ToolError
     from firmware import CoreConfig
@@ -144,8 +144,8 @@ def test_undefined_values_are_not_zero(regression_netlist):
     """The gate-level build draws undefined values at random, not 0 (so the runs below show
     the core relies on none being 0): the SPRAM's power-on words are not 0
     (cocotb_power_on.py)."""
-    from sim.gate_level import build_netlist
-    from sim.verilator import cocotb_failures, run_cocotb
+    from sim.cosim.gate_level import build_netlist
+    from sim.cosim.verilator import cocotb_failures, run_cocotb
 
     failures = cocotb_failures(run_cocotb(build_netlist(regression_netlist), "cocotb_power_on", HERE))
     assert not failures, "\n".join(failures)
@@ -153,7 +153,7 @@ def test_undefined_values_are_not_zero(regression_netlist):
 
 def test_gate_level_equals_model(regression_netlist):
     """Random networks on the synthesized core (CI_SEEDS)."""
-    from sim.gate_level import build_netlist
+    from sim.cosim.gate_level import build_netlist
 
     build = build_netlist(regression_netlist)
     failures = []
@@ -163,7 +163,7 @@ def test_gate_level_equals_model(regression_netlist):
 
 
 def mutant_is_caught(netlist, mutation: str):
-    from sim.gate_level import build_netlist
+    from sim.cosim.gate_level import build_netlist
 
     text = mutate(netlist.text, *MUTATIONS[mutation])
     build = build_netlist(netlist, text, name=f"gate-level-{mutation.replace('_', '-')}")
@@ -190,7 +190,7 @@ def test_other_mutant_netlists_fail(regression_netlist, mutation):
 def test_gate_level_default_configuration_100_seeds():
     """The default iCEBreaker configuration (what the board builds), seeds 0-99."""
     from boards.registry import ICEBREAKER_CONFIG
-    from sim.gate_level import build_netlist, synthesize_core
+    from sim.cosim.gate_level import build_netlist, synthesize_core
 
     build = build_netlist(synthesize_core(ICEBREAKER_CONFIG), name="gate-level-default")
     failures = []

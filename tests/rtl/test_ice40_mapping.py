@@ -19,7 +19,7 @@ def ice40_core_verilog(config):
     from amaranth_boards.icebreaker import ICEBreakerPlatform
 
     from rtl.memory import ICE40Memories
-    from sim.verilator import core_verilog
+    from sim.cosim.verilator import core_verilog
 
     return core_verilog(config, ICE40Memories(), ICEBreakerPlatform())
 
@@ -36,8 +36,8 @@ def test_the_verilog_instantiates_the_primitives():
 def build_mapped(config):
     """Verilate the mapped core under build/verilator/ice40-mapped-<hash>/ (reused when the
     sources are the same)."""
-    from sim.gate_level import cells_sim_models
-    from sim.verilator import build_verilog
+    from sim.cosim.gate_level import cells_sim_models
+    from sim.cosim.verilator import build_verilog
 
     text, ports = ice40_core_verilog(config)
     text += cells_sim_models("SB_RAM40_4K", "SB_SPRAM256KA")
@@ -49,7 +49,7 @@ def build_mapped(config):
 def test_mapped_core_equals_model_on_random_networks():
     """Random networks on the mapped core: AXONITE_ICE40_SEEDS (default 0-5) and, all plastic,
     AXONITE_ICE40_PLASTIC_SEEDS (default 100-105)."""
-    from sim.verilator import cocotb_failures, run_cocotb
+    from sim.cosim.verilator import cocotb_failures, run_cocotb
 
     build = build_mapped(REGRESSION_CONFIG)
     for seeds, plastic in ((os.environ.get("AXONITE_ICE40_SEEDS", "0-5"), ""),

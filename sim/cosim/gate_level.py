@@ -2,7 +2,7 @@
 
     netlist = synthesize_core(config)        # the Core alone, mapped to iCE40 cells
     build = build_netlist(netlist)           # Verilator, with yosys's models of those cells
-    run_cocotb(build, "cocotb_core", ...)    # sim.verilator: the regression's driver
+    run_cocotb(build, "cocotb_core", ...)    # sim.cosim.verilator: the regression's driver
 
 `synthesize_core` elaborates `rtl.core.Core` with the board's memory factory for the board's
 platform (iCEBreaker: SB_RAM40_4K and SB_SPRAM256KA instances, the SB_MAC16 black box) and
@@ -16,8 +16,8 @@ yosys executable and its version) is reused.
 
 `build_netlist` verilates a netlist (or a changed copy of its text: the mutation tests) with the
 simulation models of every cell type it instantiates, from yosys's share/ice40/cells_sim.v,
-behind the wrapper of sim/verilator.py; only the wrapper's signals are public (every signal of
-a netlist of thousands of cells public makes gcc run for tens of minutes).
+behind the wrapper of sim/cosim/verilator.py; only the wrapper's signals are public (every
+signal of a netlist of thousands of cells public makes gcc run for tens of minutes).
 tests/rtl/test_gate_level.py runs the regression on it against the golden model.
 """
 
@@ -36,7 +36,7 @@ from pathlib import Path
 from .verilator import ROOT, Build, build_verilog, core_ports
 
 BUILD_ROOT = ROOT / "build" / "gate-level"
-DESIGN = "axonite_core"           # the module sim/verilator.py's wrapper instantiates
+DESIGN = "axonite_core"           # the module sim/cosim/verilator.py's wrapper instantiates
 NETLIST = f"{DESIGN}.netlist.v"
 YOSYS_LOG = "yosys.log"
 # Verilator's functions for a netlist run to 10,000 statements each (a LUT or flip-flop is a

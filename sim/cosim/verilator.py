@@ -11,7 +11,7 @@ only when the test awaits something, not on every cycle (see DESIGN §6: about 8
 The wrapper exposes every port of the core as a register or wire of the same name.
 Verilator makes every signal of the design public (cocotb's `--public-flat-rw`), or with
 `build_verilog(..., public="ports")` only the wrapper's: a netlist of thousands of cells
-(sim/gate_level.py) compiles in minutes that way instead of tens of minutes.
+(sim/cosim/gate_level.py) compiles in minutes that way instead of tens of minutes.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from firmware.errors import AxoniteError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]      # the checkout: sim/cosim/verilator.py
 BUILD_ROOT = ROOT / "build" / "verilator"
 TOPLEVEL = "axonite_tb"
 # Verilator's options; the C++ optimization levels are OPT_FAST / OPT_SLOW in verilator_env().
@@ -209,7 +209,7 @@ def cocotb_failures(results: Path) -> list[str]:
             for f in root.findall(".//failure") + root.findall(".//error")]
 
 
-if __name__ == "__main__":   # python -m sim.verilator: build the default configuration
+if __name__ == "__main__":   # python -m sim.cosim.verilator: build the default configuration
     from firmware.config import CoreConfig
 
     print(build_core(CoreConfig()).directory, file=sys.stderr)

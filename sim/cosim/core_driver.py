@@ -14,8 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from firmware import formats as fmt
-
-from .model import normalize_inputs
+from firmware.run import normalize_inputs
 
 
 class AmaranthAdapter:

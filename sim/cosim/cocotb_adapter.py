@@ -3,7 +3,7 @@
 from cocotb.triggers import FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
-CLOCK_PERIOD_NS = 10      # the HDL wrapper's `always #5 clk = ~clk` (sim/verilator.py)
+CLOCK_PERIOD_NS = 10      # the HDL wrapper's `always #5 clk = ~clk` (sim/cosim/verilator.py)
 
 
 class CocotbAdapter:

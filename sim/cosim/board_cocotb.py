@@ -1,8 +1,8 @@
-"""The cocotb side of the simulated board (sim/board.py): serial bytes between a TCP client
+"""The cocotb side of the simulated board (sim/cosim/board.py): serial bytes between a TCP client
 and the BoardHarness's host_tx / host_rx ports. Imported only inside the simulator.
 
 Everything runs on the simulator's thread: the sockets (the listening one inherited from
-sim/board.py; one client at a time, a further one refused with ERROR BUSY as sim/serving.py
+sim/cosim/board.py; one client at a time, a further one refused with ERROR BUSY as sim/serving.py
 says; and the control socket, whose EOF means stop) are non-blocking and polled whenever the test wakes,
 which is at least every AXONITE_BOARD_POLL_CYCLES cycles: no threads, no locks, no hand-off of
 the GIL between the simulator's thread and a server thread. The coroutines wake per byte: a host_rx valid pulse; host_tx takes
@@ -22,13 +22,14 @@ from cocotb.utils import get_sim_time
 
 from sim.serving import Refusals, close_socket, configure_client, holder_gone
 
-CLOCK_PERIOD_NS = 10          # sim/verilator.wrapper_verilog: always #5 clk = ~clk
+CLOCK_PERIOD_NS = 10          # sim/cosim/verilator.wrapper_verilog: always #5 clk = ~clk
 CHUNK = 65536
 MAX_BUFFERED = 1 << 20      # host bytes held here before TCP pushes back
 
 
-class Link:
-    """The socket side, polled from the simulator's thread at every wake (non-blocking)."""
+class SocketBridge:
+    """The socket side of the simulated board: the TCP client (one at a time) and the control
+    socket, polled from the simulator's thread at every wake (non-blocking)."""
 
     def __init__(self, listen: socket.socket, control: socket.socket):
         self.listen, self.control = listen, control
@@ -44,7 +45,7 @@ class Link:
     def poll(self) -> None:
         try:
             if not self.control.recv(4096):
-                self.stop = True             # sim/board.py asks us to stop, or is gone
+                self.stop = True             # sim/cosim/board.py asks us to stop, or is gone
         except BlockingIOError:
             pass
         except OSError:
@@ -110,14 +111,14 @@ class Link:
             pass
 
 
-async def _collect(dut, link: Link):
+async def _collect(dut, bridge: SocketBridge):
     """Every host_rx pulse is one byte from the top (no per-cycle wake)."""
     valid, payload = dut.host_rx__valid, dut.host_rx__payload
     while True:
         await RisingEdge(valid)
-        link.bytes_out += 1
-        if link.client is not None:           # with no host, bytes fall off the line
-            link.from_device.append(int(payload.value))
+        bridge.bytes_out += 1
+        if bridge.client is not None:           # with no host, bytes fall off the line
+            bridge.from_device.append(int(payload.value))
 
 
 @cocotb.test()
@@ -128,7 +129,7 @@ async def serve(dut):
     poll_ns = int(os.environ["AXONITE_BOARD_POLL_CYCLES"]) * CLOCK_PERIOD_NS
     # when the FIFO is full, sleep until about half of it has gone out on the line
     refill_ns = max(1, int(os.environ["AXONITE_BOARD_TX_FIFO"]) // 2) * 10 * divisor * CLOCK_PERIOD_NS
-    link = Link(listen, control)
+    bridge = SocketBridge(listen, control)
     clk = dut.clk
     valid, ready, data = dut.host_tx__valid, dut.host_tx__ready, dut.host_tx__payload
 
@@ -138,32 +139,32 @@ async def serve(dut):
         await RisingEdge(clk)
     dut.rst.value = 0
     await FallingEdge(clk)
-    cocotb.start_soon(_collect(dut, link))
+    cocotb.start_soon(_collect(dut, bridge))
     start_ns, start_wall = get_sim_time("ns"), time.monotonic()
     control.sendall(b"ready\n")
 
-    out = link.to_device
-    while not link.stop:
+    out = bridge.to_device
+    while not bridge.stop:
         # at a falling edge: `ready` is settled for the next rising edge
         if out and int(ready.value):
             data.value = out[0]
             valid.value = 1
             del out[0]
-            link.bytes_in += 1
+            bridge.bytes_in += 1
             await FallingEdge(clk)            # taken at the rising edge in between
             continue
         valid.value = 0
-        link.poll()                           # the socket: at most every poll / refill interval
+        bridge.poll()                           # the socket: at most every poll / refill interval
         if out and int(ready.value):
             continue
         await Timer(refill_ns if out else poll_ns, unit="ns")
         await FallingEdge(clk)
 
     valid.value = 0
-    link.poll()                               # the last bytes out, if the host still listens
+    bridge.poll()                               # the last bytes out, if the host still listens
     wall = time.monotonic() - start_wall
     cycles = round((get_sim_time("ns") - start_ns) / CLOCK_PERIOD_NS)
-    link.send_stats({"cycles": cycles, "wall_s": wall, "cycles_per_s": cycles / wall if wall else 0.0,
-                     "bytes_in": link.bytes_in, "bytes_out": link.bytes_out})
-    link.close()
+    bridge.send_stats({"cycles": cycles, "wall_s": wall, "cycles_per_s": cycles / wall if wall else 0.0,
+                     "bytes_in": bridge.bytes_in, "bytes_out": bridge.bytes_out})
+    bridge.close()
     close_socket(control)

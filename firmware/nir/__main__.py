@@ -1,0 +1,7 @@
+"""`python -m firmware.nir info model.nir --dt 1e-4`: what maps, how, and with what error."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
