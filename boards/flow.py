@@ -42,7 +42,7 @@ from amaranth.hdl import UnusedElaboratable
 from firmware.config import CoreConfig
 from firmware.errors import AxoniteError
 from host.progress import Elapsed
-from rtl.dsp import RENAME_MAC
+from rtl.lib.dsp import RENAME_MAC
 
 from . import report
 from .glue import ClockPlan, glue_for, plan_clock, uart_divisor
@@ -101,7 +101,7 @@ def _elaborate(request: BuildRequest, checked: Checked):
     try:
         plan = platform.prepare(
             glue, name=DESIGN, debug_verilog=True,
-            # RENAME_MAC: the core's SB_MAC16 black boxes become SB_MAC16 (rtl/dsp.py says why)
+            # RENAME_MAC: the core's SB_MAC16 black boxes become SB_MAC16 (rtl/lib/dsp.py says why)
             script_after_synth=f"{RENAME_MAC}\ntee -q -o {DESIGN}.stat.json stat -json",
             nextpnr_opts=f"--report {DESIGN}.report.json --timing-allow-fail --seed {request.seed}",
             **board.synth_options)

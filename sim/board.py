@@ -45,8 +45,8 @@ from amaranth.lib.wiring import In, Out
 
 from firmware.errors import AxoniteError
 from host.progress import Elapsed
-from rtl.neuron import flow_signature
-from rtl.uart import FRAME_BITS, UARTRx, UARTTx
+from rtl.lib.ports import flow_signature
+from rtl.link.uart import FRAME_BITS, UARTRx, UARTTx
 
 from .serving import DEFAULT_HOST, ServeError, listen
 from .verilator import ROOT, Build, build_verilog
@@ -325,9 +325,9 @@ def main(argv=None) -> int:
     parser.add_argument("--max-payload", type=int, default=None,
                         help="largest payload of a frame, announced in HELLO (default: the board's)")
     parser.add_argument("--clock-hz", type=int, default=12_000_000, help="the clock the top believes it has")
-    parser.add_argument("--top", default="rtl.top:DeviceTop",
+    parser.add_argument("--top", default="rtl.link.top:DeviceTop",
                         help="MODULE:FACTORY of the top, called with config, divisor, input_depth, "
-                             "max_payload, clock_hz and memories as keywords (default rtl.top:DeviceTop)")
+                             "max_payload, clock_hz and memories as keywords (default rtl.link.top:DeviceTop)")
     parser.add_argument("--poll-cycles", type=int, default=None,
                         help="clock cycles the simulation runs between polls of the socket when idle")
     parser.add_argument("--verbose", action="store_true",
@@ -366,7 +366,7 @@ def main(argv=None) -> int:
         signal.signal(sig, on_signal)
     # The bitstream's top with the iCE40 memory mapping, SPRAMs as behavioural models: what is
     # served here is what boards.build synthesizes, less the PLL and the pads.
-    from rtl.memory import ICE40Memories
+    from rtl.lib.memory import ICE40Memories
     top = load_factory(args.top)(config=config, divisor=args.divisor, clock_hz=args.clock_hz,
                                  memories=ICE40Memories(behavioural=True), **options)
     try:

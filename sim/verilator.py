@@ -63,7 +63,7 @@ def core_verilog(config) -> tuple[str, list[tuple[str, str, int]]]:
     from amaranth.hdl import Shape
     from amaranth.lib import wiring
 
-    from rtl.core import Core
+    from rtl.core.core import Core
 
     core = Core(config)
     ports = []

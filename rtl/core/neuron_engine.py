@@ -23,10 +23,10 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 
-from .compare import less_than
-from .layout import unpack
+from ..lib.compare import less_than
+from ..lib.layout import unpack
 from .neuron import LIFDatapath, bias_of
-from .ports import done_when_idle, read_port, write_port
+from ..lib.ports import done_when_idle, read_port, write_port
 from .trace import trace_decay, trace_decay_pipeline
 
 # Rows in flight behind the read (S0): the state read (1) and LIFDatapath.

@@ -32,12 +32,11 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import protocol as P
 
+from ..core import Core
+from ..lib.fifo import RxFIFO
+from ..lib.stream_register import StreamRegister
 from .cobs import COBSDecoder, COBSEncoder
-from .compare import less_than
-from .core import Core
-from .link import LINK_STEP_BITS, Link, slow_period_for
-from .memory import SimpleMemory
-from .stream_register import StreamRegister
+from .controller import LINK_STEP_BITS, Link, slow_period_for
 from .uart import UARTRx, UARTTx
 
 LED_HOLD_S = 0.05             # an activity or error blink lasts 50 ms: visible, and short
@@ -50,43 +49,6 @@ def rx_fifo_depth(max_payload: int = P.MAX_PAYLOAD) -> int:
 
 
 RX_FIFO_DEPTH = rx_fifo_depth()     # for the protocol's largest max_payload
-
-
-class RxFIFO(wiring.Component):
-    """`depth` bytes (a power of two) from a writer without backpressure (`w_en`, `w_data`: the
-    UART receiver) to a stream `o` (first word falls through, two cycles after its write).
-
-    When the FIFO is (nearly) full a byte is dropped, not stored: a byte other than 0x00 needs
-    two free places, a 0x00 one. So the 0x00 that ends a frame is kept when the frame's own
-    bytes overflow: only that frame is damaged (too long: OVERSIZE), never the next one.
-    """
-
-    def __init__(self, depth: int):
-        if depth < 2 or depth & (depth - 1):
-            raise ValueError(f"RxFIFO depth {depth} must be a power of two >= 2")
-        self.depth = depth
-        super().__init__({"w_en": In(1), "w_data": In(8), "o": Out(stream.Signature(8))})
-
-    def elaborate(self, platform):
-        m = Module()
-        k = self.depth.bit_length() - 1
-        # (no port reads an address in the cycle it is written: see `visible`)
-        m.submodules.storage = mem = SimpleMemory(8, self.depth)   # (one EBR as built on an iCE40)
-        wr, rd = mem.write, mem.read
-        wp, rp = Signal(k + 1), Signal(k + 1)       # one bit more than the address: full != empty
-        visible = Signal()                          # an entry written a cycle ago or more waits
-        level = Signal(k + 1)
-        m.d.comb += level.eq(wp - rp)
-        room = Signal()
-        m.d.comb += room.eq(Mux(self.w_data == P.DELIMITER, level != self.depth, less_than(level, self.depth - 1)))
-        m.d.comb += [wr.addr.eq(wp[:k]), wr.data.eq(self.w_data), wr.en.eq(self.w_en & room)]
-        with m.If(wr.en):
-            m.d.sync += wp.eq(wp + 1)
-        rp_next = Signal(k + 1)
-        m.d.comb += [rp_next.eq(rp + (self.o.valid & self.o.ready)), rd.addr.eq(rp_next[:k]),
-                     self.o.valid.eq(visible), self.o.payload.eq(rd.data)]
-        m.d.sync += [rp.eq(rp_next), visible.eq(wp != rp_next)]
-        return m
 
 
 class DeviceTop(wiring.Component):
@@ -146,7 +108,7 @@ class DeviceTop(wiring.Component):
         else:
             m.submodules.uart_rx = uart_rx = UARTRx(self.divisor)
             m.submodules.uart_tx = uart_tx = UARTTx(self.divisor)
-            m.submodules.rx_fifo = fifo = RxFIFO(self.rx_fifo_depth)
+            m.submodules.rx_fifo = fifo = RxFIFO(self.rx_fifo_depth, P.DELIMITER)
             m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx),
                          fifo.w_en.eq(uart_rx.o.valid), fifo.w_data.eq(uart_rx.o.payload)]
             wiring.connect(m, fifo.o, decoder.i)

@@ -77,9 +77,9 @@ from firmware.config import CoreConfig
 from firmware.errors import ConfigError
 
 from .cobs import DECODED_BEAT, FRAME_BEAT
-from .compare import greater_than, less_than
+from ..lib.compare import greater_than, less_than
 from .crc import crc16_update
-from .memory import SimpleMemory
+from ..lib.memory import SimpleMemory
 
 BUILD = 1
 LINK_STEP_BITS = 1                  # the Link steps the core one tick at a time (Core's step_bits)
@@ -191,7 +191,7 @@ def slow_period_for(clock_hz: int) -> int:
 
 
 def core_signature_members(config: CoreConfig, input_depth: int):
-    from .core import Core
+    from ..core.core import Core
     core = Core(config, input_depth=input_depth, step_bits=LINK_STEP_BITS)
     core._MustUse__silence = True
     return core.signature.members

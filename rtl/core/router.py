@@ -26,53 +26,19 @@ projection, the LTD update of spec §6.2:
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Elaboratable, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 
-from .compare import less_than
-from .layout import pack, unpack
+from ..lib.compare import less_than
+from ..lib.fifo import ShiftFIFO
+from ..lib.layout import pack, unpack
 from .plasticity import WRITE_DELAY, updater_signature
-from .ports import delayed, done_when_idle, read_port, write_port
+from ..lib.ports import delayed, done_when_idle, read_port, write_port
 
 DESCRIPTOR_FIFO_DEPTH = 2
-
-
-class ShiftFIFO(Elaboratable):
-    """A small FIFO with the ports and the cycle-by-cycle behaviour of amaranth.lib.fifo's
-    SyncFIFO (`w_data`, `w_en`, `w_rdy`, `r_data`, `r_en`, `r_rdy`, `level`; first word
-    through: `r_data` is the head while `r_rdy`), built as a register file that shifts toward
-    its head on a read: the head is always entry 0, so there is no read multiplexer, and each
-    entry bit takes one LUT (written word or the next entry's bit) in its own logic cell. For a
-    few entries of a wide word (a memory of that size would be flip-flops too). The entries
-    have no reset: `level` says which hold anything."""
-
-    def __init__(self, *, width: int, depth: int):
-        assert depth >= 1, depth
-        self.width, self.depth = width, depth
-        self.w_data, self.w_en, self.w_rdy = Signal(width), Signal(), Signal()
-        self.r_data, self.r_en, self.r_rdy = Signal(width), Signal(), Signal()
-        self.level = Signal(range(depth + 1))
-
-    def elaborate(self, platform):
-        m = Module()
-        entries = [Signal(self.width, name=f"entry_{k}", reset_less=True) for k in range(self.depth)]
-        m.d.comb += [self.w_rdy.eq(self.level != self.depth), self.r_rdy.eq(self.level != 0),
-                     self.r_data.eq(entries[0])]
-        do_write, do_read = self.w_en & self.w_rdy, self.r_en & self.r_rdy
-        # The written word goes to entry `level`, or `level` - 1 when the entries shift.
-        target = Signal.like(self.level)
-        m.d.comb += target.eq(self.level - do_read)
-        for k, entry in enumerate(entries):
-            with m.If(do_write & (target == k)):
-                m.d.sync += entry.eq(self.w_data)
-            if k + 1 < self.depth:
-                with m.Elif(do_read):
-                    m.d.sync += entry.eq(entries[k + 1])
-        m.d.sync += self.level.eq(self.level + do_write - do_read)
-        return m
 
 
 class Router(wiring.Component):

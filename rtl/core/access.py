@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 
-from .ports import read_port, write_port
+from ..lib.ports import read_port, write_port
 
 # Regions that are one word (or a few counters) live in registers, not memories.
 REGISTER_REGIONS = ("stdp", "lfsr_seed", "counters", "lfsr_state")

@@ -12,8 +12,8 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 
-from .compare import greater_than, less_than
-from .ports import done_when_idle, read_port, write_port
+from ..lib.compare import greater_than, less_than
+from ..lib.ports import done_when_idle, read_port, write_port
 
 
 def trace_decay(x, decay):

@@ -8,8 +8,8 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 
-from .compare import less_than
-from .ports import done_when_idle
+from ..lib.compare import less_than
+from ..lib.ports import done_when_idle
 
 
 class InputStage(wiring.Component):

@@ -25,7 +25,7 @@ number: its place after the tick's inputs says it is a neuron.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Elaboratable, Module, Mux, ResetInserter, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -34,56 +34,18 @@ from firmware.config import CoreConfig
 from firmware.errors import ConfigError
 
 from .access import REGISTER_REGIONS, AccessPort
-from .compare import less_than
+from ..lib.compare import less_than
+from ..lib.fifo import BufferedFIFO
 from .counters import Counters
 from .inputs import InputStage
-from .layout import pack, unpack
-from .memory import NO_COLLISIONS, SimpleMemory, SimulationMemories
+from ..lib.layout import pack, unpack
+from ..lib.memory import NO_COLLISIONS, SimpleMemory, SimulationMemories
 from .lfsr import LFSR
 from .neuron_engine import NeuronEngine
 from .plasticity import WRITE_DELAY, LTPEngine, PipelinedWeightUpdate
 from .router import Router
 from .tick import Phase, TickController
 from .trace import TraceImpulse
-
-class BufferedFIFO(Elaboratable):
-    """A FIFO with the ports and the cycle-by-cycle behaviour of amaranth.lib.fifo's
-    SyncFIFOBuffered (`w_data`, `w_en`, `w_rdy`, `r_data`, `r_en`, `r_rdy`, `level`; `depth`
-    entries: `depth` - 1 in the memory, one in the output register) in less logic: the memory
-    is a power of two deep, so its pointers wrap for free, and one counter keeps `level`, from
-    which the memory's own level follows (level - r_rdy)."""
-
-    def __init__(self, *, width: int, depth: int, direct: bool = True):
-        assert depth >= 2, depth
-        self.width, self.depth, self.direct = width, depth, direct
-        self.w_data, self.w_en, self.w_rdy = Signal(width), Signal(), Signal()
-        self.r_data, self.r_en, self.r_rdy = Signal(width), Signal(), Signal()
-        self.level = Signal(range(depth + 1))
-
-    def elaborate(self, platform):
-        m = Module()
-        pointer_bits = max(1, (self.depth - 2).bit_length())
-        # (NO_COLLISIONS: a read is enabled only while the memory holds an entry, so consume is
-        # not produce then)
-        m.submodules.storage = storage = SimpleMemory(self.width, 1 << pointer_bits, direct=self.direct)
-        write, read = storage.write, storage.read
-        produce, consume = Signal(pointer_bits), Signal(pointer_bits)
-        do_write = self.w_rdy & self.w_en
-        # the memory holds level - r_rdy entries: room while that is below depth - 1
-        m.d.comb += self.w_rdy.eq(Mux(self.r_rdy, self.level != self.depth, self.level != self.depth - 1))
-        do_read_memory = Mux(self.r_rdy, self.level != 1, self.level != 0) & (~self.r_rdy | self.r_en)
-        m.d.comb += [write.addr.eq(produce), write.data.eq(self.w_data), write.en.eq(do_write),
-                     read.addr.eq(consume), read.en.eq(do_read_memory), self.r_data.eq(read.data)]
-        change = Signal(signed(2))               # +1, 0 or -1: one adder for the level
-        m.d.comb += change.eq(do_write - (self.r_rdy & self.r_en))
-        m.d.sync += [produce.eq(produce + do_write), consume.eq(consume + do_read_memory),
-                     self.level.eq(self.level + change)]
-        with m.If(do_read_memory):
-            m.d.sync += self.r_rdy.eq(1)
-        with m.Elif(self.r_en):
-            m.d.sync += self.r_rdy.eq(0)
-        return m
-
 
 class Packed:
     """Regions of one depth side by side in the words of one memory with a write enable per

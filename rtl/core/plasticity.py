@@ -15,10 +15,10 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 
-from .compare import less_than
-from .dsp import MultiplyAdd
-from .layout import pack, unpack
-from .ports import delayed, done_when_idle, read_port, write_port
+from ..lib.compare import less_than
+from ..lib.dsp import MultiplyAdd
+from ..lib.layout import pack, unpack
+from ..lib.ports import delayed, done_when_idle, read_port, write_port
 
 
 def draw_bits(draw, shift):
