@@ -57,32 +57,44 @@ def verilator_env() -> dict[str, str]:
     return env
 
 
+def verilog_ports(component) -> list[tuple[str, str, int]]:
+    """A component's ports as Verilog names them: (name, 'in'|'out', width), a port of a
+    sub-signature by its path joined with '__' (inputs__valid)."""
+    from amaranth.hdl import Shape
+    from amaranth.lib import wiring
+
+    ports = []
+    for path, member in component.signature.members.flatten():
+        if member.is_port:
+            name = "__".join(str(p) for p in path)
+            ports.append((name, "in" if member.flow == wiring.In else "out", Shape.cast(member.shape).width))
+    return ports
+
+
 def core_verilog(config) -> tuple[str, list[tuple[str, str, int]]]:
     """The core as Verilog, and its ports as (name, 'in'|'out', width)."""
     from amaranth.back import verilog
-    from amaranth.hdl import Shape
-    from amaranth.lib import wiring
 
     from rtl.core.core import Core
 
     core = Core(config)
-    ports = []
-    for path, member in core.signature.members.flatten():
-        name = "__".join(str(p) for p in path)
-        direction = "in" if member.flow == wiring.In else "out"
-        ports.append((name, direction, Shape.cast(member.shape).width))
     text = verilog.convert(core, name="axonite_core", emit_src=False)
-    return text, ports
+    return text, verilog_ports(core)
 
 
 def wrapper_verilog(ports) -> str:
+    """The HDL-clock wrapper around module axonite_core; its signals are the module's ports,
+    a Core's by their short names (rtl.core.interface.short_name: in_valid for inputs__valid),
+    so cocotb and the CoreDriver see them by those."""
+    from rtl.core.interface import short_name
+
     lines = ["`timescale 1ns/1ps", f"module {TOPLEVEL};", "  reg clk = 0;", "  reg rst = 1;",
              "  always #5 clk = ~clk;"]
     for name, direction, width in ports:
         kind = "reg" if direction == "in" else "wire"
         init = " = 0" if direction == "in" else ""
-        lines.append(f"  {kind} [{width - 1}:0] {name}{init};")
-    conns = ["    .clk(clk)", "    .rst(rst)"] + [f"    .{n}({n})" for n, _, _ in ports]
+        lines.append(f"  {kind} [{width - 1}:0] {short_name(name)}{init};")
+    conns = ["    .clk(clk)", "    .rst(rst)"] + [f"    .{n}({short_name(n)})" for n, _, _ in ports]
     lines += ["  axonite_core core (", ",\n".join(conns), "  );", "endmodule", ""]
     return "\n".join(lines)
 

@@ -25,8 +25,8 @@ from firmware import formats as fmt
 
 from ..lib.compare import less_than
 from ..lib.layout import unpack
-from .neuron import LIFDatapath, bias_of
 from ..lib.ports import done_when_idle, read_port, write_port
+from .neuron import LIFDatapath, bias_of
 from .trace import trace_decay, trace_decay_pipeline
 
 # Rows in flight behind the read (S0): the state read (1) and LIFDatapath.

@@ -35,8 +35,8 @@ from firmware import formats as fmt
 from ..lib.compare import less_than
 from ..lib.fifo import ShiftFIFO
 from ..lib.layout import pack, unpack
-from .plasticity import WRITE_DELAY, updater_signature
 from ..lib.ports import delayed, done_when_idle, read_port, write_port
+from .plasticity import WRITE_DELAY, updater_signature
 
 DESCRIPTOR_FIFO_DEPTH = 2
 

@@ -76,10 +76,11 @@ from firmware import protocol as P
 from firmware.config import CoreConfig
 from firmware.errors import ConfigError
 
-from .cobs import DECODED_BEAT, FRAME_BEAT
 from ..lib.compare import greater_than, less_than
-from .crc import crc16_update
+from ..core.interface import core_signature
 from ..lib.memory import SimpleMemory
+from .cobs import DECODED_BEAT, FRAME_BEAT
+from .crc import crc16_update
 
 BUILD = 1
 LINK_STEP_BITS = 1                  # the Link steps the core one tick at a time (Core's step_bits)
@@ -190,13 +191,6 @@ def slow_period_for(clock_hz: int) -> int:
     return 1 << max(1, (int(clock_hz * FREERUN_FLUSH_S) // 8).bit_length() - 1)
 
 
-def core_signature_members(config: CoreConfig, input_depth: int):
-    from ..core.core import Core
-    core = Core(config, input_depth=input_depth, step_bits=LINK_STEP_BITS)
-    core._MustUse__silence = True
-    return core.signature.members
-
-
 class Link(wiring.Component):
     def __init__(self, config: CoreConfig, input_depth: int, max_payload: int = P.MAX_PAYLOAD,
                  clock_hz: int = 12_000_000, window: int = 1, slow_period: int | None = None):
@@ -226,8 +220,7 @@ class Link(wiring.Component):
             "idle": Out(1),     # nothing to do: no frame, command, tick or reply under way
             "error": Out(1),    # pulse: an ERROR or REPORT frame starts (the board's error LED)
         }
-        for name, member in core_signature_members(config, input_depth).items():
-            members[name] = member.flip()
+        members["core"] = Out(core_signature(config, input_depth, LINK_STEP_BITS).flip())
         super().__init__(members)
 
     # --- the contents of buf ------------------------------------------------------------------
@@ -363,7 +356,7 @@ class Link(wiring.Component):
         # the SPIKES payload is written into buf (sw) while a tick's records are made: then buf's
         # write port is otherwise idle (frames are stored in IDLE, variables in RAM)
         sw = wiring.Signature({"en": Out(1), "data": Out(8)}).create()
-        nb = len(self.out_neuron)
+        nb = len(self.core.outputs.neuron)
 
         # buf's read address is the pointer's next value, so br.data is always buf[ptr]; the
         # states choose the next value by a small code (pmode, and aidx for the fixed ones)
@@ -455,7 +448,7 @@ class Link(wiring.Component):
         depth, wbytes, width = tab[:16], tab[16:20], tab[24:31]
         region = Signal(5)
         # a region's word address (up to its depth: the READ's end)
-        aaddr_width = len(self.access_addr) + 1
+        aaddr_width = len(self.core.access.addr) + 1
         aaddr = Signal(aaddr_width)
         aaddr_next = Signal(aaddr_width)
         m.d.comb += aaddr_next.eq(aaddr)
@@ -517,8 +510,8 @@ class Link(wiring.Component):
         most = Array(Const(P.max_words(max(1, b), max_pl), 10) for b in range(16))[wbytes]
         info = Mux(use_bm, P.SPIKE_BITMAP | bm_bytes, ln)
         values = {
-            S_HEADER: Cat(Const(P.PROTOCOL_VERSION, 8), tx_seq), S_TICK: self.tick, S_INFO: info[:16],
-            S_CONSUMED: self.consumed, S_IN_LEVEL: self.in_level, S_DV: dv,
+            S_HEADER: Cat(Const(P.PROTOCOL_VERSION, 8), tx_seq), S_TICK: self.core.control.tick, S_INFO: info[:16],
+            S_CONSUMED: self.core.control.consumed, S_IN_LEVEL: self.core.inputs.level, S_DV: dv,
             S_STATUS: Cat(busy & ~freerun, freerun),
             S_WORD: word[:32], S_RDATA: word[:8], S_N: n, S_ENC: enc,
             S_DETAIL: Mux(is_read, most, e_size),   # READ: the words it may have, else the payload's size
@@ -568,17 +561,17 @@ class Link(wiring.Component):
 
         # --- core defaults ------------------------------------------------------------------
         # (data ports driven always: only their strobes depend on the state)
-        m.d.comb += [self.step_ticks.eq(1), self.period.eq(0), self.freerun.eq(0),
-                     self.access_region.eq(region), self.access_addr.eq(aaddr), self.access_wdata.eq(word)]
+        m.d.comb += [self.core.control.step_ticks.eq(1), self.core.control.period.eq(0), self.core.control.freerun.eq(0),
+                     self.core.access.region.eq(region), self.core.access.addr.eq(aaddr), self.core.access.wdata.eq(word)]
         entry = word[48:]               # an INPUT entry
-        aw = len(self.in_axon)
+        aw = len(self.core.inputs.axon)
         axon = entry[:15]
         if (1 << aw) > c.n_inputs and aw < 15:
             # out-of-range axons become a value the core drops as out of range
-            m.d.comb += self.in_axon.eq(Mux(axon >= (1 << aw), (1 << aw) - 1, axon))
+            m.d.comb += self.core.inputs.axon.eq(Mux(axon >= (1 << aw), (1 << aw) - 1, axon))
         else:
-            m.d.comb += self.in_axon.eq(axon)
-        m.d.comb += [self.in_tick_end.eq(entry[15]), self.in_repeat.eq(entry[:15])]
+            m.d.comb += self.core.inputs.axon.eq(axon)
+        m.d.comb += [self.core.inputs.tick_end.eq(entry[15]), self.core.inputs.repeat.eq(entry[:15])]
 
         # --- transmit byte ------------------------------------------------------------------
         m.d.comb += [tx_byte.eq(alu[:8]), self.tx.payload.data.eq(tx_byte)]
@@ -660,7 +653,7 @@ class Link(wiring.Component):
         def flush():
             m.next = "FLUSH"
 
-        overflow = greater_than((npay >> 1) + self.in_level, self.input_depth)     # an INPUT that does not fit
+        overflow = greater_than((npay >> 1) + self.core.inputs.level, self.input_depth)     # an INPUT that does not fit
 
         # --- the checks, in the protocol's order -------------------------------------------------
         checks = {                      # reason: refused when
@@ -838,7 +831,7 @@ class Link(wiring.Component):
                         send(R_COUNTERS)
                     with m.Case(P.Op.SEED):
                         # (the LFSR state takes no address)
-                        m.d.comb += [self.access_region.eq(seed_index), self.access_we.eq(1)]
+                        m.d.comb += [self.core.access.region.eq(seed_index), self.core.access.we.eq(1)]
                         m.next = "ACK"
             with m.State("ACK"):
                 send(R_ACK)
@@ -866,7 +859,7 @@ class Link(wiring.Component):
             with m.State("WRITE_WORD"):     # 8 shifts: the word's bytes, then whatever follows
                 word_done = bad
                 with m.If(bidx == 0):       # the word before (if any) is complete: write it
-                    m.d.comb += self.access_we.eq(word_done)
+                    m.d.comb += self.core.access.we.eq(word_done)
                     with m.If(word_done):
                         m.d.comb += aaddr_next.eq(aaddr + 1)
                 with m.If(bidx < wbytes):       # (also at the end: ACK does not read buf)
@@ -883,8 +876,8 @@ class Link(wiring.Component):
                 with m.If(bidx[0]):
                     m.next = "IN_PUSH"
             with m.State("IN_PUSH"):
-                m.d.comb += self.in_valid.eq(1)
-                with m.If(self.in_ready):
+                m.d.comb += self.core.inputs.valid.eq(1)
+                with m.If(self.core.inputs.ready):
                     with m.If(at_end):
                         m.next = "ACK"
                     with m.Else():
@@ -936,22 +929,22 @@ class Link(wiring.Component):
             assert (OP_STEP_SLOT, OP_UNREPORTED, OP_HEAD_DEC) == (OP_STEP_PENDING + 1, OP_OVERRUNS + 1,
                                                                   OP_PENDING_DEC + 1)
             with m.State("RESET_WAIT"):
-                with m.If(~self.busy):
+                with m.If(~self.core.control.busy):
                     m.next = "ACK"
 
             # --- a tick ---
             with m.State("TICK_START"):
-                m.d.comb += [self.step.eq(1), self.step_ticks.eq(1)]
+                m.d.comb += [self.core.control.step.eq(1), self.core.control.step_ticks.eq(1)]
                 m.d.sync += [ln.eq(0), drop_cnt.eq(0), lost_cnt.eq(0)]
                 m.next = "TICK_RUN"
             with m.State("TICK_RUN"):      # the spikes stay in the output FIFO: it is the list
-                with m.If(self.out_push):
-                    m.d.sync += [ln.eq(ln + 1), last_neuron.eq(self.out_push_neuron)]
-                with m.If(self.in_dropped):
+                with m.If(self.core.outputs.push):
+                    m.d.sync += [ln.eq(ln + 1), last_neuron.eq(self.core.outputs.push_neuron)]
+                with m.If(self.core.inputs.dropped):
                     m.d.sync += drop_cnt.eq(drop_cnt + 1)
-                with m.If(self.out_lost):
+                with m.If(self.core.outputs.lost):
                     m.d.sync += lost_cnt.eq(lost_cnt + 1)
-                with m.If(~self.busy):
+                with m.If(~self.core.control.busy):
                     m.next = "TICK_END"
             with m.State("TICK_END"):       # REPORTs (each clears its count when sent), the record
                 with m.If(drop_cnt != 0):
@@ -985,18 +978,18 @@ class Link(wiring.Component):
                     with m.Else():
                         m.next = "LIST"
             with m.State("LIST"):           # bidx[0]: the high byte
-                m.d.comb += [sw.data.eq(Cat(self.out_neuron, Const(0, 16)).word_select(bidx[0], 8)),
+                m.d.comb += [sw.data.eq(Cat(self.core.outputs.neuron, Const(0, 16)).word_select(bidx[0], 8)),
                              sw.en.eq(1)]
                 m.d.sync += [sp_len.eq(sp_len + 1), bidx.eq(~bidx[0])]
                 with m.If(bidx[0]):
-                    m.d.comb += self.out_ready.eq(1)
+                    m.d.comb += self.core.outputs.ready.eq(1)
                     m.d.sync += li.eq(li + 1)
                     with m.If(li + 1 == ln):
                         m.next = "TICK_DONE"
             with m.State("BITMAP"):
-                with m.If((li != ln) & ((self.out_neuron >> 3) == bj)):
-                    m.d.comb += self.out_ready.eq(1)
-                    m.d.sync += [li.eq(li + 1), acc8.eq(acc8 | (Const(1, 8) << self.out_neuron[:3]))]
+                with m.If((li != ln) & ((self.core.outputs.neuron >> 3) == bj)):
+                    m.d.comb += self.core.outputs.ready.eq(1)
+                    m.d.sync += [li.eq(li + 1), acc8.eq(acc8 | (Const(1, 8) << self.core.outputs.neuron[:3]))]
                 with m.Else():
                     m.d.comb += [sw.data.eq(acc8), sw.en.eq(1)]
                     m.d.sync += [sp_len.eq(sp_len + 1), acc8.eq(0), bj.eq(bj + 1)]
@@ -1105,16 +1098,16 @@ class Link(wiring.Component):
                     go(P_RET)
                     m.next = "T_CODE"
                 with m.Else():
-                    m.d.comb += self.access_re.eq(1)
+                    m.d.comb += self.core.access.re.eq(1)
                     m.next = "T_RWAIT"
             with m.State("T_RWAIT"):
-                with m.If(self.access_rvalid):
+                with m.If(self.core.access.rvalid):
                     # the Link's own counters: dropped (7) and overruns (6) are added as sent
                     extra = (region == counters_index) & aaddr[1] & aaddr[2]
                     go(P_FIXED, A_EXTRA)
                     # the word into `word` (idle while words are read), sent from its byte 0 as
                     # it shifts (bidx stays 0 in M_WORDS)
-                    m.d.sync += [fcnt.eq(wbytes), mode.eq(M_WORDS), word.eq(self.access_rdata)]
+                    m.d.sync += [fcnt.eq(wbytes), mode.eq(M_WORDS), word.eq(self.core.access.rdata)]
                     alu_mode(extra, B_VALUE, 0, S_RDATA)
                     m.next = "T_BYTES"
             with m.State("T_LAST"):         # what follows a reply depends on the reply and the command
@@ -1129,7 +1122,7 @@ class Link(wiring.Component):
                                 m.next = "DONE"
                         with m.Case(R_COUNTERS):
                             with m.If(clear_after):
-                                m.d.comb += self.clear_counters.eq(1)
+                                m.d.comb += self.core.control.clear_counters.eq(1)
                                 ram(OP_ZERO_COUNTERS)
                             with m.Else():
                                 m.next = "DONE"
@@ -1152,7 +1145,7 @@ class Link(wiring.Component):
                             with m.Elif(op_lo == int(P.Op.STOP)):
                                 m.next = "ACK"
                             with m.Elif(op_lo == int(P.Op.RESET)):
-                                m.d.comb += [self.clear.eq(1), self.flush_inputs.eq(1)]
+                                m.d.comb += [self.core.control.clear.eq(1), self.core.control.flush_inputs.eq(1)]
                                 m.d.sync += ovr_any.eq(0)
                                 ram(OP_ZERO_COUNTERS)
                             with m.Else():          # STEP 0

@@ -26,7 +26,7 @@ meanwhile (HELLO window = 1).
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -84,13 +84,7 @@ class DeviceTop(wiring.Component):
         m.submodules.decoder = decoder = COBSDecoder()
         m.submodules.encoder = encoder = COBSEncoder()
 
-        # Link <-> core: one to one (the Link's core-facing members are the core's, flipped).
-        for name, member in core.signature.members.items():
-            a, b = getattr(core, name), getattr(link, name)
-            if member.flow == In:
-                m.d.comb += a.eq(b)
-            else:
-                m.d.comb += b.eq(a)
+        wiring.connect(m, link.core, core)
 
         wiring.connect(m, decoder.o, link.rx)
         # A register between the Link's reply bytes (its byte adder) and the encoder's zero test
@@ -128,7 +122,7 @@ class DeviceTop(wiring.Component):
         # blinks stretched to LED_HOLD_S (in slow periods, the first one partial) so that single
         # events show
         hold = -(-int(self.clock_hz * LED_HOLD_S) // slow_period) + 1
-        activity = decoder.i.valid & decoder.i.ready | core.out_valid & core.out_ready
+        activity = decoder.i.valid & decoder.i.ready | core.outputs.valid & core.outputs.ready
         for led, event in ((self.led_activity, activity), (self.led_error, link.error)):
             left = Signal(range(hold + 1))
             with m.If(event):

@@ -33,20 +33,15 @@ def cells_sim_models(*names):
 
 def ice40_core_verilog(config):
     from amaranth.back import verilog
-    from amaranth.hdl import Shape
-    from amaranth.lib import wiring
     from amaranth_boards.icebreaker import ICEBreakerPlatform
 
     from rtl.core.core import Core
     from rtl.lib.memory import ICE40Memories
+    from sim.verilator import verilog_ports
 
     core = Core(config, memories=ICE40Memories())
-    ports = []
-    for path, member in core.signature.members.flatten():
-        name = "__".join(str(p) for p in path)
-        ports.append((name, "in" if member.flow == wiring.In else "out", Shape.cast(member.shape).width))
     text = verilog.convert(core, name="axonite_core", platform=ICEBreakerPlatform(), emit_src=False)
-    return text, ports
+    return text, verilog_ports(core)
 
 
 def test_the_verilog_instantiates_the_primitives():
