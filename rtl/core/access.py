@@ -25,7 +25,28 @@ class AccessPort(wiring.Component):
     `counter_read` is high: from the second cycle after `re` on, each cycle takes the 16-bit
     words of `counter_value` that `counter_load` selects (bit j: bits 16j .. 16j + 15) into
     `rdata`, and the first cycle with `counter_ready` (its loads included) ends the read. The
-    LFSR state is read from `lfsr_state` and written with `lfsr_write` (data on `wdata`)."""
+    LFSR state is read from `lfsr_state` and written with `lfsr_write` (data on `wdata`).
+
+        enable          In    the core is idle: the port may act
+        region          In    the region's number (formats.memory_map)
+        addr            In    the word's address in it
+        wdata           In    the word to write
+        we              In    write it
+        re              In    read the word
+        rdata           Out   the word read ...
+        rvalid          Out   ... is there
+        stdp            Out   the stdp word (a register)
+        lfsr_seed       Out   the LFSR seed (a register)
+        counter_index   Out   the counter to read ...
+        counter_read    Out   ... while high
+        counter_value   In    the counters' words (Counters.word, replicated) ...
+        counter_load    In    ... which of them to take into rdata this cycle
+        counter_ready   In    the counter's last word is there
+        lfsr_state      In    the LFSR's state (region lfsr_state reads it) ...
+        lfsr_write      Out   ... and writes it, from wdata
+        <region>_rd     Out   each memory region's read port ...
+        <region>_wr     Out   ... and write port
+    """
 
     @staticmethod
     def widths(config) -> tuple[int, int, int]:

@@ -154,6 +154,11 @@ class LIFDatapath(wiring.Component):
       then, combinationally: v' = clip(decay_v + bias + u') and the spike test (sign of
       v' - vth * 64 - 1) in parallel; refractory and spike selection.
     Every data register is reset-less; only the valid bits have a reset.
+
+        i      In(flow_signature)   a neuron's state (tag, u, v, ref)
+        p      In                   its parameters (du, dv, vth, bias, refractory), a cycle later
+        a_in   In                   its accumulator, a cycle after that
+        o      Out(flow_signature)  the new state (tag, u, v, ref, spike), LATENCY cycles after i
     """
 
     LATENCY = 3

@@ -45,7 +45,27 @@ class Router(wiring.Component):
     """`start` routes events 0 .. n_events-1 of the event list for the tick whose slot is
     `slot`; `done` pulses when every accumulator and weight update is written.
     `synaptic_event` pulses once per synapse delivered, `update` once per LTD update (with
-    `step`: the shared weight update on `updater` takes one LFSR draw)."""
+    `step`: the shared weight update on `updater` takes one LFSR draw).
+
+        start           In    pulse: route the tick's events
+        done            Out   pulse: every accumulator and weight written
+        busy            Out   at work
+        n_events        In    the event list's length
+        slot            In    the tick's accumulator slot
+        events_rd       Out   the event list (read port)
+        axon_rd         Out   the axons (first segment, count)
+        segment_rd      Out   the segments (synapses, window, delay, projection)
+        projection_rd   Out   the projections (weight exponent, plastic, LTD rule)
+        synapse_rd      Out   the synapse words (read port) ...
+        synapse_wr      Out   ... (to the core's write-back registers: LTD)
+        acc_rd          Out   the accumulators (read port; transparent) ...
+        acc_wr          Out   ... (write port)
+        y_rd            Out   the targets' post-traces
+        updater         Out(updater_signature)   the shared weight update's operands
+        step            Out   pulse: an update takes an LFSR draw
+        synaptic_event  Out   pulse: a synapse delivered (counted)
+        update          Out   pulse: an LTD update (counted)
+    """
 
     def __init__(self, config):
         self.config = c = config

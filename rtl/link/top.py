@@ -52,6 +52,20 @@ RX_FIFO_DEPTH = rx_fifo_depth()     # for the protocol's largest max_payload
 
 
 class DeviceTop(wiring.Component):
+    """The device for a core of `config` (module docstring): UART at `divisor` cycles per bit
+    (or, `byte_level`, COBS bytes as streams), `input_depth` input entries, `max_payload`,
+    `window`, `clock_hz`, the core's memories from `memories` (rtl.lib.memory).
+
+        rx              In(1)    the UART's receive line (not byte_level)
+        tx              Out(1)   the UART's transmit line (not byte_level)
+        i               In(stream.Signature(8))    byte_level: COBS bytes in
+        o               Out(stream.Signature(8))   byte_level: COBS bytes out
+        idle            Out(1)   byte_level: the link has nothing to do
+        led_heartbeat   Out(1)   toggles every 2**k cycles (about a third of a second)
+        led_activity    Out(1)   lit LED_HOLD_S after a byte received or an output spike
+        led_error       Out(1)   lit LED_HOLD_S after an ERROR or REPORT frame
+    """
+
     def __init__(self, config, divisor: int = 8, input_depth: int = 512, clock_hz: int = 24_000_000,
                  byte_level: bool = False, memories=None, window: int = 1,
                  max_payload: int = P.MAX_PAYLOAD):
