@@ -93,6 +93,17 @@ def check(request: BuildRequest, environ=None) -> Checked:
     return Checked(clock, divisor, tools)
 
 
+def synthesis_options(board: Board, design: str = DESIGN, after_synth: str = "") -> dict:
+    """The amaranth toolchain overrides that make the board's synthesis, for a design named
+    `design`: the board's own (`Board.synth_options`: synth_ice40's options, abc9's script),
+    then after synthesis the MAC black boxes renamed to SB_MAC16 and the cell counts written
+    to <design>.stat.json, then `after_synth` (more yosys commands). The board build and the
+    gate-level simulation (sim/gate_level.py) both synthesize with these."""
+    # RENAME_MAC: the core's SB_MAC16 black boxes become SB_MAC16 (rtl/lib/dsp.py says why)
+    commands = [RENAME_MAC, f"tee -q -o {design}.stat.json stat -json", *filter(None, [after_synth])]
+    return {"script_after_synth": "\n".join(commands), **board.synth_options}
+
+
 def _elaborate(request: BuildRequest, checked: Checked):
     """The build plan's files (name -> content) and its commands (argv lists)."""
     board = request.board
@@ -101,10 +112,8 @@ def _elaborate(request: BuildRequest, checked: Checked):
     try:
         plan = platform.prepare(
             glue, name=DESIGN, debug_verilog=True,
-            # RENAME_MAC: the core's SB_MAC16 black boxes become SB_MAC16 (rtl/lib/dsp.py says why)
-            script_after_synth=f"{RENAME_MAC}\ntee -q -o {DESIGN}.stat.json stat -json",
             nextpnr_opts=f"--report {DESIGN}.report.json --timing-allow-fail --seed {request.seed}",
-            **board.synth_options)
+            **synthesis_options(board))
     except AxoniteError:
         # A refused configuration leaves half-elaborated parts behind; amaranth would warn
         # about each when it is collected, burying the one message that matters.

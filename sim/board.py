@@ -49,7 +49,7 @@ from rtl.lib.ports import flow_signature
 from rtl.link.uart import FRAME_BITS, UARTRx, UARTTx
 
 from .serving import DEFAULT_HOST, ServeError, listen
-from .verilator import ROOT, Build, build_verilog, verilog_ports
+from .verilator import ROOT, Build, build_verilog, core_ports
 
 TX_FIFO_DEPTH = 16            # bytes the harness buffers in front of its UARTTx
 READY_TIMEOUT_S = 120.0       # simulator start-up (load of the verilated model + reset)
@@ -108,7 +108,7 @@ def harness_verilog(harness: BoardHarness) -> tuple[str, list[tuple[str, str, in
     instantiates), and its ports as (name, 'in'|'out', width)."""
     from amaranth.back import verilog
 
-    return verilog.convert(harness, name="axonite_core", emit_src=False), verilog_ports(harness)
+    return verilog.convert(harness, name="axonite_core", emit_src=False), core_ports(harness)
 
 
 def build_board(top: wiring.Component, divisor: int, name: str = "board", meta: dict | None = None,

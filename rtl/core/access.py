@@ -12,7 +12,7 @@ from ..lib.ports import read_port, write_port
 
 # Regions that are one word (or a few counters) live in registers, not memories.
 REGISTER_REGIONS = ("stdp", "lfsr_seed", "counters", "lfsr_state")
-COUNTER_WORD = 16            # a counter arrives in words of this many bits (rtl.counters)
+COUNTER_WORD = 16            # a counter arrives in words of this many bits (rtl.core.counters)
 
 
 class AccessPort(wiring.Component):

@@ -15,7 +15,7 @@
 
 Each region lives in a memory, one read and one write port each, as an iCE40 EBR has; in each
 phase the core connects the ports of that phase's engines to the memories. Most come from the
-memory factory (rtl.memory). To save EBR some regions share one: profiles and projections
+memory factory (rtl.lib.memory). To save EBR some regions share one: profiles and projections
 (rows of `tables`), and side by side (`Packed`) the neuron state u, v, ref and neuron word with
 the input axons' pre-traces x_in (row k: neuron k and input axon k, which the NeuronEngine
 updates together), and the neuron traces y and x. The access port sees x_in and x as the one
@@ -422,7 +422,7 @@ class Core(wiring.Component):
             "dropped": inputs.dropped.as_unsigned() + (output_spike & ~out_fifo.w_rdy).as_unsigned(),
         }
         # 64-bit counters: small low parts in flip-flops, the rest in one block RAM that a
-        # sequencer increments word by word (rtl.counters); a read waits for its counter's turn.
+        # sequencer increments word by word (rtl.core.counters); a read waits for its counter's turn.
         m.submodules.counters = counters = Counters(len(fmt.COUNTERS), fmt.COUNTER_BITS)
         m.d.comb += [counters.increments[k].eq(increments[name]) for k, name in enumerate(fmt.COUNTERS)]
         m.d.comb += [counters.clear.eq((tick.start & in_phase[Phase.CLEAR]) | control.clear_counters),

