@@ -10,15 +10,15 @@
     led_error lights as long after the link sends an ERROR or REPORT frame.
 
 One free-running prescaler counts the clock: its top bit is the heartbeat, and a pulse every
-slow_period cycles (rtl.link.slow_period_for: an eighth of the free-run SPIKES interval or
-less) times the LED holds and the Link's free-run SPIKES interval, so neither needs a counter
-of the clock's width.
+slow_period cycles (rtl.link.controller.slow_period_for: an eighth of the free-run SPIKES
+interval or less) times the LED holds and the Link's free-run SPIKES interval, so neither
+needs a counter of the clock's width.
 
 `max_payload` (P.MIN_MAX_PAYLOAD .. P.MAX_PAYLOAD, announced in HELLO) sizes the Link's frame
 and SPIKES buffers and the receive FIFO: a frame longer than max_encoded(max_payload) is refused
 with OVERSIZE (detail max_payload) and its bytes beyond the frame buffer are counted, not stored.
 
-A byte FIFO of rx_fifo_depth(max_payload) bytes (RxFIFO) sits between UARTRx and the COBS
+A byte FIFO of rx_fifo_depth(max_payload) bytes (rtl.lib.fifo.RxFIFO) sits between UARTRx and the COBS
 decoder: the UART has no flow control and the Link takes no bytes while it executes a command,
 runs a tick or sends a reply, so one whole frame (max_encoded(max_payload) + 1 bytes) can arrive
 meanwhile (HELLO window = 1).
