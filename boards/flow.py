@@ -42,7 +42,7 @@ from amaranth.hdl import UnusedElaboratable
 from firmware.config import CoreConfig
 from firmware.errors import AxoniteError
 from host.progress import Elapsed
-from rtl.dsp import RENAME_MAC
+from rtl.lib.dsp import RENAME_MAC
 
 from . import report
 from .glue import ClockPlan, glue_for, plan_clock, uart_divisor
@@ -99,7 +99,7 @@ def synthesis_options(board: Board, design: str = DESIGN, after_synth: str = "")
     then after synthesis the MAC black boxes renamed to SB_MAC16 and the cell counts written
     to <design>.stat.json, then `after_synth` (more yosys commands). The board build and the
     gate-level simulation (sim/cosim/gate_level.py) both synthesize with these."""
-    # RENAME_MAC: the core's SB_MAC16 black boxes become SB_MAC16 (rtl/dsp.py says why)
+    # RENAME_MAC: the core's SB_MAC16 black boxes become SB_MAC16 (rtl/lib/dsp.py says why)
     commands = [RENAME_MAC, f"tee -q -o {design}.stat.json stat -json", *filter(None, [after_synth])]
     return {"script_after_synth": "\n".join(commands), **board.synth_options}
 

@@ -29,8 +29,8 @@ from amaranth.hdl import ClockDomain, ClockSignal, Const, Elaboratable, Instance
 from amaranth.lib import io
 from amaranth.lib.cdc import FFSynchronizer
 
-from rtl.top import DeviceTop
-from rtl.uart import MIN_DIVISOR
+from rtl.link.top import DeviceTop
+from rtl.link.uart import MIN_DIVISOR
 
 from .registry import Board, BoardError
 

@@ -28,7 +28,7 @@ from amaranth_boards.ulx3s import ULX3S_85F_Platform
 from firmware.config import CoreConfig
 from firmware.errors import AxoniteError
 from firmware.protocol import DEFAULT_BAUD
-from rtl.memory import ICE40Memories, SimulationMemories
+from rtl.lib.memory import ICE40Memories, SimulationMemories
 
 from .pll import ecp5_pll, ice40_pll
 

@@ -359,7 +359,7 @@ class DeviceEmulator:
         return model
 
     def _pop_group(self) -> list[int]:
-        """The next tick's input axons from the queue (spec §5.1, rtl/inputs.py): up to and
+        """The next tick's input axons from the queue (spec §5.1, rtl/core/inputs.py): up to and
         including the end-of-tick entry; out-of-range or non-ascending axons are dropped."""
         q, axons, dropped = self.queue, [], 0
         while q:

@@ -97,7 +97,7 @@ def violations() -> list[str]:
 def test_the_packages_are_found():
     assert {"firmware.protocol", "firmware.run", "sim.model", "sim.emulator", "sim.cosim.board",
             "host.device", "host.scheduler"} <= set(MODULES)
-    assert imports("sim.cosim.board", MODULES["sim.cosim.board"]) >= {"rtl.uart", "sim.serving",
+    assert imports("sim.cosim.board", MODULES["sim.cosim.board"]) >= {"rtl.link.uart", "sim.serving",
                                                                       "sim.cosim.verilator"}
     assert "sim.model" in imports("host.model_device", MODULES["host.model_device"])
 
@@ -108,7 +108,7 @@ def test_each_package_imports_only_what_lies_below_it():
 
 @pytest.mark.parametrize("name,source,refused", [
     ("firmware.formats", "from host.link import LinkClient\n", "firmware.formats imports host.link"),
-    ("sim.model", "def f():\n    from rtl import top\n", "sim.model imports rtl.top"),
+    ("sim.model", "def f():\n    from rtl.link import top\n", "sim.model imports rtl.link.top"),
     ("sim.fast", "from .cosim import verilator\n", "sim.fast imports sim.cosim.verilator"),
     ("host.cluster", "from sim.model import GoldenModel\n", "host.cluster imports sim.model"),
     ("host.model_device", "import sim.cosim.board\n", "host.model_device imports sim.cosim.board"),

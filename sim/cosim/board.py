@@ -45,11 +45,11 @@ from amaranth.lib.wiring import In, Out
 
 from firmware.errors import AxoniteError
 from host.progress import Elapsed
-from rtl.neuron import flow_signature
-from rtl.uart import FRAME_BITS, UARTRx, UARTTx
+from rtl.lib.ports import flow_signature
+from rtl.link.uart import FRAME_BITS, UARTRx, UARTTx
 
 from ..serving import DEFAULT_HOST, ServeError, listen
-from .verilator import ROOT, Build, build_verilog
+from .verilator import ROOT, Build, build_verilog, core_ports
 
 TX_FIFO_DEPTH = 16            # bytes the harness buffers in front of its UARTTx
 READY_TIMEOUT_S = 120.0       # simulator start-up (load of the verilated model + reset)
@@ -108,13 +108,7 @@ def harness_verilog(harness: BoardHarness) -> tuple[str, list[tuple[str, str, in
     instantiates), and its ports as (name, 'in'|'out', width)."""
     from amaranth.back import verilog
 
-    ports = []
-    for path, member in harness.signature.members.flatten():
-        if not member.is_port:
-            continue
-        name = "__".join(str(p) for p in path)
-        ports.append((name, "in" if member.flow == In else "out", Shape.cast(member.shape).width))
-    return verilog.convert(harness, name="axonite_core", emit_src=False), ports
+    return verilog.convert(harness, name="axonite_core", emit_src=False), core_ports(harness)
 
 
 def build_board(top: wiring.Component, divisor: int, name: str = "board", meta: dict | None = None,
@@ -326,9 +320,9 @@ def main(argv=None) -> int:
     parser.add_argument("--max-payload", type=int, default=None,
                         help="largest payload of a frame, announced in HELLO (default: the board's)")
     parser.add_argument("--clock-hz", type=int, default=12_000_000, help="the clock the top believes it has")
-    parser.add_argument("--top", default="rtl.top:DeviceTop",
+    parser.add_argument("--top", default="rtl.link.top:DeviceTop",
                         help="MODULE:FACTORY of the top, called with config, divisor, input_depth, "
-                             "max_payload, clock_hz and memories as keywords (default rtl.top:DeviceTop)")
+                             "max_payload, clock_hz and memories as keywords (default rtl.link.top:DeviceTop)")
     parser.add_argument("--poll-cycles", type=int, default=None,
                         help="clock cycles the simulation runs between polls of the socket when idle")
     parser.add_argument("--verbose", action="store_true",
@@ -367,7 +361,7 @@ def main(argv=None) -> int:
         signal.signal(sig, on_signal)
     # The bitstream's top with the iCE40 memory mapping, SPRAMs as behavioural models: what is
     # served here is what boards.build synthesizes, less the PLL and the pads.
-    from rtl.memory import ICE40Memories
+    from rtl.lib.memory import ICE40Memories
     top = load_factory(args.top)(config=config, divisor=args.divisor, clock_hz=args.clock_hz,
                                  memories=ICE40Memories(behavioural=True), **options)
     try:

@@ -18,16 +18,20 @@ from firmware.run import normalize_inputs
 
 
 class AmaranthAdapter:
-    """The adapter for an Amaranth simulator testbench context."""
+    """The adapter for an Amaranth simulator testbench context; `dut` is a Core, whose ports
+    go by their short names (rtl.core.interface: access_region, in_valid, out_ready, step)."""
 
     def __init__(self, ctx, dut):
+        from rtl.core.interface import core_port
+
         self.ctx, self.dut = ctx, dut
+        self._port = lambda name: core_port(dut, name)
 
     def set(self, name, value):
-        self.ctx.set(getattr(self.dut, name), int(value))
+        self.ctx.set(self._port(name), int(value))
 
     def get(self, name):
-        return int(self.ctx.get(getattr(self.dut, name)))
+        return int(self.ctx.get(self._port(name)))
 
     async def clock(self):
         await self.ctx.tick()

@@ -61,14 +61,14 @@ def verilator_env() -> dict[str, str]:
 
 
 def core_ports(core) -> list[tuple[str, str, int]]:
-    """The ports of a component (the Core) as (name, 'in'|'out', width), named as amaranth's
-    Verilog names them (the signature's path joined by '__')."""
+    """The ports of a component (the Core, a board harness) as (name, 'in'|'out', width), named
+    as amaranth's Verilog names them (the signature's path joined by '__': inputs__valid)."""
     from amaranth.hdl import Shape
     from amaranth.lib import wiring
 
     return [("__".join(str(p) for p in path), "in" if member.flow == wiring.In else "out",
              Shape.cast(member.shape).width)
-            for path, member in core.signature.members.flatten()]
+            for path, member in core.signature.members.flatten() if member.is_port]
 
 
 def core_verilog(config, memories=None, platform=None) -> tuple[str, list[tuple[str, str, int]]]:
@@ -84,16 +84,20 @@ def core_verilog(config, memories=None, platform=None) -> tuple[str, list[tuple[
 
 
 def wrapper_verilog(ports, public: str = "all") -> str:
-    """The wrapper around axonite_core; with `public="ports"` its signals are marked public
-    for cocotb (the build makes nothing else public)."""
+    """The wrapper around axonite_core; its signals are the module's ports, a Core's by their
+    short names (rtl.core.interface.short_name: in_valid for inputs__valid), so cocotb and the
+    CoreDriver see them by those. With `public="ports"` its signals are marked public for
+    cocotb (the build makes nothing else public)."""
+    from rtl.core.interface import short_name
+
     mark = " /*verilator public_flat_rw*/" if public == "ports" else ""
     lines = ["`timescale 1ns/1ps", f"module {TOPLEVEL};", f"  reg clk{mark} = 0;",
              f"  reg rst{mark} = 1;", "  always #5 clk = ~clk;"]
     for name, direction, width in ports:
         kind = "reg" if direction == "in" else "wire"
         init = " = 0" if direction == "in" else ""
-        lines.append(f"  {kind} [{width - 1}:0] {name}{mark}{init};")
-    conns = ["    .clk(clk)", "    .rst(rst)"] + [f"    .{n}({n})" for n, _, _ in ports]
+        lines.append(f"  {kind} [{width - 1}:0] {short_name(name)}{mark}{init};")
+    conns = ["    .clk(clk)", "    .rst(rst)"] + [f"    .{n}({short_name(n)})" for n, _, _ in ports]
     lines += ["  axonite_core core (", ",\n".join(conns), "  );", "endmodule", ""]
     return "\n".join(lines)
 

@@ -79,11 +79,11 @@ def loaded_emulator(config=SMALL, network=None):
     return emu, dev
 
 
-# --- finding 1: zero-count READ / WRITE, as the gateware (rtl/link.py) does them -----------------
+# --- finding 1: zero-count READ / WRITE, as the gateware (rtl/link/controller.py) does them -----------------
 
 
 def test_zero_count_write_and_read_of_every_region_change_nothing():
-    """rtl/link.py: a WRITE of 0 words is range-checked (address <= depth), then ACKed without
+    """rtl/link/controller.py: a WRITE of 0 words is range-checked (address <= depth), then ACKed without
     a write; a READ of 0 words gets a READ_REPLY with no words. The emulator does the same for
     every region (it raised IndexError for lfsr_state and died)."""
     emu, dev = loaded_emulator()

@@ -21,8 +21,8 @@ def simulated_board(**config_fields):
     from boards.glue import device_options
     from boards.registry import board as board_named
     from firmware import CoreConfig
-    from rtl.memory import ICE40Memories
-    from rtl.top import DeviceTop
+    from rtl.lib.memory import ICE40Memories
+    from rtl.link.top import DeviceTop
     from sim.cosim.board import BoardServer
 
     config = CoreConfig(**config_fields)

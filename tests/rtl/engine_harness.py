@@ -1,7 +1,7 @@
 """A test harness for one engine of rtl/: the engine plus a memory per region it uses.
 
 Each memory is an amaranth.lib.memory.Memory with one write port and one synchronous read port
-(data one cycle after the address), as rtl.memory.SimpleMemory builds them; `transparent` makes
+(data one cycle after the address), as rtl.lib.memory.SimpleMemory builds them; `transparent` makes
 the read port return a word written in the same cycle (the router's accumulators). A
 `single_port` memory behaves like an SB_SPRAM256KA shared by reads and writes: the word read in
 a cycle in which a write happens is garbage (the complement of the stored word), so an engine
@@ -60,7 +60,7 @@ class Harness:
         """A WeightUpdate on the engine's `updater` port (as the core shares one); the testbench
         drives its `draw`."""
         from amaranth.lib import wiring
-        from rtl.plasticity import WeightUpdate
+        from rtl.core.plasticity import WeightUpdate
 
         updater = WeightUpdate(config)
         self.m.submodules.updater = updater

@@ -1,4 +1,4 @@
-"""rtl.access.AccessPort alone: the write and read decode of every region of spec §9 (memories,
+"""rtl.core.access.AccessPort alone: the write and read decode of every region of spec §9 (memories,
 the stdp and lfsr_seed registers, counters through counter_index / counter_value /
 counter_load / counter_ready, the LFSR state through lfsr_state / lfsr_write), read timing, and enable
 gating."""
@@ -9,7 +9,7 @@ from amaranth.hdl import Array, Const, Mux, Signal
 from engine_harness import Harness, read_memory
 from firmware import CoreConfig
 from firmware import formats as fmt
-from rtl.access import REGISTER_REGIONS, AccessPort
+from rtl.core.access import REGISTER_REGIONS, AccessPort
 
 CONFIG = CoreConfig(n_neurons=20, n_inputs=6, n_synapses=100, n_segments=30, n_reverse=40,
                     n_profiles=5, n_projections=3, weight_bits=6, max_delay=3)

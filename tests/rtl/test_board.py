@@ -1,6 +1,6 @@
 """The simulated board (sim/board.py): Verilator behind a TCP socket, seen through pyserial.
 
-With a stand-in top (UARTRx -> FIFO -> UARTTx, an echo) and, when rtl/top.py exists, the real
+With a stand-in top (UARTRx -> FIFO -> UARTTx, an echo) and, when rtl/link/top.py exists, the real
 DeviceTop through host.Device. Every socket is on 127.0.0.1, every wait bounded.
 """
 
@@ -20,14 +20,14 @@ from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
 from firmware import protocol as P
-from rtl.uart import UARTRx, UARTTx
+from rtl.link.uart import UARTRx, UARTTx
 
 ROOT = Path(__file__).resolve().parents[2]
 DIVISOR = 4
 
 
 class EchoTop(wiring.Component):
-    """Stand-in for rtl.top.DeviceTop: every byte received on rx goes back out on tx."""
+    """Stand-in for rtl.link.top.DeviceTop: every byte received on rx goes back out on tx."""
 
     def __init__(self, config=None, divisor=DIVISOR, **_):
         self.divisor = divisor
@@ -188,7 +188,7 @@ def test_simulator_stops_when_the_board_process_is_killed():
             proc.wait()
 
 
-# --- the real top (rtl/top.py); the device_board fixture is in conftest.py --------------------
+# --- the real top (rtl/link/top.py); the device_board fixture is in conftest.py --------------------
 
 
 def test_device_top_hello(device_board):

@@ -1,4 +1,4 @@
-"""examples/digits.py on the simulated board (rtl.top.DeviceTop in Verilator behind socket://):
+"""examples/digits.py on the simulated board (rtl.link.top.DeviceTop in Verilator behind socket://):
 the learning protocol (reset keeping weights, LFSR seed, sample with teacher) run on the board
 through host.Device gives the golden model's weights bit for bit.
 
@@ -52,8 +52,8 @@ def icebreaker_board():
     from boards.glue import device_options
     from boards.registry import ICEBREAKER_CONFIG
     from boards.registry import board as board_named
-    from rtl.memory import ICE40Memories
-    from rtl.top import DeviceTop
+    from rtl.lib.memory import ICE40Memories
+    from rtl.link.top import DeviceTop
     from sim.cosim.board import BoardServer
 
     divisor = 4                   # as conftest.BOARD_DIVISOR: a 3 Mbaud bit at 12 MHz

@@ -1,4 +1,4 @@
-"""End to end on the simulated board (sim/board.py: rtl.top.DeviceTop in Verilator behind
+"""End to end on the simulated board (sim/board.py: rtl.link.top.DeviceTop in Verilator behind
 socket://), against the golden model: STDP runs, a 10,000-event stream, and 10,000 random and
 mutated frames followed by commands that must still work.
 

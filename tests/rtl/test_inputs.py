@@ -1,4 +1,4 @@
-"""rtl.inputs.InputStage alone, fed by a FIFO model: the tick's ascending axons are appended,
+"""rtl.core.inputs.InputStage alone, fed by a FIFO model: the tick's ascending axons are appended,
 descending, repeated and out-of-range ones are dropped and counted; it stops after the tick-end
 marker (consumed) or when the FIFO is empty (spec §5.1, docs/rtl.md PREPARE)."""
 
@@ -8,7 +8,7 @@ from amaranth.sim import Simulator
 
 from firmware import CoreConfig
 from firmware import formats as fmt
-from rtl.inputs import InputStage
+from rtl.core.inputs import InputStage
 
 END = "end"
 

@@ -1,10 +1,10 @@
-"""rtl.lfsr.LFSR against sim.lfsr (spec §6.4): draws, load, and load-over-step priority."""
+"""rtl.core.lfsr.LFSR against sim.lfsr (spec §6.4): draws, load, and load-over-step priority."""
 
 import numpy as np
 from amaranth.sim import Simulator
 
 from firmware import formats as fmt
-from rtl.lfsr import LFSR
+from rtl.core.lfsr import LFSR
 from sim import lfsr as golden
 
 

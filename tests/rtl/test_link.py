@@ -1,4 +1,4 @@
-"""The device's link (rtl/link.py, rtl/top.py) against sim.device_emulator, at the byte level.
+"""The device's link (rtl/link/controller.py, rtl/link/top.py) against sim.device_emulator, at the byte level.
 
 Each test sends the same command frames to the emulator (in process) and to DeviceTop in the
 Amaranth simulator (COBS bytes into the decoder, bytes out of the encoder, no UART) and
@@ -15,7 +15,7 @@ from amaranth.sim import Simulator
 from firmware import AllToAll, Network, STDPRule, compile_network
 from firmware import formats as fmt
 from firmware import protocol as P
-from rtl.top import DeviceTop
+from rtl.link.top import DeviceTop
 from sim.device_emulator import DeviceEmulator
 
 from test_core import CONFIG, relay_network   # the same small core and relay network
@@ -375,8 +375,8 @@ def test_leds_heartbeat_and_holds_from_one_prescaler():
     """At a 4 kHz clock: the heartbeat toggles every 1,024 cycles (the largest power of two
     within half a second), a received byte lights the activity LED for LED_HOLD_S (200 cycles)
     to within one slow period (8 cycles), and the error LED stays dark."""
-    from rtl.link import slow_period_for
-    from rtl.top import LED_HOLD_S
+    from rtl.link.controller import slow_period_for
+    from rtl.link.top import LED_HOLD_S
 
     clock_hz = 4000
     slow = slow_period_for(clock_hz)

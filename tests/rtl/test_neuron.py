@@ -1,5 +1,5 @@
 # amaranth: UnusedElaboratable=no
-"""rtl.neuron against the golden model (sim.neuron.lif_step), Lava's vectors and spec §3's examples.
+"""rtl.core.neuron against the golden model (sim.neuron.lif_step), Lava's vectors and spec §3's examples.
 
 Everything runs in the Amaranth simulator; the datapath sees one neuron update per clock.
 """
@@ -16,7 +16,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
 from firmware import formats as f
-from rtl.neuron import (BIAS_EXP_SHAPE, BIAS_MANT_SHAPE, BIAS_SHAPE, DSP_WIDTH, LIFDatapath,
+from rtl.core.neuron import (BIAS_EXP_SHAPE, BIAS_MANT_SHAPE, BIAS_SHAPE, DSP_WIDTH, LIFDatapath,
                         bias_of)
 from sim.neuron import decay, lif_step, wrap_u
 

@@ -1,4 +1,4 @@
-"""rtl.neuron_engine.NeuronEngine alone: random state, parameters, profiles and accumulators in
+"""rtl.core.neuron_engine.NeuronEngine alone: random state, parameters, profiles and accumulators in
 memories; after each pass u, v, ref, the neurons' trace decays, the input axons' pre-trace
 decays, the cleared accumulator slot and the spikes equal sim.neuron.lif_step / trace_decay
 (spec §2 phases 1 and 2, §3, §6.1)."""
@@ -9,7 +9,7 @@ import pytest
 from engine_harness import Harness, pulse, read_memory
 from firmware import CoreConfig
 from firmware import formats as fmt
-from rtl.neuron_engine import NeuronEngine
+from rtl.core.neuron_engine import NeuronEngine
 from sim.neuron import lif_step, trace_decay, wrap_signed
 
 U_LIMIT, V_MAX = fmt.UV_LIMIT, fmt.V_MAX

@@ -1,4 +1,4 @@
-"""rtl.plasticity: the weight update of spec §6.2 and the LTP engine, against the golden model's
+"""rtl.core.plasticity: the weight update of spec §6.2 and the LTP engine, against the golden model's
 own functions (sim.neuron.stochastic_round, sim.lfsr) and decoded tables (firmware.tables)."""
 
 import numpy as np
@@ -10,7 +10,7 @@ from engine_harness import Harness, pulse, read_memory
 from firmware import (AllToAll, CoreConfig, FixedProbability, Network, STDPRule, compile_network)
 from firmware import formats as fmt
 from firmware.tables import decode
-from rtl.plasticity import WRITE_DELAY, LTPEngine, PipelinedWeightUpdate, weight_update
+from rtl.core.plasticity import WRITE_DELAY, LTPEngine, PipelinedWeightUpdate, weight_update
 from sim import lfsr as golden_lfsr
 from sim.neuron import stochastic_round
 

@@ -1,4 +1,4 @@
-"""rtl.router.Router alone: compiled networks with several projections, every delay, two target
+"""rtl.core.router.Router alone: compiled networks with several projections, every delay, two target
 windows (300 neurons, 8-bit weights) and plastic projections; accumulators and LTD weights
 against a direct computation from the decoded tables (spec §2 phase 3 and §6.2 LTD) and against
 the GoldenModel's own tick."""
@@ -12,8 +12,8 @@ from firmware import (AllToAll, CoreConfig, FixedProbability, FromList, Network,
                       compile_network)
 from firmware import formats as fmt
 from firmware.tables import decode
-from rtl.plasticity import WRITE_DELAY
-from rtl.router import Router
+from rtl.core.plasticity import WRITE_DELAY
+from rtl.core.router import Router
 from sim import GoldenModel
 from sim import lfsr as golden_lfsr
 from sim.neuron import stochastic_round, trace_decay, wrap_signed
@@ -364,11 +364,11 @@ def test_router_other_configurations(config):
 
 @pytest.mark.parametrize("depth", [1, 2, 4, 5])
 def test_shift_fifo_behaves_as_sync_fifo(depth):
-    """rtl.router.ShiftFIFO (the descriptor FIFO) against amaranth's SyncFIFO, cycle by cycle,
+    """rtl.lib.fifo.ShiftFIFO (the descriptor FIFO) against amaranth's SyncFIFO, cycle by cycle,
     under random writes and reads."""
     from amaranth.lib.fifo import SyncFIFO
 
-    from rtl.router import ShiftFIFO
+    from rtl.lib.fifo import ShiftFIFO
 
     seen = compare_fifos(ShiftFIFO(width=8, depth=depth), SyncFIFO(width=8, depth=depth), depth)
     assert seen["full"] > 20 and seen["read"] > 200

@@ -1,11 +1,11 @@
-"""rtl.stream_register.StreamRegister: every beat once and in order, one cycle later or more,
+"""rtl.lib.stream_register.StreamRegister: every beat once and in order, one cycle later or more,
 one beat every other cycle at best, under random valid and ready on both sides."""
 
 import random
 
 from amaranth.sim import Simulator
 
-from rtl.stream_register import StreamRegister
+from rtl.lib.stream_register import StreamRegister
 
 
 def run(seed, n_beats=300, p_valid=0.7, p_ready=0.7):

@@ -1,4 +1,4 @@
-"""rtl.tick.TickController alone, with fake engines driving phase_busy: the phase sequence of
+"""rtl.core.tick.TickController alone, with fake engines driving phase_busy: the phase sequence of
 spec §2, step N ticks, free-run period and overruns, clear, slot / slot_base wrap at max_delay."""
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from firmware import CoreConfig
-from rtl.tick import Phase, TickController
+from rtl.core.tick import Phase, TickController
 
 TICK_PHASES = [Phase.PREPARE, Phase.NEURON, Phase.ROUTE, Phase.LTP, Phase.IMPULSE]
 

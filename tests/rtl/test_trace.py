@@ -1,4 +1,4 @@
-"""rtl.trace: TraceImpulse (phase 5) alone, against sim.neuron.trace_impulse (spec §6.1); the
+"""rtl.core.trace: TraceImpulse (phase 5) alone, against sim.neuron.trace_impulse (spec §6.1); the
 decays are the NeuronEngine's (tests/rtl/test_neuron_engine.py)."""
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 from engine_harness import Harness, pulse, read_memory
 from firmware import CoreConfig
 from firmware import formats as fmt
-from rtl.trace import TraceImpulse
+from rtl.core.trace import TraceImpulse
 from sim.neuron import trace_impulse
 
 

@@ -1,5 +1,5 @@
 # amaranth: UnusedElaboratable=no
-"""rtl.uart: TX -> RX loopback, the transmitter's waveform, and the receiver against a
+"""rtl.link.uart: TX -> RX loopback, the transmitter's waveform, and the receiver against a
 bit-level line model (baud off by +-2 %, framing errors, breaks, glitches, garbage).
 
 The line model is a function of real time (in clock periods); the receiver sees it at each
@@ -15,7 +15,7 @@ from amaranth.back import verilog
 from amaranth.hdl import Elaboratable, Module
 from amaranth.sim import Simulator
 
-from rtl.uart import UARTRx, UARTTx
+from rtl.link.uart import UARTRx, UARTTx
 
 
 def simulate(dut, testbench):

@@ -8,8 +8,8 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 
-from .compare import less_than
-from .ports import done_when_idle
+from ..lib.compare import less_than
+from ..lib.ports import done_when_idle
 
 
 class InputStage(wiring.Component):
@@ -18,7 +18,21 @@ class InputStage(wiring.Component):
     previous one of the group is appended (`append_valid`, `append_axon`); any other is dropped
     (`dropped`). A tick-end entry whose `fifo_repeat` is k > 0 ends k + 1 ticks: it stays at the
     head for k more ticks (which take no axons) and is popped at the last. `consumed` pulses for
-    every entry popped (the protocol's credits, docs/protocol.md)."""
+    every entry popped (the protocol's credits, docs/protocol.md).
+
+        start          In    pulse: take the tick's group
+        done           Out   pulse: the group is taken
+        busy           Out   taking it
+        fifo_axon      In    the input FIFO's head: an axon ...
+        fifo_repeat    In    ... or, a tick end, its repeat count
+        fifo_tick_end  In    the head is a tick end
+        fifo_rdy       In    the FIFO has a head
+        fifo_en        Out   pop the head
+        append_valid   Out   append `append_axon` to the event list
+        append_axon    Out   the axon appended
+        dropped        Out   pulse: an axon out of order or out of range dropped
+        consumed       Out   pulse: an entry popped
+    """
 
     def __init__(self, config):
         self.config = config

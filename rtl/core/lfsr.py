@@ -14,7 +14,14 @@ def lfsr_step(state):
 
 class LFSR(wiring.Component):
     """`draw` is the next value; asserting `step` makes it the state (one draw per weight
-    update, in the order of spec §2). `load` sets the state to `value` (reset, seeding)."""
+    update, in the order of spec §2). `load` sets the state to `value` (reset, seeding).
+
+        state   Out   the LFSR's state
+        draw    Out   the next state (the draw)
+        step    In    the draw becomes the state
+        load    In    `value` becomes the state (over `step`)
+        value   In    the state to load
+    """
 
     state: Out(fmt.LFSR_BITS, init=fmt.LFSR_DEFAULT_SEED)
     draw: Out(fmt.LFSR_BITS)

@@ -10,15 +10,15 @@
     led_error lights as long after the link sends an ERROR or REPORT frame.
 
 One free-running prescaler counts the clock: its top bit is the heartbeat, and a pulse every
-slow_period cycles (rtl.link.slow_period_for: an eighth of the free-run SPIKES interval or
-less) times the LED holds and the Link's free-run SPIKES interval, so neither needs a counter
-of the clock's width.
+slow_period cycles (rtl.link.controller.slow_period_for: an eighth of the free-run SPIKES
+interval or less) times the LED holds and the Link's free-run SPIKES interval, so neither
+needs a counter of the clock's width.
 
 `max_payload` (P.MIN_MAX_PAYLOAD .. P.MAX_PAYLOAD, announced in HELLO) sizes the Link's frame
 and SPIKES buffers and the receive FIFO: a frame longer than max_encoded(max_payload) is refused
 with OVERSIZE (detail max_payload) and its bytes beyond the frame buffer are counted, not stored.
 
-A byte FIFO of rx_fifo_depth(max_payload) bytes (RxFIFO) sits between UARTRx and the COBS
+A byte FIFO of rx_fifo_depth(max_payload) bytes (rtl.lib.fifo.RxFIFO) sits between UARTRx and the COBS
 decoder: the UART has no flow control and the Link takes no bytes while it executes a command,
 runs a tick or sends a reply, so one whole frame (max_encoded(max_payload) + 1 bytes) can arrive
 meanwhile (HELLO window = 1).
@@ -26,18 +26,17 @@ meanwhile (HELLO window = 1).
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from firmware import protocol as P
 
+from ..core import Core
+from ..lib.fifo import RxFIFO
+from ..lib.stream_register import StreamRegister
 from .cobs import COBSDecoder, COBSEncoder
-from .compare import less_than
-from .core import Core
-from .link import LINK_STEP_BITS, Link, slow_period_for
-from .memory import SimpleMemory
-from .stream_register import StreamRegister
+from .controller import LINK_STEP_BITS, Link, slow_period_for
 from .uart import UARTRx, UARTTx
 
 LED_HOLD_S = 0.05             # an activity or error blink lasts 50 ms: visible, and short
@@ -52,44 +51,21 @@ def rx_fifo_depth(max_payload: int = P.MAX_PAYLOAD) -> int:
 RX_FIFO_DEPTH = rx_fifo_depth()     # for the protocol's largest max_payload
 
 
-class RxFIFO(wiring.Component):
-    """`depth` bytes (a power of two) from a writer without backpressure (`w_en`, `w_data`: the
-    UART receiver) to a stream `o` (first word falls through, two cycles after its write).
+class DeviceTop(wiring.Component):
+    """The device for a core of `config` (module docstring): UART at `divisor` cycles per bit
+    (or, `byte_level`, COBS bytes as streams), `input_depth` input entries, `max_payload`,
+    `window`, `clock_hz`, the core's memories from `memories` (rtl.lib.memory).
 
-    When the FIFO is (nearly) full a byte is dropped, not stored: a byte other than 0x00 needs
-    two free places, a 0x00 one. So the 0x00 that ends a frame is kept when the frame's own
-    bytes overflow: only that frame is damaged (too long: OVERSIZE), never the next one.
+        rx              In(1)    the UART's receive line (not byte_level)
+        tx              Out(1)   the UART's transmit line (not byte_level)
+        i               In(stream.Signature(8))    byte_level: COBS bytes in
+        o               Out(stream.Signature(8))   byte_level: COBS bytes out
+        idle            Out(1)   byte_level: the link has nothing to do
+        led_heartbeat   Out(1)   toggles every 2**k cycles (about a third of a second)
+        led_activity    Out(1)   lit LED_HOLD_S after a byte received or an output spike
+        led_error       Out(1)   lit LED_HOLD_S after an ERROR or REPORT frame
     """
 
-    def __init__(self, depth: int):
-        if depth < 2 or depth & (depth - 1):
-            raise ValueError(f"RxFIFO depth {depth} must be a power of two >= 2")
-        self.depth = depth
-        super().__init__({"w_en": In(1), "w_data": In(8), "o": Out(stream.Signature(8))})
-
-    def elaborate(self, platform):
-        m = Module()
-        k = self.depth.bit_length() - 1
-        # (no port reads an address in the cycle it is written: see `visible`)
-        m.submodules.storage = mem = SimpleMemory(8, self.depth)   # (one EBR as built on an iCE40)
-        wr, rd = mem.write, mem.read
-        wp, rp = Signal(k + 1), Signal(k + 1)       # one bit more than the address: full != empty
-        visible = Signal()                          # an entry written a cycle ago or more waits
-        level = Signal(k + 1)
-        m.d.comb += level.eq(wp - rp)
-        room = Signal()
-        m.d.comb += room.eq(Mux(self.w_data == P.DELIMITER, level != self.depth, less_than(level, self.depth - 1)))
-        m.d.comb += [wr.addr.eq(wp[:k]), wr.data.eq(self.w_data), wr.en.eq(self.w_en & room)]
-        with m.If(wr.en):
-            m.d.sync += wp.eq(wp + 1)
-        rp_next = Signal(k + 1)
-        m.d.comb += [rp_next.eq(rp + (self.o.valid & self.o.ready)), rd.addr.eq(rp_next[:k]),
-                     self.o.valid.eq(visible), self.o.payload.eq(rd.data)]
-        m.d.sync += [rp.eq(rp_next), visible.eq(wp != rp_next)]
-        return m
-
-
-class DeviceTop(wiring.Component):
     def __init__(self, config, divisor: int = 8, input_depth: int = 512, clock_hz: int = 24_000_000,
                  byte_level: bool = False, memories=None, window: int = 1,
                  max_payload: int = P.MAX_PAYLOAD):
@@ -122,13 +98,7 @@ class DeviceTop(wiring.Component):
         m.submodules.decoder = decoder = COBSDecoder()
         m.submodules.encoder = encoder = COBSEncoder()
 
-        # Link <-> core: one to one (the Link's core-facing members are the core's, flipped).
-        for name, member in core.signature.members.items():
-            a, b = getattr(core, name), getattr(link, name)
-            if member.flow == In:
-                m.d.comb += a.eq(b)
-            else:
-                m.d.comb += b.eq(a)
+        wiring.connect(m, link.core, core)
 
         wiring.connect(m, decoder.o, link.rx)
         # A register between the Link's reply bytes (its byte adder) and the encoder's zero test
@@ -146,7 +116,7 @@ class DeviceTop(wiring.Component):
         else:
             m.submodules.uart_rx = uart_rx = UARTRx(self.divisor)
             m.submodules.uart_tx = uart_tx = UARTTx(self.divisor)
-            m.submodules.rx_fifo = fifo = RxFIFO(self.rx_fifo_depth)
+            m.submodules.rx_fifo = fifo = RxFIFO(self.rx_fifo_depth, P.DELIMITER)
             m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx),
                          fifo.w_en.eq(uart_rx.o.valid), fifo.w_data.eq(uart_rx.o.payload)]
             wiring.connect(m, fifo.o, decoder.i)
@@ -166,7 +136,7 @@ class DeviceTop(wiring.Component):
         # blinks stretched to LED_HOLD_S (in slow periods, the first one partial) so that single
         # events show
         hold = -(-int(self.clock_hz * LED_HOLD_S) // slow_period) + 1
-        activity = decoder.i.valid & decoder.i.ready | core.out_valid & core.out_ready
+        activity = decoder.i.valid & decoder.i.ready | core.outputs.valid & core.outputs.ready
         for led, event in ((self.led_activity, activity), (self.led_error, link.error)):
             left = Signal(range(hold + 1))
             with m.If(event):

@@ -29,6 +29,21 @@ class TickController(wiring.Component):
     when its period ends pulses `overrun` (the next starts as soon as it ends). `clear` runs
     the CLEAR phase and zeroes the tick. Each phase begins with a one-cycle `start` and ends
     when `phase_busy` (the OR of its engines' busy) is low, from the cycle after `start` on.
+
+        step        In    run `step_ticks` ticks
+        step_ticks  In    how many (up to 2**step_bits - 1)
+        freerun     In    while high, a tick every `period` cycles
+        period      In    cycles from tick start to tick start
+        clear       In    run CLEAR and zero the tick
+        busy        Out   a tick (or CLEAR) under way
+        phase       Out   the phase (Phase)
+        start       Out   pulse: the phase begins (its engines start)
+        phase_busy  In    the phase's engines are busy
+        tick        Out   ticks run since the last clear
+        slot        Out   the tick's accumulator slot (tick mod max_delay)
+        slot_base   Out   slot * n_neurons: the slot's first accumulator
+        tick_end    Out   pulse: a tick ends (counted)
+        overrun     Out   pulse: a free-run tick outlasted its period (counted)
     """
 
     def __init__(self, config, step_bits: int = 32):

@@ -23,10 +23,10 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 
-from .compare import less_than
-from .layout import unpack
+from ..lib.compare import less_than
+from ..lib.layout import unpack
+from ..lib.ports import done_when_idle, read_port, write_port
 from .neuron import LIFDatapath, bias_of
-from .ports import done_when_idle, read_port, write_port
 from .trace import trace_decay, trace_decay_pipeline
 
 # Rows in flight behind the read (S0): the state read (1) and LIFDatapath.
@@ -37,7 +37,29 @@ class NeuronEngine(wiring.Component):
     """`start` (a pulse) runs all neurons of the tick whose accumulators start at `slot_base`,
     and decays the input axons' pre-traces (`x_in`); `done` pulses once every result is
     written. `spike_valid` pulses with `spike_neuron` and `spike_output` for every neuron that
-    fires, in ascending order."""
+    fires, in ascending order.
+
+        start         In    pulse: run the tick's neurons
+        done          Out   pulse: every result written
+        busy          Out   at work
+        slot_base     In    the tick's first accumulator (TickController.slot_base)
+        pre_decay     In    the STDP rule's trace decays (stdp word) ...
+        post_decay    In    ...
+        acc_rd        Out   accumulators (read port) ...
+        acc_wr        Out   ... (write port: the slot read is cleared)
+        u_rd, u_wr    Out   state u (read and write ports)
+        v_rd, v_wr    Out   state v
+        ref_rd, ref_wr Out  the refractory counts
+        neuron_rd     Out   neuron words (profile, output flag)
+        profile_rd    Out   the profiles (read port)
+        y_rd, y_wr    Out   post-traces
+        x_rd, x_wr    Out   the neurons' pre-traces
+        x_in_rd       Out   the input axons' pre-traces (row k: the address of u, v and ref too) ...
+        x_in_wr       Out   ... (write port)
+        spike_valid   Out   pulse: a neuron fired ...
+        spike_neuron  Out   ... this one ...
+        spike_output  Out   ... and it is an output neuron
+    """
 
     def __init__(self, config):
         self.config = c = config

@@ -15,10 +15,10 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 
-from .compare import less_than
-from .dsp import MultiplyAdd
-from .layout import pack, unpack
-from .ports import delayed, done_when_idle, read_port, write_port
+from ..lib.compare import less_than
+from ..lib.dsp import MultiplyAdd
+from ..lib.layout import pack, unpack
+from ..lib.ports import delayed, done_when_idle, read_port, write_port
 
 
 def draw_bits(draw, shift):
@@ -53,7 +53,12 @@ def updater_signature(config) -> wiring.Signature:
 
 class WeightUpdate(wiring.Component):
     """`weight_update` of the operands on `rule` with `draw` (the LFSR's next value), as
-    `rule.new_weight` in the same cycle."""
+    `rule.new_weight` in the same cycle.
+
+        rule   In(updater_signature)   the operands (weight, amplitude, trace, shift, w_min,
+                                       w_max) in, new_weight out
+        draw   In                      the LFSR's draw
+    """
 
     def __init__(self, config):
         super().__init__({"rule": In(updater_signature(config)), "draw": In(fmt.LFSR_BITS)})
@@ -78,7 +83,11 @@ class PipelinedWeightUpdate(wiring.Component):
     result is w_min if r < lo (exactly when weight + r < w_min), else w_max if r > hi, else
     weight + r in weight bits (it lies in the bounds); so the add runs beside the comparisons,
     not after them. That is `weight_update` for every operand, w_min > w_max included; the
-    result goes to a register."""
+    result goes to a register.
+
+        rule   In(updater_signature)   the operands in; new_weight out, LATENCY cycles later
+        draw   In                      the LFSR's draw, with the operands
+    """
 
     LATENCY = 2
 
@@ -120,7 +129,25 @@ class LTPEngine(wiring.Component):
     puts the synapse word on `synapse_wr`; the core's write-back registers write it WRITE_DELAY
     cycles later, with the new weight in its weight field. No synapse read is issued in a cycle
     in which a write happens, so a single-port synapse memory (SPRAM) works: two cycles per
-    update in a long run."""
+    update in a long run.
+
+        start           In    pulse: run LTP
+        done            Out   pulse: every update written
+        busy            Out   at work
+        first           In    the first neuron of the event list (after the tick's inputs)
+        n_events        In    the event list's length
+        events_rd       Out   the event list (read port)
+        reverse_ptr_rd  Out   each neuron's reverse entries (first, count)
+        reverse_rd      Out   the reverse entries (synapse, source, projection)
+        projection_rd   Out   the projections (the STDP rule's a_plus, bounds, shift)
+        synapse_rd      Out   the synapse words (read port) ...
+        synapse_wr      Out   ... (to the core's write-back registers)
+        x_in_rd         Out   the input axons' pre-traces
+        x_n_rd          Out   the neurons' pre-traces
+        updater         Out(updater_signature)   the shared weight update's operands
+        step            Out   pulse: an update takes an LFSR draw ...
+        update          Out   ... and is counted
+    """
 
     def __init__(self, config):
         self.config = c = config

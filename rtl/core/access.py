@@ -8,11 +8,11 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 
-from .ports import read_port, write_port
+from ..lib.ports import read_port, write_port
 
 # Regions that are one word (or a few counters) live in registers, not memories.
 REGISTER_REGIONS = ("stdp", "lfsr_seed", "counters", "lfsr_state")
-COUNTER_WORD = 16            # a counter arrives in words of this many bits (rtl.counters)
+COUNTER_WORD = 16            # a counter arrives in words of this many bits (rtl.core.counters)
 
 
 class AccessPort(wiring.Component):
@@ -25,7 +25,28 @@ class AccessPort(wiring.Component):
     `counter_read` is high: from the second cycle after `re` on, each cycle takes the 16-bit
     words of `counter_value` that `counter_load` selects (bit j: bits 16j .. 16j + 15) into
     `rdata`, and the first cycle with `counter_ready` (its loads included) ends the read. The
-    LFSR state is read from `lfsr_state` and written with `lfsr_write` (data on `wdata`)."""
+    LFSR state is read from `lfsr_state` and written with `lfsr_write` (data on `wdata`).
+
+        enable          In    the core is idle: the port may act
+        region          In    the region's number (formats.memory_map)
+        addr            In    the word's address in it
+        wdata           In    the word to write
+        we              In    write it
+        re              In    read the word
+        rdata           Out   the word read ...
+        rvalid          Out   ... is there
+        stdp            Out   the stdp word (a register)
+        lfsr_seed       Out   the LFSR seed (a register)
+        counter_index   Out   the counter to read ...
+        counter_read    Out   ... while high
+        counter_value   In    the counters' words (Counters.word, replicated) ...
+        counter_load    In    ... which of them to take into rdata this cycle
+        counter_ready   In    the counter's last word is there
+        lfsr_state      In    the LFSR's state (region lfsr_state reads it) ...
+        lfsr_write      Out   ... and writes it, from wdata
+        <region>_rd     Out   each memory region's read port ...
+        <region>_wr     Out   ... and write port
+    """
 
     @staticmethod
     def widths(config) -> tuple[int, int, int]:

@@ -26,60 +26,46 @@ projection, the LTD update of spec §6.2:
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Elaboratable, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 
-from .compare import less_than
-from .layout import pack, unpack
+from ..lib.compare import less_than
+from ..lib.fifo import ShiftFIFO
+from ..lib.layout import pack, unpack
+from ..lib.ports import delayed, done_when_idle, read_port, write_port
 from .plasticity import WRITE_DELAY, updater_signature
-from .ports import delayed, done_when_idle, read_port, write_port
 
 DESCRIPTOR_FIFO_DEPTH = 2
-
-
-class ShiftFIFO(Elaboratable):
-    """A small FIFO with the ports and the cycle-by-cycle behaviour of amaranth.lib.fifo's
-    SyncFIFO (`w_data`, `w_en`, `w_rdy`, `r_data`, `r_en`, `r_rdy`, `level`; first word
-    through: `r_data` is the head while `r_rdy`), built as a register file that shifts toward
-    its head on a read: the head is always entry 0, so there is no read multiplexer, and each
-    entry bit takes one LUT (written word or the next entry's bit) in its own logic cell. For a
-    few entries of a wide word (a memory of that size would be flip-flops too). The entries
-    have no reset: `level` says which hold anything."""
-
-    def __init__(self, *, width: int, depth: int):
-        assert depth >= 1, depth
-        self.width, self.depth = width, depth
-        self.w_data, self.w_en, self.w_rdy = Signal(width), Signal(), Signal()
-        self.r_data, self.r_en, self.r_rdy = Signal(width), Signal(), Signal()
-        self.level = Signal(range(depth + 1))
-
-    def elaborate(self, platform):
-        m = Module()
-        entries = [Signal(self.width, name=f"entry_{k}", reset_less=True) for k in range(self.depth)]
-        m.d.comb += [self.w_rdy.eq(self.level != self.depth), self.r_rdy.eq(self.level != 0),
-                     self.r_data.eq(entries[0])]
-        do_write, do_read = self.w_en & self.w_rdy, self.r_en & self.r_rdy
-        # The written word goes to entry `level`, or `level` - 1 when the entries shift.
-        target = Signal.like(self.level)
-        m.d.comb += target.eq(self.level - do_read)
-        for k, entry in enumerate(entries):
-            with m.If(do_write & (target == k)):
-                m.d.sync += entry.eq(self.w_data)
-            if k + 1 < self.depth:
-                with m.Elif(do_read):
-                    m.d.sync += entry.eq(entries[k + 1])
-        m.d.sync += self.level.eq(self.level + do_write - do_read)
-        return m
 
 
 class Router(wiring.Component):
     """`start` routes events 0 .. n_events-1 of the event list for the tick whose slot is
     `slot`; `done` pulses when every accumulator and weight update is written.
     `synaptic_event` pulses once per synapse delivered, `update` once per LTD update (with
-    `step`: the shared weight update on `updater` takes one LFSR draw)."""
+    `step`: the shared weight update on `updater` takes one LFSR draw).
+
+        start           In    pulse: route the tick's events
+        done            Out   pulse: every accumulator and weight written
+        busy            Out   at work
+        n_events        In    the event list's length
+        slot            In    the tick's accumulator slot
+        events_rd       Out   the event list (read port)
+        axon_rd         Out   the axons (first segment, count)
+        segment_rd      Out   the segments (synapses, window, delay, projection)
+        projection_rd   Out   the projections (weight exponent, plastic, LTD rule)
+        synapse_rd      Out   the synapse words (read port) ...
+        synapse_wr      Out   ... (to the core's write-back registers: LTD)
+        acc_rd          Out   the accumulators (read port; transparent) ...
+        acc_wr          Out   ... (write port)
+        y_rd            Out   the targets' post-traces
+        updater         Out(updater_signature)   the shared weight update's operands
+        step            Out   pulse: an update takes an LFSR draw
+        synaptic_event  Out   pulse: a synapse delivered (counted)
+        update          Out   pulse: an LTD update (counted)
+    """
 
     def __init__(self, config):
         self.config = c = config

@@ -18,7 +18,7 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import protocol
 
-from .memory import SimpleMemory
+from ..lib.memory import SimpleMemory
 
 # COBS removes the byte 0x00 and nothing else; a code byte counts a block of at most 254
 # bytes plus itself, so it is never 0x00 either.

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Elaboratable, Module, Mux, Signal
 
-from .memory import SimpleMemory
+from ..lib.memory import SimpleMemory
 
 WORD = 16
 

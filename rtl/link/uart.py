@@ -16,7 +16,7 @@ from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import cdc, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from rtl.neuron import flow_signature
+from ..lib.ports import flow_signature
 
 MIN_DIVISOR = 4
 DATA_BITS = 8

@@ -30,7 +30,7 @@ def _model(message: bytes, crc: int = INIT) -> int:
 
 _CHECK = b"123456789"
 if _model(_CHECK) != protocol.crc16(_CHECK) or _model(_CHECK, 0x1234) != protocol.crc16(_CHECK, 0x1234):
-    raise ImportError("rtl.crc: firmware.protocol.crc16 is no longer an MSB-first CRC-16 without "
+    raise ImportError("rtl.link.crc: firmware.protocol.crc16 is no longer an MSB-first CRC-16 without "
                       "final xor; crc16_update must change with it")
 
 

@@ -11,7 +11,8 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import formats as f
 
-from .compare import less_than
+from ..lib.compare import less_than
+from ..lib.ports import flow_signature
 
 # --- Shapes of the neuron's quantities (spec §3) ----------------------------------------------
 U_SHAPE = signed(f.UV_BITS + 1)          # u lies in (-2^23, 2^23]: +2^23 needs a 25th bit (§3.3)
@@ -65,15 +66,6 @@ def neuron_output_layout(tag_width: int) -> data.StructLayout:
         "ref": REF_SHAPE,
         "spike": unsigned(1),
     })
-
-
-def flow_signature(layout) -> wiring.Signature:
-    """A stream without backpressure: `payload` is meaningful in the cycles where `valid` is 1.
-
-    (Like amaranth.lib.stream with always_ready=True, whose constant `ready` member stops
-    amaranth 0.5's Verilog export of a top-level component.)
-    """
-    return wiring.Signature({"valid": Out(1), "payload": Out(layout)})
 
 
 def bias_of(mant, exp) -> Value:
@@ -162,6 +154,11 @@ class LIFDatapath(wiring.Component):
       then, combinationally: v' = clip(decay_v + bias + u') and the spike test (sign of
       v' - vth * 64 - 1) in parallel; refractory and spike selection.
     Every data register is reset-less; only the valid bits have a reset.
+
+        i      In(flow_signature)   a neuron's state (tag, u, v, ref)
+        p      In                   its parameters (du, dv, vth, bias, refractory), a cycle later
+        a_in   In                   its accumulator, a cycle after that
+        o      Out(flow_signature)  the new state (tag, u, v, ref, spike), LATENCY cycles after i
     """
 
     LATENCY = 3

@@ -12,8 +12,8 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 
-from .compare import greater_than, less_than
-from .ports import done_when_idle, read_port, write_port
+from ..lib.compare import greater_than, less_than
+from ..lib.ports import done_when_idle, read_port, write_port
 
 
 def trace_decay(x, decay):
@@ -41,7 +41,23 @@ def trace_impulse(x, impulse, nearest):
 
 class TraceImpulse(wiring.Component):
     """Phase 5: for each of the tick's `n_events` events (the event list), the pre-trace of its
-    source gets the pre impulse and, for a neuron, the post-trace the post impulse."""
+    source gets the pre impulse and, for a neuron, the post-trace the post impulse.
+
+        start          In    pulse: begin
+        done           Out   pulse: every impulse written
+        busy           Out   at work
+        n_events       In    the tick's events
+        pre_impulse    In    the STDP rule's impulses (stdp word) ...
+        post_impulse   In
+        nearest        In    ... nearest-spike traces: an impulse sets, not adds
+        events_rd      Out   the event list (read port)
+        x_in_rd        Out   input axons' pre-traces (read port) ...
+        x_in_wr        Out   ... (write port)
+        x_n_rd         Out   neurons' pre-traces (read port) ...
+        x_n_wr         Out   ... (write port)
+        y_rd           Out   neurons' post-traces (read port) ...
+        y_wr           Out   ... (write port)
+    """
 
     def __init__(self, config):
         self.config = c = config

@@ -15,7 +15,7 @@
 
 Each region lives in a memory, one read and one write port each, as an iCE40 EBR has; in each
 phase the core connects the ports of that phase's engines to the memories. Most come from the
-memory factory (rtl.memory). To save EBR some regions share one: profiles and projections
+memory factory (rtl.lib.memory). To save EBR some regions share one: profiles and projections
 (rows of `tables`), and side by side (`Packed`) the neuron state u, v, ref and neuron word with
 the input axons' pre-traces x_in (row k: neuron k and input axon k, which the NeuronEngine
 updates together), and the neuron traces y and x. The access port sees x_in and x as the one
@@ -25,64 +25,27 @@ number: its place after the tick's inputs says it is a neuron.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Elaboratable, Module, Mux, ResetInserter, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
 from firmware import formats as fmt
 from firmware.config import CoreConfig
 from firmware.errors import ConfigError
 
+from ..lib.compare import less_than
+from ..lib.fifo import BufferedFIFO
+from ..lib.layout import pack, unpack
+from ..lib.memory import SimpleMemory, SimulationMemories
 from .access import REGISTER_REGIONS, AccessPort
-from .compare import less_than
 from .counters import Counters
 from .inputs import InputStage
-from .layout import pack, unpack
-from .memory import NO_COLLISIONS, SimpleMemory, SimulationMemories
+from .interface import core_signature
 from .lfsr import LFSR
 from .neuron_engine import NeuronEngine
 from .plasticity import WRITE_DELAY, LTPEngine, PipelinedWeightUpdate
 from .router import Router
 from .tick import Phase, TickController
 from .trace import TraceImpulse
-
-class BufferedFIFO(Elaboratable):
-    """A FIFO with the ports and the cycle-by-cycle behaviour of amaranth.lib.fifo's
-    SyncFIFOBuffered (`w_data`, `w_en`, `w_rdy`, `r_data`, `r_en`, `r_rdy`, `level`; `depth`
-    entries: `depth` - 1 in the memory, one in the output register) in less logic: the memory
-    is a power of two deep, so its pointers wrap for free, and one counter keeps `level`, from
-    which the memory's own level follows (level - r_rdy)."""
-
-    def __init__(self, *, width: int, depth: int, direct: bool = True):
-        assert depth >= 2, depth
-        self.width, self.depth, self.direct = width, depth, direct
-        self.w_data, self.w_en, self.w_rdy = Signal(width), Signal(), Signal()
-        self.r_data, self.r_en, self.r_rdy = Signal(width), Signal(), Signal()
-        self.level = Signal(range(depth + 1))
-
-    def elaborate(self, platform):
-        m = Module()
-        pointer_bits = max(1, (self.depth - 2).bit_length())
-        # (NO_COLLISIONS: a read is enabled only while the memory holds an entry, so consume is
-        # not produce then)
-        m.submodules.storage = storage = SimpleMemory(self.width, 1 << pointer_bits, direct=self.direct)
-        write, read = storage.write, storage.read
-        produce, consume = Signal(pointer_bits), Signal(pointer_bits)
-        do_write = self.w_rdy & self.w_en
-        # the memory holds level - r_rdy entries: room while that is below depth - 1
-        m.d.comb += self.w_rdy.eq(Mux(self.r_rdy, self.level != self.depth, self.level != self.depth - 1))
-        do_read_memory = Mux(self.r_rdy, self.level != 1, self.level != 0) & (~self.r_rdy | self.r_en)
-        m.d.comb += [write.addr.eq(produce), write.data.eq(self.w_data), write.en.eq(do_write),
-                     read.addr.eq(consume), read.en.eq(do_read_memory), self.r_data.eq(read.data)]
-        change = Signal(signed(2))               # +1, 0 or -1: one adder for the level
-        m.d.comb += change.eq(do_write - (self.r_rdy & self.r_en))
-        m.d.sync += [produce.eq(produce + do_write), consume.eq(consume + do_read_memory),
-                     self.level.eq(self.level + change)]
-        with m.If(do_read_memory):
-            m.d.sync += self.r_rdy.eq(1)
-        with m.Elif(self.r_en):
-            m.d.sync += self.r_rdy.eq(0)
-        return m
 
 
 class Packed:
@@ -121,29 +84,51 @@ class Packed:
 
 
 class Core(wiring.Component):
-    """One axonite core for a CoreConfig.
+    """One axonite core for a CoreConfig; its signature is core_signature(config, input_depth,
+    step_bits) (rtl.core.interface), seen from the core:
 
-    Access port (only while `busy` is low): `access_we` writes `access_wdata` to word
-    `access_addr` of region `access_region` (numbers of formats.memory_map); `access_re` reads,
-    and `access_rdata` is valid with `access_rvalid` two cycles later (a counter: when its turn
-    comes, up to 36 cycles later with 8 counters, rtl.counters; wait for `access_rvalid` before
-    the next read; `access_we` and `access_re` not in the same cycle).
-    Input port: a stream of input axons for coming ticks, each tick's group closed by an entry
-    with `in_tick_end` set (and `in_repeat` = k further empty ticks); axons of a group must
-    ascend (others are dropped, counted, and pulse `in_dropped`). `in_level` entries are queued
-    of `input_depth`; `consumed` counts the entries used since power-on (mod 2**32), flushed
-    ones included (`flush_inputs` empties the queue). `clear_counters` zeroes the counters only.
-    Control: `step` with `step_ticks` runs that many ticks (up to 2**step_bits - 1: a reader
-    that steps one tick at a time, like the Link, saves the 32-bit count with step_bits = 1);
-    `freerun` runs a tick every
-    `period` cycles and counts an overrun when a tick takes longer. `clear` zeroes the state.
-    Output port: spikes of output neurons as (`out_tick`, `out_neuron`), a FIFO of
-    `output_depth` (with `output_tick` False the FIFO does not keep the tick and `out_tick` is
-    0: for a reader that knows it, like the Link); a spike that finds it full is counted in `dropped` and pulses `out_lost`.
-    `out_push` pulses as a spike enters the FIFO, with its neuron in `out_push_neuron` (so a
-    reader can count a tick's spikes before it takes them).
-    Memories come from `memories` (rtl.memory: SimulationMemories by default, ICE40Memories
-    for the iCE40 mapping), except the `Packed` ones and the FIFOs', built here as EBR.
+        access.region    In    region number (formats.memory_map) of a read or write
+        access.addr      In    word address in the region
+        access.wdata     In    the word to write
+        access.we        In    write `wdata` to the word (only while `busy` is low)
+        access.re        In    read the word (only while `busy` is low; not with `we`)
+        access.rdata     Out   the word read, with `rvalid`
+        access.rvalid    Out   two cycles after `re` (a counter: when its turn comes, up to 36
+                               cycles with 8 counters, rtl.core.counters; wait for it before
+                               the next read)
+        inputs.valid     In    an entry for the input queue (`input_depth` entries)
+        inputs.axon      In    its input axon; a tick's axons ascend (others are dropped)
+        inputs.tick_end  In    the entry closes a tick's group ...
+        inputs.repeat    In    ... and k further empty ticks
+        inputs.ready     Out   the queue takes the entry
+        inputs.level     Out   entries queued
+        inputs.dropped   Out   pulse: an axon out of order or range dropped (and counted)
+        outputs.valid    Out   an output spike at the head of the output FIFO (`output_depth`)
+        outputs.neuron   Out   its neuron
+        outputs.tick     Out   its tick (0 with `output_tick` False: the FIFO keeps no tick,
+                               for a reader that knows it, like the Link)
+        outputs.ready    In    take the head
+        outputs.push     Out   pulse: a spike enters the FIFO (a reader can count a tick's
+                               spikes before it takes them) ...
+        outputs.push_neuron Out ... of this neuron
+        outputs.lost     Out   pulse: a spike found the FIFO full (counted in `dropped`)
+        control.step     In    run `step_ticks` ticks ...
+        control.step_ticks In  ... up to 2**step_bits - 1 (a reader that steps one tick at a
+                               time, like the Link, saves the 32-bit count with step_bits 1)
+        control.freerun  In    while high, a tick every `period` cycles; a tick that takes
+                               longer is an overrun (counted)
+        control.period   In    cycles from tick start to tick start
+        control.clear    In    zero the state, the counters and the tick (tables stay)
+        control.clear_counters In  zero the counters only
+        control.flush_inputs In    empty the input queue
+        control.busy     Out   a tick or a clear is under way (the access port waits)
+        control.tick     Out   ticks run since the last clear
+        control.consumed Out   input entries used since power-on (mod 2**32), flushed ones
+                               included
+
+    Memories come from `memories` (rtl.lib.memory: SimulationMemories by default,
+    ICE40Memories for the iCE40 mapping), except the `Packed` ones and the FIFOs', built here
+    as EBR.
     """
 
     def __init__(self, config: CoreConfig, input_depth: int = 512, output_depth: int = 512,
@@ -155,40 +140,7 @@ class Core(wiring.Component):
         self.input_depth, self.output_depth, self.output_tick = input_depth, output_depth, output_tick
         self.step_bits = step_bits
         self.memories = memories or SimulationMemories()
-        region_width, addr_width, data_width = AccessPort.widths(config)
-        super().__init__({
-            "access_region": In(region_width),
-            "access_addr": In(addr_width),
-            "access_wdata": In(data_width),
-            "access_we": In(1),
-            "access_re": In(1),
-            "access_rdata": Out(data_width),
-            "access_rvalid": Out(1),
-            "in_valid": In(1),
-            "in_axon": In(15),                  # as the wire's entries: out-of-range axons stay out of range
-            "in_tick_end": In(1),
-            "in_repeat": In(15),
-            "in_ready": Out(1),
-            "in_level": Out(range(input_depth + 1)),
-            "consumed": Out(32),
-            "flush_inputs": In(1),
-            "clear_counters": In(1),
-            "in_dropped": Out(1),
-            "out_lost": Out(1),
-            "step": In(1),
-            "step_ticks": In(step_bits),
-            "freerun": In(1),
-            "period": In(32),
-            "clear": In(1),
-            "busy": Out(1),
-            "tick": Out(32),
-            "out_valid": Out(1),
-            "out_neuron": Out(fmt.bits_for(config.n_neurons)),
-            "out_tick": Out(32),
-            "out_ready": In(1),
-            "out_push": Out(1),
-            "out_push_neuron": Out(fmt.bits_for(config.n_neurons)),
-        })
+        super().__init__(core_signature(config, input_depth, step_bits))
 
     def elaborate(self, platform):
         m = Module()
@@ -236,10 +188,11 @@ class Core(wiring.Component):
 
         phase = tick.phase
         in_phase = {p: (phase == p) for p in Phase}
+        control = self.control
         m.d.comb += [
-            tick.step.eq(self.step), tick.step_ticks.eq(self.step_ticks), tick.freerun.eq(self.freerun),
-            tick.period.eq(self.period), tick.clear.eq(self.clear),
-            self.busy.eq(tick.busy | self.step | self.clear), self.tick.eq(tick.tick),
+            tick.step.eq(control.step), tick.step_ticks.eq(control.step_ticks), tick.freerun.eq(control.freerun),
+            tick.period.eq(control.period), tick.clear.eq(control.clear),
+            control.busy.eq(tick.busy | control.step | control.clear), control.tick.eq(tick.tick),
         ]
         for p, engine in ((Phase.PREPARE, inputs), (Phase.NEURON, neurons), (Phase.ROUTE, router),
                           (Phase.LTP, ltp), (Phase.IMPULSE, impulse)):
@@ -295,7 +248,7 @@ class Core(wiring.Component):
         idle, neuron_p = in_phase[Phase.IDLE], in_phase[Phase.NEURON]
         route_p, ltp_p, impulse_p = in_phase[Phase.ROUTE], in_phase[Phase.LTP], in_phase[Phase.IMPULSE]
         clear_p = in_phase[Phase.CLEAR]
-        m.d.comb += access.enable.eq(idle & ~self.step & ~self.clear)
+        m.d.comb += access.enable.eq(idle & ~control.step & ~control.clear)
         for name in ("axon", "segment", "synapse", "reverse_ptr", "reverse", "accumulator"):
             reads(mem[name], (idle, getattr(access, f"{name}_rd")))
             writes(mem[name], (idle, getattr(access, f"{name}_wr")))
@@ -334,7 +287,7 @@ class Core(wiring.Component):
             return Cat(addr, Const(0, table_bits - len(addr)), 1)
 
         tables = mem["tables"]
-        idle_projection = self.access_region == self.regions["projection"].index
+        idle_projection = self.access.region == self.regions["projection"].index
         with m.If(idle):
             m.d.comb += [
                 tables.read.addr.eq(Mux(idle_projection, projection_row(access.projection_rd.addr),
@@ -375,7 +328,7 @@ class Core(wiring.Component):
                      (neuron_p, neurons.x_in_wr.addr, {"x_in": neurons.x_in_wr, "u": neurons.u_wr,
                                                        "v": neurons.v_wr, "ref": neurons.ref_wr}),
                      (impulse_p, impulse.x_in_wr.addr, {"x_in": impulse.x_in_wr}))
-        traces.reads(m, (idle, Mux(self.access_region == self.regions["trace_pre"].index, pre_rd.addr - NI,
+        traces.reads(m, (idle, Mux(self.access.region == self.regions["trace_pre"].index, pre_rd.addr - NI,
                                    pre_rd.addr), {"y": access.trace_post_rd}),
                      (neuron_p, neurons.y_rd.addr, {"y": neurons.y_rd, "x": neurons.x_rd}),
                      (route_p, router.y_rd.addr, {"y": router.y_rd}), (ltp_p, ltp.x_n_rd.addr, {"x": ltp.x_n_rd}),
@@ -410,20 +363,21 @@ class Core(wiring.Component):
 
         # --- the event list: inputs (PREPARE), then spiking neurons (NEURON) -------------------------
         # One entry: an axon, or a tick end with its repeat count (the protocol's INPUT entry).
-        entry_bits = max(len(self.in_axon), len(self.in_repeat))
-        in_fifo = ResetInserter(self.flush_inputs)(BufferedFIFO(width=entry_bits + 1, depth=self.input_depth))
+        queue, flush = self.inputs, control.flush_inputs
+        entry_bits = max(len(queue.axon), len(queue.repeat))
+        in_fifo = ResetInserter(flush)(BufferedFIFO(width=entry_bits + 1, depth=self.input_depth))
         m.submodules.input_fifo = in_fifo
-        m.d.comb += [in_fifo.w_en.eq(self.in_valid & ~self.flush_inputs),
-                     in_fifo.w_data.eq(Cat(Mux(self.in_tick_end, self.in_repeat, self.in_axon)[:entry_bits],
-                                           self.in_tick_end)),
-                     self.in_ready.eq(in_fifo.w_rdy), self.in_level.eq(in_fifo.level),
-                     inputs.fifo_axon.eq(in_fifo.r_data[:len(self.in_axon)]),
-                     inputs.fifo_repeat.eq(in_fifo.r_data[:len(self.in_repeat)]),
+        m.d.comb += [in_fifo.w_en.eq(queue.valid & ~flush),
+                     in_fifo.w_data.eq(Cat(Mux(queue.tick_end, queue.repeat, queue.axon)[:entry_bits],
+                                           queue.tick_end)),
+                     queue.ready.eq(in_fifo.w_rdy), queue.level.eq(in_fifo.level),
+                     inputs.fifo_axon.eq(in_fifo.r_data[:len(queue.axon)]),
+                     inputs.fifo_repeat.eq(in_fifo.r_data[:len(queue.repeat)]),
                      inputs.fifo_tick_end.eq(in_fifo.r_data[-1]),
                      inputs.fifo_rdy.eq(in_fifo.r_rdy), in_fifo.r_en.eq(inputs.fifo_en)]
-        with m.If(self.flush_inputs | inputs.consumed):      # one adder for both
-            m.d.sync += self.consumed.eq(self.consumed + Mux(self.flush_inputs, in_fifo.level, 1))
-        m.d.comb += self.in_dropped.eq(inputs.dropped)
+        with m.If(flush | inputs.consumed):      # one adder for both
+            m.d.sync += control.consumed.eq(control.consumed + Mux(flush, in_fifo.level, 1))
+        m.d.comb += queue.dropped.eq(inputs.dropped)
         n_events = Signal(sb + 1)
         with m.If(tick.start & in_phase[Phase.PREPARE]):
             m.d.sync += n_events.eq(0)
@@ -451,14 +405,14 @@ class Core(wiring.Component):
         tick_bits = 32 if self.output_tick else 0
         m.submodules.output_fifo = out_fifo = BufferedFIFO(width=nb + tick_bits, depth=self.output_depth,
                                                            direct=False)
-        output_spike = neurons.spike_valid & neurons.spike_output
+        output_spike, spikes = neurons.spike_valid & neurons.spike_output, self.outputs
         m.d.comb += [out_fifo.w_en.eq(output_spike),
                      out_fifo.w_data.eq(Cat(neurons.spike_neuron, tick.tick[:tick_bits])),
-                     self.out_lost.eq(output_spike & ~out_fifo.w_rdy),
-                     self.out_valid.eq(out_fifo.r_rdy),
-                     Cat(self.out_neuron, self.out_tick[:tick_bits]).eq(out_fifo.r_data),
-                     self.out_push.eq(output_spike & out_fifo.w_rdy), self.out_push_neuron.eq(neurons.spike_neuron),
-                     out_fifo.r_en.eq(self.out_ready)]
+                     spikes.lost.eq(output_spike & ~out_fifo.w_rdy),
+                     spikes.valid.eq(out_fifo.r_rdy),
+                     Cat(spikes.neuron, spikes.tick[:tick_bits]).eq(out_fifo.r_data),
+                     spikes.push.eq(output_spike & out_fifo.w_rdy), spikes.push_neuron.eq(neurons.spike_neuron),
+                     out_fifo.r_en.eq(spikes.ready)]
 
         # --- counters --------------------------------------------------------------------------------
         increments = {
@@ -468,17 +422,17 @@ class Core(wiring.Component):
             "dropped": inputs.dropped.as_unsigned() + (output_spike & ~out_fifo.w_rdy).as_unsigned(),
         }
         # 64-bit counters: small low parts in flip-flops, the rest in one block RAM that a
-        # sequencer increments word by word (rtl.counters); a read waits for its counter's turn.
+        # sequencer increments word by word (rtl.core.counters); a read waits for its counter's turn.
         m.submodules.counters = counters = Counters(len(fmt.COUNTERS), fmt.COUNTER_BITS)
         m.d.comb += [counters.increments[k].eq(increments[name]) for k, name in enumerate(fmt.COUNTERS)]
-        m.d.comb += [counters.clear.eq((tick.start & in_phase[Phase.CLEAR]) | self.clear_counters),
+        m.d.comb += [counters.clear.eq((tick.start & in_phase[Phase.CLEAR]) | control.clear_counters),
                      counters.read.eq(access.counter_read), counters.index.eq(access.counter_index),
                      access.counter_value.eq(counters.word.replicate(len(counters.word_en))),
                      access.counter_load.eq(counters.word_en), access.counter_ready.eq(counters.ready)]
 
         # --- the external access port ------------------------------------------------------------------
-        m.d.comb += [access.region.eq(self.access_region), access.addr.eq(self.access_addr),
-                     access.wdata.eq(self.access_wdata), access.we.eq(self.access_we),
-                     access.re.eq(self.access_re), self.access_rdata.eq(access.rdata),
-                     self.access_rvalid.eq(access.rvalid)]
+        port = self.access
+        m.d.comb += [access.region.eq(port.region), access.addr.eq(port.addr), access.wdata.eq(port.wdata),
+                     access.we.eq(port.we), access.re.eq(port.re), port.rdata.eq(access.rdata),
+                     port.rvalid.eq(access.rvalid)]
         return m

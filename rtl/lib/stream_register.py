@@ -11,7 +11,11 @@ class StreamRegister(wiring.Component):
     """`o` is `i` delayed by one register: a beat taken on `i` is offered on `o` from the next
     cycle. `i.ready` is 1 while the register is empty, so a beat goes through at most every
     other cycle, and nothing combinational passes through: `i.ready`, `o.valid` and
-    `o.payload` all come from flip-flops."""
+    `o.payload` all come from flip-flops.
+
+        i   In(stream.Signature(payload_shape))    the beats in
+        o   Out(stream.Signature(payload_shape))   the same beats, a cycle later or more
+    """
 
     def __init__(self, payload_shape):
         self._payload_shape = payload_shape
