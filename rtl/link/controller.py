@@ -54,12 +54,11 @@ from .spikes import SpikeRecords
 from .transmit import Transmitter
 
 LINK_STEP_BITS = 1                  # the Link steps the core one tick at a time (Core's step_bits)
-FREERUN_FLUSH_S = 0.02
 
 def slow_period_for(clock_hz: int) -> int:
     """The period of the `slow_tick` pulse (a power of two, DeviceTop's prescaler) for a clock:
-    about an eighth of the free-run SPIKES interval (FREERUN_FLUSH_S), at least 2 cycles."""
-    return 1 << max(1, (int(clock_hz * FREERUN_FLUSH_S) // 8).bit_length() - 1)
+    about an eighth of the free-run SPIKES interval (firmware.protocol.FREERUN_FLUSH_S), at least 2 cycles."""
+    return 1 << max(1, (int(clock_hz * P.FREERUN_FLUSH_S) // 8).bit_length() - 1)
 
 
 class Parts:
@@ -83,7 +82,7 @@ class Link(wiring.Component):
         core        Out(core_signature(config, input_depth, LINK_STEP_BITS).flip())   the
                               core's ports (rtl.core.interface), to wiring.connect to a Core
 
-    Free-run sends SPIKES at most `flush_pulses` slow ticks (<= FREERUN_FLUSH_S of clock_hz)
+    Free-run sends SPIKES at most `flush_pulses` slow ticks (<= P.FREERUN_FLUSH_S of clock_hz)
     after the last.
     """
 
@@ -95,7 +94,7 @@ class Link(wiring.Component):
         self.input_depth, self.max_payload = input_depth, max_payload
         self.layout = BufLayout(max_payload)
         self.clock_hz, self.window = clock_hz, window
-        self.flush_cycles = max(1, int(clock_hz * FREERUN_FLUSH_S))
+        self.flush_cycles = max(1, int(clock_hz * P.FREERUN_FLUSH_S))
         self.slow_period = slow_period_for(clock_hz) if slow_period is None else slow_period
         if not 1 <= self.slow_period <= self.flush_cycles:
             raise ValueError(f"slow_period = {self.slow_period} must be in [1, {self.flush_cycles}] "

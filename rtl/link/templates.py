@@ -97,7 +97,7 @@ def _ctrl(what):
 
 
 def _u32(v):
-    return list(struct.pack("<I", v & 0xFFFFFFFF))
+    return list(struct.pack("<I", fmt.wrap32(v)))
 
 
 def assemble(config, layout, *, input_depth: int, max_payload: int, clock_hz: int, window: int):
@@ -154,21 +154,18 @@ def assemble(config, layout, *, input_depth: int, max_payload: int, clock_hz: in
         slots[R_REPORT + kind] = (report + [int(kind)]
                                   + _high("overrun" if kind == P.ReportKind.OVERRUN else "report", 0))
 
-    caps = int(P.Capability.STDP | P.Capability.FREERUN | P.Capability.BITMAP_SPIKES
-               | P.Capability.COUNTER_CLEAR)
-    hello = P.HELLO_REPLY.pack(
-        0, 0, P.PROTOCOL_VERSION, int(P.DeviceKind.FPGA), caps, max_payload, window, 0, 0,
-        input_depth, clock_hz & 0xFFFFFFFF, 0, 0, 0,
-        config.n_neurons, config.n_inputs, config.n_synapses, config.n_segments, config.n_reverse,
-        config.n_profiles, config.n_projections, config.weight_bits, config.max_delay, n_regions,
-        len(fmt.COUNTERS), BUILD)
-    assert len(hello) == 64 and struct.calcsize("<BBBBHHBB") == 10
+    hello = P.hello_reply(
+        config, ref_seq=0, ref_opcode=0, version=P.PROTOCOL_VERSION, device_kind=P.DeviceKind.FPGA,
+        capabilities=P.CAPABILITIES, max_payload=max_payload, window=window, status=0,
+        input_depth=input_depth, clock_hz=fmt.wrap32(clock_hz), tick=0, consumed=0, queued=0, build=BUILD)
+    at = {name: offset for name, (offset, _) in P.HELLO_LAYOUT.items()}
     bodies = {
-        # ref, version .. window, status, reserved, input_depth, clock_hz, tick, consumed,
-        # queued, the configuration
-        "hello": (_echo(1, 2) + _lit(hello[2:9]) + _value(S_STATUS, 2) + _lit(hello[11:20])
+        # ref, version .. window, status (sent as a u16 whose high byte is reserved's first, 0),
+        # the rest of reserved .. clock_hz, tick, consumed, queued, the configuration
+        "hello": (_echo(1, 2) + _lit(hello[at["version"]:at["status"]]) + _value(S_STATUS, 2)
+                  + _lit(hello[at["status"] + 2:at["tick"]])
                   + _value(S_TICK, 4) + _value(S_CONSUMED, 4) + _value(S_QUEUED, 4)
-                  + _lit(hello[32:]) + _ctrl(C_END)),
+                  + _lit(hello[at["n_neurons"]:]) + _ctrl(C_END)),
         "ack": _echo(1, 2) + _lit([0, 0]) + _value(S_TICK, 4) + _value(S_CONSUMED, 4) + _ctrl(C_END),
         "report": _lit([0, 0, 0]) + _value(S_REPORT_COUNT, 4) + _value(S_TICK, 4) + _ctrl(C_END),
         "overrun": _lit([0, 0, 0]) + _high(RAM_UNREPORTED, 4) + _value(S_TICK, 4) + _ctrl(C_END),
