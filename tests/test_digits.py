@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from boards.registry import ICEBREAKER_CONFIG
-from example_modules import load
 from firmware import compile_network
 from host import Device
+from tests.support.example_modules import load
 
 digits = load("digits")
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,13 +22,12 @@ from firmware import formats
 from sim import InputError, GoldenModel
 
 from sim.fast import FastModel   # numba is a test dependency ([test] extra): no skip
-from test_model_reference import random_network as reference_network
+from tests.support import ROOT
+from tests.support.networks import random_network as reference_network
 
 # Random and property networks here wrap their 16-bit input sums on purpose (spec §4), so the
 # compiler's InputWrapWarning is expected.
 pytestmark = pytest.mark.filterwarnings("ignore::firmware.errors.InputWrapWarning")
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 # --- random networks ------------------------------------------------------------------------

@@ -6,7 +6,6 @@ whose input axons deliver each case's a_in.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,9 @@ import pytest
 from firmware import CoreConfig, FromList, Network, compile_network
 from sim import GoldenModel
 from sim.neuron import lif_step
+from tests.support import DATA as TEST_DATA
 
-DATA = np.load(Path(__file__).parent / "data" / "loihi_cuba_lif.npz")
+DATA = np.load(TEST_DATA / "loihi_cuba_lif.npz")
 CASES = [f"c{k:02d}" for k in range(48)]
 N = 8            # neurons per case
 BITS = 9         # |a_in| <= 511: nine bits of magnitude

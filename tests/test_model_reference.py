@@ -1,6 +1,6 @@
-"""The vectorized golden model against the scalar transcription of the contract (reference.py).
+"""The vectorized golden model against the scalar transcription of the contract (tests/support/reference.py).
 
-Random networks (sizes, connectors, fan-outs up to full fan-in, weight signs and exponents up
+Random networks (tests/support/networks.py: sizes, connectors, fan-outs up to full fan-in, weight signs and exponents up
 to 16 - weight_bits, delays up to max_delay, refractory periods, per-neuron parameters,
 plastic projections in both trace modes) and named scenarios that must exercise one rule
 each (u wrap, 16-bit a_in wrap, v clip, STDP bounds, several target windows, maximum fan-in).
@@ -13,105 +13,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from firmware import (AllToAll, CoreConfig, FixedProbability, FromList, Network, OneToOne,
-                      STDPRule, compile_network)
+from firmware import AllToAll, CoreConfig, FixedProbability, FromList, Network, STDPRule, compile_network
 from sim import GoldenModel
-
-from reference import ReferenceCore, wrap_a_in
+from tests.support.networks import random_network
+from tests.support.reference import ReferenceCore, wrap_a_in
 
 # Random and property networks here wrap their 16-bit input sums on purpose (spec §4), so the
 # compiler's InputWrapWarning is expected.
 pytestmark = pytest.mark.filterwarnings("ignore::firmware.errors.InputWrapWarning")
-
-
-# --- random networks ------------------------------------------------------------------------
-
-
-def _param(rng, size, lo, hi, special=()):
-    """A scalar or per-neuron parameter, sometimes one of the special values."""
-    if rng.random() < 0.3:
-        return rng.integers(lo, hi + 1, size)
-    if special and rng.random() < 0.4:
-        return int(rng.choice(special))
-    return int(rng.integers(lo, hi + 1))
-
-
-def _rule(rng, trace, weight_bits):
-    lo, hi = -(1 << (weight_bits - 1)), (1 << (weight_bits - 1)) - 1
-    w_min = int(rng.integers(lo, hi + 1))
-    w_max = int(rng.integers(w_min, hi + 1))
-    return STDPRule(a_plus=int(rng.integers(-128, 128)), a_minus=int(rng.integers(-128, 128)),
-                    lr_shift=int(rng.integers(0, 16)), w_min=w_min, w_max=w_max,
-                    pre_decay=trace[0], pre_impulse=trace[1], post_decay=trace[2],
-                    post_impulse=trace[3], mode=trace[4])
-
-
-def random_network(seed: int):
-    """(network, config, raster, ticks) for a seed; every feature is drawn at random."""
-    rng = np.random.default_rng(seed)
-    weight_bits = int(rng.integers(2, 9))
-    max_delay = int(rng.integers(1, 9))
-    wlo, whi = -(1 << (weight_bits - 1)), (1 << (weight_bits - 1)) - 1
-    top_exp = 16 - weight_bits
-    net = Network(f"random{seed}")
-    groups = [net.inputs(f"in{k}", int(rng.integers(1, 25))) for k in range(int(rng.integers(1, 3)))]
-    pops = []
-    for k in range(int(rng.integers(1, 4))):
-        size = int(rng.integers(1, 30))
-        pops.append(net.population(
-            f"pop{k}", size,
-            du=_param(rng, size, 0, 4095, (0, 4095)), dv=_param(rng, size, 0, 4095, (0, 4095)),
-            vth=_param(rng, size, 0, 2000, (0, (1 << 17) - 1)),
-            bias_mant=_param(rng, size, -300, 300, (-4096, 4095, 0)),
-            bias_exp=_param(rng, size, -8, 7),
-            refractory=_param(rng, size, 0, 15, (0,))))
-        if rng.random() < 0.7:
-            net.record(pops[-1], None if rng.random() < 0.5 else
-                       rng.choice(size, int(rng.integers(0, size + 1)), replace=False))
-    trace = (int(rng.integers(0, 4096)) if rng.random() < 0.5 else int(rng.integers(0, 600)),
-             int(rng.integers(0, 256)), int(rng.integers(0, 600)), int(rng.integers(0, 256)),
-             str(rng.choice(["all-to-all", "nearest"])))
-    n_proj = int(rng.integers(1, 7))
-    for k in range(n_proj):
-        pre = (groups + pops)[int(rng.integers(0, len(groups) + len(pops)))]
-        post = pops[int(rng.integers(0, len(pops)))]
-        rule = _rule(rng, trace, weight_bits) if rng.random() < 0.6 else None
-        wl, wh = (rule.w_min, rule.w_max) if rule else (wlo, whi)
-        kind = rng.integers(0, 4)
-        delay = None
-        if kind == 0:
-            conn = AllToAll(allow_self_connections=bool(rng.random() < 0.5))
-        elif kind == 1 and pre.size == post.size:
-            conn = OneToOne()
-        elif kind == 2:
-            conn = FixedProbability(float(rng.random()), seed=int(rng.integers(0, 1000)),
-                                    allow_self_connections=bool(rng.random() < 0.5))
-        else:
-            pairs = rng.choice(pre.size * post.size, int(rng.integers(0, pre.size * post.size + 1)),
-                               replace=False)
-            cols = [pairs // post.size, pairs % post.size, rng.integers(wl, wh + 1, pairs.size)]
-            if rng.random() < 0.5:
-                cols.append(rng.integers(1, max_delay + 1, pairs.size))
-            conn = FromList(np.stack(cols, axis=1) if pairs.size else np.zeros((0, len(cols)), np.int64))
-        weight = None
-        if not isinstance(conn, FromList):
-            weight = (int(rng.integers(wl, wh + 1)) if rng.random() < 0.4
-                      else rng.integers(wl, wh + 1, (pre.size, post.size)))
-            delay = (int(rng.integers(1, max_delay + 1)) if rng.random() < 0.5
-                     else rng.integers(1, max_delay + 1, (pre.size, post.size)))
-        exp = int(rng.integers(0, top_exp + 1)) if rng.random() < 0.5 else int(rng.integers(0, 3))
-        net.connect(pre, post, conn, weight=weight, weight_exp=exp, delay=delay, stdp=rule,
-                    name=f"p{k}")
-    n_inputs = sum(g.size for g in groups)
-    n_neurons = sum(p.size for p in pops)
-    config = CoreConfig(n_neurons=n_neurons + int(rng.integers(0, 3)),
-                        n_inputs=n_inputs + int(rng.integers(0, 3)),
-                        weight_bits=weight_bits, max_delay=max_delay, n_profiles=n_neurons)
-    ticks = int(rng.integers(40, 90))
-    rate = float(rng.choice([0.05, 0.2, 0.5]))
-    raster = rng.random((ticks, config.n_inputs)) < rate
-    raster[:, n_inputs:] = False
-    return net, config, raster, int(rng.integers(1, 1 << 32))
 
 
 # --- comparison -------------------------------------------------------------------------------
@@ -290,7 +199,7 @@ def test_reference_stepwise_state_matches_every_tick():
 def _schedule_to_hit(target: int, max_ticks: int = 60) -> list[int]:
     """a_in values, one per tick, that drive u (du = 0) from 0 to exactly `target`, found with
     the contract's decay (reference.decay), never crossing +-2**23 before the last tick."""
-    from reference import decay
+    from tests.support.reference import decay
     u, schedule = 0, []
     sign = 1 if target > 0 else -1
     for _ in range(max_ticks):

@@ -11,9 +11,10 @@ import pytest
 from firmware import (CapacityError, FromList, ImageError, MultiImage, Network, NetworkError,
                       PartitionError, STDPRule, compile_network)
 from firmware.partition import REMOTE
-from multicore_networks import CORE, ONE_CORE, random_network
 from sim import GoldenModel, InputError
 from sim.multicore import MultiCoreModel
+from tests.support.multicore_networks import CORE, ONE_CORE, random_network
+from tests.support.random_networks import REGRESSION_CONFIG, random_case
 
 pytestmark = pytest.mark.filterwarnings("ignore::firmware.errors.InputWrapWarning")
 
@@ -304,33 +305,18 @@ def test_spec_example_12_2():
     assert result.all_times.tolist() == [10, 13] and result.all_neurons.tolist() == [3, 4 + 1]
 
 
-def _regression_generator():
-    """tests/rtl/random_networks.py (the RTL regression's generator), loaded by path: its
-    directory's name would shadow the rtl package."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-    path = Path(__file__).resolve().parent / "rtl" / "random_networks.py"
-    spec = importlib.util.spec_from_file_location("regression_networks", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)      # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_regression_networks_that_partition_give_the_one_core_result():
     """The RTL regression's random networks (every delay, wraps, both trace modes, several
     plastic projections), on 2 to 4 cores wherever the contract lets the compiler place them."""
     import dataclasses
-    gen = _regression_generator()
     placed = cut = 0
     for seed in range(8):
-        case = gen.random_case(seed)
+        case = random_case(seed)
         reference = GoldenModel(case.image)
         want = reference.run(case.ticks, case.inputs, record_all=True)
         lfsr_seed = int(case.image.table("lfsr_seed")["seed"][0])
         for cores in (2, 3, 4):
-            config = dataclasses.replace(gen.REGRESSION_CONFIG, n_neurons=-(-300 // cores) + 40, n_inputs=400)
+            config = dataclasses.replace(REGRESSION_CONFIG, n_neurons=-(-300 // cores) + 40, n_inputs=400)
             try:
                 multi = compile_network(case.network, config, cores=cores, lfsr_seed=lfsr_seed)
             except PartitionError:            # delay-1 or plastic projections that no cut may cross

@@ -7,8 +7,6 @@ refused with the node, the parameter and the limit."""
 import copy
 import math
 import re
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,13 +16,12 @@ from firmware import (AllToAll, CoreConfig, FixedProbability, FromList, Network,
                       compile_network)
 from firmware.errors import CapacityError, NIRError
 from firmware.nir import from_nir, read, to_nir
-from nir_reference import simulate
 from sim import GoldenModel, RunResult
+from tests.support import DATA as TEST_DATA, ROOT
+from tests.support.networks import plastic_network, relay_network
+from tests.support.nir_reference import simulate
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "tests" / "data" / "nir"
-sys.path.insert(0, str(ROOT / "tests" / "host"))
-from link_helpers import plastic_network, relay_network  # noqa: E402
+DATA = TEST_DATA / "nir"
 
 # The input spike train of NIR's LIF experiment (paper/01_lif): one value per 1 ms, at dt 0.1 ms
 # each followed by nine silent steps.

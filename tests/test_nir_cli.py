@@ -4,7 +4,6 @@ image or a network file."""
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,11 +12,11 @@ import nir
 from firmware import compile_network
 from firmware.nir import from_nir, main, to_nir
 from host.__main__ import main as host_main
-from nir_reference import self_driven_graph
 from sim import GoldenModel
+from tests.support import DATA as TEST_DATA, ROOT
+from tests.support.nir_reference import self_driven_graph
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "tests" / "data" / "nir"
+DATA = TEST_DATA / "nir"
 DIGITS = ROOT / "examples" / "data" / "digits_snn.nir"
 
 

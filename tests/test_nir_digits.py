@@ -5,18 +5,17 @@ tests/rtl/test_nir_board.py."""
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import nir
 from firmware.nir import from_nir
-from nir_reference import simulate
+from tests.support import ROOT
+from tests.support.example_modules import load
+from tests.support.nir_reference import simulate
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "examples"))
-import nir_digits  # noqa: E402
+nir_digits = load("nir_digits")
 
 
 def test_digits_graph_on_the_golden_model_is_within_a_point_of_float():

@@ -25,7 +25,7 @@ import pytest
 
 from firmware import STDPRule
 from sim import GoldenModel
-from stdp_protocol import (A_MINUS, A_PLUS, DELAYS, IMPULSE, TAU_MINUS, TAU_PLUS, W0, fit_window,
+from tests.support.stdp_protocol import (A_MINUS, A_PLUS, DELAYS, IMPULSE, TAU_MINUS, TAU_PLUS, W0, fit_window,
                            pairing_protocol, window_means)
 
 PAIRS, REPETITIONS = 40, 25

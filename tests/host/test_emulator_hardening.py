@@ -8,7 +8,6 @@ import struct
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,12 +19,13 @@ from firmware.tables import decode
 from host import Device, DeviceBusyError, DeviceError, LinkError
 from host.link_device import LinkDevice
 from host.transport import LoopbackTransport, SerialTransport
-from link_helpers import RawClient, plastic_network, relay_network
 from sim.device_emulator import DeviceEmulator, EmulatorServer, main as emulator_main
 from sim import serving
 from sim.serving import ServeError
+from tests.support import ROOT
+from tests.support.networks import plastic_network, relay_network
+from tests.support.raw_client import RawClient
 
-ROOT = Path(__file__).resolve().parents[2]
 SMALL = CoreConfig(n_neurons=12, n_inputs=6, n_synapses=64, n_segments=32, n_reverse=16,
                    n_profiles=4, n_projections=4, max_delay=2)
 ODD = CoreConfig(n_neurons=10, n_inputs=5, n_synapses=50, n_segments=20, n_reverse=15, n_profiles=3,

@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 
 from firmware import CoreConfig, Image, ImageError, compile_network
 from firmware.image import MAGIC
-from hardening import assert_clean_failure, budget, junk_values, networks
 from host import Device
 from sim import GoldenModel
+from tests.support.hardening import assert_clean_failure, budget, junk_values, networks
 
 pytestmark = pytest.mark.filterwarnings("ignore::firmware.errors.InputWrapWarning")
 

@@ -15,9 +15,9 @@ import cocotb
 import numpy as np
 
 from firmware import CoreConfig
-from random_networks import REGRESSION_CONFIG, random_case
 from sim import GoldenModel
 from sim.cosim.cocotb_adapter import start_core
+from tests.support.random_networks import REGRESSION_CONFIG, random_case
 
 
 def parse_seeds(text):

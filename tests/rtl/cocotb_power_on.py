@@ -5,8 +5,8 @@ draws one value per variable: the words of one array are alike.)"""
 
 import cocotb
 
-from random_networks import REGRESSION_CONFIG
-from sim.cocotb_adapter import start_core
+from sim.cosim.cocotb_adapter import start_core
+from tests.support.random_networks import REGRESSION_CONFIG
 
 
 @cocotb.test()

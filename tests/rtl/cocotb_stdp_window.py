@@ -13,7 +13,7 @@ import numpy as np
 
 from sim import GoldenModel
 from sim.cosim.cocotb_adapter import start_core
-from stdp_protocol import W0, pairing_protocol
+from tests.support.stdp_protocol import W0, pairing_protocol
 
 
 @cocotb.test()

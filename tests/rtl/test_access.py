@@ -6,10 +6,10 @@ gating."""
 import numpy as np
 from amaranth.hdl import Array, Const, Mux, Signal
 
-from engine_harness import Harness, read_memory
 from firmware import CoreConfig
 from firmware import formats as fmt
 from rtl.core.access import REGISTER_REGIONS, AccessPort
+from tests.support.engine_harness import Harness, read_memory
 
 CONFIG = CoreConfig(n_neurons=20, n_inputs=6, n_synapses=100, n_segments=30, n_reverse=40,
                     n_profiles=5, n_projections=3, weight_bits=6, max_delay=3)

@@ -21,8 +21,10 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import protocol as P
 from rtl.link.uart import UARTRx, UARTTx
+from tests.support import ROOT
+from tests.support.networks import relay_network
+from tests.support.raw_client import RawClient
 
-ROOT = Path(__file__).resolve().parents[2]
 DIVISOR = 4
 
 
@@ -206,9 +208,6 @@ def test_device_top_oversize_frame_then_the_next_frame_works(device_board):
     """A frame too long for the board's max_payload (256: the iCEBreaker's) gets one ERROR
     OVERSIZE (detail 256, no header: the device does not store it); the frame after it works.
     Also when the frame arrives behind a SPIKES reply (the RX FIFO holds it)."""
-    sys.path.insert(0, str(ROOT / "tests" / "host"))
-    from firmware import protocol as P
-    from link_helpers import RawClient
 
     board, config = device_board
     limit = board.device_options["max_payload"]
@@ -235,9 +234,7 @@ def test_device_top_oversize_frame_then_the_next_frame_works(device_board):
 
 
 def test_device_top_run_matches_model(device_board):
-    sys.path.insert(0, str(ROOT / "tests" / "host"))
     from host import Device
-    from link_helpers import relay_network
 
     board, config = device_board
     inputs = {0: [0, 2], 1: [5], 3: [1, 2, 3]}

@@ -11,8 +11,8 @@ network (64 pixels, 50 neurons, 3,200 plastic synapses), whose first build takes
 import numpy as np
 import pytest
 
-from example_modules import load
 from host import Device
+from tests.support.example_modules import load
 
 digits = load("digits")
 

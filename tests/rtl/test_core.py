@@ -4,16 +4,18 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from fifo_compare import compare_fifos
-from firmware import AllToAll, CoreConfig, FromList, Network, OneToOne, STDPRule, compile_network
+from firmware import AllToAll, CoreConfig, FromList, Network, STDPRule, compile_network
 from firmware import formats as fmt
 from rtl.core.core import Core
 from rtl.lib.memory import ICE40Memories
 from sim import GoldenModel
 from sim.cosim.core_driver import AmaranthAdapter, CoreDriver
+from tests.support.board_server import BOARD_CONFIG
+from tests.support.fifo_compare import compare_fifos
+from tests.support.networks import relay_network
 
-CONFIG = CoreConfig(n_neurons=12, n_inputs=6, n_synapses=64, n_segments=32, n_reverse=16,
-                    n_profiles=4, n_projections=4, max_delay=2)
+# The simulated board's core (12 neurons, 6 inputs), as test_link.py's.
+CONFIG = CoreConfig(**BOARD_CONFIG)
 
 
 def simulate(testbench, config=CONFIG, **core_args):
@@ -30,14 +32,9 @@ def simulate(testbench, config=CONFIG, **core_args):
     return out
 
 
-def relay_network():
+def relay_image():
     """Input k drives neuron k (weight 100 over threshold 20): one spike per input spike."""
-    net = Network("relay")
-    inputs = net.inputs("in", 6)
-    pop = net.population("p", 6, du=4095, dv=4095, vth=20)
-    net.connect(inputs, pop, OneToOne(), weight=100)
-    net.record(pop)
-    return compile_network(net, CONFIG)
+    return compile_network(relay_network(6, weight=100, vth=20), CONFIG)
 
 
 def burst_network():
@@ -67,7 +64,7 @@ def test_access_port_round_trip_every_region():
 
 
 def test_step_several_ticks_with_queued_inputs():
-    image = relay_network()
+    image = relay_image()
     inputs = {0: [0, 2], 1: [5], 3: [1, 2, 3]}
 
     async def bench(d, out):
@@ -90,7 +87,7 @@ def test_step_several_ticks_with_queued_inputs():
 
 
 def test_inputs_out_of_order_or_out_of_range_are_dropped_and_counted():
-    image = relay_network()
+    image = relay_image()
 
     async def bench(d, out):
         await d.load(image)
@@ -117,7 +114,7 @@ def test_inputs_out_of_order_or_out_of_range_are_dropped_and_counted():
 
 @pytest.mark.parametrize("period, overrun", [(4, True), (400, False)])
 def test_free_run_counts_overruns(period, overrun):
-    image = relay_network()
+    image = relay_image()
 
     async def bench(d, out):
         await d.load(image)
@@ -187,7 +184,7 @@ def test_ice40_mapped_memories_behave_the_same():
 
 
 def test_clear_zeroes_state_and_counters():
-    image = relay_network()
+    image = relay_image()
 
     async def bench(d, out):
         await d.load(image)
@@ -247,7 +244,7 @@ async def _step_counting(d, ticks, pulses=("in_dropped", "out_lost")):
 def test_repeated_tick_end_credits_and_flush():
     """One tick-end entry with repeat k ends k + 1 ticks and is consumed at the last of them;
     `consumed` counts popped and flushed entries; `in_level` the queued ones."""
-    image = relay_network()
+    image = relay_image()
 
     async def bench(d, out):
         await d.load(image)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from random_networks import REGRESSION_CONFIG
 from sim.cosim.verilator import build_core, cocotb_failures, core_verilog, run_cocotb
+from tests.support.random_networks import REGRESSION_CONFIG
 
 HERE = Path(__file__).resolve().parent
 

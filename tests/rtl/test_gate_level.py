@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from random_networks import REGRESSION_CONFIG
+from tests.support.random_networks import REGRESSION_CONFIG
 
 HERE = Path(__file__).resolve().parent
 THIS = "python -m pytest tests/rtl/test_gate_level.py"

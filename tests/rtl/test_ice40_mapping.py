@@ -9,8 +9,8 @@ import os
 import re
 from pathlib import Path
 
-from random_networks import REGRESSION_CONFIG
 from rtl.lib.dsp import MAC_CELL
+from tests.support.random_networks import REGRESSION_CONFIG
 
 HERE = Path(__file__).resolve().parent
 

@@ -12,13 +12,17 @@ import numpy as np
 from amaranth.back import verilog
 from amaranth.sim import Simulator
 
-from firmware import AllToAll, Network, STDPRule, compile_network
+from firmware import AllToAll, CoreConfig, Network, STDPRule, compile_network
 from firmware import formats as fmt
 from firmware import protocol as P
 from rtl.link.top import DeviceTop
 from sim.device_emulator import DeviceEmulator
+from tests.support.board_server import BOARD_CONFIG
+from tests.support.networks import relay_network
 
-from test_core import CONFIG, relay_network   # the same small core and relay network
+# The simulated board's core and test_core.py's relay on it (weight 100 over threshold 20).
+CONFIG = CoreConfig(**BOARD_CONFIG)
+RELAY = compile_network(relay_network(6, weight=100, vth=20), CONFIG)
 
 DEPTH = 32
 IDLE_CYCLES = 12          # quiescent: the link idle and no output byte for this many cycles
@@ -148,7 +152,7 @@ def test_hello_write_read_reset_seed_counters():
     async def bench(both, out):
         (hello,) = await both.cmd(P.Op.HELLO)
         assert hello.opcode == P.Op.HELLO_REPLY
-        await upload(both, relay_network())
+        await upload(both, RELAY)
         for name in fmt.TABLE_REGIONS + ("state_u", "counters"):
             r = fmt.memory_map(CONFIG)[name]
             await both.cmd(P.Op.READ, access(name, 0, r.depth))
@@ -174,7 +178,7 @@ def test_hello_write_read_reset_seed_counters():
 
 def test_input_step_spikes_counters_busy():
     async def bench(both, out):
-        await upload(both, relay_network())
+        await upload(both, RELAY)
         await both.cmd(P.Op.INPUT, entries([[0, 2], [5], [], [1, 2, 3], [0, 1, 2, 3, 4, 5]]))
         await both.cmd(P.Op.STEP, P.STEP.pack(3))
         await both.cmd(P.Op.STEP, P.STEP.pack(0))

@@ -5,7 +5,6 @@ Everything runs in the Amaranth simulator; the datapath sees one neuron update p
 """
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +18,9 @@ from firmware import formats as f
 from rtl.core.neuron import (BIAS_EXP_SHAPE, BIAS_MANT_SHAPE, BIAS_SHAPE, DSP_WIDTH, LIFDatapath,
                         bias_of)
 from sim.neuron import decay, lif_step, wrap_u
+from tests.support import DATA as TEST_DATA
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = TEST_DATA
 INPUT_FIELDS = ("u", "v", "ref", "a_in", "du", "dv", "vth", "bias", "refractory")
 STATE_FIELDS = ("u", "v", "ref")                                       # i.payload, with the tag
 PARAM_FIELDS = ("du", "dv", "vth", "bias", "refractory")               # p, one cycle later

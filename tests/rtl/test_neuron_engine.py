@@ -6,11 +6,11 @@ decays, the cleared accumulator slot and the spikes equal sim.neuron.lif_step / 
 import numpy as np
 import pytest
 
-from engine_harness import Harness, pulse, read_memory
 from firmware import CoreConfig
 from firmware import formats as fmt
 from rtl.core.neuron_engine import NeuronEngine
 from sim.neuron import lif_step, trace_decay, wrap_signed
+from tests.support.engine_harness import Harness, pulse, read_memory
 
 U_LIMIT, V_MAX = fmt.UV_LIMIT, fmt.V_MAX
 WRITES = ("acc", "u", "v", "ref", "x", "y", "x_in")

@@ -6,13 +6,13 @@ import pytest
 from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.sim import Simulator
 
-from engine_harness import Harness, pulse, read_memory
 from firmware import (AllToAll, CoreConfig, FixedProbability, Network, STDPRule, compile_network)
 from firmware import formats as fmt
 from firmware.tables import decode
 from rtl.core.plasticity import WRITE_DELAY, LTPEngine, PipelinedWeightUpdate, weight_update
 from sim import lfsr as golden_lfsr
 from sim.neuron import stochastic_round
+from tests.support.engine_harness import Harness, pulse, read_memory
 
 
 # --- weight_update, combinational ------------------------------------------------------------

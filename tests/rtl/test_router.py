@@ -6,8 +6,6 @@ the GoldenModel's own tick."""
 import numpy as np
 import pytest
 
-from engine_harness import Harness, pulse, read_memory
-from fifo_compare import compare_fifos
 from firmware import (AllToAll, CoreConfig, FixedProbability, FromList, Network, STDPRule,
                       compile_network)
 from firmware import formats as fmt
@@ -17,6 +15,8 @@ from rtl.core.router import Router
 from sim import GoldenModel
 from sim import lfsr as golden_lfsr
 from sim.neuron import stochastic_round, trace_decay, wrap_signed
+from tests.support.engine_harness import Harness, pulse, read_memory
+from tests.support.fifo_compare import compare_fifos
 
 # The networks here drive the 16-bit accumulator to its wrap on purpose (spec §4), so the
 # compiler's InputWrapWarning is expected.

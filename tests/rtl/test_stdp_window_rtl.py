@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sim.cosim.verilator import build_core, run_cocotb
-from stdp_protocol import (A_MINUS, A_PLUS, DELAYS, TAU_MINUS, TAU_PLUS, fit_window,
+from tests.support.stdp_protocol import (A_MINUS, A_PLUS, DELAYS, TAU_MINUS, TAU_PLUS, fit_window,
                            pairing_protocol, window_means)
 
 HERE = Path(__file__).resolve().parent

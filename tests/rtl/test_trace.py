@@ -4,11 +4,11 @@ decays are the NeuronEngine's (tests/rtl/test_neuron_engine.py)."""
 import numpy as np
 import pytest
 
-from engine_harness import Harness, pulse, read_memory
 from firmware import CoreConfig
 from firmware import formats as fmt
 from rtl.core.trace import TraceImpulse
 from sim.neuron import trace_impulse
+from tests.support.engine_harness import Harness, pulse, read_memory
 
 
 def config(n_inputs, n_neurons=10):

@@ -1,5 +1,5 @@
-"""A simulated board of any configuration, for the tests beside this file (conftest.py's
-`device_board` fixture is this with BOARD_CONFIG) and tests/properties/test_sim_board.py."""
+"""A simulated board of any configuration: tests/rtl/conftest.py's `device_board` fixture is this
+with BOARD_CONFIG; tests/properties/test_sim_board.py and bench/link.py run it too."""
 
 import contextlib
 

@@ -2,15 +2,14 @@
 
 import importlib.util
 import sys
-from pathlib import Path
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from tests.support import EXAMPLES
 
 
 def load(name: str):
-    """examples/<name>.py, imported once (registered in sys.modules, as dataclasses need)."""
+    """examples/<name>.py, imported once (registered in sys.modules under its name, as dataclasses
+    need), without putting examples/ on sys.path."""
     if name not in sys.modules:
-        sys.path.insert(0, str(EXAMPLES))          # an example may import its neighbours
         spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
