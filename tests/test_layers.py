@@ -209,7 +209,8 @@ def test_tests_share_only_tests_support_and_leave_sys_path_alone():
     ("from tests.rtl.core.test_core import CONFIG\n", "t.py:1 imports tests.rtl.core.test_core"),
     ("import tests.host.conftest\n", "t.py:1 imports tests.host.conftest"),
     ("from tests import conftest\n", "t.py:1 imports tests.conftest"),
-])
+], ids=["sys.path.insert", "sys.path slice", "bare test module", "bare helper", "dotted test module",
+        "conftest", "from tests import"])
 def test_a_test_module_import_or_a_sys_path_edit_is_named(tmp_path, source, refused):
     fine = ("from tests.support.networks import relay_network\nimport tests.support\nfrom tests import support\n"
             "TEXT = 'sys.path.insert(0, x)'\n")

@@ -5,7 +5,6 @@ DeviceTop through host.Device. Every socket is on 127.0.0.1, every wait bounded.
 """
 
 import io
-import os
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import protocol as P
 from rtl.link.uart import UARTRx, UARTTx
-from tests.support import ROOT
+from tests.support import ENV, ROOT
 from tests.support.networks import relay_network
 from tests.support.raw_client import RawClient
 
@@ -129,9 +128,8 @@ def test_echo_over_socket_in_process():
 def start_echo_board_cli():
     """`python -m sim.board` serving the echo top; returns the process and its last line
     (the 'listening on' line once it is up)."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(Path(__file__).parent)]))
-    proc = subprocess.Popen([sys.executable, "-m", "sim.board", "--port", "0", "--top", "test_board:EchoTop",
-                             "--divisor", str(DIVISOR)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "sim.board", "--port", "0", "--top", "tests.rtl.test_board:EchoTop",
+                             "--divisor", str(DIVISOR)], cwd=ROOT, env=ENV, stdout=subprocess.PIPE, text=True)
     line, deadline = "", time.monotonic() + 300
     while "listening on" not in line and time.monotonic() < deadline and proc.poll() is None:
         line = proc.stdout.readline()

@@ -71,7 +71,7 @@ def test_stdp_run_matches_the_model_tick_for_tick(device_board):
 def test_junk_in_every_region_then_load_runs_as_the_model(device_board):
     """docs/protocol.md, "What a device checks": whatever was written before (random words in
     every word of every writable region), a load and a run give the golden model's result, as
-    on the emulator (tests/host/test_emulator_hardening.py)."""
+    on the emulator (tests/sim/test_emulator_hardening.py)."""
     from host import Device
 
     board, config = device_board

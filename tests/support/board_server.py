@@ -7,8 +7,8 @@ import contextlib
 # registry board whose device options (max_payload, input_depth) the bitstream gets.
 BOARD_DIVISOR = 4
 BOARD_NAME = "icebreaker"
-# The configuration test_board.py, test_board_e2e.py, test_nir_board.py and the property suite
-# share: one cached Verilator build for all.
+# The configuration tests/rtl's board tests (test_board.py, test_board_e2e.py, test_nir_board.py ...),
+# the Core's and the Link's simulator tests and the property suite share: one cached Verilator build.
 BOARD_CONFIG = dict(n_neurons=12, n_inputs=6, n_synapses=64, n_segments=32, n_reverse=16,
                     n_profiles=4, n_projections=4, max_delay=2)
 

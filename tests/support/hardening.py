@@ -11,7 +11,7 @@ a TypeError from deep inside numpy ...) fails the test with its traceback.
 The budget: in CI each property runs `n` examples, derandomized (the same examples on every
 run, no example database), without deadlines. `pytest --hypothesis-profile=axonite-slow
 tests/properties` runs SLOW_FACTOR times as many, random ones (the profile is registered in
-tests/conftest.py, so that the option finds it before this folder is collected).
+tests/conftest.py, so that the option finds it before tests/properties is collected).
 """
 
 from __future__ import annotations

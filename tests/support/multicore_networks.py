@@ -1,5 +1,5 @@
 """Random networks that several cores can hold, reproducible from a seed, for the many-core
-tests (tests/test_multicore.py, tests/host/test_cluster.py).
+tests (tests/firmware/test_multicore.py, tests/host/test_cluster.py).
 
 Each has host inputs, two to four populations with random neuron parameters (some driven by
 bias alone, some refractory, inhibitory weights, u and a_in wraps), projections from the

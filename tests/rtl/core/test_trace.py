@@ -1,5 +1,5 @@
 """rtl.core.trace: TraceImpulse (phase 5) alone, against sim.neuron.trace_impulse (spec §6.1); the
-decays are the NeuronEngine's (tests/rtl/test_neuron_engine.py)."""
+decays are the NeuronEngine's (tests/rtl/core/test_neuron_engine.py)."""
 
 import numpy as np
 import pytest

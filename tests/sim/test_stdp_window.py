@@ -2,7 +2,7 @@
 & Abbott 2000): dw(D) = A+ exp(-D / tau+) for pre before post (D > 0), A- exp(D / tau-) for
 post before pre (D < 0).
 
-Protocol (tests/stdp_protocol.py): 40 independent pairs per D in -20..20 (D != 0), each an
+Protocol (tests/support/stdp_protocol.py): 40 independent pairs per D in -20..20 (D != 0), each an
 input axon -> neuron through a plastic synapse and a second input axon that forces the neuron
 to spike D ticks after (or before) the pre spike; the traces start at 0. 25 repetitions
 (the model is reset to its loaded weights each time, the LFSR continuing) give 1000 samples of

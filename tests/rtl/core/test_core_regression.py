@@ -1,4 +1,4 @@
-"""pytest wrapper of the cocotb regression (tests/rtl/cocotb_core.py) on Verilator."""
+"""pytest wrapper of the cocotb regression (tests/rtl/core/cocotb_core.py) on Verilator."""
 
 import os
 from pathlib import Path
@@ -13,7 +13,8 @@ HERE = Path(__file__).resolve().parent
 
 def run_seeds(seeds: str, plastic: str = ""):
     build = build_core(REGRESSION_CONFIG, name="regression")
-    results = run_cocotb(build, "cocotb_core", HERE, {"AXONITE_SEEDS": seeds, "AXONITE_PLASTIC": plastic})
+    results = run_cocotb(build, "tests.rtl.core.cocotb_core", HERE,
+                         {"AXONITE_SEEDS": seeds, "AXONITE_PLASTIC": plastic})
     failures = cocotb_failures(results)
     assert not failures, "\n".join(failures)
 

@@ -19,7 +19,7 @@ nir_digits = load("nir_digits")
 
 
 def test_digits_graph_on_the_golden_model_is_within_a_point_of_float():
-    """The float accuracy by tests/nir_reference.py (the graph read from the file, forward
+    """The float accuracy by tests/support/nir_reference.py (the graph read from the file, forward
     Euler), the core's by from_nir and the golden model, on the 450 test digits."""
     graph = nir.read(nir_digits.GRAPH)
     _, (pixels, labels) = nir_digits.digits()

@@ -24,7 +24,7 @@ PAIRS, REPETITIONS = 6, 10
 def rtl_window(tmp_path_factory):
     out = tmp_path_factory.mktemp("stdp") / "window.json"
     build = build_core(pairing_protocol(PAIRS).image.config, name="stdp-window")
-    results = run_cocotb(build, "cocotb_stdp_window", HERE, {
+    results = run_cocotb(build, "tests.rtl.core.cocotb_stdp_window", HERE, {
         "AXONITE_PAIRS": str(PAIRS), "AXONITE_REPETITIONS": str(REPETITIONS), "AXONITE_OUT": str(out)})
     root = ET.parse(results).getroot()
     assert root.findall(".//testcase") and not root.findall(".//failure") + root.findall(".//error")

@@ -62,7 +62,7 @@ def compare(case, spikes, state, weights):
 CONFIG = (CoreConfig.from_dict(json.loads(os.environ["AXONITE_CONFIG"])) if os.environ.get("AXONITE_CONFIG")
           else REGRESSION_CONFIG)
 # The command that reruns a seed (AXONITE_SEEDS and AXONITE_PLASTIC in front of it).
-REPRODUCE = os.environ.get("AXONITE_REPRODUCE", "python -m pytest tests/rtl/test_core_regression.py")
+REPRODUCE = os.environ.get("AXONITE_REPRODUCE", "python -m pytest tests/rtl/core/test_core_regression.py")
 TIMEOUT_US = float(os.environ["AXONITE_TIMEOUT_US"]) if os.environ.get("AXONITE_TIMEOUT_US") else None
 
 

@@ -1,6 +1,6 @@
 """rtl.lib.fifo.RxFIFO (the receive bytes between UART and COBS decoder) against amaranth's
 SyncFIFOBuffered whose writes pass the same drop rule, cycle by cycle. (BufferedFIFO and
-ShiftFIFO have theirs in test_core.py and test_router.py.)"""
+ShiftFIFO have theirs in tests/rtl/core/test_core.py and test_router.py.)"""
 
 import numpy as np
 import pytest

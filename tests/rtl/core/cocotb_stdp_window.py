@@ -1,4 +1,4 @@
-"""cocotb: the STDP pairing protocol (tests/stdp_protocol.py) on the Verilated core.
+"""cocotb: the STDP pairing protocol (tests/support/stdp_protocol.py) on the Verilated core.
 
 Each repetition reloads the weights, clears the state and carries the LFSR on, as the model
 test does; every repetition's spikes and weights must equal the golden model's. The RTL's

@@ -1,6 +1,6 @@
 """NIR in and out (firmware/nir.py, docs/nir.md): graphs built by the nir package, by snnTorch
 and by Norse (tests/data/nir), run on the golden model against a float forward-Euler
-simulation (tests/nir_reference.py) and, where the framework integrates the same way, against
+simulation (tests/support/nir_reference.py) and, where the framework integrates the same way, against
 the framework's own run; export then import is the identity; what the core cannot express is
 refused with the node, the parameter and the limit."""
 
