@@ -9,7 +9,7 @@
   input axon every tick is the configuration's ceiling), with the host's actual bytes per
   event, and from those the line-limited event rate of a 3 Mbaud line;
 - (c) host round trip per STEP on the simulated board, and the simulation's speed.
-The board's core is the tests' BOARD_CONFIG (tests/rtl/conftest.py) with UART divisor 4 and
+The board's core is the tests' BOARD_CONFIG (tests/support/board_server.py) with UART divisor 4 and
 clock_hz 12 MHz, i.e. a simulated 3 Mbaud line (12 MHz / 4 / 10 bits = 300,000 bytes/s), an
 input queue of 512 entries and 1024-byte payloads (DeviceTop's defaults).
 --write puts the section "Host link" into docs/benchmarks.md.
@@ -27,16 +27,15 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "rtl"), str(ROOT / "tests" / "host")]
+sys.path.insert(0, str(ROOT))       # this checkout's packages and its tests' board
 
 from bench.report import machine, save_results, update_section  # noqa: E402
 from firmware import CoreConfig, compile_network  # noqa: E402
 from firmware import protocol as P  # noqa: E402
 from host import Device  # noqa: E402
-from link_helpers import relay_network  # noqa: E402
 from sim import GoldenModel, RunResult  # noqa: E402
-from board_server import BOARD_DIVISOR as DIVISOR  # noqa: E402  (tests/rtl/board_server.py)
-from conftest import BOARD_CONFIG  # noqa: E402  (tests/rtl/conftest.py)
+from tests.support.board_server import BOARD_CONFIG, BOARD_DIVISOR as DIVISOR  # noqa: E402
+from tests.support.networks import relay_network  # noqa: E402
 
 CLOCK_HZ = 12_000_000
 BAUD = 3_000_000

@@ -20,7 +20,7 @@ weights (Device.reset(keep_weights=True): the device's RESET keeps them anyway) 
 LFSR afresh, lower the learning rate between epochs (load the image again with the slower rule
 and the learned weights), and read the weights once to load an inference image without STDP
 for testing. Each intervention is counted. The same `learn` runs on any host.Device: the golden model, the emulator, the
-simulated board (tests/test_digits.py, tests/rtl/test_board_digits.py compare their weights).
+simulated board (tests/examples/test_digits.py, tests/rtl/test_board_digits.py compare their weights).
 """
 
 from __future__ import annotations

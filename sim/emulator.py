@@ -12,7 +12,7 @@ INPUT frame beyond the credits is refused whole, counted in `dropped` and report
 sim/device_emulator.py serves it over TCP (`python -m sim.device_emulator`). Every option is
 checked against the HELLO_REPLY field that carries it (ConfigError naming the option and its
 range); every frame, however it is formed, gets its answer and nothing else
-(tests/host/test_emulator_hardening.py sends it thousands).
+(tests/sim/test_emulator_hardening.py sends it thousands).
 """
 
 from __future__ import annotations

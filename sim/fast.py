@@ -4,7 +4,7 @@
     model = FastModel(image)          # same interface as GoldenModel
     result = model.run(2000, inputs)
 
-GoldenModel (numpy) stays the reference; tests/test_fast_equals_reference.py holds the two
+GoldenModel (numpy) stays the reference; tests/sim/test_fast_equals_reference.py holds the two
 equal spike for spike, in state and in counters. FastModel subclasses GoldenModel and keeps
 its state in the same attributes (u, v, ref, x, y, acc, weights, lfsr_state, counters, tick),
 so state(), projection_weights(), seed() and reset() are inherited, and the two paths can be

@@ -6,7 +6,9 @@
   only part of sim that imports rtl/ or boards/ (sim/board.py is its command-line entry point);
 - host imports firmware, and the golden side of sim only where it runs the model in this
   process; never sim.cosim or rtl/;
-- the imports made when a module loads (not those inside functions) form no cycle.
+- the imports made when a module loads (not those inside functions) form no cycle;
+- under tests/, a module imports what the tests share from tests.support only, never another
+  test module (by its dotted name or by a bare one), and nothing edits sys.path.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+TESTS = ROOT / "tests"
 PACKAGES = ("firmware", "sim", "host")
 PROJECT = ("firmware", "sim", "host", "rtl", "boards", "bench", "tests", "examples")
 
@@ -158,3 +161,59 @@ def test_a_cycle_is_named(tmp_path, monkeypatch):
     monkeypatch.setitem(MODULES, "firmware.formats", path)
     cycle = load_cycle()
     assert cycle[0] == cycle[-1] and {"firmware.formats", "firmware.image"} <= set(cycle), cycle
+
+
+# --- tests/ ---------------------------------------------------------------------------------------
+
+
+def tree_of_tests() -> dict[Path, ast.Module]:
+    """Every Python file under tests/ but its data, parsed."""
+    return {p: ast.parse(p.read_text(), str(p)) for p in sorted(TESTS.rglob("*.py")) if "data" not in p.parts}
+
+
+def violations_in_tests(tree: dict[Path, ast.Module]) -> list[str]:
+    """What breaks the rules of tests/: a use of sys.path, an import of a test module (its
+    dotted name other than tests.support's, or the bare name of a file under tests/)."""
+    stems = {p.stem for p in tree if p.stem != "__init__"}
+    bad = []
+    for path, module in tree.items():
+        where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        for node in ast.walk(module):
+            if isinstance(node, ast.Attribute) and node.attr == "path" \
+                    and isinstance(node.value, ast.Name) and node.value.id == "sys":
+                bad.append(f"{where}:{node.lineno} uses sys.path")
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:     # from tests import x: tests.x
+                names = [f"{node.module}.{a.name}" for a in node.names] if node.module == "tests" else [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if (top == "tests" and not under(name, "tests.support") and name != "tests") or top in stems:
+                    bad.append(f"{where}:{node.lineno} imports {name}")
+    return bad
+
+
+def test_tests_share_only_tests_support_and_leave_sys_path_alone():
+    tree = tree_of_tests()
+    assert {"tests/support/networks.py", "tests/rtl/conftest.py"} <= {str(p.relative_to(ROOT)) for p in tree}
+    assert violations_in_tests(tree) == []
+
+
+@pytest.mark.parametrize("source,refused", [
+    ("import sys\nsys.path.insert(0, 'x')\n", "t.py:2 uses sys.path"),
+    ("import sys\ndef f():\n    sys.path[:0] = ['x']\n", "t.py:3 uses sys.path"),
+    ("from test_core import CONFIG\n", "t.py:1 imports test_core"),
+    ("def f():\n    from link_helpers import RawClient\n", "t.py:2 imports link_helpers"),
+    ("from tests.rtl.core.test_core import CONFIG\n", "t.py:1 imports tests.rtl.core.test_core"),
+    ("import tests.host.conftest\n", "t.py:1 imports tests.host.conftest"),
+    ("from tests import conftest\n", "t.py:1 imports tests.conftest"),
+], ids=["sys.path.insert", "sys.path slice", "bare test module", "bare helper", "dotted test module",
+        "conftest", "from tests import"])
+def test_a_test_module_import_or_a_sys_path_edit_is_named(tmp_path, source, refused):
+    fine = ("from tests.support.networks import relay_network\nimport tests.support\nfrom tests import support\n"
+            "TEXT = 'sys.path.insert(0, x)'\n")
+    tree = {p: ast.parse(text) for p, text in ((tmp_path / "t.py", source), (tmp_path / "ok.py", fine),
+                                              (tmp_path / "test_core.py", ""), (tmp_path / "link_helpers.py", ""))}
+    assert [v.replace(f"{tmp_path}/", "") for v in violations_in_tests(tree)] == [refused]

@@ -11,7 +11,8 @@
 They are not one parametrised FIFO because each is the smallest for its use (the iCE40UP5K is
 nearly full): a memory FIFO for deep queues, registers for a few wide entries, and for the
 receive bytes the memory's own read register as the head with no level counter.
-tests/rtl hold each against its amaranth counterpart under random traffic.
+tests/rtl/lib/test_fifo.py and tests/rtl/core (test_core.py, test_router.py) hold each against its
+amaranth counterpart under random traffic (tests/support/fifo_compare.py).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A reply is a template: a list of fields, each a code byte (type << 5 | argument) and for some
 an address byte. The transmitter (rtl.link.transmit) walks it a field at a time and sends a
 byte a cycle; `render` here is the same walk in Python, the reference the templates are
-tested with against firmware.protocol's packers (tests/rtl/test_link_templates.py).
+tested with against firmware.protocol's packers (tests/rtl/link/test_link_templates.py).
 
     F_LIT n           n literal bytes follow
     F_ECHO n, a       n bytes of the frame from byte a (zeros when the frame's header is not

@@ -51,7 +51,7 @@ class UARTRx(wiring.Component):
     side; a start bit that reads 1 there is a glitch and is ignored. The receiver is idle
     again 2 cycles after the stop bit's centre, ready for the next start edge.
     Tolerance of the sender's baud rate (back-to-back bytes, any phase, measured with the
-    line model of tests/rtl/test_uart.py): +-2.5 % at divisor 4, -3.5/+4 % at 8, +-4 % at 12,
+    line model of tests/rtl/link/test_uart.py): +-2.5 % at divisor 4, -3.5/+4 % at 8, +-4 % at 12,
     +-4.5 % at 36.
     Nothing wedges it: every state returns to idle within 10 bits, whatever the line does.
     """

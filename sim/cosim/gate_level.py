@@ -2,7 +2,7 @@
 
     netlist = synthesize_core(config)        # the Core alone, mapped to iCE40 cells
     build = build_netlist(netlist)           # Verilator, with yosys's models of those cells
-    run_cocotb(build, "cocotb_core", ...)    # sim.cosim.verilator: the regression's driver
+    run_cocotb(build, "tests.rtl.core.cocotb_core", ...)    # sim.cosim.verilator: the regression's driver
 
 `synthesize_core` elaborates `rtl.core.Core` with the board's memory factory for the board's
 platform (iCEBreaker: SB_RAM40_4K and SB_SPRAM256KA instances, the SB_MAC16 black box) and

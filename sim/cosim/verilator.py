@@ -178,12 +178,14 @@ def build_verilog(name: str, text: str, ports, meta: dict, public: str = "all", 
 def run_cocotb(build: Build, test_module: str, test_dir: Path, extra_env: dict[str, str] | None = None) -> Path:
     """Run a cocotb test module against a build; returns the results XML path, failed tests or
     not (cocotb_failures reads them). RuntimeError when the simulation ended without results,
-    or with an exit status its results do not explain."""
+    or with an exit status its results do not explain. `test_module` is a dotted name from the
+    checkout (tests.rtl.core.cocotb_core) or a module in `test_dir` (bench's), where the
+    simulation runs: the simulator's PYTHONPATH has both."""
     from cocotb_tools.runner import get_runner
 
     verilator_env()
     runner = get_runner("verilator")
-    paths = [str(ROOT), str(test_dir), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]
+    paths = [str(ROOT), str(test_dir), os.environ.get("PYTHONPATH", "")]
     env = {"PYTHONPATH": os.pathsep.join(paths)}
     env.update(extra_env or {})
     results = build.directory / f"results-{os.getpid()}-{test_module}.xml"

@@ -3,12 +3,8 @@ the net they drive, a flip-flop without a LUT of its own in front counted as alo
 refused."""
 
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-
-import cells  # noqa: E402
+from bench import cells
 
 
 def cell(kind, **ports):

@@ -58,7 +58,7 @@ def test_refused_arguments(argv, message, tmp_path, capsys, no_tools):
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_config_the_part_cannot_hold(tmp_path, capsys, no_tools):
     # 131,072 synapse words: more than the link's region table addresses (65,535 words) and
-    # than the part's four SB_SPRAM256KA hold (the latter is tested in tests/rtl/test_core.py).
+    # than the part's four SB_SPRAM256KA hold (the latter is tested in tests/rtl/core/test_core.py).
     # Refused at elaboration, naming the region and the limit.
     status, out, err = run(["icebreaker", "--synapses", "131072", "--out", str(tmp_path / "out")],
                            capsys)

@@ -1,6 +1,5 @@
 """The command line against the emulator (as a separate process), and the FTDI latency timer."""
 
-import os
 import subprocess
 import sys
 import warnings
@@ -12,11 +11,10 @@ import pytest
 from firmware import CoreConfig, compile_network
 from host import Device, LatencyTimerWarning, check_latency_timer
 from host.latency import latency_timer_path
-from link_helpers import plastic_network
 from sim import GoldenModel
+from tests.support import ENV, ROOT
+from tests.support.networks import plastic_network
 
-ROOT = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 NETWORK_FILE = '''
 import numpy as np

@@ -12,7 +12,6 @@ import re
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,10 +19,9 @@ import pytest
 from firmware import compile_network
 from host import __main__ as cli
 from host.device import Device
-from link_helpers import RELAY_FILE, relay_network
+from tests.support import ENV, ROOT
+from tests.support.networks import RELAY_FILE, relay_network
 
-ROOT = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 NETWORK_FILE = RELAY_FILE + "inputs = {0: [0, 1], 3: [2]}\n"
 

@@ -27,11 +27,10 @@ from host import progress
 from host.device import Device
 from host.model_device import ModelDevice
 from host.inputs import PoissonInput, parse_axons, probability_of_rate
-from link_helpers import SMALL_CORE, relay_network
 from sim import GoldenModel, InputError
+from tests.support import ENV, ROOT
+from tests.support.networks import SMALL_CORE, relay_network
 
-ROOT = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 N = 8
 IMAGE = compile_network(relay_network(N), SMALL_CORE)
 DEVICES = ["model", "emulator://"]
@@ -105,8 +104,8 @@ def test_a_raster_from_a_file(tmp_path, capsys, image_file, device):
 
 def test_the_input_file_replaces_a_network_files_inputs(tmp_path, capsys):
     net = tmp_path / "net.py"
-    net.write_text("import sys; sys.path.insert(0, %r)\nfrom link_helpers import relay_network\n"
-                   "network = relay_network(8)\ninputs = {0: [0, 1, 2]}\n" % str(Path(__file__).parent))
+    net.write_text("from tests.support.networks import relay_network\n"
+                   "network = relay_network(8)\ninputs = {0: [0, 1, 2]}\n")
     np.savez(tmp_path / "in.npz", times=[2], axons=[7])
     run(["run", net, "--ticks", 5, "--out", tmp_path / "a.npz"], capsys)
     run(["run", net, "--ticks", 5, "--input", tmp_path / "in.npz", "--out", tmp_path / "b.npz"], capsys)

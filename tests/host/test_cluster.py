@@ -10,10 +10,10 @@ from firmware import CoreConfig, FromList, Network, compile_network
 from host import Device
 from host.cluster import Cluster
 from host.errors import ConfigMismatchError, LinkError
-from multicore_networks import CORE, ONE_CORE, random_network
 from sim import GoldenModel, InputError
 from sim.device_emulator import DeviceEmulator, EmulatorServer
 from sim.multicore import MultiCoreModel
+from tests.support.multicore_networks import CORE, ONE_CORE, random_network
 
 pytestmark = pytest.mark.filterwarnings("ignore::firmware.errors.InputWrapWarning")
 

@@ -10,9 +10,9 @@ import pytest
 from firmware import CoreConfig, compile_network, formats
 from firmware import protocol as P
 from host import Device, DeviceError, LinkError, OverrunWarning
-from link_helpers import plastic_network, relay_network
 from sim import GoldenModel
 from sim.model import InputError
+from tests.support.networks import plastic_network, relay_network
 
 
 def random_inputs(rng, ticks, n_inputs, p):

@@ -8,14 +8,12 @@ tests/rtl/test_doctor_board.py."""
 
 import errno
 import json
-import os
 import socket
 import subprocess
 import sys
 import threading
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,14 +27,13 @@ from host import doctor as doctor_module
 from host import ports
 from host.doctor import LAYERS, Doctor, doctor, reference_image
 from host.transport import LoopbackTransport, open_hint
-from line_faults import ByteFlips, FaultyLine, PtyBoard
-from link_helpers import relay_network
-from port_listings import icebreaker
 from sim import GoldenModel
 from sim.device_emulator import DeviceEmulator, EmulatorServer
+from tests.support import ENV, ROOT
+from tests.support.line_faults import ByteFlips, FaultyLine, PtyBoard
+from tests.support.networks import relay_network
+from tests.support.port_listings import icebreaker
 
-ROOT = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 QUICK = dict(frames=100, ticks=60, freerun_s=0.5, timeout=2.0)
 SMALL = CoreConfig(n_neurons=32, n_inputs=16, n_synapses=512, n_segments=64, n_reverse=256,
                    n_profiles=4, n_projections=4, max_delay=3)

@@ -12,8 +12,9 @@ from host import (ConfigMismatchError, Device, DeviceError, DeviceNotFoundError,
                   FrameError, ProtocolVersionError, SpikesLostError)
 from host.transport import LoopbackTransport
 from host.link_device import LinkDevice
-from link_helpers import RawClient, plastic_network, relay_network
 from sim.device_emulator import DeviceEmulator, EmulatorServer
+from tests.support.networks import plastic_network, relay_network
+from tests.support.raw_client import RawClient
 
 
 # --- timeouts ----------------------------------------------------------------------------------

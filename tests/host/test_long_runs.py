@@ -13,9 +13,9 @@ import pytest
 from firmware import compile_network
 from host import Device
 from host.__main__ import main as cli
-from link_helpers import SMALL_CORE, relay_network
 from sim import FastModel, GoldenModel, RasterTooLargeError, RunResult
 from sim.fast import EVENTS_START
+from tests.support.networks import SMALL_CORE, relay_network
 
 N = 8
 IMAGE = compile_network(relay_network(N), SMALL_CORE)

@@ -10,8 +10,8 @@ from firmware import protocol as P
 from host import Device, DeviceNotFoundError, find_boards
 from host import ports
 from host.__main__ import main as host_main
-from port_listings import DIGILENT, FT232R, GENERIC_FT2232H, ONBOARD, icebreaker, ulx3s, usb_port
 from sim.device_emulator import EmulatorServer
+from tests.support.port_listings import DIGILENT, FT232R, GENERIC_FT2232H, ONBOARD, icebreaker, ulx3s, usb_port
 
 
 @pytest.fixture

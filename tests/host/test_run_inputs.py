@@ -13,8 +13,8 @@ import pytest
 
 from firmware import compile_network, formats
 from host import Device
-from link_helpers import SMALL_CORE, relay_network
 from sim import FastModel, GoldenModel, InputError
+from tests.support.networks import SMALL_CORE, relay_network
 
 N = 8                      # relay network: input i -> neuron i, which fires one tick later
 IMAGE = compile_network(relay_network(N), SMALL_CORE)

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from firmware import CapacityError, CoreConfig, Image, NetworkError, compile_network, formats
 from firmware.image import IMAGE_LIMITS
-from hardening import assert_clean_failure, budget, junk_values, networks, valid_or_junk, weighted
 from sim import GoldenModel
+from tests.support.hardening import assert_clean_failure, budget, junk_values, networks, valid_or_junk, weighted
 
 pytestmark = pytest.mark.filterwarnings("ignore::firmware.errors.InputWrapWarning")
 

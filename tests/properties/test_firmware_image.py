@@ -6,7 +6,7 @@ random files; and arguments that are no path at all.
 
 Every load gives an image or ImageError saying why; an image that loads runs on the golden
 model and on Device("model") with the same spikes, and saves to the same bytes it loaded from
-once re-saved. tests/test_image.py holds the targeted cases and a fuzz of substitutions behind a
+once re-saved. tests/firmware/test_image.py holds the targeted cases and a fuzz of substitutions behind a
 re-fixed CRC; this adds the other mutations, whole files and paths.
 """
 
@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 
 from firmware import CoreConfig, Image, ImageError, compile_network
 from firmware.image import MAGIC
-from hardening import assert_clean_failure, budget, junk_values, networks
 from host import Device
 from sim import GoldenModel
+from tests.support.hardening import assert_clean_failure, budget, junk_values, networks
 
 pytestmark = pytest.mark.filterwarnings("ignore::firmware.errors.InputWrapWarning")
 

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from firmware import (AllToAll, CoreConfig, FixedProbability, FromList, Image, Network, OneToOne,
                       STDPRule, compile_network, du_from_tau, dv_from_tau, formats, quantize_weights)
 from firmware.network import NEURON_PARAMETERS
-from hardening import assert_clean_failure, budget, junk_values, valid_or_junk, weighted
 from sim import GoldenModel
+from tests.support.hardening import assert_clean_failure, budget, junk_values, valid_or_junk, weighted
 
 pytestmark = [pytest.mark.filterwarnings("ignore::firmware.errors.InputWrapWarning"),
               # a numpy cast that overflows is a value the API let through unchecked

@@ -10,20 +10,17 @@ run is a process of its own, and one that does not end within HANG_S fails the p
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
-from hardening import budget, check_message
+from tests.support import DATA, ENV, ROOT
+from tests.support.hardening import budget, check_message
 
-ROOT = Path(__file__).resolve().parents[2]
-GRAPHS = sorted((ROOT / "tests" / "data" / "nir").glob("*.nir")) + [ROOT / "examples" / "data" / "digits_snn.nir"]
-ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+GRAPHS = sorted((DATA / "nir").glob("*.nir")) + [ROOT / "examples" / "data" / "digits_snn.nir"]
 HANG_S = 60
 
 
@@ -36,7 +33,7 @@ def folder(tmp_path_factory):
 @given(graph=st.sampled_from(GRAPHS), cut=st.one_of(st.none(), st.integers(0, 1 << 16)),
        changes=st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), max_size=4))
 # one byte of a heap: h5py raises RuntimeError (about one file in ten of these mutations does)
-@example(graph=ROOT / "tests" / "data" / "nir" / "norse_iaf.nir", cut=None, changes=[(6232, 123)])
+@example(graph=DATA / "nir" / "norse_iaf.nir", cut=None, changes=[(6232, 123)])
 def test_nir_info_on_a_mutated_file_exits_cleanly(folder, graph, cut, changes):
     data = bytearray(graph.read_bytes())
     for at, value in changes:

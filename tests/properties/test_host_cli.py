@@ -14,9 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import sys
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,11 +23,10 @@ from hypothesis import strategies as st
 
 from firmware import CoreConfig, compile_network
 from firmware.nir import main as nir_main
-from hardening import budget, check_message, networks
 from host.__main__ import main as host_main
+from tests.support.hardening import budget, check_message, networks
+from tests.support.networks import RELAY_FILE
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "host"))
-from link_helpers import RELAY_FILE  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::firmware.errors.InputWrapWarning")
 

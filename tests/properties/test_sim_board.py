@@ -10,9 +10,7 @@ built it already, and the Verilator build is cached by source hash.
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,14 +19,11 @@ from hypothesis import strategies as st
 
 from firmware import CapacityError, CoreConfig, compile_network
 from firmware import protocol as P
-from hardening import budget, networks, wire_events
 from host import Device
+from tests.support.board_server import BOARD_CONFIG, simulated_board
+from tests.support.hardening import budget, networks, wire_events
+from tests.support.raw_client import RawClient
 
-TESTS = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(TESTS / "rtl"))
-sys.path.insert(0, str(TESTS / "host"))
-from board_server import BOARD_CONFIG, simulated_board  # noqa: E402
-from link_helpers import RawClient  # noqa: E402
 
 pytestmark = [pytest.mark.filterwarnings("ignore::firmware.errors.InputWrapWarning"),
               pytest.mark.filterwarnings("ignore::host.link.OverrunWarning")]

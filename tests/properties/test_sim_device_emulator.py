@@ -15,14 +15,15 @@ import pytest
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
-from firmware import CoreConfig, Network, OneToOne, compile_network, formats
+from firmware import CoreConfig, Network, compile_network, formats
 from firmware import protocol as P
-from hardening import budget, networks, wire_events
 from host import Device
 from host.link_device import LinkDevice
 from host.transport import LoopbackTransport
 from sim import GoldenModel
 from sim.emulator import DeviceEmulator
+from tests.support.hardening import budget, networks, wire_events
+from tests.support.networks import relay_network
 
 pytestmark = [pytest.mark.filterwarnings("ignore::firmware.errors.InputWrapWarning"),
               # a fuzzed FREERUN of a short period overruns; the host warns when it stops it
@@ -74,12 +75,7 @@ def assert_device_equals_model(emu: DeviceEmulator, image, inputs) -> None:
 
 
 def _relay() -> Network:
-    net = Network("relay")
-    inp = net.inputs("in", CORE.n_inputs)
-    pop = net.population("relay", CORE.n_inputs, du=4095, dv=4095, vth=10)
-    net.connect(inp, pop, OneToOne(), weight=100, name="in_relay")
-    net.record(pop)
-    return net
+    return relay_network(CORE.n_inputs, weight=100)
 
 
 def raster(seed: int, ticks: int = 20):

@@ -19,9 +19,9 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from firmware import AllToAll, CoreConfig, FixedProbability, Network, OneToOne, STDPRule, compile_network
-from hardening import assert_clean_failure, budget, junk_values, weighted
 from host import Device
 from sim import FastModel, GoldenModel, InputError
+from tests.support.hardening import assert_clean_failure, budget, junk_values, weighted
 
 N_INPUTS = 6
 CORE = CoreConfig(n_neurons=10, n_inputs=N_INPUTS, n_synapses=96, n_segments=48, n_reverse=96, max_delay=2)

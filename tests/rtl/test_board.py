@@ -5,7 +5,6 @@ DeviceTop through host.Device. Every socket is on 127.0.0.1, every wait bounded.
 """
 
 import io
-import os
 import signal
 import subprocess
 import sys
@@ -21,8 +20,10 @@ from amaranth.lib.wiring import In, Out
 
 from firmware import protocol as P
 from rtl.link.uart import UARTRx, UARTTx
+from tests.support import ENV, ROOT
+from tests.support.networks import relay_network
+from tests.support.raw_client import RawClient
 
-ROOT = Path(__file__).resolve().parents[2]
 DIVISOR = 4
 
 
@@ -127,9 +128,8 @@ def test_echo_over_socket_in_process():
 def start_echo_board_cli():
     """`python -m sim.board` serving the echo top; returns the process and its last line
     (the 'listening on' line once it is up)."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(Path(__file__).parent)]))
-    proc = subprocess.Popen([sys.executable, "-m", "sim.board", "--port", "0", "--top", "test_board:EchoTop",
-                             "--divisor", str(DIVISOR)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "sim.board", "--port", "0", "--top", "tests.rtl.test_board:EchoTop",
+                             "--divisor", str(DIVISOR)], cwd=ROOT, env=ENV, stdout=subprocess.PIPE, text=True)
     line, deadline = "", time.monotonic() + 300
     while "listening on" not in line and time.monotonic() < deadline and proc.poll() is None:
         line = proc.stdout.readline()
@@ -206,9 +206,6 @@ def test_device_top_oversize_frame_then_the_next_frame_works(device_board):
     """A frame too long for the board's max_payload (256: the iCEBreaker's) gets one ERROR
     OVERSIZE (detail 256, no header: the device does not store it); the frame after it works.
     Also when the frame arrives behind a SPIKES reply (the RX FIFO holds it)."""
-    sys.path.insert(0, str(ROOT / "tests" / "host"))
-    from firmware import protocol as P
-    from link_helpers import RawClient
 
     board, config = device_board
     limit = board.device_options["max_payload"]
@@ -235,9 +232,7 @@ def test_device_top_oversize_frame_then_the_next_frame_works(device_board):
 
 
 def test_device_top_run_matches_model(device_board):
-    sys.path.insert(0, str(ROOT / "tests" / "host"))
     from host import Device
-    from link_helpers import relay_network
 
     board, config = device_board
     inputs = {0: [0, 2], 1: [5], 3: [1, 2, 3]}

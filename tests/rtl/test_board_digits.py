@@ -2,7 +2,7 @@
 the learning protocol (reset keeping weights, LFSR seed, sample with teacher) run on the board
 through host.Device gives the golden model's weights bit for bit.
 
-CI: the configuration the other board tests build (conftest.BOARD_CONFIG: 6 inputs, 12 neurons,
+CI: the configuration the other board tests build (board_server.BOARD_CONFIG: 6 inputs, 12 neurons,
 16 plastic synapses), so CI builds nothing new: the digits pooled to 3 inputs, classes 0 and 1,
 2 neurons each, delay 2. Slow (-m slow): the default iCEBreaker configuration and the full
 network (64 pixels, 50 neurons, 3,200 plastic synapses), whose first build takes minutes.
@@ -11,8 +11,8 @@ network (64 pixels, 50 neurons, 3,200 plastic synapses), whose first build takes
 import numpy as np
 import pytest
 
-from example_modules import load
 from host import Device
+from tests.support.example_modules import load
 
 digits = load("digits")
 
@@ -56,7 +56,7 @@ def icebreaker_board():
     from rtl.link.top import DeviceTop
     from sim.cosim.board import BoardServer
 
-    divisor = 4                   # as conftest.BOARD_DIVISOR: a 3 Mbaud bit at 12 MHz
+    divisor = 4                   # as board_server.BOARD_DIVISOR: a 3 Mbaud bit at 12 MHz
     options = device_options(board_named("icebreaker"))
     top = DeviceTop(ICEBREAKER_CONFIG, divisor=divisor, clock_hz=12_000_000,
                     memories=ICE40Memories(behavioural=True), **options)

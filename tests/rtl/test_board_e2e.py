@@ -11,31 +11,20 @@ import time
 import numpy as np
 import pytest
 
-from firmware import FixedProbability, Network, STDPRule, compile_network, formats
+from firmware import compile_network, formats
 from firmware import protocol as P
-from test_board import ROOT
-
-import sys
-sys.path.insert(0, str(ROOT / "tests" / "host"))
-from link_helpers import RawClient, relay_network  # noqa: E402
+from tests.support import ROOT
+from tests.support.networks import plastic_network, relay_network
+from tests.support.raw_client import RawClient
 
 PROJECTIONS = ("in_exc", "exc_exc", "exc_out")
 
 
 def small_plastic_network(seed=4):
-    """link_helpers.plastic_network, shrunk to board_server.BOARD_CONFIG (12 neurons, 6 inputs,
-    16 reverse entries, max_delay 2): two STDP projections and an inhibitory delayed one."""
-    net = Network("small_plastic")
-    inp = net.inputs("in", 6)
-    exc = net.population("exc", 6, du=400, dv=200, vth=30, refractory=1)
-    out = net.population("out", 4, du=1000, dv=100, vth=20, bias_mant=3)
-    net.connect(inp, exc, FixedProbability(0.3, seed=seed), weight=60, stdp=STDPRule(), name="in_exc")
-    net.connect(exc, exc, FixedProbability(0.2, seed=seed + 1), weight=-20, delay=2, name="exc_exc")
-    net.connect(exc, out, FixedProbability(0.2, seed=seed + 2), weight=25, delay=2,
-                stdp=STDPRule(a_plus=40, a_minus=-50, w_min=-10, w_max=90), name="exc_out")
-    net.record(exc)
-    net.record(out, [0, 2, 3])
-    return net
+    """plastic_network, shrunk to board_server.BOARD_CONFIG (12 neurons, 6 inputs, 16 reverse
+    entries, max_delay 2): two STDP projections and an inhibitory delayed one."""
+    return plastic_network(6, 6, seed, n_out=4, density=(0.3, 0.2, 0.2), out_delay=2,
+                           recorded_out=(0, 2, 3), name="small_plastic")
 
 
 def _session(dev, rng_seed, runs=((150, 0.25), (100, 0.4))):
@@ -82,7 +71,7 @@ def test_stdp_run_matches_the_model_tick_for_tick(device_board):
 def test_junk_in_every_region_then_load_runs_as_the_model(device_board):
     """docs/protocol.md, "What a device checks": whatever was written before (random words in
     every word of every writable region), a load and a run give the golden model's result, as
-    on the emulator (tests/host/test_emulator_hardening.py)."""
+    on the emulator (tests/sim/test_emulator_hardening.py)."""
     from host import Device
 
     board, config = device_board

@@ -16,11 +16,9 @@ import sys
 from firmware import compile_network
 from firmware import protocol as P
 from host.doctor import LAYERS, doctor
-from test_board import ROOT
-
-sys.path.insert(0, str(ROOT / "tests" / "host"))
-from line_faults import BaudMismatch, ByteFlips, FaultyLine  # noqa: E402
-from link_helpers import relay_network  # noqa: E402
+from tests.support import ROOT
+from tests.support.line_faults import BaudMismatch, ByteFlips, FaultyLine
+from tests.support.networks import relay_network
 
 QUICK = dict(frames=40, ticks=60, freerun_s=1.0)
 

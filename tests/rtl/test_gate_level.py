@@ -1,8 +1,8 @@
 """Gate-level simulation of what is built: the core synthesized with the iCEBreaker build's own
-yosys script (sim/gate_level.py: synth_ice40 -dsp -dff, abc9 without &scorr, the MAC black
+yosys script (sim/cosim/gate_level.py: synth_ice40 -dsp -dff, abc9 without &scorr, the MAC black
 box renamed to SB_MAC16), written with `write_verilog -noattr`, on Verilator with yosys's
 simulation models of the iCE40 cells (share/ice40/cells_sim.v), against the golden model with
-the regression's driver (cocotb_core.py): every tick's spikes, then u, v, ref, traces,
+the regression's driver (tests/rtl/core/cocotb_core.py): every tick's spikes, then u, v, ref, traces,
 accumulators, weights, LFSR and counters, plastic networks included.
 
 CI: three seeds of the regression's configuration (two without STDP, one plastic), and one
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from random_networks import REGRESSION_CONFIG
+from tests.support.random_networks import REGRESSION_CONFIG
 
 HERE = Path(__file__).resolve().parent
 THIS = "python -m pytest tests/rtl/test_gate_level.py"
@@ -67,7 +67,7 @@ def run_regression(build, config, seeds: str, plastic: str = "", timeout_us=None
            "AXONITE_TIMEOUT_US": "" if timeout_us is None else str(timeout_us)}
     if config != REGRESSION_CONFIG:
         env["AXONITE_CONFIG"] = json.dumps(config.to_dict())
-    return cocotb_failures(run_cocotb(build, "cocotb_core", HERE, env))
+    return cocotb_failures(run_cocotb(build, "tests.rtl.core.cocotb_core", HERE, env))
 
 
 def mutate(text: str, instance: str, name: str, value: str, wrong: str) -> str:
@@ -147,7 +147,7 @@ def test_undefined_values_are_not_zero(regression_netlist):
     from sim.cosim.gate_level import build_netlist
     from sim.cosim.verilator import cocotb_failures, run_cocotb
 
-    failures = cocotb_failures(run_cocotb(build_netlist(regression_netlist), "cocotb_power_on", HERE))
+    failures = cocotb_failures(run_cocotb(build_netlist(regression_netlist), "tests.rtl.cocotb_power_on", HERE))
     assert not failures, "\n".join(failures)
 
 

