@@ -2,7 +2,7 @@
 
     python -m boards.build BOARD [--neurons N] [--inputs N] [--synapses N] [--segments N]
                                  [--reverse N] [--delay D] [--clock MHZ] [--baud B]
-                                 [--out DIR] [--seed S] [--synth-only] [--program [--no-doctor]] [--quiet]
+                                 [--out DIR] [--seed S] [--synth-only | --pack-only] [--program [--no-doctor]] [--quiet]
     python -m boards.build --list
 
 The configuration starts from the board's default (boards.registry) and each option replaces
@@ -12,7 +12,7 @@ of resources used / available, Fmax against the clock, and the bitstream path en
 
 Exit status (main(argv) returns it):
   0  the design fits and meets timing (and, with --program, was programmed); with
-     --synth-only: synthesis succeeded
+     --synth-only: synthesis succeeded; with --pack-only: the design fits (timing unknown)
   1  it was built but does not fit, misses timing, or a tool failed; the message says which
      resource is over by how much, or which clock's Fmax is below the requested one
   2  the request was refused before any tool ran: unknown board, a clock the PLL cannot make,
@@ -61,8 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--baud", type=int, help="UART baud rate (default: the board's)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="build folder (default: build/BOARD)")
     parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default: 1)")
-    parser.add_argument("--synth-only", action="store_true",
-                        help="stop after synthesis (a yosys estimate, no bitstream)")
+    stop = parser.add_mutually_exclusive_group()
+    stop.add_argument("--synth-only", action="store_true",
+                      help="stop after synthesis (a yosys estimate, no bitstream)")
+    stop.add_argument("--pack-only", action="store_true",
+                      help="stop after nextpnr's packing: the exact resources of the full build in "
+                           "seconds, whether it fits; no placement, no timing, no bitstream")
     parser.add_argument("--program", action="store_true",
                         help="program the board after a successful build (iceprog or openFPGALoader), "
                              "then run the doctor on it (python -m host doctor)")
@@ -98,7 +102,7 @@ def request_from_args(args) -> flow.BuildRequest:
         board=board, config=config, clock_hz=clock_hz,
         baud=board.default_baud if args.baud is None else args.baud,
         out_dir=args.out if args.out is not None else Path("build") / board.name,
-        seed=args.seed, synth_only=args.synth_only)
+        seed=args.seed, synth_only=args.synth_only, pack_only=args.pack_only)
 
 
 def main(argv=None, say=print, environ=None) -> int:
@@ -133,6 +137,9 @@ def main(argv=None, say=print, environ=None) -> int:
         return EXIT_FAILED
     if request.synth_only:
         say("OK: synthesized (not placed: fit and timing not checked)")
+        return EXIT_OK
+    if request.pack_only:
+        say("OK: fits (packed, not placed: timing not checked)")
         return EXIT_OK
     say("OK: fits and meets timing")
     if args.program:

@@ -20,6 +20,10 @@ seconds when stderr is a terminal, unless `quiet`: host.progress.Elapsed):
                          log top.tim; a design that does not fit stops nextpnr, and the
                          utilisation then comes from its log
   pack                   icepack / ecppack: the bitstream
+With `pack_only`, nextpnr stops after packing (`--pack-only`, stage "packing"): its report
+holds the exact resource counts of the full build (logic cells, RAM, SPRAM, DSP) in seconds
+instead of minutes, so whether the design fits is known; timing is not (no placement), and
+there is no bitstream.
 The commands are amaranth's (build_top.json), run one at a time inside the build folder with
 relative paths (YoWASP tools see nothing else), with the executables from boards.tools; tool
 output goes to tools.log. A failed stage ends the flow, and the summary is written either way.
@@ -46,7 +50,7 @@ from rtl.lib.dsp import RENAME_MAC
 
 from . import report
 from .glue import ClockPlan, glue_for, plan_clock, uart_divisor
-from .registry import Board
+from .registry import Board, BoardError
 from .tools import TOOLS, find_tool, run_tool, tool_version
 
 DESIGN = "top"
@@ -74,6 +78,7 @@ class BuildRequest:
     out_dir: Path
     seed: int = 1
     synth_only: bool = False      # stop after synthesis (no place and route, no bitstream)
+    pack_only: bool = False       # stop after nextpnr's packing: exact resources, no timing, no bitstream
 
 
 @dataclass(frozen=True)
@@ -87,10 +92,38 @@ def check(request: BuildRequest, environ=None) -> Checked:
     clock = plan_clock(request.board, request.clock_hz)
     divisor = uart_divisor(clock.achieved_hz, request.baud)
     needed = [name for name in request.board.platform().required_tools if name in TOOLS]
-    if request.synth_only:
-        needed = [name for name in needed if STAGE_OF_TOOL[name] == "synthesis"]
+    if request.synth_only and request.pack_only:
+        raise BoardError("synth_only and pack_only exclude each other: packing follows synthesis")
+    if request.synth_only or request.pack_only:
+        needed = [name for name in needed if STAGE_OF_TOOL[name] in _stages(request)]
     tools = {name: find_tool(name, environ) for name in needed}
     return Checked(clock, divisor, tools)
+
+
+PACKING = "packing"
+
+
+def _stages(request: BuildRequest) -> tuple[str, ...]:
+    """The tool stages a request runs, in order."""
+    if request.synth_only:
+        return ("synthesis",)
+    if request.pack_only:
+        return ("synthesis", "place and route")
+    return ("synthesis", "place and route", "pack")
+
+
+def _pack_only(args: list[str]) -> list[str]:
+    """nextpnr's arguments with `--pack-only` and without its placed-design output (the .asc
+    or the ECP5 text config: nothing is placed)."""
+    kept, skip = ["--pack-only"], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("--asc", "--textcfg"):
+            skip = True
+        else:
+            kept.append(arg)
+    return kept
 
 
 def synthesis_options(board: Board, design: str = DESIGN, after_synth: str = "") -> dict:
@@ -140,13 +173,14 @@ def _read(path: Path) -> str:
     return path.read_text(errors="replace") if path.exists() else ""
 
 
-def _measure(out: Path, board: Board, placed: bool):
+def _measure(out: Path, board: Board, placed: bool, timed: bool = True):
     """(resources, clocks or None, source) from the best report the tools left: nextpnr's
-    report JSON, else its log (placement failed), else yosys' cell counts."""
+    report JSON, else its log (placement failed), else yosys' cell counts. `timed` False:
+    nextpnr only packed, so its report holds no timing (clocks None)."""
     if placed and (out / "top.report.json").exists():
         nextpnr_report = json.loads((out / "top.report.json").read_text())
         return (report.utilisation_from_report(nextpnr_report, board),
-                report.clocks_from_report(nextpnr_report), "nextpnr")
+                report.clocks_from_report(nextpnr_report) if timed else None, "nextpnr")
     from_log = report.utilisation_from_log(_read(out / "top.tim"), board) if placed else None
     if from_log is not None:
         return from_log, None, "nextpnr log"
@@ -166,7 +200,7 @@ def build(request: BuildRequest, say=print, environ=None, quiet: bool = False) -
         f"{checked.divisor} ({abs(actual_baud - request.baud) / request.baud:.2%} off)")
 
     seconds = {}
-    stages = 1 + (1 if request.synth_only else 3)
+    stages = 1 + len(_stages(request))
 
     def stage(index: int, name: str):
         say(f"[{index}/{stages}] {name} ...")
@@ -182,11 +216,12 @@ def build(request: BuildRequest, say=print, environ=None, quiet: bool = False) -
         _write(out, files)
     done(ELABORATE, started)
 
-    if request.synth_only:
-        commands = [argv for argv in commands if STAGE_OF_TOOL.get(argv[0]) == "synthesis"]
+    commands = [argv for argv in commands if STAGE_OF_TOOL.get(argv[0]) in _stages(request)]
     failures, ran, succeeded = [], [], []
     for index, (tool, *args) in enumerate(commands, start=2):
         name = STAGE_OF_TOOL[tool]
+        if request.pack_only and name == "place and route":
+            name, args = PACKING, _pack_only(args)
         started = stage(index, f"{name} ({tool})")
         with Elapsed(f"      {name}", quiet=quiet):
             status = run_tool(checked.tools[tool], args, out, out / TOOL_LOG)
@@ -202,7 +237,7 @@ def build(request: BuildRequest, say=print, environ=None, quiet: bool = False) -
         done(name, started)
 
     placed = any(STAGE_OF_TOOL[tool] == "place and route" for tool in ran)
-    resources, clocks, source = _measure(out, board, placed)
+    resources, clocks, source = _measure(out, board, placed, timed=not request.pack_only)
     if source in (None, "yosys estimate"):
         # Not placed: nothing is known, or yosys' cell counts, which are an estimate and
         # decide nothing.
@@ -237,6 +272,7 @@ def build(request: BuildRequest, say=print, environ=None, quiet: bool = False) -
         "fits": result.fits,
         "timing_met": result.timing_met,
         "synth_only": request.synth_only,
+        "pack_only": request.pack_only,
         "failures": failures,
         "ok": not failures,
         "bitstream": str(bitstream) if packed and bitstream.exists() else None,

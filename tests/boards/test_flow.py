@@ -68,6 +68,30 @@ def test_fits_and_meets_timing(tmp_path, stand_ins):
     assert (out / "top.v").read_text().lstrip().startswith("/*")
 
 
+def test_pack_only_reports_the_exact_resources_without_placing(tmp_path, stand_ins):
+    bin_dir, environ = stand_ins
+    environ["NEXTPNR_ICE40"] = _script(
+        bin_dir / "nextpnr", f'echo "$@" >> nextpnr.args\n'
+                             f"cp {DATA / 'nextpnr_ice40_pack_only_report.json'} top.report.json\n")
+    status, text, summary, out = _run(tmp_path, environ, ["--pack-only"])
+    assert status == build.EXIT_OK, text
+    args = (out / "nextpnr.args").read_text().splitlines()[0].split()     # then --version
+    assert "--pack-only" in args and "--asc" not in args and "--report" in args
+    assert summary["pack_only"] and summary["fits"] is True and summary["timing_met"] is None
+    assert summary["ok"] and summary["fmax_mhz"] is None and summary["bitstream"] is None
+    assert summary["utilisation_source"] == "nextpnr"
+    assert summary["resources"]["LUT"]["used"] == 5228 and summary["resources"]["RAM"]["used"] == 30
+    assert list(summary["seconds"]) == ["elaborate -> Verilog", "synthesis", "packing"]
+    assert "[3/3] packing (nextpnr-ice40)" in text and not (out / "top.bin").exists()
+    assert "OK: fits (packed, not placed: timing not checked)" in text
+
+
+def test_pack_only_and_synth_only_exclude_each_other(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        build.main(["icebreaker", "--pack-only", "--synth-only"])
+    assert exit_.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
 def test_does_not_fit(tmp_path, stand_ins):
     bin_dir, environ = stand_ins
     environ["NEXTPNR_ICE40"] = _script(
