@@ -43,7 +43,6 @@ from amaranth.hdl import Module, Shape
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from firmware.errors import AxoniteError
 from host.progress import Elapsed
 from rtl.lib.ports import flow_signature
 from rtl.link.uart import FRAME_BITS, UARTRx, UARTTx

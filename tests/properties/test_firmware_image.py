@@ -20,7 +20,7 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from firmware import CoreConfig, Image, ImageError, compile_network
+from firmware import CoreConfig, Image, compile_network
 from firmware.image import MAGIC
 from host import Device
 from sim import GoldenModel

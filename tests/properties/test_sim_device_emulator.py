@@ -20,7 +20,6 @@ from firmware import protocol as P
 from host import Device
 from host.link_device import LinkDevice
 from host.transport import LoopbackTransport
-from sim import GoldenModel
 from sim.emulator import DeviceEmulator
 from tests.support.hardening import budget, networks, wire_events
 from tests.support.networks import relay_network

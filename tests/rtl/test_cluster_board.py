@@ -5,7 +5,6 @@ model's result on one core: spikes, learned weights and counters (docs/spec.md Â
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from firmware import FromList, Network, STDPRule, compile_network
 from host.cluster import Cluster
