@@ -305,10 +305,9 @@ def json_header(raw, source: str, keys) -> dict:
     return header
 
 
-def _header(raw, plen: int, source: str) -> tuple[CoreConfig, dict, dict]:
-    """Parse and bound the JSON header: (configuration, word count per table, symbols)."""
-    header = json_header(raw, source, _HEADER_KEYS)
-    config = header["config"]
+def header_config(config, source: str) -> CoreConfig:
+    """A file header's `config` (a JSON object) as a CoreConfig, its fields checked and bounded
+    (IMAGE_LIMITS) before anything is sized by them; ImageError naming the field otherwise."""
     names = [f.name for f in fields(CoreConfig)]
     if not isinstance(config, dict) or sorted(config) != sorted(names):
         got = sorted(config) if isinstance(config, dict) else type(config).__name__
@@ -318,9 +317,15 @@ def _header(raw, plen: int, source: str) -> tuple[CoreConfig, dict, dict]:
             raise ImageError(f"{source}: unreadable header: config {name} = {value!r} is not an integer")
     _check_limits(config, source)
     try:
-        config = CoreConfig.from_dict(config)
+        return CoreConfig.from_dict(config)
     except ConfigError as error:
         raise ImageError(f"{source}: unreadable header: {error}") from None
+
+
+def _header(raw, plen: int, source: str) -> tuple[CoreConfig, dict, dict]:
+    """Parse and bound the JSON header: (configuration, word count per table, symbols)."""
+    header = json_header(raw, source, _HEADER_KEYS)
+    config = header_config(header["config"], source)
     counts, symbols = header["tables"], header["symbols"]
     if not isinstance(counts, dict) or not isinstance(symbols, dict):
         raise ImageError(f"{source}: unreadable header: 'tables' and 'symbols' must be objects")

@@ -36,14 +36,14 @@ Image.from_bytes reads a file. Anything else raises ImageError saying which.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .config import CoreConfig
 from .errors import ConfigError, ImageError, SymbolError
-from .image import (_FIXED, FileKind, Image, _check_limits, _check_symbols, frame_file, json_header, read_file,
-                    save_file, unframe_file)
+from .image import (_FIXED, FileKind, Image, _check_limits, _check_symbols, frame_file, header_config, json_header,
+                    read_file, save_file, unframe_file)
 
 MULTI_MAGIC = b"AXONMLT\0"
 MULTI_VERSION = 1
@@ -204,16 +204,7 @@ class MultiImage:
 def _header(raw, plen: int, source: str):
     """Parse and bound the JSON header: (config, symbols, image lengths, array lengths)."""
     header = json_header(raw, source, _HEADER_KEYS)
-    config = header["config"]
-    names = [f.name for f in fields(CoreConfig)]
-    if (not isinstance(config, dict) or sorted(config) != sorted(names)
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in config.values())):
-        raise ImageError(f"{source}: unreadable header: config must have exactly the integer fields {names}")
-    _check_limits(config, source)
-    try:
-        config = CoreConfig.from_dict(config)
-    except ConfigError as error:
-        raise ImageError(f"{source}: unreadable header: {error}") from None
+    config = header_config(header["config"], source)
     lengths, counts, symbols = header["images"], header["arrays"], header["symbols"]
     if (not isinstance(lengths, list) or not 1 <= len(lengths) <= MAX_CORES
             or not all(isinstance(n, int) and not isinstance(n, bool) and n >= _FIXED.size for n in lengths)):

@@ -243,6 +243,10 @@ def test_corrupt_files_are_refused(tmp_path):
         "arrays": (_rewrite(data, {**header, "arrays": {**header["arrays"], "route_core": 10**12}}),
                    r"route_core has 1000000000000 entries; 2 cores .* at most"),
         "keys": (_rewrite(data, {**header, "extra": 1}), r"exactly the keys"),
+        "config field": (_rewrite(data, {**header, "config": {**header["config"], "weight_bits": "8"}}),
+                         r"config weight_bits = '8' is not an integer"),
+        "config size": (_rewrite(data, {**header, "config": {**header["config"], "n_inputs": 10**8}}),
+                        r"n_inputs"),
     }
     for name, (blob, match) in cases.items():
         with pytest.raises(ImageError, match=match):
