@@ -244,10 +244,9 @@ class LinkClient:
                     f"detail {detail}{': ' + text if text else ''}). Bytes were corrupted or lost on the "
                     f"way to the device: check the baud rate and the cable, then retry.",
                     code, detail, None, text)
-            command = self.pending.get(ref_seq)
-            if command is None or command != ref_op:
+            command = self._take_pending(ref_seq, ref_op)
+            if command is None:
                 return      # the refusal of a command of an earlier session, or of one already failed
-            del self.pending[ref_seq]
             name = command.name
             raise DeviceError(f"{self.url}: the device refused {name} (seq {ref_seq}): {meaning}"
                               f"{' (' + text + ')' if text else f' (detail {detail})'}", code, detail, name, text)
@@ -259,11 +258,18 @@ class LinkClient:
                 raise FrameError(f"{self.url}: ACK of {len(frame.payload)} bytes, expected {P.ACK.size}")
             _, _, _, tick, consumed = P.ACK.unpack(frame.payload)
             self.device_tick, self.consumed = tick, consumed
+        if self._take_pending(ref_seq, ref_op) is None:
+            return          # a reply to a command of an earlier session or one already failed
+        self.replies[ref_seq] = frame
+
+    def _take_pending(self, ref_seq: int, ref_op: int):
+        """The command awaiting the reply to (seq, opcode), no longer pending; None when no
+        command awaits it (a reply of an earlier session, or to a command already failed)."""
         command = self.pending.get(ref_seq)
         if command is None or command != ref_op:
-            return          # a reply to a command of an earlier session or one already failed
+            return None
         del self.pending[ref_seq]
-        self.replies[ref_seq] = frame
+        return command
 
     # --- spikes --------------------------------------------------------------------------------
 
