@@ -265,7 +265,20 @@ STATE_FIELDS = {"u": ("state_u", "u"), "v": ("state_v", "v"), "ref": ("state_ref
 
 
 
-def memory_map(config) -> dict[str, Region]:
+def route_layout(config) -> Layout:
+    """The inter-core routing table's word (spec §12.7): one word per (neuron, destination
+    core); `valid` says that the neuron has targets on that core, `axon` is its remote axon
+    there."""
+    return Layout("route", [Field("valid", 1), Field("axon", bits_for(config.n_inputs))])
+
+
+ROUTE_REGION_DOC = "K-core device: per neuron n and destination core d, word n * K + d: its remote axon there"
+
+
+def memory_map(config, cores: int = 1) -> dict[str, Region]:
+    """The regions of one core of `config` (spec §9), numbered for the wire. A device of
+    `cores` > 1 cores adds the routing table `route` (depth n_neurons * cores, route_layout)
+    after them; on such a device every region is the selected core's (docs/protocol.md)."""
     lay = layouts(config)
     depth_of = {"n_sources": config.n_inputs + config.n_neurons,
                 "n_accumulators": config.max_delay * config.n_neurons,
@@ -275,4 +288,7 @@ def memory_map(config) -> dict[str, Region]:
         if isinstance(depth, str):
             depth = depth_of.get(depth) or getattr(config, depth)
         regions[name] = Region(index, name, lay[name], depth, doc)
+    if cores > 1:
+        regions["route"] = Region(len(regions), "route", route_layout(config), config.n_neurons * cores,
+                                  ROUTE_REGION_DOC)
     return regions

@@ -49,9 +49,10 @@ class AccessPort(wiring.Component):
     """
 
     @staticmethod
-    def widths(config) -> tuple[int, int, int]:
-        """(region, address, data) widths of the access port for a configuration."""
-        regions = fmt.memory_map(config)
+    def widths(config, cores: int = 1) -> tuple[int, int, int]:
+        """(region, address, data) widths of the access port for a configuration (on a device
+        of `cores` cores: its routing table too)."""
+        regions = fmt.memory_map(config, cores)
         return (fmt.bits_for(len(regions)), max(fmt.bits_for(r.depth) for r in regions.values()),
                 max(r.layout.width for r in regions.values()))
 

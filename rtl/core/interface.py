@@ -30,10 +30,13 @@ from .access import AccessPort
 INPUT_ENTRY_BITS = 15       # an axon or a repeat count, as the wire's INPUT entries carry it
 
 
-def access_signature(config: CoreConfig) -> wiring.Signature:
-    """The access port, seen from the requester. Ignored while the core is busy."""
-    region_width, addr_width, data_width = AccessPort.widths(config)
-    return wiring.Signature({
+def access_signature(config: CoreConfig, cores: int = 1) -> wiring.Signature:
+    """The access port, seen from the requester. Ignored while the core is busy. A device of
+    `cores` > 1 cores (rtl.multicore) adds `core`, the core whose regions (formats.memory_map(
+    config, cores), the routing table `route` included) the access reaches."""
+    region_width, addr_width, data_width = AccessPort.widths(config, cores)
+    members = {} if cores == 1 else {"core": Out(fmt.bits_for(cores))}
+    return wiring.Signature(members | {
         "region": Out(region_width),    # the region's number (spec §9, formats.memory_map)
         "addr": Out(addr_width),        # the word's address in the region
         "wdata": Out(data_width),       # the word to write
@@ -59,9 +62,10 @@ def input_signature(input_depth: int) -> wiring.Signature:
     })
 
 
-def output_signature(config: CoreConfig) -> wiring.Signature:
-    """Output spikes, seen from the core: a FIFO of (tick, neuron)."""
-    nb = fmt.bits_for(config.n_neurons)
+def output_signature(config: CoreConfig, cores: int = 1) -> wiring.Signature:
+    """Output spikes, seen from the core: a FIFO of (tick, neuron). A device of `cores` > 1
+    cores numbers a neuron `core << bits_for(n_neurons) | neuron` (firmware.protocol.cores)."""
+    nb = fmt.bits_for(config.n_neurons) + (fmt.bits_for(cores) if cores > 1 else 0)
     return wiring.Signature({
         "valid": Out(1),                # a spike at the FIFO's head
         "neuron": Out(nb),              # its neuron
@@ -90,12 +94,15 @@ def control_signature(step_bits: int) -> wiring.Signature:
     })
 
 
-def core_signature(config: CoreConfig, input_depth: int = 512, step_bits: int = 32) -> wiring.Signature:
-    """The Core's signature, seen from the core (module docstring)."""
+def core_signature(config: CoreConfig, input_depth: int = 512, step_bits: int = 32,
+                   cores: int = 1) -> wiring.Signature:
+    """The Core's signature, seen from the core (module docstring); with `cores` > 1 that of a
+    device of that many cores (rtl.multicore.MultiCore): the access port selects a core, input
+    axons and output neurons are numbered by core (firmware.protocol.cores)."""
     return wiring.Signature({
-        "access": In(access_signature(config)),
+        "access": In(access_signature(config, cores)),
         "inputs": In(input_signature(input_depth)),
-        "outputs": Out(output_signature(config)),
+        "outputs": Out(output_signature(config, cores)),
         "control": In(control_signature(step_bits)),
     })
 
