@@ -42,8 +42,11 @@ import numpy as np
 
 from .config import CoreConfig
 from .errors import ConfigError, ImageError, SymbolError
+from .formats import route_layout
 from .image import (_FIXED, FileKind, Image, _check_limits, _check_symbols, frame_file, header_config, json_header,
                     read_file, save_file, unframe_file)
+from .protocol.cores import device_axon, split_neuron
+from .tables import ranges_to_indices
 
 MULTI_MAGIC = b"AXONMLT\0"
 MULTI_VERSION = 1
@@ -159,6 +162,44 @@ class MultiImage:
             out[c.n_inputs:] = np.where(neurons >= 0, self.n_inputs + neurons, -1)
             self._sources[core] = out
         return self._sources[core]
+
+    def replicas(self, axons) -> tuple[np.ndarray, np.ndarray]:
+        """The replicas of global input axons (checked by the caller): (cores, their axon
+        numbers there), in the order of `axons`, each axon's replicas by ascending core."""
+        axons = _i64(axons)
+        lo, hi = self.input_ptr[axons], self.input_ptr[axons + 1]
+        at = ranges_to_indices(lo, hi - lo)
+        return self.input_core[at], self.input_axon[at]
+
+    # --- a device of K cores (spec §12.7, firmware.protocol.cores) ---------------------------
+
+    def device_axons(self, axons) -> np.ndarray:
+        """A tick's global input axons as a K-core device's INPUT entries: every replica's device
+        axon, ascending."""
+        cores, local = self.replicas(axons)
+        return np.sort(device_axon(self.config, cores, local))
+
+    def route_words(self, core: int, cores: int | None = None) -> np.ndarray:
+        """Core `core`'s routing table as the words of the region `route` of a device of `cores`
+        cores (at least this image's; word n * cores + d: neuron n's remote axon on core d)."""
+        cores = self.cores if cores is None else cores
+        ptr, dest, axon = self.routes(core)
+        owner = np.repeat(np.arange(self.config.n_neurons, dtype=np.int64), np.diff(ptr))
+        valid = np.zeros(self.config.n_neurons * cores, np.int64)
+        remote = np.zeros_like(valid)
+        valid[owner * cores + dest] = 1
+        remote[owner * cores + dest] = axon
+        return route_layout(self.config).pack(valid=valid, axon=remote)
+
+    def global_of_device(self, neurons) -> np.ndarray:
+        """The global neuron numbers of a K-core device's neurons (SPIKES numbering); -1 for a
+        neuron that stands for none."""
+        core, local = split_neuron(self.config, neurons)
+        table = np.full((self.cores + 1) * self.config.n_neurons, -1, np.int64)
+        for k in range(self.cores):
+            table[k * self.config.n_neurons:(k + 1) * self.config.n_neurons] = self.global_neurons(k)
+        core = np.where(core < self.cores, core, self.cores)
+        return table[core * self.config.n_neurons + local]
 
     # --- file I/O ----------------------------------------------------------------------------
 

@@ -78,9 +78,7 @@ class MultiCoreModel:
         GoldenModel.step, before anything changes."""
         m = self.image
         axons = self._check(() if input_axons is None else input_axons)
-        lo, hi = m.input_ptr[axons], m.input_ptr[axons + 1]
-        at = ranges_to_indices(lo, hi - lo)
-        replica_core, replica_axon = m.input_core[at], m.input_axon[at]
+        replica_core, replica_axon = m.replicas(axons)
         fired, pending = [], [[] for _ in self.cores]
         for c, core in enumerate(self.cores):
             local = np.sort(np.concatenate([replica_axon[replica_core == c], self._pending[c]]))
