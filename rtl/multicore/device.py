@@ -42,8 +42,8 @@ from .routing import RemoteInbox, RouteUnit, crossbar
 
 def core_input_depth(config, input_depth: int) -> int:
     """Entries of each core's input FIFO: a whole group (input_depth host entries, n_inputs
-    remote axons, a tick end), the FIFO's memory a power of two."""
-    return (1 << (input_depth + config.n_inputs).bit_length()) + 1
+    remote axons, a tick end); its memory holds one less, rounded up to a power of two."""
+    return input_depth + config.n_inputs + 1
 
 
 class MultiCore(wiring.Component):
