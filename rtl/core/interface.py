@@ -59,13 +59,14 @@ def input_signature(input_depth: int, cores: int = 1) -> wiring.Signature:
         "repeat": Out(INPUT_ENTRY_BITS),        # with tick_end: k further empty ticks
         "ready": In(1),                         # the queue takes the entry
         "level": In(range(input_depth + 1)),    # entries queued, of input_depth
-        "dropped": In(_count(cores + 1)),       # pulse: an axon out of order or range dropped
+        "dropped": In(_count(cores + 1) if cores > 1 else 1),   # pulse: an axon out of order or
+        #                                         range dropped (many cores: a count, the feeder's too)
     })
 
 
 def _count(most: int):
     """A one-cycle pulse on one core; on many, a count of up to `most` at once."""
-    return 1 if most <= 2 else range(most + 1)
+    return 1 if most <= 1 else range(most + 1)
 
 
 def output_signature(config: CoreConfig, cores: int = 1) -> wiring.Signature:
