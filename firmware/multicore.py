@@ -40,10 +40,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import formats
 from .config import CoreConfig
 from .errors import ConfigError, ImageError, SymbolError
 from .image import (_FIXED, FileKind, Image, _check_limits, _check_symbols, frame_file, header_config, json_header,
                     read_file, save_file, unframe_file)
+from .tables import ranges_to_indices
 
 MULTI_MAGIC = b"AXONMLT\0"
 MULTI_VERSION = 1
@@ -129,11 +131,31 @@ class MultiImage:
             out[on] = image.table("neuron")["output"][self.neuron_local[on]].astype(bool)
         return np.nonzero(out)[0]
 
+    def replicas(self, axons) -> tuple[np.ndarray, np.ndarray]:
+        """The replicas of the global input axons `axons` (an integer array): (their cores,
+        their axon numbers there), one entry per replica, axon after axon."""
+        axons = np.asarray(axons, dtype=np.int64)
+        lo = self.input_ptr[axons]
+        at = ranges_to_indices(lo, self.input_ptr[axons + 1] - lo)
+        return self.input_core[at], self.input_axon[at]
+
     def routes(self, core: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Core `core`'s routing table: (ptr [n_neurons + 1], destination cores, remote axons)."""
         ptr = self.route_ptr[core]
         base, end = int(ptr[0]), int(ptr[-1])
         return ptr - base, self.route_core[base:end], self.route_axon[base:end]
+
+    def route_words(self, core: int, cores: int | None = None) -> np.ndarray:
+        """Core `core`'s routing table as the words of region `route` (formats.memory_map) of a
+        device of `cores` cores (default: this image's): word n * cores + d holds, valid, the
+        remote axon on core d of neuron n; the other words are 0."""
+        cores = self.cores if cores is None else cores
+        ptr, dest, axon = self.routes(core)
+        n = self.config.n_neurons
+        at = np.repeat(np.arange(n), np.diff(ptr)) * cores + dest
+        valid, axons = np.zeros(n * cores, np.int64), np.zeros(n * cores, np.int64)
+        valid[at], axons[at] = 1, axon
+        return formats.route_layout(self.config).pack(valid=valid, axon=axons)
 
     def global_neurons(self, core: int) -> np.ndarray:
         """Per neuron of core `core`: its global neuron number, -1 where none."""
@@ -199,6 +221,35 @@ class MultiImage:
         """Read a multi-core image file; the fixed header is checked against the file's size
         before the rest is read. ImageError for anything wrong, a missing file included."""
         return cls.from_bytes(read_file(path, MULTI_FILE), source=str(path))
+
+
+def route_packets(route, neurons) -> tuple[np.ndarray, np.ndarray]:
+    """The packets a core sends for its `neurons` that fired: (destination cores, remote
+    axons there), one per routing entry, through its routing table `route` (MultiImage.routes:
+    ptr per neuron, destinations, remote axons)."""
+    ptr, dest, remote = route
+    neurons = np.asarray(neurons, dtype=np.int64)
+    at = ranges_to_indices(ptr[neurons], ptr[neurons + 1] - ptr[neurons])
+    return dest[at], remote[at]
+
+
+def deliver(packets, cores: int) -> list[np.ndarray]:
+    """Packets (pairs of destination core and remote axon arrays, from route_packets) sorted
+    into each core's remote axons: a list of `cores` int64 arrays."""
+    dest = np.concatenate([np.zeros(0, np.int64)] + [d for d, _ in packets])
+    axon = np.concatenate([np.zeros(0, np.int64)] + [a for _, a in packets])
+    return [axon[dest == k] for k in range(cores)]
+
+
+# The network's counters on K cores (spec §12.4): each core counts ticks (all equal), and its own
+# spikes, output spikes, deliveries, plastic updates, overruns and drops (summed); its input
+# events include replicas and remote events, so the host input spikes are counted once, apart.
+def network_counters(per_core, input_events: int) -> dict:
+    """The network's counters from each core's (a list of dicts of formats.COUNTERS) and the
+    host input spikes `input_events`: ticks of core 0, the rest summed."""
+    out = {name: sum(int(c[name]) for c in per_core) for name in formats.COUNTERS}
+    out.update(ticks=int(per_core[0]["ticks"]), input_events=int(input_events))
+    return out
 
 
 def _header(raw, plen: int, source: str):

@@ -25,11 +25,25 @@ from __future__ import annotations
 import numpy as np
 
 from firmware.errors import AxoniteError
-from firmware.multicore import MultiImage
+from firmware.multicore import MultiImage, deliver, network_counters, route_packets
 from firmware.run import InputError, RunResult, as_integers, check_ticks, input_groups, normalize_inputs
-from firmware.tables import ranges_to_indices
 
 from .model import COUNTERS, GoldenModel
+
+
+def lockstep(cores, routes, inputs, pending) -> tuple[list, list]:
+    """One tick of core models in lock-step (spec §12.2, §12.3): core c runs with its input
+    axons `inputs[c]` and the remote axons `pending[c]` that the tick before sent it, each
+    taken once, ascending; then the barrier: the spikes of every core go through its routing
+    table `routes[c]` (MultiImage.routes) to their destinations' input of the next tick.
+    Returns (the neurons each core fired, in its own numbering; the next tick's `pending`)."""
+    fired, packets = [], []
+    for c, core in enumerate(cores):
+        spiked = core.step(np.union1d(inputs[c], pending[c]).astype(np.int64))
+        fired.append(spiked)
+        if spiked.size:
+            packets.append(route_packets(routes[c], spiked))
+    return fired, deliver(packets, len(cores))
 
 
 class MultiCoreModel:
@@ -76,28 +90,12 @@ class MultiCoreModel:
         """Advance one tick with the given global input axons (ascending, each at most once);
         return the global numbers of the neurons that fired, ascending. InputError as
         GoldenModel.step, before anything changes."""
-        m = self.image
         axons = self._check(() if input_axons is None else input_axons)
-        lo, hi = m.input_ptr[axons], m.input_ptr[axons + 1]
-        at = ranges_to_indices(lo, hi - lo)
-        replica_core, replica_axon = m.input_core[at], m.input_axon[at]
-        fired, pending = [], [[] for _ in self.cores]
-        for c, core in enumerate(self.cores):
-            local = np.sort(np.concatenate([replica_axon[replica_core == c], self._pending[c]]))
-            spiked = core.step(local)
-            fired.append(self._global[c][spiked])
-            ptr, dest, remote = self._routes[c]
-            if spiked.size and dest.size:
-                at = ranges_to_indices(ptr[spiked], ptr[spiked + 1] - ptr[spiked])
-                for d, axon in zip(dest[at].tolist(), remote[at].tolist()):
-                    pending[d].append(axon)
-        self._pending = [np.array(p, np.int64) for p in pending]
-        out = np.sort(np.concatenate(fired))
-        k = self._own
-        k["ticks"] += 1
-        k["input_events"] += axons.size
-        k["spikes"] += out.size
-        k["output_spikes"] += int(np.count_nonzero(self._is_output[out]))
+        replica_core, replica_axon = self.image.replicas(axons)
+        inputs = [replica_axon[replica_core == c] for c in range(len(self.cores))]
+        spiked, self._pending = lockstep(self.cores, self._routes, inputs, self._pending)
+        out = np.sort(np.concatenate([self._global[c][s] for c, s in enumerate(spiked)]))
+        self._input_events += axons.size
         self.tick += 1
         return out
 
@@ -137,15 +135,12 @@ class MultiCoreModel:
 
     @property
     def counters(self) -> dict:
-        own = self._own
-        summed = {name: sum(core.counters[name] for core in self.cores)
-                  for name in ("synaptic_events", "plastic_updates", "overruns", "dropped")}
-        return {name: summed.get(name, own[name]) for name in COUNTERS}
+        return network_counters(self.core_counters(), self._input_events)
 
     @counters.setter
     def counters(self, values: dict) -> None:
         """Setting them (to zeros) clears the network's and every core's counters."""
-        self._own = dict(values)
+        self._input_events = int(values.get("input_events", 0))
         for core in self.cores:
             core.counters = dict.fromkeys(COUNTERS, 0)
 

@@ -6,8 +6,8 @@ numbered by core.
     split_axon / split_neuron            the inverse: (core, axon), (core, neuron)
     check_cores(config, cores)           the number of cores the wire can address
 
-HELLO_REPLY announces the cores in its `n_cores` field (0 from a one-core device that predates
-it: read as 1). SELECT_CORE picks the core whose regions READ, WRITE and COUNTERS reach.
+HELLO_REPLY announces the cores in its `n_cores` field (0 from a one-core device: read as 1).
+SELECT_CORE picks the core whose regions READ, WRITE, COUNTERS and SEED reach.
 """
 
 from __future__ import annotations
