@@ -80,6 +80,7 @@ class DeviceEmulator:
         self.config = c = P.check_device_config(CoreConfig() if config is None else config, self.cores)
         # a device may buffer less than the protocol allows
         self.max_payload = P.check_device_option("max_payload", max_payload)
+        P.check_spike_record(c, self.cores, self.max_payload)
         self.input_depth = P.check_device_option("input_depth", input_depth)
         self.window = P.check_device_option("window", window)
         self.clock_hz = P.check_device_option("clock_hz", clock_hz)

@@ -39,4 +39,4 @@ from .payloads import (ACK, BUSY_FREERUN_DETAIL, BUSY_TEXT, CONFIG_FIELDS, COUNT
                        check_device_option, credits_free, decode_input_entries, decode_spikes,
                        encode_input_entries, encode_spike_record, hello_reply, max_words, pack_words,
                        parse_hello, region_by_index, spike_record_size, unpack_words, word_bytes)
-from .cores import MAX_CORES, check_cores, device_axon, device_neuron, split_axon, split_neuron
+from .cores import MAX_CORES, check_cores, check_spike_record, device_axon, device_neuron, split_axon, split_neuron
