@@ -37,11 +37,11 @@ from firmware.image import Image
 from firmware.multicore import MultiImage
 from firmware.network import Network
 from firmware.run import InputError, RunResult, check_ticks, normalize_inputs, tick_axons
-from firmware.tables import projection_synapses
 
 from .errors import ConfigMismatchError, LinkError
 from .latency import check_latency_timer
 from .multicore import gather_weights
+from .weights import check_weights, projection_layout, weight_matrix  # noqa: F401 (importable from here)
 from .ports import resolve_port
 from .transport import LoopbackTransport, SerialTransport
 
@@ -81,57 +81,6 @@ def stream_groups(inputs: Iterable, start: int, n_inputs: int) -> Iterator[np.nd
             raise InputError(f"a stream runs at most {MAX_RUN_TICKS} ticks (the device's tick counter is "
                              f"{formats.TICK_BITS} bits); start another stream() for more")
         yield tick_axons(item, start + k, n_inputs)
-
-
-def projection_layout(image: Image, tables, name: str):
-    """Synapse addresses of projection `name`, their (pre, post) indices into its groups, the
-    matrix shape, and the bounds of its weights (its STDP bounds if plastic)."""
-    found = projection_synapses(image, tables, name)      # SymbolError (a KeyError) if there is none
-    row, idx = image.table("projection"), found.index
-    bounds = ((int(row["w_min"][idx]), int(row["w_max"][idx])) if int(row["plastic"][idx])
-              else formats.signed_range(image.config.weight_bits))
-    return found.addr, found.pre, found.post, found.shape, bounds
-
-
-def weight_matrix(image: Image, tables, name: str, weights_by_addr, masked: bool = False):
-    """Projection `name`'s weights (`weights_by_addr`: the core's weight mantissa per synapse
-    address) as a [pre, post] matrix: float with NaN where no synapse, or an integer masked array."""
-    addr, pre, post, shape, _ = projection_layout(image, tables, name)
-    w = weights_by_addr[addr]
-    if masked:
-        m = np.ma.masked_all(shape, dtype=np.int64)
-        m[pre, post] = w
-        return m
-    out = np.full(shape, np.nan)
-    out[pre, post] = w
-    return out
-
-
-def check_weights(image: Image, tables, name: str, matrix) -> tuple[np.ndarray, np.ndarray]:
-    """A [pre, post] weight matrix for projection `name` checked (ValueError naming what is
-    wrong): (synapse addresses, weight mantissas)."""
-    addr, pre, post, shape, (lo, hi) = projection_layout(image, tables, name)
-    m = np.ma.asarray(matrix, dtype=np.float64)
-    if m.shape != shape:
-        raise ValueError(f"projection {name!r}: weight matrix has shape {m.shape}; expected {shape} "
-                         f"[pre, post]")
-    mask = np.ma.getmaskarray(m)
-    data = np.where(mask, np.nan, np.ma.getdata(m))
-    has = np.zeros(shape, bool)
-    has[pre, post] = True
-    extra = np.argwhere(~has & ~np.isnan(data))
-    if extra.size:
-        i, j = extra[0]
-        raise ValueError(f"projection {name!r} has no synapse ({i}, {j}), but the matrix gives it "
-                         f"weight {data[i, j]}; leave NaN (or masked) where there is no synapse")
-    w = data[pre, post]
-    bad = ~np.isfinite(w) | (w != np.round(w)) | (w < lo) | (w > hi)
-    if np.any(bad):
-        k = np.nonzero(bad)[0][0]
-        raise ValueError(f"projection {name!r}: weight {w[k]} of synapse ({pre[k]}, {post[k]}) must be "
-                         f"an integer mantissa in [{lo}, {hi}]"
-                         f"{' (its STDP bounds)' if (lo, hi) != formats.signed_range(image.config.weight_bits) else ''}")
-    return addr, w.astype(np.int64)
 
 
 def n_inputs_of(image) -> int:

@@ -25,7 +25,7 @@ from firmware.partition import idle_image
 from firmware.run import RunResult, input_groups
 from firmware.tables import decode
 
-from .device import PROBES, Device, check_weights, n_inputs_of, projection_layout, stream_groups, weight_matrix
+from .device import PROBES, Device, n_inputs_of, projection_layout, stream_groups, weight_matrix
 from .errors import FrameError, LinkError, SpikesLostError
 from .link import LinkClient
 from .multicore import DevicePlacement, gather_state, scatter_weights
@@ -303,9 +303,7 @@ class LinkDevice(Device):
         if self._placement is None:
             self._write_weights(0, *self._new_weights(projection, matrix))
             return
-        parts = scatter_weights(self.image, projection, matrix, lambda k, name, part: check_weights(
-            self._images[k], self._core_tables[k], name, part))
-        for k, _, (addr, w) in parts:
+        for k, addr, w in scatter_weights(self.image, projection, matrix, self._core_tables):
             self._write_weights(k, addr, w)
 
     def _write_weights(self, core: int, addr: np.ndarray, w: np.ndarray) -> None:

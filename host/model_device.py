@@ -13,7 +13,7 @@ from firmware.run import RunResult
 from sim.model import GoldenModel
 from sim.multicore import MultiCoreModel
 
-from .device import Device, check_weights, n_inputs_of, stream_groups, weight_matrix
+from .device import Device, n_inputs_of, stream_groups, weight_matrix
 from .multicore import gather_state, scatter_weights
 from .errors import LinkError
 from .scheduler import next_group
@@ -101,9 +101,7 @@ class ModelDevice(Device):
             addr, w = self._new_weights(projection, matrix)
             model.weights[addr] = w
             return
-        parts = scatter_weights(multi, projection, matrix, lambda k, name, part: check_weights(
-            multi.images[k], model.cores[k].tables, name, part))
-        for k, _, (addr, w) in parts:
+        for k, addr, w in scatter_weights(multi, projection, matrix, [core.tables for core in model.cores]):
             model.cores[k].weights[addr] = w
 
     def probe(self, name: str, population: str | None = None) -> np.ndarray:

@@ -8,17 +8,20 @@ device), a device of K cores (host/link_device.py) and the golden model of sever
     placement.result(block)                         # a run's device neurons -> global neurons
     gather_weights(multi, "a->b", part)             # a projection's [pre, post] matrix from its parts
     gather_state(multi, "v", per_core)              # a state array in global numbering
-    scatter_weights(multi, "a->b", matrix, part)    # a matrix checked, then split into its parts
+    scatter_weights(multi, "a->b", matrix, tables)  # a matrix checked, then split into its parts
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from firmware import formats
 from firmware import protocol as P
 from firmware.multicore import MultiImage
 from firmware.protocol.cores import neuron_bits
 from firmware.run import RunResult
+
+from .weights import check_weight_values, projection_layout
 
 
 class DevicePlacement:
@@ -89,25 +92,21 @@ def gather_weights(multi: MultiImage, projection: str, part) -> np.ndarray:
     return out
 
 
-def scatter_weights(multi: MultiImage, projection: str, matrix, check) -> list:
-    """A [pre, post] weight matrix of `projection` split into its parts, each checked by
-    `check(core, name, part_matrix)` (which raises ValueError for a bad one) before any is
-    used: [(core, name, what check returned)]. An entry where no part has a synapse must be
-    NaN or masked (ValueError naming it)."""
+def scatter_weights(multi: MultiImage, projection: str, matrix, tables) -> list:
+    """A [pre, post] weight matrix of `projection` checked as on one core (host.weights; the
+    errors name the projection and the entry in its numbering) and split into its parts, whose
+    cores' decoded tables are `tables[core]`: [(core, synapse addresses, weight mantissas)]."""
     shape, parts = _parts(multi, projection)
-    m = np.ma.asarray(matrix, dtype=np.float64)
-    if m.shape != shape:
-        raise ValueError(f"projection {projection!r}: weight matrix has shape {m.shape}; expected {shape} "
-                         f"[pre, post]")
-    covered = np.zeros(shape, bool)
-    for _, _, rows, cols in parts:
-        covered[np.ix_(rows, cols)] = True
-    stray = np.argwhere(~covered & ~np.ma.getmaskarray(m) & ~np.isnan(np.ma.getdata(m)))
-    if stray.size:
-        i, j = stray[0]
-        raise ValueError(f"projection {projection!r} has no synapse ({i}, {j}), but the matrix gives it "
-                         f"weight {m[i, j]}; leave NaN (or masked) where there is no synapse")
-    return [(k, name, check(k, name, m[np.ix_(rows, cols)])) for k, name, rows, cols in parts]
+    layouts = []
+    for k, name, rows, cols in parts:
+        addr, pre, post, _, bounds = projection_layout(multi.images[k], tables[k], name)
+        layouts.append((k, addr, rows[pre], cols[post], bounds))
+    # (a plastic projection is never cut: one part, its STDP bounds; the others: the weights')
+    bounds = layouts[0][4] if layouts else formats.signed_range(multi.config.weight_bits)
+    pre, post = (np.concatenate([np.zeros(0, np.int64)] + [p[j] for p in layouts]) for j in (2, 3))
+    w = check_weight_values(projection, matrix, shape, pre, post, bounds, multi.config.weight_bits)
+    ends = np.cumsum([p[1].size for p in layouts])[:-1]
+    return [(k, addr, part) for (k, addr, _, _, _), part in zip(layouts, np.split(w, ends))]
 
 
 def gather_state(multi: MultiImage, name: str, per_core) -> np.ndarray:
