@@ -6,6 +6,8 @@ device axons and the routing tables as the protocol says."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -63,12 +65,21 @@ def test_emulator_of_k_cores_equals_the_multicore_model(seed, cores, device_core
     assert spikes > 0
 
 
-def test_probes_x_and_acc_are_each_cores_in_the_networks_numbering():
-    net, raster, seed = random_network(3, plastic=True)
-    multi = compile_network(net, CORE, cores=2, lfsr_seed=seed)
+@contextlib.contextmanager
+def loaded(seed):
+    """(the raster, the MultiImage of 2 cores, the emulator of 2 cores, "model"), both loaded
+    with random_network(seed, plastic)."""
+    net, raster, lfsr_seed = random_network(seed, plastic=True)
+    multi = compile_network(net, CORE, cores=2, lfsr_seed=lfsr_seed)
     with Device.open("emulator://?cores=2", CORE) as dev, Device.open("model") as model:
         for d in (dev, model):
             d.load(multi)
+        yield raster, multi, dev, model
+
+
+def test_probes_x_and_acc_are_each_cores_in_the_networks_numbering():
+    with loaded(3) as (raster, multi, dev, model):
+        for d in (dev, model):
             d.run(7, raster[:7])
         for name in ("x", "acc"):
             assert np.array_equal(dev.probe(name), model.probe(name)), name
@@ -82,11 +93,7 @@ def test_probes_x_and_acc_are_each_cores_in_the_networks_numbering():
 
 
 def test_stream_and_set_weights_and_keep_weights():
-    net, raster, seed = random_network(0, plastic=True)
-    multi = compile_network(net, CORE, cores=2, lfsr_seed=seed)
-    with Device.open("emulator://?cores=2", CORE) as dev, Device.open("model") as model:
-        for d in (dev, model):
-            d.load(multi)
+    with loaded(0) as (raster, multi, dev, model):
         blocks = list(dev.stream((np.nonzero(row)[0] for row in raster), block_ticks=16))
         same_result(RunResult.concatenate(blocks, multi.output_ids, 0), model.run(len(raster), raster))
         for proj in ("in->p0", "rec0"):
