@@ -47,6 +47,9 @@ SECTIONS = (
     Section("cluster", "Many boards (host cluster)", "cluster",
             "a host.Cluster of 1-4 devices (model, emulator://, socket:// emulators): ticks/s, "
             "cross-device spikes/s, line bytes per tick, the serial link's and the host's limits", "~3 min"),
+    Section("multicore", "Many cores on one device (RTL)", "multicore",
+            "K cores of one device (2 and 4): a tick's cycles split into feeding, the cores' own tick "
+            "and the barrier's wait for the router; packets per routing cycle", "~5 min (two Verilator builds)"),
     Section("core", "Core cycles (RTL)", "core",
             "cycles per tick of the RTL against neurons and input events", "~2 min; ~10 min the first time (3 Verilator builds)"),
     Section("throughput", "Throughput at the board's clock", "throughput",

@@ -60,3 +60,24 @@ def input_raster(config, ticks, events, seed=1):
     for k in range(ticks):
         raster[k, rng.choice(config.n_inputs, size=events, replace=False)] = True
     return raster
+
+
+def crossing_network(config, cores, spikers, fanout):
+    """`cores` populations of config.n_neurons neurons, one per core: the first `spikers` of
+    each fire every tick from their bias (vth 0, no refractory period), the others never; every
+    neuron projects to `fanout` random neurons of every other population with weight 0 and
+    delay 2 (deliveries change no voltage). Each spike is then one packet per other core:
+    cores * spikers * (cores - 1) packets a tick. Returns the MultiImage."""
+    rng = np.random.default_rng(0)
+    net = Network("crossing")
+    n = config.n_neurons
+    bias = np.zeros(n, np.int64)
+    bias[:spikers] = 100
+    pops = [net.population(f"p{k}", n, vth=0, bias_mant=bias, refractory=0) for k in range(cores)]
+    for k, pre in enumerate(pops):
+        for j, post in enumerate(pops):
+            if j != k:
+                rows = [(i, int(t), 0, 2) for i in range(n) for t in rng.choice(n, size=fanout, replace=False)]
+                net.connect(pre, post, FromList(rows), name=f"p{k}->p{j}")
+        net.record(pre)
+    return compile_network(net, config, placement={pop.name: k for k, pop in enumerate(pops)})

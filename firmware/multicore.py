@@ -40,11 +40,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import formats
 from .config import CoreConfig
 from .errors import ConfigError, ImageError, SymbolError
+from .formats import COUNTERS, route_layout
 from .image import (_FIXED, FileKind, Image, _check_limits, _check_symbols, frame_file, header_config, json_header,
                     read_file, save_file, unframe_file)
+from .protocol.cores import device_axon, split_neuron
 from .tables import ranges_to_indices
 
 MULTI_MAGIC = b"AXONMLT\0"
@@ -131,31 +132,11 @@ class MultiImage:
             out[on] = image.table("neuron")["output"][self.neuron_local[on]].astype(bool)
         return np.nonzero(out)[0]
 
-    def replicas(self, axons) -> tuple[np.ndarray, np.ndarray]:
-        """The replicas of the global input axons `axons` (an integer array): (their cores,
-        their axon numbers there), one entry per replica, axon after axon."""
-        axons = np.asarray(axons, dtype=np.int64)
-        lo = self.input_ptr[axons]
-        at = ranges_to_indices(lo, self.input_ptr[axons + 1] - lo)
-        return self.input_core[at], self.input_axon[at]
-
     def routes(self, core: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Core `core`'s routing table: (ptr [n_neurons + 1], destination cores, remote axons)."""
         ptr = self.route_ptr[core]
         base, end = int(ptr[0]), int(ptr[-1])
         return ptr - base, self.route_core[base:end], self.route_axon[base:end]
-
-    def route_words(self, core: int, cores: int | None = None) -> np.ndarray:
-        """Core `core`'s routing table as the words of region `route` (formats.memory_map) of a
-        device of `cores` cores (default: this image's): word n * cores + d holds, valid, the
-        remote axon on core d of neuron n; the other words are 0."""
-        cores = self.cores if cores is None else cores
-        ptr, dest, axon = self.routes(core)
-        n = self.config.n_neurons
-        at = np.repeat(np.arange(n), np.diff(ptr)) * cores + dest
-        valid, axons = np.zeros(n * cores, np.int64), np.zeros(n * cores, np.int64)
-        valid[at], axons[at] = 1, axon
-        return formats.route_layout(self.config).pack(valid=valid, axon=axons)
 
     def global_neurons(self, core: int) -> np.ndarray:
         """Per neuron of core `core`: its global neuron number, -1 where none."""
@@ -181,6 +162,44 @@ class MultiImage:
             out[c.n_inputs:] = np.where(neurons >= 0, self.n_inputs + neurons, -1)
             self._sources[core] = out
         return self._sources[core]
+
+    def replicas(self, axons) -> tuple[np.ndarray, np.ndarray]:
+        """The replicas of global input axons (checked by the caller): (cores, their axon
+        numbers there), in the order of `axons`, each axon's replicas by ascending core."""
+        axons = _i64(axons)
+        lo, hi = self.input_ptr[axons], self.input_ptr[axons + 1]
+        at = ranges_to_indices(lo, hi - lo)
+        return self.input_core[at], self.input_axon[at]
+
+    # --- a device of K cores (spec §12.7, firmware.protocol.cores) ---------------------------
+
+    def device_axons(self, axons) -> np.ndarray:
+        """A tick's global input axons as a K-core device's INPUT entries: every replica's device
+        axon, ascending."""
+        cores, local = self.replicas(axons)
+        return np.sort(device_axon(self.config, cores, local))
+
+    def route_words(self, core: int, cores: int | None = None) -> np.ndarray:
+        """Core `core`'s routing table as the words of the region `route` of a device of `cores`
+        cores (at least this image's; word n * cores + d: neuron n's remote axon on core d)."""
+        cores = self.cores if cores is None else cores
+        ptr, dest, axon = self.routes(core)
+        owner = np.repeat(np.arange(self.config.n_neurons, dtype=np.int64), np.diff(ptr))
+        valid = np.zeros(self.config.n_neurons * cores, np.int64)
+        remote = np.zeros_like(valid)
+        valid[owner * cores + dest] = 1
+        remote[owner * cores + dest] = axon
+        return route_layout(self.config).pack(valid=valid, axon=remote)
+
+    def global_of_device(self, neurons) -> np.ndarray:
+        """The global neuron numbers of a K-core device's neurons (SPIKES numbering); -1 for a
+        neuron that stands for none."""
+        core, local = split_neuron(self.config, neurons)
+        table = np.full((self.cores + 1) * self.config.n_neurons, -1, np.int64)
+        for k in range(self.cores):
+            table[k * self.config.n_neurons:(k + 1) * self.config.n_neurons] = self.global_neurons(k)
+        core = np.where(core < self.cores, core, self.cores)
+        return table[core * self.config.n_neurons + local]
 
     # --- file I/O ----------------------------------------------------------------------------
 
@@ -247,7 +266,7 @@ def deliver(packets, cores: int) -> list[np.ndarray]:
 def network_counters(per_core, input_events: int) -> dict:
     """The network's counters from each core's (a list of dicts of formats.COUNTERS) and the
     host input spikes `input_events`: ticks of core 0, the rest summed."""
-    out = {name: sum(int(c[name]) for c in per_core) for name in formats.COUNTERS}
+    out = {name: sum(int(c[name]) for c in per_core) for name in COUNTERS}
     out.update(ticks=int(per_core[0]["ticks"]), input_events=int(input_events))
     return out
 

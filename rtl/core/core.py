@@ -141,6 +141,11 @@ class Core(wiring.Component):
         self.step_bits = step_bits
         self.memories = memories or SimulationMemories()
         super().__init__(core_signature(config, input_depth, step_bits))
+        # Every spike of a tick (not only the output neurons'), for a device of many cores
+        # (rtl.multicore) that routes them to the others; not a port of the signature: a
+        # one-core device leaves it unused.
+        self.fired_valid = Signal()                             # pulse, in NEURON: a neuron fired ...
+        self.fired_neuron = Signal(fmt.bits_for(config.n_neurons))  # ... this one
 
     def elaborate(self, platform):
         m = Module()
@@ -400,6 +405,8 @@ class Core(wiring.Component):
                 m.d.comb += events.read.addr.eq(port.addr)
             m.d.comb += port.data.eq(Mux(neuron_event, events.read.data + NI, events.read.data))
         m.d.sync += neuron_event.eq(events.read.addr >= n_input_events)
+
+        m.d.comb += [self.fired_valid.eq(neurons.spike_valid), self.fired_neuron.eq(neurons.spike_neuron)]
 
         # --- output spikes ---------------------------------------------------------------------------
         tick_bits = 32 if self.output_tick else 0

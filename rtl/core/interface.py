@@ -48,9 +48,10 @@ def access_signature(config: CoreConfig, cores: int = 1) -> wiring.Signature:
     })
 
 
-def input_signature(input_depth: int) -> wiring.Signature:
+def input_signature(input_depth: int, cores: int = 1) -> wiring.Signature:
     """Input axons for coming ticks, seen from their source: each tick's axons ascending,
-    closed by an entry with `tick_end` (`repeat` = k further empty ticks)."""
+    closed by an entry with `tick_end` (`repeat` = k further empty ticks). On a device of
+    `cores` > 1 cores `dropped` counts this cycle's drops (several cores drop at once)."""
     return wiring.Signature({
         "valid": Out(1),                        # an entry
         "axon": Out(INPUT_ENTRY_BITS),          # its axon (an out-of-range one is dropped)
@@ -58,8 +59,13 @@ def input_signature(input_depth: int) -> wiring.Signature:
         "repeat": Out(INPUT_ENTRY_BITS),        # with tick_end: k further empty ticks
         "ready": In(1),                         # the queue takes the entry
         "level": In(range(input_depth + 1)),    # entries queued, of input_depth
-        "dropped": In(1),                       # pulse: an axon out of order or range dropped
+        "dropped": In(_count(cores + 1)),       # pulse: an axon out of order or range dropped
     })
+
+
+def _count(most: int):
+    """A one-cycle pulse on one core; on many, a count of up to `most` at once."""
+    return 1 if most <= 2 else range(most + 1)
 
 
 def output_signature(config: CoreConfig, cores: int = 1) -> wiring.Signature:
@@ -71,9 +77,10 @@ def output_signature(config: CoreConfig, cores: int = 1) -> wiring.Signature:
         "neuron": Out(nb),              # its neuron
         "tick": Out(32),                # its tick (0 when the core keeps no ticks: output_tick)
         "ready": In(1),                 # take the head
-        "push": Out(1),                 # pulse: a spike enters the FIFO ...
-        "push_neuron": Out(nb),         # ... of this neuron (a reader counts before it takes)
-        "lost": Out(1),                 # pulse: a spike found the FIFO full (counted in dropped)
+        "push": Out(_count(cores)),     # pulse: a spike enters the FIFO ...
+        "push_neuron": Out(nb),         # ... of this neuron (a reader counts before it takes;
+        #                                 on many cores: the tick's largest so far)
+        "lost": Out(_count(cores)),     # pulse: a spike found the FIFO full (counted in dropped)
     })
 
 
@@ -101,7 +108,7 @@ def core_signature(config: CoreConfig, input_depth: int = 512, step_bits: int = 
     axons and output neurons are numbered by core (firmware.protocol.cores)."""
     return wiring.Signature({
         "access": In(access_signature(config, cores)),
-        "inputs": In(input_signature(input_depth)),
+        "inputs": In(input_signature(input_depth, cores)),
         "outputs": Out(output_signature(config, cores)),
         "control": In(control_signature(step_bits)),
     })

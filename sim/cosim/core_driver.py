@@ -91,14 +91,23 @@ class CoreDriver:
             await self.write(name, image.tables[name])
         await self.clear()
 
+    @property
+    def n_inputs(self) -> int:
+        """The input axons a run names."""
+        return self.config.n_inputs
+
+    def entries(self, axons) -> np.ndarray:
+        """The input entries of a tick's input axons (one core: the axons)."""
+        return axons
+
     async def run(self, ticks: int, inputs=None) -> tuple[np.ndarray, list[int]]:
         """Run `ticks` ticks, one step per tick. Returns the output spikes as (tick, neuron)
         rows and the cycles each tick took."""
-        times, axons = normalize_inputs(inputs, ticks, self.config.n_inputs)
+        times, axons = normalize_inputs(inputs, ticks, self.n_inputs)
         bounds = np.searchsorted(times, np.arange(ticks + 1))
         spikes, cycles = [], []
         for k in range(ticks):
-            for axon in axons[bounds[k]:bounds[k + 1]]:
+            for axon in self.entries(axons[bounds[k]:bounds[k + 1]]):
                 await self._push_input(int(axon), 0)
             await self._push_input(0, 1)
             self.io.set("step_ticks", 1)
@@ -161,3 +170,44 @@ class CoreDriver:
     async def weights(self, count: int) -> np.ndarray:
         words = await self.read("synapse", count)
         return self.regions["synapse"].layout.unpack(words)["weight"]
+
+
+class MultiCoreDriver(CoreDriver):
+    """Drive an rtl.multicore.MultiCore of `cores` cores: a MultiImage loaded core by core
+    (access_core), global input axons sent to every replica (firmware.multicore.MultiImage
+    .device_axons), spikes in device numbering (map them with MultiImage.global_of_device)."""
+
+    def __init__(self, adapter, config, cores: int):
+        super().__init__(adapter, config)
+        self.cores = cores
+        self.regions = fmt.memory_map(config, cores)
+        self.multi = None
+
+    def select(self, core: int) -> None:
+        """The core the access port reaches from now on."""
+        self.io.set("access_core", core)
+
+    async def load(self, multi) -> None:
+        """Every core's tables and routing table, then clear (spec §8, §12.7)."""
+        for k, image in enumerate(multi.images):
+            self.select(k)
+            for name in fmt.TABLE_REGIONS:
+                await self.write(name, image.tables[name])
+            await self.write("route", multi.route_words(k, self.cores))
+        self.multi = multi
+        await self.clear()
+
+    @property
+    def n_inputs(self) -> int:
+        return self.multi.n_inputs
+
+    def entries(self, axons) -> np.ndarray:
+        return self.multi.device_axons(axons)
+
+    async def core_states(self) -> list[dict[str, np.ndarray]]:
+        """CoreDriver.state of each core of the image."""
+        states = []
+        for k in range(self.multi.cores):
+            self.select(k)
+            states.append(await self.state())
+        return states

@@ -74,13 +74,18 @@ def core_ports(core) -> list[tuple[str, str, int]]:
 def core_verilog(config, memories=None, platform=None) -> tuple[str, list[tuple[str, str, int]]]:
     """The core (with the memory factory `memories`, elaborated for `platform`) as Verilog,
     and its ports as (name, 'in'|'out', width)."""
-    from amaranth.back import verilog
-
     from rtl.core import Core
 
-    core = Core(config, memories=memories)
-    text = verilog.convert(core, name="axonite_core", platform=platform, emit_src=False)
-    return text, core_ports(core)
+    return component_verilog(Core(config, memories=memories), platform)
+
+
+def component_verilog(component, platform=None) -> tuple[str, list[tuple[str, str, int]]]:
+    """A component with the Core's signature (a Core, a MultiCore) as the Verilog module
+    axonite_core, and its ports."""
+    from amaranth.back import verilog
+
+    text = verilog.convert(component, name="axonite_core", platform=platform, emit_src=False)
+    return text, core_ports(component)
 
 
 def wrapper_verilog(ports, public: str = "all") -> str:
@@ -115,6 +120,14 @@ def build_core(config, name: str = "core") -> Build:
     build of identical sources."""
     text, ports = core_verilog(config)
     return build_verilog(name, text, ports, {"config": config.to_dict()})
+
+
+def build_multicore(config, cores: int, name: str = "multicore") -> Build:
+    """Verilate a MultiCore of `cores` cores of `config` (as build_core)."""
+    from rtl.multicore import MultiCore
+
+    text, ports = component_verilog(MultiCore(config, cores))
+    return build_verilog(name, text, ports, {"config": config.to_dict(), "cores": cores})
 
 
 def _runner(public: str):

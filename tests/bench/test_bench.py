@@ -199,3 +199,25 @@ def test_frontier_rows_carry_no_temporary_path(monkeypatch):
     monkeypatch.setattr(frontier.subprocess, "run", fake_build)
     summary = frontier.build(frontier.LADDER[0], 24.0, 1)
     assert summary["failures"] == ["place and route failed; see <build dir>/top.tim"]
+
+
+def test_crossing_network_sends_one_packet_per_spike_and_other_core():
+    """bench/multicore.py divides by the packets the crossing network makes: each of the
+    `spikers` of each core fires every tick, and the routing table gives it one entry per other
+    core."""
+    import numpy as np
+
+    from firmware import CoreConfig
+    from bench.networks import crossing_network
+    from sim.multicore import MultiCoreModel
+
+    config = CoreConfig(n_neurons=32, n_inputs=128, n_synapses=4096, n_segments=1024, n_reverse=256)
+    multi = crossing_network(config, 3, spikers=5, fanout=2)
+    fired = MultiCoreModel(multi).run(4, record_all=True)
+    packets = 0
+    for k in range(3):
+        ptr, _, _ = multi.routes(k)
+        local = multi.neuron_local[fired.all_neurons[multi.neuron_core[fired.all_neurons] == k]]
+        packets += int(np.sum(ptr[local + 1] - ptr[local]))
+    assert fired.all_neurons.size == 4 * 3 * 5
+    assert packets == 4 * 3 * 5 * 2

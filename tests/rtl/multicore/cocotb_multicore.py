@@ -1,0 +1,88 @@
+"""cocotb regression: random networks partitioned over the K cores of a Verilated MultiCore,
+against the golden model of many cores (sim.multicore.MultiCoreModel).
+
+AXONITE_CORES (the build's K), AXONITE_SEEDS ("0-4" or "3,17"), AXONITE_PLASTIC ("1": STDP on)
+choose the cases. Each seed's network (tests/support/multicore_networks.py) is compiled onto
+K cores, loaded core by core through the access port, run tick by tick in two runs (spikes in
+flight cross the boundary), and compared: every tick's output spikes (global numbering), then
+each core's u, v, ref, traces, accumulators, weights, LFSR and counters.
+"""
+
+import os
+
+import cocotb
+import numpy as np
+
+from firmware import compile_network
+from sim.cosim.cocotb_adapter import CocotbAdapter
+from sim.cosim.core_driver import MultiCoreDriver
+from sim.multicore import MultiCoreModel
+from tests.support.multicore_networks import CORE, random_network
+
+STATE_KEYS = ("u", "v", "ref", "x", "y", "acc")
+
+
+def parse_seeds(text):
+    lo, _, hi = text.partition("-")
+    return list(range(int(lo), int(hi or lo) + 1))
+
+
+def first_difference(multi, model, spikes, expected, states):
+    if not np.array_equal(spikes, expected):
+        for k in range(max(len(spikes), len(expected))):
+            got = spikes[k].tolist() if k < len(spikes) else None
+            want = expected[k].tolist() if k < len(expected) else None
+            if got != want:
+                return f"spike {k} (tick, neuron): RTL {got}, model {want}"
+    for k, (state, core) in enumerate(zip(states, model.cores)):
+        ref = core.state()
+        for key in STATE_KEYS:
+            if not np.array_equal(state[key], ref[key]):
+                where = np.argwhere(state[key] != ref[key])[0]
+                return (f"core {k}: final {key}{where.tolist()}: RTL {state[key][tuple(where)]}, "
+                        f"model {ref[key][tuple(where)]}")
+        n = ref["weights"].size
+        if not np.array_equal(state["weights"][:n], ref["weights"]):
+            s = int(np.nonzero(state["weights"][:n] != ref["weights"])[0][0])
+            return f"core {k}: final weight of synapse {s}: RTL {state['weights'][s]}, model {ref['weights'][s]}"
+        if state["lfsr"] != ref["lfsr"]:
+            return f"core {k}: LFSR state: RTL {state['lfsr']:#010x}, model {ref['lfsr']:#010x}"
+        for name, value in core.counters.items():
+            if state["counters"][name] != value:
+                return f"core {k}: counter {name}: RTL {state['counters'][name]}, model {value}"
+    return None
+
+
+@cocotb.test()
+async def multicore_regression(dut):
+    cores = int(os.environ["AXONITE_CORES"])
+    seeds = parse_seeds(os.environ.get("AXONITE_SEEDS", "0-2"))
+    plastic = os.environ.get("AXONITE_PLASTIC") == "1"
+    io = CocotbAdapter(dut)
+    await io.reset()
+    driver = MultiCoreDriver(io, CORE, cores)
+    failures = []
+    for seed in seeds:
+        net, raster, lfsr_seed = random_network(seed, plastic=plastic)
+        multi = compile_network(net, CORE, lfsr_seed=lfsr_seed, cores=cores)
+        await driver.load(multi)
+        model = MultiCoreModel(multi)
+        half = raster.shape[0] // 2
+        spikes, expected = [], []
+        for part in (raster[:half], raster[half:]):
+            got, _ = await driver.run(part.shape[0], part)        # ticks since the load
+            want = model.run(part.shape[0], part)
+            spikes.append(np.stack([got[:, 0], multi.global_of_device(got[:, 1])], axis=1))
+            expected.append(np.stack([want.times, want.neurons], axis=1))
+        spikes = np.concatenate(spikes)
+        spikes = spikes[np.lexsort((spikes[:, 1], spikes[:, 0]))]    # a tick's by global neuron
+        states = await driver.core_states()
+        for k, state in enumerate(states):
+            driver.select(k)
+            state["weights"] = await driver.weights(multi.images[k].tables["synapse"].size)
+        problem = first_difference(multi, model, spikes, np.concatenate(expected), states)
+        if problem:
+            failures.append(f"seed {seed} ({cores} cores, plastic={plastic}): {problem}\n    reproduce: "
+                            f"AXONITE_SEEDS={seed} python -m pytest tests/rtl/multicore/test_multicore.py")
+            dut._log.error(failures[-1])
+    assert not failures, f"{len(failures)} of {len(seeds)} seeds differ:\n" + "\n".join(failures)
