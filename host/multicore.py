@@ -18,7 +18,6 @@ import numpy as np
 from firmware import formats
 from firmware import protocol as P
 from firmware.multicore import MultiImage
-from firmware.protocol.cores import neuron_bits
 from firmware.run import RunResult
 
 from .weights import check_weight_values, projection_layout
@@ -30,18 +29,13 @@ class DevicePlacement:
     (firmware.protocol.cores)."""
 
     def __init__(self, multi: MultiImage, cores: int):
-        c = multi.config
         self.multi, self.cores = multi, cores
         outputs = multi.output_ids
-        self.output_ids = P.device_neuron(c, multi.neuron_core[outputs], multi.neuron_local[outputs])
-        # device neuron -> global neuron (-1: none), over every device neuron number
-        self._global = np.full(cores << neuron_bits(c), -1, np.int64)
-        self._global[P.device_neuron(c, multi.neuron_core, multi.neuron_local)] = np.arange(multi.n_neurons)
+        self.output_ids = P.device_neuron(multi.config, multi.neuron_core[outputs], multi.neuron_local[outputs])
 
     def group(self, axons: np.ndarray) -> np.ndarray:
         """One tick's global input axons as the device axons of their replicas, ascending."""
-        core, axon = self.multi.replicas(axons)
-        return np.sort(P.device_axon(self.multi.config, core, axon))
+        return self.multi.device_axons(axons)
 
     def inputs(self, times: np.ndarray, axons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Input spikes (ticks, global axons) as INPUT entries: (ticks, device axons) of every
@@ -54,7 +48,7 @@ class DevicePlacement:
 
     def result(self, block: RunResult) -> RunResult:
         """A RunResult of device neurons in the network's global numbering."""
-        neurons = self._global[block.neurons]
+        neurons = self.multi.global_of_device(block.neurons)
         order = np.lexsort((neurons, block.times))
         return RunResult(start_tick=block.start_tick, ticks=block.ticks, output_ids=self.multi.output_ids.copy(),
                          times=block.times[order], neurons=neurons[order])

@@ -436,14 +436,13 @@ class DeviceEmulator:
         ptr[1:] = np.cumsum(valid.reshape(c.n_neurons, K).sum(axis=1))
         return ptr, at % K, fields["axon"][at]
 
-    def _pop_group(self) -> list[np.ndarray]:
-        """The next tick's input axons from the queue (spec §5.1, rtl/core/inputs.py), for each
-        core: up to and including the end-of-tick entry. An entry names core `axon >>
-        bits_for(n_inputs)` (0 on a one-core device) and its axon there; one of a core the device
-        has not, one out of its core's range, and one not above its core's previous axon of the
-        tick are dropped (counted by the core it names; core 0 for none)."""
-        q, groups, dropped = self.queue, [[] for _ in self.units], [0] * self.cores
-        bits, n_inputs = formats.bits_for(self.config.n_inputs), self.config.n_inputs
+    def _pop_group(self) -> tuple[list, int]:
+        """The next tick's input entries from the queue (spec §5.1, §12.7), up to and including
+        the end-of-tick entry: each core's axons in queue order (an entry names core `axon >>
+        bits_for(n_inputs)` and its axon there on a device of several cores), and the count of
+        entries for a core the device has not (dropped, counted by no core)."""
+        q, groups, nowhere = self.queue, [[] for _ in self.units], 0
+        bits = formats.bits_for(self.config.n_inputs)
         while q:
             e = q[0]
             if e & P.TICK_END:
@@ -455,24 +454,23 @@ class DeviceEmulator:
                 break
             q.popleft()
             self.consumed = formats.wrap32(self.consumed + 1)
-            k, axon = e >> bits, e & ((1 << bits) - 1)
-            if k >= self.cores:
-                dropped[0] += 1
-            elif axon < n_inputs and (not groups[k] or axon > groups[k][-1]):
+            k, axon = (e >> bits, e & ((1 << bits) - 1)) if self.cores > 1 else (0, e)
+            if k < self.cores:
                 groups[k].append(axon)
             else:
-                dropped[k] += 1
-        if sum(dropped):
-            for unit, n in zip(self.units, dropped):
-                unit.extra["dropped"] += n
-            self._send(P.Op.REPORT, P.REPORT.pack(P.ReportKind.INPUT_DROPPED, 0, 0, sum(dropped),
-                                                  formats.wrap32(self.tick)))
-        return [np.array(g, np.int64) for g in groups]
+                nowhere += 1
+        return groups, nowhere
 
     def _tick(self):
         tick = self.tick
         models = [unit.model for unit in self.units]
-        fired, self._pending = lockstep(models, self._routes, self._pop_group(), self._pending)
+        groups, nowhere = self._pop_group()
+        fired, self._pending, dropped = lockstep(models, self._routes, groups, self._pending)
+        if nowhere + sum(dropped):          # each core counts its own (rtl/core/inputs.py)
+            for unit, n in zip(self.units, dropped):
+                unit.extra["dropped"] += n
+            self._send(P.Op.REPORT, P.REPORT.pack(P.ReportKind.INPUT_DROPPED, 0, 0, nowhere + sum(dropped),
+                                                  formats.wrap32(tick)))
         out = np.concatenate([P.device_neuron(self.config, k, f[m.tables.output[f]]) if self.cores > 1
                               else f[m.tables.output[f]] for k, (f, m) in enumerate(zip(fired, models))])
         if out.size:

@@ -31,19 +31,34 @@ from firmware.run import InputError, RunResult, as_integers, check_ticks, input_
 from .model import COUNTERS, GoldenModel
 
 
-def lockstep(cores, routes, inputs, pending) -> tuple[list, list]:
+def take_group(host, remote, n_inputs: int) -> tuple[np.ndarray, int]:
+    """A core's input axons of a tick as its InputStage takes them (spec §5.1, §12.7): the
+    host's axons in the order given, then its remote axons ascending, each once; an axon out of
+    range (not below `n_inputs`) or not above the previous one taken is dropped. (the axons
+    taken, ascending; how many were dropped)"""
+    seq = np.concatenate([np.asarray(host, np.int64).reshape(-1), np.unique(np.asarray(remote, np.int64))])
+    ok = (seq >= 0) & (seq < n_inputs)
+    highest = np.maximum.accumulate(np.where(ok, seq, -1)) if seq.size else seq
+    keep = ok & (seq > np.concatenate([[-1], highest[:-1]]))
+    return seq[keep], int(seq.size - np.count_nonzero(keep))
+
+
+def lockstep(cores, routes, inputs, pending) -> tuple[list, list, list]:
     """One tick of core models in lock-step (spec §12.2, §12.3): core c runs with its input
-    axons `inputs[c]` and the remote axons `pending[c]` that the tick before sent it, each
-    taken once, ascending; then the barrier: the spikes of every core go through its routing
-    table `routes[c]` (MultiImage.routes) to their destinations' input of the next tick.
-    Returns (the neurons each core fired, in its own numbering; the next tick's `pending`)."""
-    fired, packets = [], []
+    axons `inputs[c]` and the remote axons `pending[c]` that the tick before sent it, as its
+    InputStage takes them (take_group); then the barrier: the spikes of every core go through
+    its routing table `routes[c]` (MultiImage.routes) to their destinations' input of the next
+    tick. Returns (the neurons each core fired, in its own numbering; the next tick's
+    `pending`; the axons each core dropped)."""
+    fired, packets, dropped = [], [], []
     for c, core in enumerate(cores):
-        spiked = core.step(np.union1d(inputs[c], pending[c]).astype(np.int64))
+        axons, lost = take_group(inputs[c], pending[c], core.config.n_inputs)
+        spiked = core.step(axons)
         fired.append(spiked)
+        dropped.append(lost)
         if spiked.size:
             packets.append(route_packets(routes[c], spiked))
-    return fired, deliver(packets, len(cores))
+    return fired, deliver(packets, len(cores)), dropped
 
 
 class MultiCoreModel:
@@ -93,7 +108,9 @@ class MultiCoreModel:
         axons = self._check(() if input_axons is None else input_axons)
         replica_core, replica_axon = self.image.replicas(axons)
         inputs = [replica_axon[replica_core == c] for c in range(len(self.cores))]
-        spiked, self._pending = lockstep(self.cores, self._routes, inputs, self._pending)
+        spiked, self._pending, dropped = lockstep(self.cores, self._routes, inputs, self._pending)
+        for core, n in zip(self.cores, dropped):       # (none from a MultiImage's maps)
+            core.counters["dropped"] += n
         out = np.sort(np.concatenate([self._global[c][s] for c, s in enumerate(spiked)]))
         self._input_events += axons.size
         self.tick += 1

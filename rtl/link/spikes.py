@@ -77,12 +77,19 @@ class SpikeRecords:
             m.d.sync += [self.count.eq(0), self.dropped.tick_inputs.eq(0), self.lost.eq(0)]
             m.next = "TICK_RUN"
         with m.State("TICK_RUN"):      # the spikes stay in the output FIFO: it is the list
-            with m.If(core.outputs.push):
-                m.d.sync += [self.count.eq(self.count + 1), self.last_neuron.eq(core.outputs.push_neuron)]
-            with m.If(core.inputs.dropped):
-                m.d.sync += self.dropped.tick_inputs.eq(self.dropped.tick_inputs + 1)
-            with m.If(core.outputs.lost):
-                m.d.sync += self.lost.eq(self.lost + 1)
+            if link.cores == 1:
+                with m.If(core.outputs.push):
+                    m.d.sync += [self.count.eq(self.count + 1), self.last_neuron.eq(core.outputs.push_neuron)]
+                with m.If(core.inputs.dropped):
+                    m.d.sync += self.dropped.tick_inputs.eq(self.dropped.tick_inputs + 1)
+                with m.If(core.outputs.lost):
+                    m.d.sync += self.lost.eq(self.lost + 1)
+            else:       # several cores push, drop and lose at once: counts (push_neuron: the largest)
+                with m.If(core.outputs.push != 0):
+                    m.d.sync += [self.count.eq(self.count + core.outputs.push),
+                                 self.last_neuron.eq(core.outputs.push_neuron)]
+                m.d.sync += [self.dropped.tick_inputs.eq(self.dropped.tick_inputs + core.inputs.dropped),
+                             self.lost.eq(self.lost + core.outputs.lost)]
             with m.If(~core.control.busy):
                 m.next = "TICK_END"
         with m.State("TICK_END"):       # REPORTs (each clears its count when sent), the record

@@ -91,12 +91,12 @@ class DeviceTop(wiring.Component):
         whose signature the Link's `core` port connects to."""
         # The output FIFO is the Link's list of the tick's spikes: the Link runs one tick at a
         # time and empties the FIFO into the tick's SPIKES record before the next, so a FIFO as
-        # deep as the neurons never loses a spike.
-        output_depth = self.config.n_neurons * self.cores
+        # deep as the neurons (each core's, on several) never loses a spike.
+        output_depth = self.config.n_neurons
         if self.cores > 1:
             from ..multicore import MultiCore
             return MultiCore(self.config, self.cores, input_depth=self.input_depth, output_depth=output_depth,
-                             step_bits=LINK_STEP_BITS, memories=self.memories)
+                             output_tick=False, step_bits=LINK_STEP_BITS, memories=self.memories)
         return Core(self.config, input_depth=self.input_depth, output_depth=output_depth,
                     output_tick=False, step_bits=LINK_STEP_BITS, memories=self.memories)
 

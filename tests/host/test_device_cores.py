@@ -229,7 +229,7 @@ def test_select_core_and_device_numbers_on_the_wire():
     assert error_of(exchange(emu, P.Op.SELECT_CORE, P.SELECT_CORE.pack(3))[0]) == (P.ErrorCode.BAD_CORE, 1, 3)
     assert error_of(exchange(emu, P.Op.SELECT_CORE, b"")[0]) == (P.ErrorCode.BAD_PAYLOAD, 1, 1)
     # device axon core << 3 | axon; device neuron core << 3 | neuron; each core drops its own
-    # out-of-order axons, core 3 is no core (counted by core 0)
+    # out-of-order axons; core 3 is no core (reported, counted by no core)
     entries = [P.device_axon(SMALL, 0, 2), P.device_axon(SMALL, 2, 5), P.device_axon(SMALL, 2, 4),
                P.device_axon(SMALL, 1, 0), P.device_axon(SMALL, 3, 1), P.TICK_END]
     exchange(emu, P.Op.INPUT, P.encode_input_entries(entries))
@@ -244,7 +244,25 @@ def test_select_core_and_device_numbers_on_the_wire():
         (reply,) = exchange(emu, P.Op.COUNTERS, b"\0")
         counts = [P.COUNTER.unpack_from(reply.payload, 4 + 8 * j)[0] for j in range(8)]
         dropped.append(counts[formats.COUNTERS.index("dropped")])
-    assert dropped == [1, 0, 1]
+    assert dropped == [0, 0, 1]
+
+
+def test_a_cores_group_is_its_host_axons_then_its_remote_axons_as_its_input_stage_takes_them():
+    """Spec §12.7: the host's entries in queue order, then the remote axons ascending; an axon
+    not above the one taken before it is dropped and counted by its core: here remote axon 3
+    after host axon 5 (a route into the host's range, which no compiled image has)."""
+    emu, regions = relay_on(2)
+    write_route(emu, regions, 0, 1 * 2 + 1, 3)          # core 0's neuron 1 -> core 1's axon 3
+    exchange(emu, P.Op.INPUT, P.encode_input_entries([1, P.TICK_END, P.TICK_END,
+                                                      P.device_axon(SMALL, 1, 5), P.TICK_END]))
+    frames = exchange(emu, P.Op.STEP, P.STEP.pack(4))
+    reports = [P.REPORT.unpack(f.payload) for f in frames if f.opcode == P.Op.REPORT]
+    assert reports == [(P.ReportKind.INPUT_DROPPED, 0, 0, 1, 2)]
+    # core 1's neuron 3 does not fire: its axon 3 came after 5 in tick 2
+    assert spikes_of(frames) == [([1, 3], [1, P.device_neuron(SMALL, 1, 5)])]
+    exchange(emu, P.Op.SELECT_CORE, P.SELECT_CORE.pack(1))
+    (reply,) = exchange(emu, P.Op.COUNTERS, b"\0")
+    assert P.COUNTER.unpack_from(reply.payload, 4 + 8 * formats.COUNTERS.index("dropped"))[0] == 1
 
 
 def test_routes_deliver_in_the_next_tick_across_steps_until_reset():
