@@ -105,10 +105,11 @@ def compare(got, want, sent):
     assert [fields(f) for f in got] == [fields(f) for f in want], f"sent {sent.hex()}"
 
 
-def run(bench, config=CONFIG, max_payload=P.MAX_PAYLOAD, cores=1):
+def run(bench, config=CONFIG, max_payload=P.MAX_PAYLOAD, cores=1, real_cores=False):
     """Run `bench(both, result)` on DeviceTop (with `cores` > 1: the Link of a K-core device in
-    front of tests.support.stub_cores, which runs no tick) and the emulator of as many cores."""
-    top = DeviceTop if cores == 1 else StubTop
+    front of tests.support.stub_cores, which runs no tick, or with `real_cores` in front of
+    rtl.multicore.MultiCore) and the emulator of as many cores."""
+    top = DeviceTop if cores == 1 or real_cores else StubTop
     dut = top(config, input_depth=DEPTH, clock_hz=1_000_000, byte_level=True, max_payload=max_payload, cores=cores)
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -391,6 +392,53 @@ def test_three_cores_refuse_the_fourth_and_a_one_core_link_knows_no_select_core(
         (err,) = await both.cmd(P.Op.SELECT_CORE, P.SELECT_CORE.pack(0))
         assert _error(err) == (P.ErrorCode.UNKNOWN_OPCODE, 1, P.Op.SELECT_CORE)
     run(one)
+
+
+async def upload_multi(both, multi, cores):
+    """Every core's tables and routing table (SELECT_CORE k first), then RESET, as host.Device
+    loads a MultiImage on a device of `cores` cores."""
+    regions = fmt.memory_map(CONFIG, cores)
+    for k in range(cores):
+        await both.cmd(P.Op.SELECT_CORE, P.SELECT_CORE.pack(k))
+        tables = dict(multi.images[k].tables, route=multi.route_words(k, cores))
+        for name in fmt.TABLE_REGIONS + ("route",):
+            words = np.asarray(tables[name], dtype=np.uint64)
+            most = P.max_words(P.word_bytes(regions[name]), both.max_payload)
+            for at in range(0, words.size, most):
+                chunk = words[at:at + most]
+                (ack,) = await both.cmd(P.Op.WRITE, access(name, at, chunk.size, chunk, cores=cores))
+                assert ack.opcode == P.Op.ACK, ack
+    await both.cmd(P.Op.RESET)
+
+
+def test_three_cores_of_multicore_behind_the_link_equal_the_emulator():
+    """DeviceTop(cores=3) (rtl.multicore.MultiCore) and the emulator of 3 cores, a network
+    placed on all three (a ring of cut synapses, STDP on core 0): the same SPIKES (spikes in
+    flight across STEPs), REPORTs of dropped inputs (an entry of no core, one out of order),
+    weights, state and each core's counters."""
+    from tests.rtl.test_cluster_board import three_part_network
+    K = 3
+    multi = compile_network(three_part_network(), CONFIG, placement={"a": 0, "b": 1, "c": 2}, lfsr_seed=99)
+    assert multi.route_core.size > 0
+    rng = np.random.default_rng(4)
+
+    async def bench(both, out):
+        await upload_multi(both, multi, K)
+        for _ in range(2):
+            groups = [multi.device_axons(np.nonzero(rng.random(2) < 0.4)[0]).tolist() for _ in range(6)]
+            await both.cmd(P.Op.INPUT, entries(groups))
+            await both.cmd(P.Op.STEP, P.STEP.pack(7))
+        nowhere = P.device_axon(CONFIG, K, 0)
+        await both.cmd(P.Op.INPUT, P.encode_input_entries([nowhere, 1, 0, P.TICK_END]))
+        await both.cmd(P.Op.STEP, P.STEP.pack(3))
+        for k in range(K):
+            await both.cmd(P.Op.SELECT_CORE, P.SELECT_CORE.pack(k))
+            await both.cmd(P.Op.READ, access("synapse", 0, 40, cores=K))
+            await both.cmd(P.Op.READ, access("state_v", 0, 12, cores=K))
+            await both.cmd(P.Op.COUNTERS, P.COUNTERS_REQUEST.pack(0))
+        await both.cmd(P.Op.RESET)
+        await both.cmd(P.Op.STEP, P.STEP.pack(2))
+    run(bench, cores=K, real_cores=True)
 
 
 def test_device_top_converts_to_verilog():
