@@ -252,9 +252,15 @@ def route_packets(route, neurons) -> tuple[np.ndarray, np.ndarray]:
     return dest[at], remote[at]
 
 
+_NO_AXONS = np.zeros(0, np.int64)
+_NO_AXONS.flags.writeable = False
+
+
 def deliver(packets, cores: int) -> list[np.ndarray]:
     """Packets (pairs of destination core and remote axon arrays, from route_packets) sorted
     into each core's remote axons: a list of `cores` int64 arrays."""
+    if not packets:
+        return [_NO_AXONS] * cores
     dest = np.concatenate([np.zeros(0, np.int64)] + [d for d, _ in packets])
     axon = np.concatenate([np.zeros(0, np.int64)] + [a for _, a in packets])
     return [axon[dest == k] for k in range(cores)]

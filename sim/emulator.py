@@ -36,7 +36,7 @@ from firmware.errors import AxoniteError, ConfigError
 from firmware.image import Image
 
 from .model import GoldenModel
-from .multicore import lockstep
+from .multicore import lockstep, take_group
 
 EMULATOR_BUILD = 1
 SERVICE_BUDGET_S = 0.005      # ticks run per service() call before the link is polled again
@@ -93,6 +93,7 @@ class DeviceEmulator:
             raise ConfigError(f"{self.cores} core(s) of configuration {c} do not fit this machine's "
                               f"memory") from None
         self.selected = 0                       # SELECT_CORE's core (0 after power-on)
+        self._axon_bits = formats.bits_for(c.n_inputs)
         self._routes = None                     # each core's routing table (MultiImage.routes form)
         self._pending = [np.zeros(0, np.int64)] * self.cores   # remote axons in flight, per core
         self.queue: collections.deque[int] = collections.deque()
@@ -442,7 +443,7 @@ class DeviceEmulator:
         bits_for(n_inputs)` and its axon there on a device of several cores), and the count of
         entries for a core the device has not (dropped, counted by no core)."""
         q, groups, nowhere = self.queue, [[] for _ in self.units], 0
-        bits = formats.bits_for(self.config.n_inputs)
+        bits = self._axon_bits
         while q:
             e = q[0]
             if e & P.TICK_END:
@@ -462,17 +463,25 @@ class DeviceEmulator:
         return groups, nowhere
 
     def _tick(self):
-        tick = self.tick
-        models = [unit.model for unit in self.units]
         groups, nowhere = self._pop_group()
-        fired, self._pending, dropped = lockstep(models, self._routes, groups, self._pending)
+        if self.cores == 1:                 # (one core: no routing, no barrier)
+            model = self.units[0].model
+            tick = model.tick
+            axons, dropped = take_group(groups[0], (), self.config.n_inputs)
+            fired = model.step(axons)
+            out = fired[model.tables.output[fired]]
+            dropped = [dropped]
+        else:
+            tick = self.tick
+            models = [unit.model for unit in self.units]
+            fired, self._pending, dropped = lockstep(models, self._routes, groups, self._pending)
+            out = np.concatenate([P.device_neuron(self.config, k, f[m.tables.output[f]])
+                                  for k, (f, m) in enumerate(zip(fired, models))])
         if nowhere + sum(dropped):          # each core counts its own (rtl/core/inputs.py)
             for unit, n in zip(self.units, dropped):
                 unit.extra["dropped"] += n
             self._send(P.Op.REPORT, P.REPORT.pack(P.ReportKind.INPUT_DROPPED, 0, 0, nowhere + sum(dropped),
                                                   formats.wrap32(tick)))
-        out = np.concatenate([P.device_neuron(self.config, k, f[m.tables.output[f]]) if self.cores > 1
-                              else f[m.tables.output[f]] for k, (f, m) in enumerate(zip(fired, models))])
         if out.size:
             if len(self._records) + P.spike_record_size(out) > self.max_payload - P.SPIKES.size:
                 self._flush(through=tick)      # tick's own record goes into the next frame

@@ -31,14 +31,29 @@ from firmware.run import InputError, RunResult, as_integers, check_ticks, input_
 from .model import COUNTERS, GoldenModel
 
 
+_NONE = np.zeros(0, np.int64)
+_NONE.flags.writeable = False
+_SHORT = 64               # groups up to this long are taken in Python (numpy's calls cost more)
+
+
 def take_group(host, remote, n_inputs: int) -> tuple[np.ndarray, int]:
     """A core's input axons of a tick as its InputStage takes them (spec §5.1, §12.7): the
     host's axons in the order given, then its remote axons ascending, each once; an axon out of
     range (not below `n_inputs`) or not above the previous one taken is dropped. (the axons
     taken, ascending; how many were dropped)"""
+    if not len(remote) and not len(host):
+        return _NONE, 0
+    if len(host) + len(remote) <= _SHORT:
+        seq = list(host) + (sorted(set(np.asarray(remote).tolist())) if len(remote) else [])
+        kept, last = [], -1
+        for axon in seq:
+            if last < axon < n_inputs:
+                kept.append(axon)
+                last = axon
+        return np.array(kept, np.int64), len(seq) - len(kept)
     seq = np.concatenate([np.asarray(host, np.int64).reshape(-1), np.unique(np.asarray(remote, np.int64))])
     ok = (seq >= 0) & (seq < n_inputs)
-    highest = np.maximum.accumulate(np.where(ok, seq, -1)) if seq.size else seq
+    highest = np.maximum.accumulate(np.where(ok, seq, -1))
     keep = ok & (seq > np.concatenate([[-1], highest[:-1]]))
     return seq[keep], int(seq.size - np.count_nonzero(keep))
 
