@@ -42,7 +42,7 @@ import numpy as np
 
 from .config import CoreConfig
 from .errors import ConfigError, ImageError, SymbolError
-from .formats import route_layout
+from .formats import COUNTERS, route_layout
 from .image import (_FIXED, FileKind, Image, _check_limits, _check_symbols, frame_file, header_config, json_header,
                     read_file, save_file, unframe_file)
 from .protocol.cores import device_axon, split_neuron
@@ -240,6 +240,41 @@ class MultiImage:
         """Read a multi-core image file; the fixed header is checked against the file's size
         before the rest is read. ImageError for anything wrong, a missing file included."""
         return cls.from_bytes(read_file(path, MULTI_FILE), source=str(path))
+
+
+def route_packets(route, neurons) -> tuple[np.ndarray, np.ndarray]:
+    """The packets a core sends for its `neurons` that fired: (destination cores, remote
+    axons there), one per routing entry, through its routing table `route` (MultiImage.routes:
+    ptr per neuron, destinations, remote axons)."""
+    ptr, dest, remote = route
+    neurons = np.asarray(neurons, dtype=np.int64)
+    at = ranges_to_indices(ptr[neurons], ptr[neurons + 1] - ptr[neurons])
+    return dest[at], remote[at]
+
+
+_NO_AXONS = np.zeros(0, np.int64)
+_NO_AXONS.flags.writeable = False
+
+
+def deliver(packets, cores: int) -> list[np.ndarray]:
+    """Packets (pairs of destination core and remote axon arrays, from route_packets) sorted
+    into each core's remote axons: a list of `cores` int64 arrays."""
+    if not packets:
+        return [_NO_AXONS] * cores
+    dest = np.concatenate([np.zeros(0, np.int64)] + [d for d, _ in packets])
+    axon = np.concatenate([np.zeros(0, np.int64)] + [a for _, a in packets])
+    return [axon[dest == k] for k in range(cores)]
+
+
+# The network's counters on K cores (spec §12.4): each core counts ticks (all equal), and its own
+# spikes, output spikes, deliveries, plastic updates, overruns and drops (summed); its input
+# events include replicas and remote events, so the host input spikes are counted once, apart.
+def network_counters(per_core, input_events: int) -> dict:
+    """The network's counters from each core's (a list of dicts of formats.COUNTERS) and the
+    host input spikes `input_events`: ticks of core 0, the rest summed."""
+    out = {name: sum(int(c[name]) for c in per_core) for name in COUNTERS}
+    out.update(ticks=int(per_core[0]["ticks"]), input_events=int(input_events))
+    return out
 
 
 def _header(raw, plen: int, source: str):

@@ -280,6 +280,15 @@ def compile_multi(network: Network, config: CoreConfig | None = None, cores: int
     return _build(network, c, cores, parts, assign, lfsr_seed, compile_network, _warn_input_wrap)
 
 
+def idle_image(config: CoreConfig, lfsr_seed: int = formats.LFSR_DEFAULT_SEED):
+    """The image of a core that holds nothing: one silent neuron (IDLE), as a MultiImage's core
+    without a population has (a device's cores beyond a MultiImage's run it)."""
+    from .compiler import compile_network
+    network = Network(IDLE)
+    network.population(IDLE, 1)
+    return compile_network(network, config, lfsr_seed=lfsr_seed)
+
+
 def _build(network, c, cores, parts, assign, lfsr_seed, compile_network, warn_input_wrap) -> MultiImage:
     pops, groups = network.populations, network.input_groups
     # members of each population per core, ascending (a core's numbering keeps the global order)

@@ -32,13 +32,13 @@ import numpy as np
 from firmware import formats
 from firmware.errors import ConfigError
 from firmware.image import Image
-from firmware.multicore import MultiImage
+from firmware.multicore import MultiImage, deliver, network_counters, route_packets
 from firmware.network import Network
 from firmware.run import InputError, RunResult, check_ticks, input_groups, normalize_inputs
-from firmware.tables import ranges_to_indices
 
 from .device import Device
 from .errors import ConfigMismatchError, LinkError
+from .multicore import gather_weights
 
 
 def _with_exports(image: Image, exported: np.ndarray) -> Image:
@@ -134,21 +134,13 @@ class Cluster:
     def _tick(self, axons: np.ndarray) -> np.ndarray:
         """One tick on every device; the global neurons that fired (ascending)."""
         m = self.multi
-        at = ranges_to_indices(m.input_ptr[axons], m.input_ptr[axons + 1] - m.input_ptr[axons])
-        core, local = m.input_core[at], m.input_axon[at]
-        groups = [np.sort(np.concatenate([local[core == k], self._pending[k]])) for k in range(m.cores)]
+        core, local = m.replicas(axons)
+        groups = [np.union1d(local[core == k], self._pending[k]) for k in range(m.cores)]
         results = list(self._pool.map(lambda k: self.devices[k].run(1, {0: groups[k]}), range(m.cores)))
-        fired, pending = [], [[] for _ in self.devices]
-        for k, result in enumerate(results):
-            spiked = result.neurons
-            fired.append(self._global[k][spiked])
-            ptr, dest, remote = self._routes[k]
-            hit = ranges_to_indices(ptr[spiked], ptr[spiked + 1] - ptr[spiked])
-            for d, axon in zip(dest[hit].tolist(), remote[hit].tolist()):
-                pending[d].append(axon)
-        self._pending = [np.array(p, np.int64) for p in pending]
-        self.relayed += sum(len(p) for p in pending)
-        out = np.sort(np.concatenate(fired))
+        spiked = [result.neurons for result in results]
+        self._pending = deliver([route_packets(self._routes[k], s) for k, s in enumerate(spiked)], m.cores)
+        self.relayed += sum(p.size for p in self._pending)
+        out = np.sort(np.concatenate([self._global[k][s] for k, s in enumerate(spiked)]))
         self._own["ticks"] += 1
         self._own["input_events"] += axons.size
         self._own["output_spikes"] += int(np.count_nonzero(self._is_output[out]))
@@ -181,8 +173,7 @@ class Cluster:
         replicas of the host's, and every remote axon it has, which may all fire at once)
         might not fit its input queue (with the end-of-tick marker)."""
         m = self.multi
-        count = m.input_ptr[axons + 1] - m.input_ptr[axons]
-        tick, core = np.repeat(times, count), m.input_core[ranges_to_indices(m.input_ptr[axons], count)]
+        tick, core = np.repeat(times, m.input_ptr[axons + 1] - m.input_ptr[axons]), m.replicas(axons)[0]
         for k, device in enumerate(self.devices):
             depth = getattr(getattr(device, "link", None), "input_depth", None)
             if depth is None:
@@ -199,32 +190,15 @@ class Cluster:
     def weights(self, projection: str) -> np.ndarray:
         """Weight mantissas of a projection as a [pre, post] matrix, NaN where no synapse (as
         Device.weights), gathered from the devices that hold its parts."""
-        m = self._need()
-        sym = m.projection(projection)
-        kind, pre = m.group(sym["pre"])
-        post = m.group(sym["post"])[1]
-        base = pre["first"] + (0 if kind == "inputs" else m.n_inputs)
-        out = np.full((pre["size"], post["size"]), np.nan)
-        for k, name in sym["parts"]:
-            image = m.images[k]
-            local = image.projection(name)
-            pkind, pgroup = image.group(local["pre"])
-            sources = pgroup["first"] + np.arange(pgroup["size"]) + (0 if pkind == "inputs" else m.config.n_inputs)
-            rows = m.global_sources(k)[sources] - base
-            cols = self._global[k][image.neuron_ids(local["post"])] - post["first"]
-            part = self.devices[k].weights(name)
-            has = ~np.isnan(part)
-            out[np.ix_(rows, cols)] = np.where(has, part, out[np.ix_(rows, cols)])
-        return out
+        return gather_weights(self._need(), projection, lambda k, name: self.devices[k].weights(name))
 
     def counters(self) -> dict[str, int]:
-        """The network's counters (as MultiCoreModel.counters): ticks, host input spikes and
-        output spikes counted here, the rest summed over the devices."""
+        """The network's counters (as MultiCoreModel.counters): ticks of device 0, the host input
+        spikes and output spikes counted here (a device also counts the neurons it exports),
+        the rest summed over the devices."""
         self._need()
         per_device = list(self._pool.map(lambda d: d.counters(), self.devices))
-        out = {name: sum(c[name] for c in per_device) for name in formats.COUNTERS}
-        out.update({name: self._own[name] for name in ("ticks", "input_events", "output_spikes")})
-        return out
+        return network_counters(per_device, self._own["input_events"]) | {"output_spikes": self._own["output_spikes"]}
 
     def reset(self, keep_weights: bool = False) -> None:
         """Every device to its reset state (weights as loaded, or kept), no spike in flight."""

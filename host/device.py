@@ -9,7 +9,7 @@
         dev.probe("v", "exc"), dev.counters()
 
 URLs: "model" (the golden model in this process, no protocol), "emulator://" (the protocol
-emulator in this process), any pyserial port or URL: "/dev/ttyUSB1", "COM3",
+emulator in this process; "emulator://?cores=4" one of 4 cores), any pyserial port or URL: "/dev/ttyUSB1", "COM3",
 "socket://127.0.0.1:5555" (python -m sim.device_emulator), "rfc2217://..."; "auto" or a board's
 name ("icebreaker"): the port of the only such board plugged in (host.ports.find_boards).
 The same network and inputs give the same spikes, weights and counters on every backend.
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import abc
 import os
+import urllib.parse
 from dataclasses import fields
 from typing import Iterable, Iterator
 
@@ -30,21 +31,45 @@ import numpy as np
 from firmware import formats
 from firmware.compiler import compile_network
 from firmware.config import CoreConfig
-from firmware.errors import ConfigError
+from firmware.errors import CapacityError, ConfigError
 from firmware.formats import MAX_RUN_TICKS
 from firmware.image import Image
+from firmware.multicore import MultiImage
 from firmware.network import Network
 from firmware.run import InputError, RunResult, check_ticks, normalize_inputs, tick_axons
-from firmware.tables import projection_synapses
 
 from .errors import ConfigMismatchError, LinkError
 from .latency import check_latency_timer
+from .multicore import gather_weights
+from .weights import check_weights, projection_layout, weight_matrix  # noqa: F401 (importable from here)
 from .ports import resolve_port
 from .transport import LoopbackTransport, SerialTransport
 
+MULTI_SUFFIX = ".axm"      # a path ending so is a multi-core image file (firmware.MultiImage)
 # Probe names -> (region, field): formats.STATE_FIELDS. x is per source (inputs, then neurons);
 # acc is [max_delay, neurons].
 PROBES = formats.STATE_FIELDS
+
+
+EMULATOR_QUERY = ("cores", "input_depth", "window", "clock_hz", "max_payload")
+
+
+def emulator_query(url: str) -> dict[str, int]:
+    """The DeviceEmulator options of an "emulator://?cores=4&input_depth=256" URL (each one of
+    EMULATOR_QUERY, a decimal integer, once); ConfigError naming what is wrong. The emulator
+    checks each value's range."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.netloc or parsed.path not in ("", "/") or parsed.fragment:
+        raise ConfigError(f"{url!r}: an emulator URL is emulator:// with options after '?', e.g. "
+                          f"emulator://?cores=4")
+    options = {}
+    for item in filter(None, parsed.query.split("&")):
+        name, _, value = item.partition("=")
+        if name not in EMULATOR_QUERY or name in options or not value.isdigit() or not value.isascii():
+            raise ConfigError(f"{url!r}: {item!r} is not an option of the emulator; give each of "
+                              f"{', '.join(EMULATOR_QUERY)} at most once, as name=integer")
+        options[name] = int(value)
+    return options
 
 
 def stream_groups(inputs: Iterable, start: int, n_inputs: int) -> Iterator[np.ndarray]:
@@ -58,14 +83,9 @@ def stream_groups(inputs: Iterable, start: int, n_inputs: int) -> Iterator[np.nd
         yield tick_axons(item, start + k, n_inputs)
 
 
-def projection_layout(image: Image, tables, name: str):
-    """Synapse addresses of projection `name`, their (pre, post) indices into its groups, the
-    matrix shape, and the bounds of its weights (its STDP bounds if plastic)."""
-    found = projection_synapses(image, tables, name)      # SymbolError (a KeyError) if there is none
-    row, idx = image.table("projection"), found.index
-    bounds = ((int(row["w_min"][idx]), int(row["w_max"][idx])) if int(row["plastic"][idx])
-              else formats.signed_range(image.config.weight_bits))
-    return found.addr, found.pre, found.post, found.shape, bounds
+def n_inputs_of(image) -> int:
+    """The input axons a run of `image` names: its core's, or a MultiImage's global ones."""
+    return image.n_inputs if isinstance(image, MultiImage) else image.config.n_inputs
 
 
 def _config_mismatch(image_config: CoreConfig, device_config: CoreConfig, what: str, where: str) -> str:
@@ -111,7 +131,7 @@ class Device(abc.ABC):
             return ModelDevice(config, fast=fast)
         if url.startswith("emulator://"):
             from sim.emulator import DeviceEmulator
-            emulator = DeviceEmulator(config or CoreConfig(), **emulator_options)
+            emulator = DeviceEmulator(config or CoreConfig(), **(emulator_query(url) | emulator_options))
             return LinkDevice(LoopbackTransport(emulator, url), timeout)
         url, baudrate = resolve_port(url, baudrate)      # "auto", a board's name: its port
         if "://" not in url:
@@ -131,22 +151,40 @@ class Device(abc.ABC):
 
     # --- shared helpers ------------------------------------------------------------------------
 
-    def _as_image(self, what) -> tuple[Image, str]:
+    def _as_image(self, what) -> tuple[Image | MultiImage, str]:
+        """What load() takes, as an Image or a MultiImage (a Network compiled for one core; on a
+        device of K > 1 cores, for its K cores when it does not fit one)."""
         if isinstance(what, Network):
-            return compile_network(what, self.config or CoreConfig()), f"network {what.name!r}"
+            config = self.config or CoreConfig()
+            cores = getattr(self, "cores", 1)
+            try:
+                return compile_network(what, config), f"network {what.name!r}"
+            except CapacityError:
+                if cores == 1:
+                    raise
+            return compile_network(what, config, cores=cores), f"network {what.name!r} on {cores} cores"
         if isinstance(what, Image):
             return what, "image"
+        if isinstance(what, MultiImage):
+            return what, f"multi-core image of {what.cores} cores"
         if isinstance(what, (str, os.PathLike)):
+            if os.fspath(what).endswith(MULTI_SUFFIX):
+                return MultiImage.load(what), f"multi-core image {str(what)!r}"
             return Image.load(what), f"image {str(what)!r}"
-        raise TypeError(f"load() takes a firmware.Network, a firmware.Image or an image path, "
-                        f"not {type(what).__name__}")
+        raise TypeError(f"load() takes a firmware.Network, a firmware.Image, a firmware.MultiImage or an "
+                        f"image path, not {type(what).__name__}")
 
-    def _check_image(self, image: Image, what: str) -> None:
+    def _check_image(self, image: Image | MultiImage, what: str) -> None:
         fixed = getattr(self, "_fixed", self.config)
         if fixed is not None and image.config != fixed:
             raise ConfigMismatchError(_config_mismatch(image.config, fixed, what, self.url))
+        cores = getattr(self, "cores", None)
+        if cores is not None and isinstance(image, MultiImage) and image.cores > cores:
+            raise ConfigMismatchError(f"the {what} is placed on {image.cores} cores, but the device at "
+                                      f"{self.url} has {cores}; compile it for at most {cores} cores: "
+                                      f"compile_network(network, device.config, cores={cores})")
 
-    def _need_image(self) -> Image:
+    def _need_image(self) -> Image | MultiImage:
         if self.image is None:
             raise LinkError(f"{self.url}: no network is loaded; call load(network_or_image) first")
         return self.image
@@ -156,42 +194,21 @@ class Device(abc.ABC):
         return self._need_image().output_ids
 
     def _matrix(self, name, weights_by_addr, masked):
-        image = self._need_image()
-        addr, pre, post, shape, _ = projection_layout(image, self._tables, name)
-        w = weights_by_addr[addr]
-        if masked:
-            m = np.ma.masked_all(shape, dtype=np.int64)
-            m[pre, post] = w
-            return m
-        out = np.full(shape, np.nan)
-        out[pre, post] = w
-        return out
+        return weight_matrix(self._need_image(), self._tables, name, weights_by_addr, masked)
 
     def _new_weights(self, name, matrix):
         """Validate a weight matrix for projection `name`: (addresses, mantissas)."""
-        image = self._need_image()
-        addr, pre, post, shape, (lo, hi) = projection_layout(image, self._tables, name)
-        m = np.ma.asarray(matrix, dtype=np.float64)
-        if m.shape != shape:
-            raise ValueError(f"projection {name!r}: weight matrix has shape {m.shape}; expected {shape} "
-                             f"[pre, post]")
-        mask = np.ma.getmaskarray(m)
-        data = np.where(mask, np.nan, np.ma.getdata(m))
-        has = np.zeros(shape, bool)
-        has[pre, post] = True
-        extra = np.argwhere(~has & ~np.isnan(data))
-        if extra.size:
-            i, j = extra[0]
-            raise ValueError(f"projection {name!r} has no synapse ({i}, {j}), but the matrix gives it "
-                             f"weight {data[i, j]}; leave NaN (or masked) where there is no synapse")
-        w = data[pre, post]
-        bad = ~np.isfinite(w) | (w != np.round(w)) | (w < lo) | (w > hi)
-        if np.any(bad):
-            k = np.nonzero(bad)[0][0]
-            raise ValueError(f"projection {name!r}: weight {w[k]} of synapse ({pre[k]}, {post[k]}) must be "
-                             f"an integer mantissa in [{lo}, {hi}]"
-                             f"{' (its STDP bounds)' if (lo, hi) != formats.signed_range(image.config.weight_bits) else ''}")
-        return addr, w.astype(np.int64)
+        return check_weights(self._need_image(), self._tables, name, matrix)
+
+    def _multi_weights(self, projection: str, masked: bool, part):
+        """A MultiImage's projection matrix (as weights()) from `part(core, name)`, each part's."""
+        out = gather_weights(self._need_image(), projection, part)
+        if not masked:
+            return out
+        m = np.ma.masked_all(out.shape, dtype=np.int64)
+        has = ~np.isnan(out)
+        m[has] = out[has].astype(np.int64)
+        return m
 
     @staticmethod
     def _check_probe(name: str) -> None:
@@ -206,7 +223,7 @@ class Device(abc.ABC):
             try:
                 return values[image.input_ids(population)]
             except KeyError:
-                return values[image.config.n_inputs + image.neuron_ids(population)]
+                return values[n_inputs_of(image) + image.neuron_ids(population)]
         ids = image.neuron_ids(population)
         return values[..., ids]
 
@@ -228,8 +245,7 @@ class Device(abc.ABC):
         by firmware.run.normalize_inputs, and refused (InputError) before anything runs. Returns
         the output spikes as events; memory grows with the spikes, not the ticks."""
         ticks = check_ticks(ticks)
-        image = self._need_image()
-        times, axons = normalize_inputs(inputs, ticks, image.config.n_inputs)
+        times, axons = normalize_inputs(inputs, ticks, n_inputs_of(self._need_image()))
         return self._run_events(ticks, times, axons)
 
     @abc.abstractmethod

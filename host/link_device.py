@@ -1,7 +1,14 @@
 """LinkDevice: a device behind the link (firmware/protocol/): a board on a serial port, the
 simulated board or the emulator over TCP, or the emulator in this process (emulator://). Its
 runs are scheduled by host/scheduler.py; every operation first ends a free-run or recovers from
-an interrupted operation (_operation)."""
+an interrupted operation (_operation).
+
+A device of K > 1 cores (HELLO's n_cores) takes a firmware.MultiImage of at most K cores (core k
+on its core k, SELECT_CORE before each core's regions, the routing tables in region `route`)
+or an Image (on core 0); its other cores get an idle image and no routes. A MultiImage's runs,
+weights, state and counters are in the network's global numbering (host/multicore.py maps
+them): the host sends an input spike to every replica and takes SPIKES' device neurons back to
+the network's."""
 
 from __future__ import annotations
 
@@ -13,12 +20,15 @@ from firmware import formats
 from firmware import protocol as P
 from firmware.errors import ConfigError
 from firmware.image import Image
+from firmware.multicore import MultiImage, network_counters
+from firmware.partition import idle_image
 from firmware.run import RunResult, input_groups
 from firmware.tables import decode
 
-from .device import PROBES, Device, projection_layout, stream_groups
+from .device import PROBES, Device, n_inputs_of, projection_layout, stream_groups, weight_matrix
 from .errors import FrameError, LinkError, SpikesLostError
 from .link import LinkClient
+from .multicore import DevicePlacement, gather_state, scatter_weights
 from .scheduler import Scheduler, check_queue, device_result
 
 
@@ -45,6 +55,10 @@ class LinkDevice(Device):
         self.image = None
         self._freerun_start = None
         self._interrupted = False
+        self._selected = None         # the core SELECT_CORE picked last (None: not known)
+        self._placement = None        # a MultiImage's maps (host/multicore.py), when one is loaded
+        self._images = []             # the images loaded, core by core
+        self._input_events = 0        # a MultiImage's host input spikes since reset (counters())
         try:
             self.info = info = link.hello()
             try:
@@ -54,6 +68,10 @@ class LinkDevice(Device):
             if self.config.n_inputs > P.MAX_AXON + 1:
                 raise LinkError(f"{self.url}: the device has {self.config.n_inputs} input axons; protocol "
                                 f"version {P.PROTOCOL_VERSION} addresses at most {P.MAX_AXON + 1}")
+            try:
+                self.cores = P.check_cores(self.config, info.n_cores)
+            except ConfigError as error:
+                raise LinkError(f"{self.url}: the device reports {info.n_cores} cores: {error}") from None
             if link.max_payload < P.MIN_MAX_PAYLOAD:
                 raise LinkError(f"{self.url}: the device accepts payloads of {link.max_payload} bytes; "
                                 f"this host needs at least {P.MIN_MAX_PAYLOAD}")
@@ -81,11 +99,23 @@ class LinkDevice(Device):
     # --- memory --------------------------------------------------------------------------------
 
     def _region(self, name):
-        return formats.memory_map(self.config)[name]
+        return formats.memory_map(self.config, self.cores)[name]
+
+    def _select(self, core: int | None) -> None:
+        """SELECT_CORE `core` (on a device of several cores), unless it is selected already."""
+        if core is None or self.cores == 1 or core == self._selected:
+            return
+        if not 0 <= core < self.cores:
+            raise ValueError(f"core {core!r}: the device at {self.url} has cores 0 .. {self.cores - 1}")
+        self._selected = None                   # until the device acknowledges
+        self.link.request(P.Op.SELECT_CORE, P.SELECT_CORE.pack(core))
+        self._selected = core
 
     @_operation
-    def write_region(self, name: str, words, addr: int = 0) -> None:
-        """Write raw words to a region (see docs/spec.md §9), pipelined, then wait for the ACKs."""
+    def write_region(self, name: str, words, addr: int = 0, core: int | None = None) -> None:
+        """Write raw words to a region (see docs/spec.md §9) of core `core` (default: the one
+        selected last, on a device of several cores), pipelined, then wait for the ACKs."""
+        self._select(core)
         region = self._region(name)
         nbytes = P.word_bytes(region)
         words = np.asarray(words, dtype=np.uint64)
@@ -97,8 +127,9 @@ class LinkDevice(Device):
         self.link.drain()
 
     @_operation
-    def read_region(self, name: str, addr: int = 0, count: int | None = None) -> np.ndarray:
-        """Read raw words of a region, pipelined."""
+    def read_region(self, name: str, addr: int = 0, count: int | None = None, core: int | None = None) -> np.ndarray:
+        """Read raw words of a region of core `core` (as write_region), pipelined."""
+        self._select(core)
         region = self._region(name)
         nbytes = P.word_bytes(region)
         count = region.depth - addr if count is None else count
@@ -115,14 +146,27 @@ class LinkDevice(Device):
         return np.concatenate(parts) if parts else np.zeros(0, np.uint64)
 
     @_operation
-    def load(self, network_or_image) -> Image:
+    def load(self, network_or_image) -> Image | MultiImage:
+        """Load a Network, an Image or a MultiImage (or an image file's path): every core's
+        tables (and routing table), then RESET."""
         image, what = self._as_image(network_or_image)
         self._check_image(image, what)
-        tables = decode(image)
-        for name in formats.TABLE_REGIONS:
-            self.write_region(name, image.tables[name])
+        images = image.images if isinstance(image, MultiImage) else [image]
+        tables = [decode(one) for one in images]          # ImageError before anything is sent
+        self.image = self._placement = None
+        idle = idle_image(self.config) if self.cores > len(images) else None
+        for k in range(self.cores):
+            self._select(k)
+            for name in formats.TABLE_REGIONS:
+                self.write_region(name, (images[k] if k < len(images) else idle).tables[name])
+            if self.cores > 1:
+                self.write_region("route", image.route_words(k, self.cores) if isinstance(image, MultiImage)
+                                  and k < image.cores else np.zeros(self._region("route").depth, np.uint64))
         self.link.request(P.Op.RESET)
-        self.image, self._tables = image, tables
+        self.image, self._images, self._tables = image, images, tables[0]
+        self._core_tables, self._input_events = tables, 0
+        if isinstance(image, MultiImage):
+            self._placement = DevicePlacement(image, self.cores)
         return image
 
     def _stop_if_running(self):
@@ -130,6 +174,7 @@ class LinkDevice(Device):
         if self._freerun_start is not None:
             self.stop()
         if self._interrupted:
+            self._selected = None             # the SELECT_CORE under way may or may not have acted
             self.link.resync()
             self._interrupted = False
 
@@ -143,6 +188,9 @@ class LinkDevice(Device):
 
     @_operation
     def _run_events(self, ticks, times, axons):
+        if self._placement is not None:          # an entry for every replica, in device numbers
+            self._input_events += axons.size
+            times, axons = self._placement.inputs(times, axons)
         self.check_inputs(times)                 # before anything is sent
         parts = []
         start = self.tick
@@ -161,15 +209,35 @@ class LinkDevice(Device):
         return RunResult.concatenate(parts, self.output_ids, start)
 
     def stream(self, inputs, block_ticks=64):
-        self._need_image()
-        yield from self._drive(stream_groups(inputs, self.tick, self.config.n_inputs), total=None)
+        groups = stream_groups(inputs, self.tick, n_inputs_of(self._need_image()))
+        placement = self._placement
+        if placement is not None:
+            groups = (self._count_inputs(group) for group in groups)
+        yield from self._drive(groups, total=None)
+
+    def _count_inputs(self, group: np.ndarray) -> np.ndarray:
+        """A tick's global input axons as device axons, counted as the network's input events."""
+        self._input_events += group.size
+        return self._placement.group(group)
 
     def _drive(self, groups, total: int | None):
-        """The Scheduler's run of `groups` (see Scheduler.run), once a free-run has ended."""
+        """The Scheduler's run of `groups` (see Scheduler.run; device axons), once a free-run has
+        ended; its blocks in the loaded network's numbering."""
         self._stop_if_running()
         self._need_image()
-        scheduler = Scheduler(self.link, self.output_ids, self.url, on_running=self._set_interrupted)
-        yield from scheduler.run(groups, total)
+        placement = self._placement
+        if placement is None:
+            scheduler = Scheduler(self.link, self.output_ids, self.url, on_running=self._set_interrupted)
+            yield from scheduler.run(groups, total)
+            return
+        scheduler = Scheduler(self.link, placement.output_ids, self.url, on_running=self._set_interrupted)
+        try:
+            for block in scheduler.run(groups, total):
+                yield placement.result(block)
+        except SpikesLostError as lost:
+            if lost.result is not None:
+                lost.result = placement.result(lost.result)
+            raise
 
     @_operation
     def freerun(self, period_cycles: int) -> None:
@@ -200,39 +268,53 @@ class LinkDevice(Device):
             raise
         _, _, _, tick, _ = P.ACK.unpack(ack.payload)
         times, neurons = self.link.take_spikes()
-        out = self.output_ids
+        placement = self._placement
+        out = self.output_ids if placement is None else placement.output_ids
         ticks = formats.wrap32(tick - start)
         rel = formats.wrap32(times - start)
         ok = np.isin(neurons, out) & (rel < ticks)
-        return device_result(start, ticks, out, rel[ok], neurons[ok])
+        result = device_result(start, ticks, out, rel[ok], neurons[ok])
+        return result if placement is None else placement.result(result)
 
     # --- read-back -----------------------------------------------------------------------------
 
-    def _live_weights(self) -> np.ndarray:
-        image = self._need_image()
-        n = image.tables["synapse"].size
-        words = self.read_region("synapse", 0, n)
+    def _live_weights(self, core: int = 0) -> np.ndarray:
+        n = self._images[core].tables["synapse"].size
+        words = self.read_region("synapse", 0, n, core=core)
         return self._region("synapse").layout.unpack(words)["weight"]
 
     @_operation
     def weights(self, projection: str, masked: bool = False):
         """Weight mantissas of a projection as a [pre, post] matrix: float with NaN where no
         synapse exists, or (masked=True) an integer masked array."""
-        self._need_image()
+        image = self._need_image()
+        if self._placement is not None:
+            image.projection(projection)                            # a bad name fails before I/O
+            return self._multi_weights(projection, masked, lambda k, name: weight_matrix(
+                self._images[k], self._core_tables[k], name, self._live_weights(k)))
         projection_layout(self.image, self._tables, projection)     # a bad name fails before I/O
         return self._matrix(projection, self._live_weights(), masked)
 
     @_operation
     def set_weights(self, projection: str, matrix) -> None:
         """Write a projection's weights from a [pre, post] matrix (NaN or masked where there is
-        no synapse; plastic projections must stay within their STDP bounds)."""
-        addr, w = self._new_weights(projection, matrix)
+        no synapse; plastic projections must stay within their STDP bounds). Every part is
+        checked before any is written."""
+        if self._placement is None:
+            self._write_weights(0, *self._new_weights(projection, matrix))
+            return
+        for k, addr, w in scatter_weights(self.image, projection, matrix, self._core_tables):
+            self._write_weights(k, addr, w)
+
+    def _write_weights(self, core: int, addr: np.ndarray, w: np.ndarray) -> None:
+        """Weights `w` into synapse addresses `addr` of core `core`, pipelined."""
         if addr.size == 0:
             return
+        self._select(core)
         region = self._region("synapse")
         order = np.argsort(addr)
         addr, w = addr[order], w[order]
-        target = region.layout.unpack(self.image.tables["synapse"][addr])["target"]
+        target = region.layout.unpack(self._images[core].tables["synapse"][addr])["target"]
         words = region.layout.pack(weight=w, target=target)
         breaks = np.nonzero(np.diff(addr) != 1)[0] + 1
         for a, chunk in zip(np.split(addr, breaks), np.split(words, breaks)):
@@ -250,13 +332,32 @@ class LinkDevice(Device):
         [max_delay, neurons]); with `population`, only its members."""
         self._check_probe(name)
         region_name, field = PROBES[name]
-        values = self._region(region_name).layout.unpack(self.read_region(region_name))[field]
-        if name == "acc":
-            values = values.reshape(self.config.max_delay, self.config.n_neurons)
-        return self._probe_slice(name, values, population)
+
+        def values(core):
+            words = self.read_region(region_name, core=core)
+            got = self._region(region_name).layout.unpack(words)[field]
+            return got.reshape(self.config.max_delay, self.config.n_neurons) if name == "acc" else got
+        if self._placement is not None:
+            return self._probe_slice(name, gather_state(self.image, name, values), population)
+        return self._probe_slice(name, values(0), population)
 
     @_operation
     def counters(self, clear: bool = False) -> dict[str, int]:
+        """The counters (docs/spec.md §7); on a device of several cores the network's (spec §12.4):
+        each core's read, ticks of core 0 and the rest summed, the host input spikes (of a
+        MultiImage: counted by the host, as a core counts replicas and remote events too).
+        `clear` clears them (every core's)."""
+        per_core = []
+        for k in range(self.cores):
+            self._select(k)
+            per_core.append(self._core_counters(clear and k == self.cores - 1))
+        events = self._input_events if self._placement is not None else per_core[0]["input_events"]
+        if clear:
+            self._input_events = 0
+        return network_counters(per_core, events)
+
+    def _core_counters(self, clear: bool) -> dict[str, int]:
+        """COUNTERS of the selected core (clearing every core's with `clear`)."""
         frame = self.link.request(P.Op.COUNTERS, P.COUNTERS_REQUEST.pack(P.COUNTERS_CLEAR if clear else 0))
         _, _, n, _ = P.COUNTERS_REPLY.unpack_from(frame.payload)
         if len(frame.payload) != P.COUNTERS_REPLY.size + n * P.COUNTER.size:
@@ -272,11 +373,17 @@ class LinkDevice(Device):
         """State, counters and tick to zero, weights to the loaded image's, LFSR to its seed
         (spec §8). The device cannot restore weights itself: the host rewrites them, unless
         keep_weights (the weights stay as learned, as the device's RESET leaves them)."""
-        image = self._need_image()
+        self._need_image()
         if not keep_weights:
-            self.write_region("synapse", image.tables["synapse"])
+            for k, image in enumerate(self._images):
+                self.write_region("synapse", image.tables["synapse"], core=k)
         self.link.request(P.Op.RESET)
+        self._input_events = 0
 
     @_operation
     def seed(self, value: int) -> None:
-        self.link.request(P.Op.SEED, P.SEED.pack(self._check_seed(value)))
+        """Set the LFSR of every core the loaded network holds (on one core: the device's)."""
+        value = self._check_seed(value)
+        for k in range(max(1, len(self._images))):
+            self._select(k)
+            self.link.request(P.Op.SEED, P.SEED.pack(value))

@@ -1,6 +1,6 @@
 """The device emulator (sim/emulator.py) served on TCP, and its command line.
 
-    python -m sim.device_emulator --port 5555     (then socket://127.0.0.1:5555)
+    python -m sim.device_emulator --port 5555     (then socket://127.0.0.1:5555; --cores 4: of 4 cores)
     with EmulatorServer(port=0) as server: server.url
 
 One client at a time, 127.0.0.1 unless told otherwise (sim/serving.py). DeviceEmulator and its
@@ -134,7 +134,11 @@ def _options(args) -> dict:
         config = CoreConfig() if args.config is None else CoreConfig.from_json(args.config)
     except ConfigError as error:
         raise ConfigError(f"--config: {error}") from None
-    return {"config": config, **options}
+    try:
+        cores = P.check_cores(config, args.cores)
+    except ConfigError as error:
+        raise ConfigError(f"--cores: {error}") from None
+    return {"config": config, "cores": cores, **options}
 
 
 def main(argv=None) -> int:
@@ -145,6 +149,9 @@ def main(argv=None) -> int:
                              f"machines, with no authentication: a warning says so)")
     parser.add_argument("--config", default=None,
                         help='core configuration as JSON, e.g. \'{"n_neurons": 512}\' (default CoreConfig())')
+    parser.add_argument("--cores", type=int, default=1,
+                        help=f"cores of the device (1 .. {P.MAX_CORES}; default 1): SELECT_CORE, device axons "
+                             f"and neurons (docs/protocol.md)")
     defaults = inspect.signature(DeviceEmulator).parameters
     for name, what in (("input_depth", "input-queue entries (credits)"),
                        ("window", "frames the device buffers (HELLO's window)"),

@@ -6,6 +6,12 @@ input queue of `input_depth` entries with credits, STEP / FREERUN / STOP, counte
 RESET. Every bad frame is answered with an ERROR frame and the emulator keeps working; an
 INPUT frame beyond the credits is refused whole, counted in `dropped` and reported.
 
+With `cores` = K > 1 it is a device of K cores (spec §12.7; "emulator://?cores=K"): each core
+has its own regions and its routing table (region `route`), which SELECT_CORE picks for READ,
+WRITE, COUNTERS and SEED; INPUT entries and SPIKES name device axons and neurons
+(firmware.protocol.cores); the cores tick in lock-step on sim.multicore.lockstep, so a spike
+that crosses cores reaches its destination in the next tick, also across STEPs, until RESET.
+
     emu = DeviceEmulator(CoreConfig()); emu.receive(bytes); emu.service(); emu.take_output()
     (ticks run only inside service(): host "emulator://" calls it while it reads)
 
@@ -30,6 +36,7 @@ from firmware.errors import AxoniteError, ConfigError
 from firmware.image import Image
 
 from .model import GoldenModel
+from .multicore import lockstep, take_group
 
 EMULATOR_BUILD = 1
 SERVICE_BUDGET_S = 0.005      # ticks run per service() call before the link is polled again
@@ -44,32 +51,51 @@ class _Refuse(Exception):
 # The state regions the model's arrays hold: region -> (attribute, field of the region's word).
 STATE_OF_REGION = {region: (name, field) for name, (region, field) in formats.STATE_FIELDS.items()}
 
+
+class _Unit:
+    """One core of the device: its tables' words, its state (`core`: a namespace, or the model
+    once it runs), the counts its model does not keep (`extra`)."""
+
+    def __init__(self, config: CoreConfig, regions: dict):
+        c = config
+        self.words = {name: np.zeros(regions[name].depth, np.uint64)
+                      for name in formats.TABLE_REGIONS + tuple(n for n in ("route",) if n in regions)}
+        self.core = SimpleNamespace(
+            tick=0, u=np.zeros(c.n_neurons, np.int64), v=np.zeros(c.n_neurons, np.int64),
+            ref=np.zeros(c.n_neurons, np.int64), x=np.zeros(c.n_sources, np.int64),
+            y=np.zeros(c.n_neurons, np.int64), acc=np.zeros((c.max_delay, c.n_neurons), np.int64),
+            lfsr_state=0, counters=dict.fromkeys(formats.COUNTERS, 0),
+            weights=np.zeros(regions["synapse"].depth, np.int64))
+        self.model: GoldenModel | None = None
+        self.extra = {"overruns": 0, "dropped": 0}   # what the model never counts
+
+
 class DeviceEmulator:
-    """One core and its link, driven by bytes in and bytes out."""
+    """A device of `cores` cores (one by default) and its link, driven by bytes in and bytes out."""
 
     def __init__(self, config: CoreConfig | None = None, input_depth: int = 512, window: int = 8,
                  clock_hz: int = 12_000_000, protocol_version: int = P.PROTOCOL_VERSION,
-                 max_payload: int = P.MAX_PAYLOAD):
-        self.config = c = P.check_device_config(CoreConfig() if config is None else config)
+                 max_payload: int = P.MAX_PAYLOAD, cores: int = 1):
+        self.cores = P.check_cores(CoreConfig() if config is None else config, cores)
+        self.config = c = P.check_device_config(CoreConfig() if config is None else config, self.cores)
         # a device may buffer less than the protocol allows
         self.max_payload = P.check_device_option("max_payload", max_payload)
+        P.check_spike_record(c, self.cores, self.max_payload)
         self.input_depth = P.check_device_option("input_depth", input_depth)
         self.window = P.check_device_option("window", window)
         self.clock_hz = P.check_device_option("clock_hz", clock_hz)
         self.version = P.check_device_option("protocol_version", protocol_version)
-        self.regions = formats.memory_map(c)
+        self.regions = formats.memory_map(c, self.cores)
         self.by_index = {r.index: r for r in self.regions.values()}
         try:
-            self.words = {name: np.zeros(self.regions[name].depth, np.uint64) for name in formats.TABLE_REGIONS}
-            self.core = SimpleNamespace(
-                tick=0, u=np.zeros(c.n_neurons, np.int64), v=np.zeros(c.n_neurons, np.int64),
-                ref=np.zeros(c.n_neurons, np.int64), x=np.zeros(c.n_sources, np.int64),
-                y=np.zeros(c.n_neurons, np.int64), acc=np.zeros((c.max_delay, c.n_neurons), np.int64),
-                lfsr_state=0, counters=dict.fromkeys(formats.COUNTERS, 0),
-                weights=np.zeros(self.regions["synapse"].depth, np.int64))
+            self.units = [_Unit(c, self.regions) for _ in range(self.cores)]
         except MemoryError:
-            raise ConfigError(f"core configuration {c} does not fit this machine's memory") from None
-        self.model: GoldenModel | None = None
+            raise ConfigError(f"{self.cores} core(s) of configuration {c} do not fit this machine's "
+                              f"memory") from None
+        self.selected = 0                       # SELECT_CORE's core (0 after power-on)
+        self._axon_bits = formats.bits_for(c.n_inputs)
+        self._routes = None                     # each core's routing table (MultiImage.routes form)
+        self._pending = [np.zeros(0, np.int64)] * self.cores   # remote axons in flight, per core
         self.queue: collections.deque[int] = collections.deque()
         self.consumed = 0                       # entries consumed since power-on, mod 2**32
         self.steps: collections.deque[int] = collections.deque()   # remaining ticks per STEP
@@ -78,12 +104,23 @@ class DeviceEmulator:
         self._last_flush = 0.0
         self._records = bytearray()             # spike records not yet sent
         self._overruns_unreported = 0
-        self.extra = {"overruns": 0, "dropped": 0}   # what the model never counts
         self.tx_seq = 0
         self.decoder = P.FrameDecoder(protocol_version, max_payload)
         self._out = bytearray()
         self.frames_in = 0
         self.bad_frames = 0
+
+    # The selected core's (core 0's on a one-core device): its words, state, model, counts.
+    unit = property(lambda self: self.units[self.selected])
+    words = property(lambda self: self.unit.words)
+    core = property(lambda self: self.unit.core)
+    model = property(lambda self: self.unit.model)
+    extra = property(lambda self: self.unit.extra)
+
+    @property
+    def tick(self) -> int:
+        """The device's tick (every core's)."""
+        return self.units[0].core.tick
 
     # --- link ----------------------------------------------------------------------------------
 
@@ -127,7 +164,7 @@ class DeviceEmulator:
         self._send(P.Op.ERROR, payload + text.encode()[:self.max_payload - P.ERROR.size])
 
     def _ack(self, frame: P.Frame) -> None:
-        self._send(P.Op.ACK, P.ACK.pack(frame.seq, frame.opcode, 0, formats.wrap32(self.core.tick), self.consumed))
+        self._send(P.Op.ACK, P.ACK.pack(frame.seq, frame.opcode, 0, formats.wrap32(self.tick), self.consumed))
 
     # --- commands ------------------------------------------------------------------------------
 
@@ -136,7 +173,7 @@ class DeviceEmulator:
             P.Op.HELLO: self._hello, P.Op.WRITE: self._write, P.Op.READ: self._read,
             P.Op.INPUT: self._input, P.Op.STEP: self._step, P.Op.FREERUN: self._freerun,
             P.Op.STOP: self._stop, P.Op.COUNTERS: self._counters, P.Op.SEED: self._seed,
-            P.Op.RESET: self._reset,
+            P.Op.RESET: self._reset, P.Op.SELECT_CORE: self._select_core if self.cores > 1 else None,
         }.get(frame.opcode)
         if handler is None:
             raise _Refuse(P.ErrorCode.UNKNOWN_OPCODE, frame.opcode,
@@ -160,11 +197,20 @@ class DeviceEmulator:
         self._expect(frame, 0)
         status = P.Status.FREERUN if self.period_s is not None else (P.Status.STEPPING if self.steps else P.Status.IDLE)
         self._send(P.Op.HELLO_REPLY, P.hello_reply(
-            self.config, ref_seq=frame.seq, ref_opcode=frame.opcode, version=self.version,
+            self.config, self.cores, ref_seq=frame.seq, ref_opcode=frame.opcode, version=self.version,
             device_kind=P.DeviceKind.EMULATOR, capabilities=P.CAPABILITIES, max_payload=self.max_payload,
             window=self.window, status=status, input_depth=self.input_depth, clock_hz=self.clock_hz,
-            tick=formats.wrap32(self.core.tick), consumed=self.consumed, queued=len(self.queue),
+            tick=formats.wrap32(self.tick), consumed=self.consumed, queued=len(self.queue),
             build=EMULATOR_BUILD))
+
+    def _select_core(self, frame):
+        self._expect(frame, P.SELECT_CORE.size)
+        (core,) = P.SELECT_CORE.unpack(frame.payload)
+        if core >= self.cores:
+            raise _Refuse(P.ErrorCode.BAD_CORE, self.cores,
+                          f"core {core} does not exist; this device has cores 0 .. {self.cores - 1}")
+        self.selected = core
+        self._ack(frame)
 
     def _access(self, frame):
         self._expect(frame, P.REGION_ACCESS.size, exact=frame.opcode == P.Op.READ)
@@ -200,12 +246,14 @@ class DeviceEmulator:
     def _write_words(self, region, addr, words):
         end = addr + words.size
         name, core = region.name, self.core
-        if name in formats.TABLE_REGIONS:
+        if name in self.words:
             self.words[name][addr:end] = words
             if name == "synapse":       # live weights: the model keeps running with them
                 core.weights[addr:end] = region.layout.unpack(words)["weight"]
+            elif name == "route":
+                self._routes = None
             else:
-                self._detach()
+                self._detach(self.unit)
         elif name in STATE_OF_REGION:      # acc is [max_delay, n_neurons]: its region, flat
             attr, field = STATE_OF_REGION[name]
             getattr(core, attr).reshape(-1)[addr:end] = region.layout.unpack(words)[field]
@@ -226,14 +274,14 @@ class DeviceEmulator:
                    + P.pack_words(words, nbytes))
 
     def read_region(self, name: str) -> np.ndarray:
-        """All words of a region as the core holds them now."""
+        """All words of a region as the selected core holds them now."""
         region, core = self.regions[name], self.core
         lay = region.layout
         if name == "synapse":
             fields = lay.unpack(self.words[name])
             fields["weight"] = core.weights
             return lay.pack(**fields)
-        if name in formats.TABLE_REGIONS:
+        if name in self.words:
             return self.words[name].copy()
         if name in STATE_OF_REGION:
             attr, field = STATE_OF_REGION[name]
@@ -256,9 +304,9 @@ class DeviceEmulator:
         free = self.input_depth - len(self.queue)
         if entries.size > free:
             axons = int(np.count_nonzero(entries < P.TICK_END))
-            self.extra["dropped"] += axons
+            self.units[0].extra["dropped"] += axons      # the device's own counts: core 0's
             self._send(P.Op.REPORT, P.REPORT.pack(P.ReportKind.INPUT_OVERFLOW, 0, 0, axons,
-                                                  formats.wrap32(self.core.tick)))
+                                                  formats.wrap32(self.tick)))
         else:
             self.queue.extend(int(e) for e in entries)
         self._ack(frame)
@@ -302,8 +350,10 @@ class DeviceEmulator:
             self._clear_counters()
 
     def _clear_counters(self):
-        self.core.counters = dict.fromkeys(formats.COUNTERS, 0)
-        self.extra = dict.fromkeys(self.extra, 0)
+        """Every core's counters (the cores clear them together)."""
+        for unit in self.units:
+            unit.core.counters = dict.fromkeys(formats.COUNTERS, 0)
+            unit.extra = dict.fromkeys(unit.extra, 0)
 
     def _seed(self, frame):
         self._expect(frame, P.SEED.size)
@@ -321,47 +371,79 @@ class DeviceEmulator:
         self._flush()
         self.consumed = formats.wrap32(self.consumed + len(self.queue))
         self.queue.clear()
-        core = self.core
-        core.tick = 0
-        for name in ("u", "v", "ref", "x", "y", "acc"):
-            getattr(core, name)[...] = 0
-        core.lfsr_state = int(self.words["lfsr_seed"][0])
+        for unit in self.units:
+            core = unit.core
+            core.tick = 0
+            for name in ("u", "v", "ref", "x", "y", "acc"):
+                getattr(core, name)[...] = 0
+            core.lfsr_state = int(unit.words["lfsr_seed"][0])
+        self._pending = [np.zeros(0, np.int64)] * self.cores
         self._clear_counters()
         self._ack(frame)
 
     # --- the model behind the tables -----------------------------------------------------------
 
-    def _detach(self):
-        """Tables changed: keep the state, rebuild the model before the next tick."""
-        if self.model is not None:
-            m = self.model
-            self.core = SimpleNamespace(tick=m.tick, u=m.u, v=m.v, ref=m.ref, x=m.x, y=m.y, acc=m.acc,
+    @staticmethod
+    def _detach(unit):
+        """A core's tables changed: keep its state, rebuild its model before the next tick."""
+        if unit.model is not None:
+            m = unit.model
+            unit.core = SimpleNamespace(tick=m.tick, u=m.u, v=m.v, ref=m.ref, x=m.x, y=m.y, acc=m.acc,
                                         lfsr_state=m.lfsr_state, counters=m.counters, weights=m.weights)
-            self.model = None
+            unit.model = None
 
     def _ensure_model(self):
-        if self.model is not None:
-            return self.model
-        # The model follows the pointers from the per-source and per-neuron tables, as the core
-        # does (firmware.tables.decode): words nothing reaches do not matter, and a load
-        # replaces every word that is reached (docs/protocol.md, "What a device checks").
-        try:
-            model = GoldenModel(Image(self.config, {k: v.copy() for k, v in self.words.items()}, {}))
-        except (AxoniteError, ValueError, IndexError) as error:
-            reason = str(error).removeprefix("image: ")
-            raise _Refuse(P.ErrorCode.BAD_TABLES, 0, f"the tables cannot run: {reason}; load an image "
-                          f"to replace them") from None
-        core = self.core
-        for name in ("tick", "u", "v", "ref", "x", "y", "acc", "lfsr_state", "counters", "weights"):
-            setattr(model, name, getattr(core, name))
-        self.model = self.core = model
-        self._outputs = model.tables.output
-        return model
+        """Every core's model (and, on several cores, the routing tables) for the coming ticks;
+        BAD_TABLES, with nothing changed, if some core's tables cannot run."""
+        for k, unit in enumerate(self.units):
+            if unit.model is not None:
+                continue
+            # The model follows the pointers from the per-source and per-neuron tables, as the
+            # core does (firmware.tables.decode): words nothing reaches do not matter, and a load
+            # replaces every word that is reached (docs/protocol.md, "What a device checks").
+            try:
+                model = GoldenModel(Image(self.config, {name: unit.words[name].copy()
+                                                        for name in formats.TABLE_REGIONS}, {}))
+            except (AxoniteError, ValueError, IndexError) as error:
+                reason = str(error).removeprefix("image: ")
+                where = f"core {k}: " if self.cores > 1 else ""
+                raise _Refuse(P.ErrorCode.BAD_TABLES, 0, f"the tables cannot run: {where}{reason}; load an "
+                              f"image to replace them") from None
+            core = unit.core
+            for name in ("tick", "u", "v", "ref", "x", "y", "acc", "lfsr_state", "counters", "weights"):
+                setattr(model, name, getattr(core, name))
+            unit.model = unit.core = model
+        if self._routes is None:
+            self._routes = [self._route_table(k) for k in range(self.cores)]
+        return self.units[0].model
 
-    def _pop_group(self) -> list[int]:
-        """The next tick's input axons from the queue (spec §5.1, rtl/core/inputs.py): up to and
-        including the end-of-tick entry; out-of-range or non-ascending axons are dropped."""
-        q, axons, dropped = self.queue, [], 0
+    def _route_table(self, k: int):
+        """Core k's routing table (region `route`, word n * K + d: neuron n to core d) as
+        (ptr per neuron, destination cores, remote axons); BAD_TABLES for a valid word whose
+        axon the destination has not."""
+        K, c = self.cores, self.config
+        if K == 1:
+            return np.zeros(c.n_neurons + 1, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+        fields = formats.route_layout(c).unpack(self.units[k].words["route"])
+        valid = fields["valid"].astype(bool)
+        bad = np.nonzero(valid & (fields["axon"] >= c.n_inputs))[0]
+        if bad.size:
+            w = int(bad[0])
+            raise _Refuse(P.ErrorCode.BAD_TABLES, 0, f"the tables cannot run: core {k}: route word {w} "
+                          f"(neuron {w // K} to core {w % K}) names axon {int(fields['axon'][w])}, but a core "
+                          f"has {c.n_inputs} input axons; load an image to replace them")
+        at = np.nonzero(valid)[0]
+        ptr = np.zeros(c.n_neurons + 1, np.int64)
+        ptr[1:] = np.cumsum(valid.reshape(c.n_neurons, K).sum(axis=1))
+        return ptr, at % K, fields["axon"][at]
+
+    def _pop_group(self) -> tuple[list, int]:
+        """The next tick's input entries from the queue (spec §5.1, §12.7), up to and including
+        the end-of-tick entry: each core's axons in queue order (an entry names core `axon >>
+        bits_for(n_inputs)` and its axon there on a device of several cores), and the count of
+        entries for a core the device has not (dropped, counted by no core)."""
+        q, groups, nowhere = self.queue, [[] for _ in self.units], 0
+        bits = self._axon_bits
         while q:
             e = q[0]
             if e & P.TICK_END:
@@ -373,21 +455,33 @@ class DeviceEmulator:
                 break
             q.popleft()
             self.consumed = formats.wrap32(self.consumed + 1)
-            if e < self.config.n_inputs and (not axons or e > axons[-1]):
-                axons.append(e)
+            k, axon = (e >> bits, e & ((1 << bits) - 1)) if self.cores > 1 else (0, e)
+            if k < self.cores:
+                groups[k].append(axon)
             else:
-                dropped += 1
-        if dropped:
-            self.extra["dropped"] += dropped
-            self._send(P.Op.REPORT, P.REPORT.pack(P.ReportKind.INPUT_DROPPED, 0, 0, dropped,
-                                                  formats.wrap32(self.core.tick)))
-        return axons
+                nowhere += 1
+        return groups, nowhere
 
     def _tick(self):
-        model = self.model
-        tick = model.tick
-        fired = model.step(self._pop_group())
-        out = fired[self._outputs[fired]]
+        groups, nowhere = self._pop_group()
+        if self.cores == 1:                 # (one core: no routing, no barrier)
+            model = self.units[0].model
+            tick = model.tick
+            axons, dropped = take_group(groups[0], (), self.config.n_inputs)
+            fired = model.step(axons)
+            out = fired[model.tables.output[fired]]
+            dropped = [dropped]
+        else:
+            tick = self.tick
+            models = [unit.model for unit in self.units]
+            fired, self._pending, dropped = lockstep(models, self._routes, groups, self._pending)
+            out = np.concatenate([P.device_neuron(self.config, k, f[m.tables.output[f]])
+                                  for k, (f, m) in enumerate(zip(fired, models))])
+        if nowhere + sum(dropped):          # each core counts its own (rtl/core/inputs.py)
+            for unit, n in zip(self.units, dropped):
+                unit.extra["dropped"] += n
+            self._send(P.Op.REPORT, P.REPORT.pack(P.ReportKind.INPUT_DROPPED, 0, 0, nowhere + sum(dropped),
+                                                  formats.wrap32(tick)))
         if out.size:
             if len(self._records) + P.spike_record_size(out) > self.max_payload - P.SPIKES.size:
                 self._flush(through=tick)      # tick's own record goes into the next frame
@@ -396,10 +490,10 @@ class DeviceEmulator:
     def _flush(self, through: int | None = None):
         """Send the spike records held, with the credits consumed and the tick `through`
         (default: the current tick) before which every output spike has now been sent."""
-        through = self.core.tick if through is None else through
+        through = self.tick if through is None else through
         if self._overruns_unreported:
             self._send(P.Op.REPORT, P.REPORT.pack(P.ReportKind.OVERRUN, 0, 0, self._overruns_unreported,
-                                                  formats.wrap32(self.core.tick)))
+                                                  formats.wrap32(self.tick)))
             self._overruns_unreported = 0
         self._send(P.Op.SPIKES, P.SPIKES.pack(formats.wrap32(through), self.consumed) + bytes(self._records))
         self._records.clear()
@@ -424,7 +518,7 @@ class DeviceEmulator:
                     self._tick()
                     done = time.monotonic()
                     if self.period_s and done - now > self.period_s:
-                        self.extra["overruns"] += 1
+                        self.units[0].extra["overruns"] += 1
                         self._overruns_unreported += 1
                     # the next tick starts a period after this one started, or when it ends
                     self._next_due = max(now + self.period_s, done)

@@ -25,11 +25,55 @@ from __future__ import annotations
 import numpy as np
 
 from firmware.errors import AxoniteError
-from firmware.multicore import MultiImage
+from firmware.multicore import MultiImage, deliver, network_counters, route_packets
 from firmware.run import InputError, RunResult, as_integers, check_ticks, input_groups, normalize_inputs
-from firmware.tables import ranges_to_indices
 
 from .model import COUNTERS, GoldenModel
+
+
+_NONE = np.zeros(0, np.int64)
+_NONE.flags.writeable = False
+_SHORT = 64               # groups up to this long are taken in Python (numpy's calls cost more)
+
+
+def take_group(host, remote, n_inputs: int) -> tuple[np.ndarray, int]:
+    """A core's input axons of a tick as its InputStage takes them (spec §5.1, §12.7): the
+    host's axons in the order given, then its remote axons ascending, each once; an axon out of
+    range (not below `n_inputs`) or not above the previous one taken is dropped. (the axons
+    taken, ascending; how many were dropped)"""
+    if not len(remote) and not len(host):
+        return _NONE, 0
+    if len(host) + len(remote) <= _SHORT:
+        seq = list(host) + (sorted(set(np.asarray(remote).tolist())) if len(remote) else [])
+        kept, last = [], -1
+        for axon in seq:
+            if last < axon < n_inputs:
+                kept.append(axon)
+                last = axon
+        return np.array(kept, np.int64), len(seq) - len(kept)
+    seq = np.concatenate([np.asarray(host, np.int64).reshape(-1), np.unique(np.asarray(remote, np.int64))])
+    ok = (seq >= 0) & (seq < n_inputs)
+    highest = np.maximum.accumulate(np.where(ok, seq, -1))
+    keep = ok & (seq > np.concatenate([[-1], highest[:-1]]))
+    return seq[keep], int(seq.size - np.count_nonzero(keep))
+
+
+def lockstep(cores, routes, inputs, pending) -> tuple[list, list, list]:
+    """One tick of core models in lock-step (spec §12.2, §12.3): core c runs with its input
+    axons `inputs[c]` and the remote axons `pending[c]` that the tick before sent it, as its
+    InputStage takes them (take_group); then the barrier: the spikes of every core go through
+    its routing table `routes[c]` (MultiImage.routes) to their destinations' input of the next
+    tick. Returns (the neurons each core fired, in its own numbering; the next tick's
+    `pending`; the axons each core dropped)."""
+    fired, packets, dropped = [], [], []
+    for c, core in enumerate(cores):
+        axons, lost = take_group(inputs[c], pending[c], core.config.n_inputs)
+        spiked = core.step(axons)
+        fired.append(spiked)
+        dropped.append(lost)
+        if spiked.size:
+            packets.append(route_packets(routes[c], spiked))
+    return fired, deliver(packets, len(cores)), dropped
 
 
 class MultiCoreModel:
@@ -76,26 +120,14 @@ class MultiCoreModel:
         """Advance one tick with the given global input axons (ascending, each at most once);
         return the global numbers of the neurons that fired, ascending. InputError as
         GoldenModel.step, before anything changes."""
-        m = self.image
         axons = self._check(() if input_axons is None else input_axons)
-        replica_core, replica_axon = m.replicas(axons)
-        fired, pending = [], [[] for _ in self.cores]
-        for c, core in enumerate(self.cores):
-            local = np.sort(np.concatenate([replica_axon[replica_core == c], self._pending[c]]))
-            spiked = core.step(local)
-            fired.append(self._global[c][spiked])
-            ptr, dest, remote = self._routes[c]
-            if spiked.size and dest.size:
-                at = ranges_to_indices(ptr[spiked], ptr[spiked + 1] - ptr[spiked])
-                for d, axon in zip(dest[at].tolist(), remote[at].tolist()):
-                    pending[d].append(axon)
-        self._pending = [np.array(p, np.int64) for p in pending]
-        out = np.sort(np.concatenate(fired))
-        k = self._own
-        k["ticks"] += 1
-        k["input_events"] += axons.size
-        k["spikes"] += out.size
-        k["output_spikes"] += int(np.count_nonzero(self._is_output[out]))
+        replica_core, replica_axon = self.image.replicas(axons)
+        inputs = [replica_axon[replica_core == c] for c in range(len(self.cores))]
+        spiked, self._pending, dropped = lockstep(self.cores, self._routes, inputs, self._pending)
+        for core, n in zip(self.cores, dropped):       # (none from a MultiImage's maps)
+            core.counters["dropped"] += n
+        out = np.sort(np.concatenate([self._global[c][s] for c, s in enumerate(spiked)]))
+        self._input_events += axons.size
         self.tick += 1
         return out
 
@@ -135,15 +167,12 @@ class MultiCoreModel:
 
     @property
     def counters(self) -> dict:
-        own = self._own
-        summed = {name: sum(core.counters[name] for core in self.cores)
-                  for name in ("synaptic_events", "plastic_updates", "overruns", "dropped")}
-        return {name: summed.get(name, own[name]) for name in COUNTERS}
+        return network_counters(self.core_counters(), self._input_events)
 
     @counters.setter
     def counters(self, values: dict) -> None:
         """Setting them (to zeros) clears the network's and every core's counters."""
-        self._own = dict(values)
+        self._input_events = int(values.get("input_events", 0))
         for core in self.cores:
             core.counters = dict.fromkeys(COUNTERS, 0)
 

@@ -8,6 +8,7 @@ fixed-size headers, so a small state machine implements it.
     codes.py     opcodes, error codes, report kinds, capabilities, device kinds, status
     framing.py   the frame codec: header, CRC, COBS, Frame / BadFrame, FrameDecoder
     payloads.py  the payload of each opcode and its packers; credits
+    cores.py     a device of K cores: device numbers of axons and neurons, check_cores
 
 Frame on the wire:
 
@@ -34,7 +35,8 @@ from .payloads import (ACK, BUSY_FREERUN_DETAIL, BUSY_TEXT, CONFIG_FIELDS, COUNT
                        COUNTERS_REPLY, COUNTERS_REQUEST, DEVICE_OPTIONS, DeviceInfo, ERROR, FREERUN,
                        FREERUN_FLUSH_S, HELLO_FIELDS, HELLO_LAYOUT, HELLO_MAX, HELLO_REPLY, INPUT_ENTRY,
                        MAX_AXON, MAX_DEPTH, MAX_EMPTY_REPEAT, MAX_NEURON, REGION_ACCESS, REPLY, REPORT, SEED,
-                       SPIKES, SPIKE_BITMAP, SPIKE_RECORD, STEP, TICK_END, busy_refusal, check_device_config,
+                       SELECT_CORE, SPIKES, SPIKE_BITMAP, SPIKE_RECORD, STEP, TICK_END, busy_refusal, check_device_config,
                        check_device_option, credits_free, decode_input_entries, decode_spikes,
                        encode_input_entries, encode_spike_record, hello_reply, max_words, pack_words,
                        parse_hello, region_by_index, spike_record_size, unpack_words, word_bytes)
+from .cores import MAX_CORES, check_cores, check_spike_record, device_axon, device_neuron, split_axon, split_neuron

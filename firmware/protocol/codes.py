@@ -7,7 +7,8 @@ import enum
 
 
 class Op(enum.IntEnum):
-    """Opcodes. Host -> device: 0x01 .. 0x7F; device -> host: 0x80 .. 0xFF."""
+    """Opcodes. Host -> device: 0x01 .. 0x7F; device -> host: 0x80 .. 0xFF. Numbers are
+    appended, never changed (a device of an older version answers a newer one UNKNOWN_OPCODE)."""
 
     # host -> device (each is answered by exactly one reply frame: its *_REPLY, ACK or ERROR)
     HELLO = 0x01        # -> HELLO_REPLY: version, capabilities, credits, core configuration
@@ -20,6 +21,7 @@ class Op(enum.IntEnum):
     COUNTERS = 0x08     # read (and optionally clear) the counters                 -> COUNTERS_REPLY
     SEED = 0x09         # set the live LFSR state                                  -> ACK
     RESET = 0x0A        # state, counters, tick, input queue to zero; LFSR := seed region -> ACK
+    SELECT_CORE = 0x0B  # a device of K > 1 cores: the core READ, WRITE, COUNTERS, SEED reach -> ACK
 
     # device -> host
     ACK = 0x80
@@ -35,7 +37,8 @@ HOST_OPCODES = frozenset(op for op in Op if op < 0x80)
 DEVICE_OPCODES = frozenset(op for op in Op if op >= 0x80)
 
 class ErrorCode(enum.IntEnum):
-    """ERROR frame codes. `detail` (u32) holds the number named beside each."""
+    """ERROR frame codes. `detail` (u32) holds the number named beside each. Appended, never
+    renumbered."""
 
     BAD_CRC = 1          # detail: the CRC computed over the received bytes
     TRUNCATED = 2        # frame shorter than header + CRC; detail: its length
@@ -53,6 +56,7 @@ class ErrorCode(enum.IntEnum):
     BAD_TABLES = 14      # the tables cannot run (inconsistent pointers); detail: 0
     BAD_ARGUMENT = 15    # e.g. seed 0; detail: the limit
     BAD_VALUE = 16       # a word wider than its region; detail: the region's width in bits
+    BAD_CORE = 17        # SELECT_CORE of a core the device has not; detail: the device's cores
 
 
 ERROR_TEXT = {
@@ -72,6 +76,7 @@ ERROR_TEXT = {
     ErrorCode.BAD_TABLES: "the loaded tables are inconsistent and cannot run",
     ErrorCode.BAD_ARGUMENT: "argument out of range",
     ErrorCode.BAD_VALUE: "word wider than its region",
+    ErrorCode.BAD_CORE: "no such core on this device",
 }
 
 

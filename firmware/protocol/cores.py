@@ -5,9 +5,10 @@ numbered by core.
     device_neuron(config, core, neuron)  core << bits_for(n_neurons) | neuron: a SPIKES neuron
     split_axon / split_neuron            the inverse: (core, axon), (core, neuron)
     check_cores(config, cores)           the number of cores the wire can address
+    check_spike_record(config, cores, max_payload)   a tick's SPIKES record fits the frame
 
-HELLO_REPLY announces the cores in its `n_cores` field (0 from a one-core device that predates
-it: read as 1). SELECT_CORE picks the core whose regions READ, WRITE and COUNTERS reach.
+HELLO_REPLY announces the cores in its `n_cores` field (0 from a one-core device: read as 1).
+SELECT_CORE picks the core whose regions READ, WRITE, COUNTERS and SEED reach.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 from .. import formats
 from ..errors import ConfigError
-from .payloads import MAX_AXON, MAX_NEURON
+from .payloads import MAX_AXON, MAX_NEURON, SPIKE_RECORD, SPIKES
 
 MAX_CORES = 256           # a SELECT_CORE names its core in one byte
 
@@ -43,6 +44,17 @@ def check_cores(config, cores) -> int:
         raise ConfigError(f"{cores} cores of {config.n_neurons} neurons need device neuron numbers up to "
                           f"{(cores << neuron_bits(config)) - 1}; a SPIKES record carries at most {MAX_NEURON}")
     return cores
+
+
+def check_spike_record(config, cores: int, max_payload: int) -> None:
+    """ConfigError unless a SPIKES frame of `max_payload` bytes holds a tick's record of a
+    device of `cores` > 1 cores of `config` (its bitmap of every device neuron number: a device
+    sends a tick's record whole)."""
+    record = SPIKE_RECORD.size + ((cores << neuron_bits(config)) - 1) // 8 + 1
+    if cores > 1 and SPIKES.size + record > max_payload:
+        raise ConfigError(f"a tick's spike record of {cores} cores of {config.n_neurons} neurons takes up to "
+                          f"{record} bytes; a SPIKES frame of max_payload = {max_payload} holds "
+                          f"{max_payload - SPIKES.size}")
 
 
 def device_axon(config, core, axon):

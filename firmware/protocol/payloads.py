@@ -23,7 +23,8 @@ REPLY = struct.Struct("<BB")             # ref_seq, ref_opcode
 HELLO_REPLY = struct.Struct("<BBBBHHBBH" "IIIII" "IIIIIHHBB" "BBI")
 HELLO_FIELDS = (
     "ref_seq", "ref_opcode",
-    "version", "device_kind", "capabilities", "max_payload", "window", "status", "reserved",
+    "version", "device_kind", "capabilities", "max_payload", "window", "status",
+    "n_cores",       # the device's cores; 0 (read as 1) from a device of one core
     "input_depth",   # credits: input-queue entries (u16 wire entries) the device holds
     "clock_hz",      # the core clock; FREERUN periods are in its cycles
     "tick",          # the device's current tick (ticks completed since reset)
@@ -44,17 +45,19 @@ HELLO_LAYOUT = {name: (struct.calcsize("<" + HELLO_REPLY.format[1:][:k]), struct
                 for k, (name, code) in enumerate(zip(HELLO_FIELDS, HELLO_REPLY.format[1:]))}
 
 
-def hello_reply(config: CoreConfig | None = None, **values) -> bytes:
+def hello_reply(config: CoreConfig | None = None, cores: int = 1, **values) -> bytes:
     """A HELLO_REPLY payload, field by field by name (HELLO_FIELDS): ref_seq and ref_opcode (of
     the HELLO it answers), version, device_kind, capabilities, max_payload, window, status,
-    input_depth, clock_hz, tick, consumed, queued, build. `reserved` is 0 unless given. `config`
-    (a CoreConfig) gives the configuration's fields (CONFIG_FIELDS), n_regions (of its memory
-    map) and n_counters (formats.COUNTERS); a field given by name overrides it. A missing or
-    unknown field, or a value its field cannot carry, is a ValueError naming it."""
-    given = {"reserved": 0}
+    input_depth, clock_hz, tick, consumed, queued, build. `cores` gives n_cores (sent as 0 for
+    one core: the bytes of every one-core device, which parse_hello reads as 1). `config` (a
+    CoreConfig) gives the configuration's fields (CONFIG_FIELDS), n_regions (of its memory map
+    on a device of `cores` cores) and n_counters (formats.COUNTERS); a field given by name
+    overrides it. A missing or unknown field, or a value its field cannot carry, is a
+    ValueError naming it."""
+    given = {"n_cores": cores if cores > 1 else 0}
     if config is not None:
         given.update({name: getattr(config, name) for name in CONFIG_FIELDS},
-                     n_regions=len(formats.memory_map(config)), n_counters=len(formats.COUNTERS))
+                     n_regions=len(formats.memory_map(config, cores)), n_counters=len(formats.COUNTERS))
     given.update(values)
     missing, unknown = set(HELLO_FIELDS) - set(given), set(given) - set(HELLO_FIELDS)
     if missing or unknown:
@@ -79,7 +82,7 @@ class DeviceInfo(Mapping):
     max_payload: int
     window: int
     status: Status | int
-    reserved: int
+    n_cores: int          # the device's cores (at least 1: a one-core device's 0 reads as 1)
     input_depth: int      # credits: input-queue entries (u16 wire entries) the device holds
     clock_hz: int         # the core clock; FREERUN periods are in its cycles
     tick: int             # the device's current tick (ticks completed since reset)
@@ -126,6 +129,7 @@ def parse_hello(payload: bytes) -> DeviceInfo:
     info = dict(zip(HELLO_FIELDS, HELLO_REPLY.unpack(payload)))
     del info["ref_seq"], info["ref_opcode"]
     info["capabilities"] = Capability(info["capabilities"])
+    info["n_cores"] = info["n_cores"] or 1       # a one-core device says 0 (it predates the field)
     for key, kind in (("device_kind", DeviceKind), ("status", Status)):
         try:
             info[key] = kind(info[key])
@@ -155,9 +159,11 @@ def check_device_option(name: str, value, shown: str | None = None) -> int:
     return int(value)
 
 
-def check_device_config(config) -> CoreConfig:
-    """A configuration whose sizes the protocol can carry: HELLO_REPLY's fields, input axon
-    numbers of 15 bits, region addresses of 32."""
+def check_device_config(config, cores: int = 1) -> CoreConfig:
+    """A configuration whose sizes the protocol can carry on a device of `cores` cores:
+    HELLO_REPLY's fields, input axon numbers of 15 bits, neuron numbers of 16 (device numbers,
+    firmware.protocol.cores, with several cores), region addresses of 32."""
+    from .cores import check_cores         # (cores.py imports this module)
     if not isinstance(config, CoreConfig):
         raise ConfigError(f"config must be a firmware.CoreConfig, not {type(config).__name__}")
     for name in CONFIG_FIELDS:
@@ -168,7 +174,8 @@ def check_device_config(config) -> CoreConfig:
     if config.n_inputs > MAX_AXON + 1:
         raise ConfigError(f"the protocol addresses at most {MAX_AXON + 1} input axons; "
                           f"the configuration has n_inputs = {config.n_inputs}")
-    for region in formats.memory_map(config).values():
+    check_cores(config, cores)
+    for region in formats.memory_map(config, cores).values():
         if region.depth > formats.MOD32:
             raise ConfigError(f"region {region.name} of {region.depth} words is beyond the protocol's "
                               f"32-bit word addresses")
@@ -179,6 +186,9 @@ def check_device_config(config) -> CoreConfig:
 # READ_REPLY: REPLY + REGION_ACCESS (as requested) + the words.
 # Words are ceil(width / 8) bytes, little-endian, the raw bits of the region's word layout.
 REGION_ACCESS = struct.Struct("<BBIH")   # region, word_bytes, address, count
+# SELECT_CORE (a device of n_cores > 1): the core whose regions READ, WRITE, COUNTERS and SEED
+# reach from now on (0 after power-on; RESET keeps it). A one-core device answers UNKNOWN_OPCODE.
+SELECT_CORE = struct.Struct("<B")
 
 # INPUT: a sequence of u16 entries (the input queue holds exactly these entries):
 #   bit 15 = 0: input axon number (bits 14..0), ascending within a tick
@@ -233,8 +243,8 @@ def word_bytes(region: formats.Region) -> int:
     return -(-region.layout.width // 8)
 
 
-def region_by_index(config, index: int) -> formats.Region | None:
-    for region in formats.memory_map(config).values():
+def region_by_index(config, index: int, cores: int = 1) -> formats.Region | None:
+    for region in formats.memory_map(config, cores).values():
         if region.index == index:
             return region
     return None

@@ -68,7 +68,11 @@ class Parts:
 
 class Link(wiring.Component):
     """The link controller for a core of `config` with `input_depth` input entries, on a device
-    of `max_payload` (P.MIN_MAX_PAYLOAD .. P.MAX_PAYLOAD) announcing `window`, `clock_hz`.
+    of `max_payload` (P.MIN_MAX_PAYLOAD .. P.MAX_PAYLOAD) announcing `window`, `clock_hz`; with
+    `cores` > 1, for a device of that many cores (rtl.multicore.MultiCore): SELECT_CORE sets
+    the core `core.access.core` reaches (BAD_CORE beyond them), HELLO says n_cores, the regions
+    are formats.memory_map(config, cores), INPUT and SPIKES carry device axons and neurons
+    (firmware.protocol.cores), and the Link's own counts (dropped, overruns) are core 0's.
 
         rx          In(stream of DECODED_BEAT)   the COBS decoder's beats: a frame's bytes, then
                                                  its end beat (with the decoder's error)
@@ -79,7 +83,7 @@ class Link(wiring.Component):
                                                  beat, then an end beat, to the COBS encoder
         idle        Out(1)    nothing to do: no frame, command, tick or reply under way
         error       Out(1)    pulse: an ERROR or REPORT frame starts (the board's error LED)
-        core        Out(core_signature(config, input_depth, LINK_STEP_BITS).flip())   the
+        core        Out(core_signature(config, input_depth, LINK_STEP_BITS, cores).flip())   the
                               core's ports (rtl.core.interface), to wiring.connect to a Core
 
     Free-run sends SPIKES at most `flush_pulses` slow ticks (<= P.FREERUN_FLUSH_S of clock_hz)
@@ -87,10 +91,11 @@ class Link(wiring.Component):
     """
 
     def __init__(self, config: CoreConfig, input_depth: int, max_payload: int = P.MAX_PAYLOAD,
-                 clock_hz: int = 12_000_000, window: int = 1, slow_period: int | None = None):
+                 clock_hz: int = 12_000_000, window: int = 1, slow_period: int | None = None, cores: int = 1):
         if not P.MIN_MAX_PAYLOAD <= max_payload <= P.MAX_PAYLOAD:
             raise ValueError(f"max_payload = {max_payload} must be in [{P.MIN_MAX_PAYLOAD}, {P.MAX_PAYLOAD}]")
-        self.config = config
+        self.config, self.cores = config, P.check_cores(config, cores)
+        P.check_spike_record(config, cores, max_payload)
         self.input_depth, self.max_payload = input_depth, max_payload
         self.layout = BufLayout(max_payload)
         self.clock_hz, self.window = clock_hz, window
@@ -100,7 +105,7 @@ class Link(wiring.Component):
             raise ValueError(f"slow_period = {self.slow_period} must be in [1, {self.flush_cycles}] "
                              f"(the free-run SPIKES interval, 20 ms of clock_hz = {clock_hz})")
         self.flush_pulses = self.flush_cycles // self.slow_period
-        self.regions = fmt.memory_map(config)
+        self.regions = fmt.memory_map(config, cores)
         deepest = max(self.regions.values(), key=lambda r: r.depth)
         if len(self.regions) > 32 or deepest.depth > 0xFFFF:
             raise ConfigError(f"the Link's region table holds at most 32 regions of at most 65,535 words; "
@@ -113,14 +118,15 @@ class Link(wiring.Component):
             "tx": Out(stream.Signature(FRAME_BEAT)),
             "idle": Out(1),
             "error": Out(1),
-            "core": Out(core_signature(config, input_depth, LINK_STEP_BITS).flip()),
+            "core": Out(core_signature(config, input_depth, LINK_STEP_BITS, cores).flip()),
         })
 
     def image(self):
         """buf's initial contents and the high-page offsets of the template bodies
         (rtl.link.templates.assemble)."""
         return templates.assemble(self.config, self.layout, input_depth=self.input_depth,
-                                  max_payload=self.max_payload, clock_hz=self.clock_hz, window=self.window)
+                                  max_payload=self.max_payload, clock_hz=self.clock_hz, window=self.window,
+                                  cores=self.cores)
 
     def elaborate(self, platform):
         m = Module()

@@ -99,6 +99,16 @@ class Datapath:
             T.S_SPIKES_LENGTH: spikes.length, T.S_CRC: self.crc[8:],
         }
         assert (int(P.Status.STEPPING), int(P.Status.FREERUN)) == (1, 2)
+        if link.cores > 1:
+            # HELLO's status goes out as a u16 with n_cores' low byte; SELECT_CORE's refusal
+            # shares R_BAD_ARGUMENT with SEED's: code, ref_valid 1, detail (rtl.link.templates)
+            values[T.S_STATUS] = Cat(values[T.S_STATUS], Const(0, 6), Const(link.cores & 0xFF, 8))
+
+            def argument_error(code, detail):
+                return Const(int(code) | 1 << 8 | detail << 16, 32)
+            values[T.S_ARG_ERROR] = Mux(receiver.is_op(P.Op.SELECT_CORE),
+                                        argument_error(P.ErrorCode.BAD_CORE, link.cores),
+                                        argument_error(P.ErrorCode.BAD_ARGUMENT, 1))
         lanes = []
         for j in range(8):
             lane = Signal(8, name=f"lane{j}")

@@ -6,7 +6,7 @@ it). HELLO announces `window` (default 1): the host keeps at most that many comm
 their reply.
 
 READ / WRITE go through the core's access port a word at a time (a WRITE's words are checked
-against the region's width first); INPUT pushes its entries into the core's input queue; a
+against the region's width first), on a device of several cores to the core SELECT_CORE chose; INPUT pushes its entries into the core's input queue; a
 STEP queues its ticks in the ring of buf's variables (at most STEP_QUEUE wait; a further STEP
 then gets BUSY); FREERUN times a tick every `period` cycles itself (overruns counted by the
 Link); STOP / RESET end the runs. The ticks themselves are rtl.link.spikes'.
@@ -67,6 +67,8 @@ class Executor:
         self.pulses_since_spikes = Signal(range(link.flush_pulses + 1))   # slow_tick pulses since the last SPIKES
         self.overrun_unreported = Signal()      # RAM_UNREPORTED holds a count not yet reported
         self.running = Signal()                 # STEPs or free-run under way
+        # a device of several cores: SELECT_CORE's core, which the access port reaches
+        self.core_select = Signal(range(link.cores), name="core_select") if link.cores > 1 else None
         # cycles_since_tick counts up by one from 0, so it passed `period` once it equalled it
         self.period_passed = Signal()           # cycles_since_tick > period
         self.period_reached = self.period_passed | (self.cycles_since_tick == self.table.period)
@@ -93,6 +95,8 @@ class Executor:
         m.d.comb += [core.control.step_ticks.eq(1), core.control.period.eq(0), core.control.freerun.eq(0),
                      core.access.region.eq(self.region), core.access.addr.eq(self.word_addr),
                      core.access.wdata.eq(word)]
+        if self.core_select is not None:
+            m.d.comb += core.access.core.eq(self.core_select)
         entry = word[48:]               # an INPUT entry
         aw = len(core.inputs.axon)
         axon = entry[:15]
@@ -155,6 +159,10 @@ class Executor:
                     # (the LFSR state takes no address)
                     m.d.comb += [core.access.region.eq(link.regions["lfsr_state"].index), core.access.we.eq(1)]
                     m.next = "ACK"
+                if self.core_select is not None:
+                    with m.Case(P.Op.SELECT_CORE):
+                        m.d.sync += self.core_select.eq(request.region)
+                        m.next = "ACK"
         with m.State("ACK"):
             transmitter.send(m, T.R_ACK)
 

@@ -78,8 +78,20 @@ class Receiver:
         self.expected_size = Mux(self.is_op(P.Op.COUNTERS), P.COUNTERS_REQUEST.size,
                                  Mux(self.is_op(P.Op.STEP, P.Op.FREERUN, P.Op.SEED), 4,
                                      Mux(self.is_read, P.REGION_ACCESS.size, 0)))
-        assert P.REGION_ACCESS.size < 16
+        # the commands of this device (SELECT_CORE only on several cores)
+        self.commands = [op for op in P.Op if op < 0x80 and (op != P.Op.SELECT_CORE or link.cores > 1)]
+        if link.cores > 1:
+            self.expected_size = Mux(self.is_op(P.Op.SELECT_CORE), P.SELECT_CORE.size, self.expected_size)
+        assert P.REGION_ACCESS.size < 16 and P.COUNTERS_REQUEST.size == P.SELECT_CORE.size
         assert P.STEP.size == P.FREERUN.size == P.SEED.size == 4
+
+    def bad_argument(self, link):
+        """SEED 0; on several cores also SELECT_CORE of a core beyond them (its core, payload
+        byte 0, is the request's region byte)."""
+        seed_zero = self.is_op(P.Op.SEED) & ~self.argument_nonzero
+        if link.cores == 1:
+            return seed_zero
+        return seed_zero | (self.is_op(P.Op.SELECT_CORE) & ~less_than(self.request.region, link.cores))
 
     def is_op(self, *ops):
         return self.op_high_zero & Cat(*(self.op_low == int(op) for op in ops)).any()
@@ -108,16 +120,17 @@ class Receiver:
             T.R_VERSION: ~self.version_ok,
             T.R_OVERSIZE: self.length_too_big | (self.length_equal & greater_than(npay, link.max_payload)),
             T.R_BAD_LENGTH: ~self.length_equal,
-            T.R_UNKNOWN_OPCODE: ~self.is_op(*(op for op in P.Op if op < 0x80)),
-            T.R_SIZE: self.is_op(P.Op.HELLO, P.Op.STOP, P.Op.RESET, P.Op.STEP, P.Op.FREERUN, P.Op.SEED,
-                                 P.Op.COUNTERS) & (npay != self.expected_size),
+            T.R_UNKNOWN_OPCODE: ~self.is_op(*self.commands),
+            T.R_SIZE: self.is_op(*(op for op in (P.Op.HELLO, P.Op.STOP, P.Op.RESET, P.Op.STEP, P.Op.FREERUN,
+                                                 P.Op.SEED, P.Op.COUNTERS, P.Op.SELECT_CORE)
+                                   if op in self.commands)) & (npay != self.expected_size),
             T.R_INPUT_ODD: self.is_op(P.Op.INPUT) & npay[0],
             T.R_BUSY: ((self.is_op(P.Op.READ, P.Op.WRITE, P.Op.FREERUN, P.Op.COUNTERS, P.Op.SEED) & executor.running)
                        | (self.is_op(P.Op.STEP) & (executor.freerun | ((executor.steps_waiting == STEP_QUEUE)
                                                                     & self.argument_nonzero)))),
             T.R_ACCESS_SIZE: Mux(self.is_read, npay != self.expected_size,
                                  self.is_write & less_than(npay, P.REGION_ACCESS.size)),
-            T.R_BAD_ARGUMENT: self.is_op(P.Op.SEED) & ~self.argument_nonzero,
+            T.R_BAD_ARGUMENT: self.bad_argument(link),
             T.R_BAD_REGION: self.is_access & ~less_than(request.region, len(link.regions)),
             T.R_WORD_SIZE: request.word_bytes != entry.word_bytes,
             T.R_OUT_OF_RANGE: (request.addr[16:] != 0) | (executor.access_end > entry.depth),

@@ -32,9 +32,10 @@ class SpikeRecords:
 
     def __init__(self, link):
         c, max_pl = link.config, link.max_payload
-        nb = fmt.bits_for(c.n_neurons)
+        nb = len(link.core.outputs.neuron)                  # a neuron's (device) number
+        n = c.n_neurons * link.cores                        # the device's neurons
         self.length = Signal(range(max_pl + 1), init=P.SPIKES.size)    # the SPIKES payload's bytes
-        self.count = Signal(range(c.n_neurons + 1))         # the tick's output spikes
+        self.count = Signal(range(n + 1))                   # the tick's output spikes
         self.last_neuron = Signal(nb)
         count_width = Shape.cast(range(max(link.input_depth, max_pl // 2) + 1))
         # One register, two roles:
@@ -42,8 +43,8 @@ class SpikeRecords:
             "frame_axons": count_width,     # an INPUT frame's axons (dropped if it does not fit)
             "tick_inputs": count_width,     # the tick's dropped inputs (REPORT INPUT_DROPPED)
         }), name="dropped")
-        self.lost = Signal(range(c.n_neurons + 1))          # the tick's lost outputs
-        self.taken = Signal(range(c.n_neurons + 1))         # spikes of the list taken from the output FIFO
+        self.lost = Signal(range(n + 1))                    # the tick's lost outputs
+        self.taken = Signal(range(n + 1))                   # spikes of the list taken from the output FIFO
         self.bitmap_byte = Signal(nb)                       # the bitmap's byte being made ...
         self.bitmap_bits = Signal(8)                        # ... and its bits so far
         self.previous_tick = Signal()           # S_TICK is tick - 1 (the tick just run)
@@ -51,7 +52,7 @@ class SpikeRecords:
         # the record of the tick: list or bitmap, whichever is smaller
         self.bitmap_length = Signal(nb + 1)
         self.use_bitmap = Signal()
-        self.record_length = Signal(12)
+        self.record_length = Signal(max(12, (P.SPIKE_RECORD.size + (1 << nb) // 8).bit_length()))
         self.record_info = Mux(self.use_bitmap, P.SPIKE_BITMAP | self.bitmap_length, self.count)
 
     def record_size(self, m):
@@ -76,12 +77,19 @@ class SpikeRecords:
             m.d.sync += [self.count.eq(0), self.dropped.tick_inputs.eq(0), self.lost.eq(0)]
             m.next = "TICK_RUN"
         with m.State("TICK_RUN"):      # the spikes stay in the output FIFO: it is the list
-            with m.If(core.outputs.push):
-                m.d.sync += [self.count.eq(self.count + 1), self.last_neuron.eq(core.outputs.push_neuron)]
-            with m.If(core.inputs.dropped):
-                m.d.sync += self.dropped.tick_inputs.eq(self.dropped.tick_inputs + 1)
-            with m.If(core.outputs.lost):
-                m.d.sync += self.lost.eq(self.lost + 1)
+            if link.cores == 1:
+                with m.If(core.outputs.push):
+                    m.d.sync += [self.count.eq(self.count + 1), self.last_neuron.eq(core.outputs.push_neuron)]
+                with m.If(core.inputs.dropped):
+                    m.d.sync += self.dropped.tick_inputs.eq(self.dropped.tick_inputs + 1)
+                with m.If(core.outputs.lost):
+                    m.d.sync += self.lost.eq(self.lost + 1)
+            else:       # several cores push, drop and lose at once: counts (push_neuron: the largest)
+                with m.If(core.outputs.push != 0):
+                    m.d.sync += [self.count.eq(self.count + core.outputs.push),
+                                 self.last_neuron.eq(core.outputs.push_neuron)]
+                m.d.sync += [self.dropped.tick_inputs.eq(self.dropped.tick_inputs + core.inputs.dropped),
+                             self.lost.eq(self.lost + core.outputs.lost)]
             with m.If(~core.control.busy):
                 m.next = "TICK_END"
         with m.State("TICK_END"):       # REPORTs (each clears its count when sent), the record

@@ -60,7 +60,8 @@ C_END, C_JUMP, C_WORDS, C_SPIKES = range(4)
  S_SPIKES_LENGTH,   # the SPIKES payload's length
  S_CRC,             # the CRC's high byte (the CRC register shifts left by 8 as it is sent)
  S_RECORD_INFO,     # a spike record's info (read at byte 4, 5: the record header's tail)
- ) = range(15)
+ S_ARG_ERROR,       # a device of several cores: the refused argument's code, 1, detail u16
+ ) = range(16)
 # the bytes a value is read as (else 4; its further bytes are 0)
 READ_AS = {S_HEADER: 2, S_STATUS: 2, S_SPIKES_LENGTH: 2, S_CRC: 1, S_READ_BYTE: 1, S_RECORD_INFO: 2}
 BUILD = 1                           # HELLO_REPLY's build
@@ -100,10 +101,12 @@ def _u32(v):
     return list(struct.pack("<I", fmt.wrap32(v)))
 
 
-def assemble(config, layout, *, input_depth: int, max_payload: int, clock_hz: int, window: int):
-    """buf's initial contents for a Link (a list of layout.depth bytes): the templates and the
-    region table; and `where`, the high-page offsets of the template bodies and constants."""
-    regions = fmt.memory_map(config)
+def assemble(config, layout, *, input_depth: int, max_payload: int, clock_hz: int, window: int, cores: int = 1):
+    """buf's initial contents for a Link (a list of layout.depth bytes) of a device of `cores`
+    cores: the templates and the region table; and `where`, the high-page offsets of the
+    template bodies and constants. On several cores R_BAD_ARGUMENT serves SEED 0 and SELECT_CORE
+    beyond the cores: its code and detail are the value S_ARG_ERROR."""
+    regions = fmt.memory_map(config, cores)
     n_regions = len(regions)
     E = P.ErrorCode
 
@@ -128,7 +131,8 @@ def assemble(config, layout, *, input_depth: int, max_payload: int, clock_hz: in
         R_INPUT_ODD: error(E.BAD_PAYLOAD, _value(S_DECODED, 4, "minus6")),
         R_BUSY: error(E.BUSY, _high(RAM_PENDING, 4)),
         R_ACCESS_SIZE: error(E.BAD_PAYLOAD, P.REGION_ACCESS.size),
-        R_BAD_ARGUMENT: error(E.BAD_ARGUMENT, 1),
+        R_BAD_ARGUMENT: (error(E.BAD_ARGUMENT, 1) if cores == 1
+                         else _value(S_ARG_ERROR, 4) + _lit([0, 0]) + _ctrl(C_END)),
         R_BAD_REGION: error(E.BAD_REGION, n_regions),
         R_WORD_SIZE: error(E.WORD_SIZE, _table(2, 1) + _high(RAM_ZERO, 3)),
         R_OUT_OF_RANGE: error(E.OUT_OF_RANGE, _table(0, 2) + _high(RAM_ZERO, 2)),
@@ -155,13 +159,14 @@ def assemble(config, layout, *, input_depth: int, max_payload: int, clock_hz: in
                                   + _high("overrun" if kind == P.ReportKind.OVERRUN else "report", 0))
 
     hello = P.hello_reply(
-        config, ref_seq=0, ref_opcode=0, version=P.PROTOCOL_VERSION, device_kind=P.DeviceKind.FPGA,
+        config, cores, ref_seq=0, ref_opcode=0, version=P.PROTOCOL_VERSION, device_kind=P.DeviceKind.FPGA,
         capabilities=P.CAPABILITIES, max_payload=max_payload, window=window, status=0,
         input_depth=input_depth, clock_hz=fmt.wrap32(clock_hz), tick=0, consumed=0, queued=0, build=BUILD)
     at = {name: offset for name, (offset, _) in P.HELLO_LAYOUT.items()}
     bodies = {
-        # ref, version .. window, status (sent as a u16 whose high byte is reserved's first, 0),
-        # the rest of reserved .. clock_hz, tick, consumed, queued, the configuration
+        # ref, version .. window, status (sent as a u16 whose high byte is n_cores' first: a
+        # constant of S_STATUS), the rest of n_cores .. clock_hz, tick, consumed, queued, the
+        # configuration
         "hello": (_echo(1, 2) + _lit(hello[at["version"]:at["status"]]) + _value(S_STATUS, 2)
                   + _lit(hello[at["status"] + 2:at["tick"]])
                   + _value(S_TICK, 4) + _value(S_CONSUMED, 4) + _value(S_QUEUED, 4)

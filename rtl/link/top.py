@@ -54,7 +54,8 @@ RX_FIFO_DEPTH = rx_fifo_depth()     # for the protocol's largest max_payload
 class DeviceTop(wiring.Component):
     """The device for a core of `config` (module docstring): UART at `divisor` cycles per bit
     (or, `byte_level`, COBS bytes as streams), `input_depth` input entries, `max_payload`,
-    `window`, `clock_hz`, the core's memories from `memories` (rtl.lib.memory).
+    `window`, `clock_hz`, the core's memories from `memories` (rtl.lib.memory); with `cores`
+    > 1, K cores of `config` (rtl.multicore.MultiCore) behind one Link.
 
         rx              In(1)    the UART's receive line (not byte_level)
         tx              Out(1)   the UART's transmit line (not byte_level)
@@ -68,10 +69,12 @@ class DeviceTop(wiring.Component):
 
     def __init__(self, config, divisor: int = 8, input_depth: int = 512, clock_hz: int = 24_000_000,
                  byte_level: bool = False, memories=None, window: int = 1,
-                 max_payload: int = P.MAX_PAYLOAD):
+                 max_payload: int = P.MAX_PAYLOAD, cores: int = 1):
         if not P.MIN_MAX_PAYLOAD <= max_payload <= P.MAX_PAYLOAD:
             raise ValueError(f"DeviceTop: max_payload = {max_payload} must be in "
                              f"[{P.MIN_MAX_PAYLOAD}, {P.MAX_PAYLOAD}] (firmware.protocol)")
+        self.cores = P.check_cores(config, cores)
+        P.check_spike_record(config, cores, max_payload)
         self.config, self.divisor, self.input_depth, self.clock_hz = config, divisor, input_depth, clock_hz
         self.byte_level, self.memories, self.window = byte_level, memories, window
         self.max_payload = max_payload
@@ -83,18 +86,27 @@ class DeviceTop(wiring.Component):
         members.update(led_heartbeat=Out(1), led_activity=Out(1), led_error=Out(1))
         super().__init__(members)
 
-    def elaborate(self, platform):
-        m = Module()
+    def build_core(self):
+        """The core (one Core), or with `cores` > 1 the device of K cores (rtl.multicore.MultiCore),
+        whose signature the Link's `core` port connects to."""
         # The output FIFO is the Link's list of the tick's spikes: the Link runs one tick at a
         # time and empties the FIFO into the tick's SPIKES record before the next, so a FIFO as
-        # deep as the neurons never loses a spike.
+        # deep as the neurons (each core's, on several) never loses a spike.
         output_depth = self.config.n_neurons
-        m.submodules.core = core = Core(self.config, input_depth=self.input_depth, output_depth=output_depth,
-                                        output_tick=False, step_bits=LINK_STEP_BITS,
-                                        memories=self.memories)
+        if self.cores > 1:
+            from ..multicore import MultiCore
+            return MultiCore(self.config, self.cores, input_depth=self.input_depth, output_depth=output_depth,
+                             output_tick=False, step_bits=LINK_STEP_BITS, memories=self.memories)
+        return Core(self.config, input_depth=self.input_depth, output_depth=output_depth,
+                    output_tick=False, step_bits=LINK_STEP_BITS, memories=self.memories)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = core = self.build_core()
         slow_period = slow_period_for(self.clock_hz)
         m.submodules.link = link = Link(self.config, self.input_depth, max_payload=self.max_payload,
-                                        clock_hz=self.clock_hz, window=self.window, slow_period=slow_period)
+                                        clock_hz=self.clock_hz, window=self.window, slow_period=slow_period,
+                                        cores=self.cores)
         m.submodules.decoder = decoder = COBSDecoder()
         m.submodules.encoder = encoder = COBSEncoder()
 

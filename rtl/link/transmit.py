@@ -153,6 +153,8 @@ class Transmitter:
                 # the Link's own counters: dropped (7) and overruns (6) are added as sent
                 counters = link.regions["counters"].index
                 extra = (executor.region == counters) & executor.word_addr[1] & executor.word_addr[2]
+                if executor.core_select is not None:        # (the device's own counts are core 0's)
+                    extra = extra & (executor.core_select == 0)
                 buffer.go(m, P_FIXED, A_EXTRA)
                 # the word into `word` (idle while words are read), sent from its byte 0 as it
                 # shifts (byte_index stays 0 in M_WORDS)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware import CoreConfig, formats
+from firmware import ConfigError, CoreConfig, formats
 from firmware import protocol as P
 
 
@@ -254,3 +254,71 @@ def test_input_entries_and_credits():
     assert P.decode_input_entries(raw).tolist() == entries
     assert P.credits_free(512, sent=100, consumed=40) == 452
     assert P.credits_free(512, sent=5, consumed=2**32 - 10) == 497    # counters wrap
+
+
+def test_opcodes_and_error_codes_are_appended_never_renumbered():
+    """Every number a device or host of an earlier version knows keeps its meaning; SELECT_CORE
+    and BAD_CORE (devices of several cores) came after them."""
+    assert {op.name: int(op) for op in P.Op} == {
+        "HELLO": 0x01, "WRITE": 0x02, "READ": 0x03, "INPUT": 0x04, "STEP": 0x05, "FREERUN": 0x06,
+        "STOP": 0x07, "COUNTERS": 0x08, "SEED": 0x09, "RESET": 0x0A, "SELECT_CORE": 0x0B,
+        "ACK": 0x80, "HELLO_REPLY": 0x81, "READ_REPLY": 0x83, "COUNTERS_REPLY": 0x88, "SPIKES": 0x90,
+        "REPORT": 0x91, "ERROR": 0xEE}
+    assert [code.name for code in P.ErrorCode] == [
+        "BAD_CRC", "TRUNCATED", "FRAMING", "VERSION", "UNKNOWN_OPCODE", "OVERSIZE", "BAD_LENGTH",
+        "BAD_PAYLOAD", "BAD_REGION", "OUT_OF_RANGE", "READ_ONLY", "WORD_SIZE", "BUSY", "BAD_TABLES",
+        "BAD_ARGUMENT", "BAD_VALUE", "BAD_CORE"]
+    assert [int(code) for code in P.ErrorCode] == list(range(1, 18))
+    assert set(P.ERROR_TEXT) == set(P.ErrorCode)
+    assert P.SELECT_CORE.size == 1 and formats.memory_map(CoreConfig(), 2)["route"].index == 18
+
+
+def _hello(**fields):
+    values = dict(ref_seq=1, ref_opcode=1, version=1, device_kind=0, capabilities=15, max_payload=1024, window=8,
+                  status=0, input_depth=512, clock_hz=12_000_000, tick=0, consumed=0, queued=0, build=1)
+    return P.hello_reply(CoreConfig(), **(values | fields))
+
+
+def test_hello_n_cores_one_core_sends_0_and_reads_1():
+    at, size = P.HELLO_LAYOUT["n_cores"]
+    assert (at, size) == (10, 2)                         # where `reserved` was: the bytes stay
+    one = _hello()
+    assert one[at:at + size] == b"\0\0" and P.parse_hello(one).n_cores == 1
+    assert P.parse_hello(one).n_regions == 18
+    four = _hello(cores=4)
+    assert four[at:at + size] == b"\4\0"
+    info = P.parse_hello(four)
+    assert (info.n_cores, info.n_regions, info["n_cores"]) == (4, 19, 4)
+    assert P.parse_hello(_hello(cores=256)).n_cores == 256
+    with pytest.raises(ValueError, match="unknown fields \\['reserved'\\]"):
+        _hello(reserved=0)
+
+
+def test_device_numbers_of_axons_and_neurons():
+    config = CoreConfig(n_neurons=100, n_inputs=20)          # 7 and 5 bits
+    cores, axons = np.array([0, 1, 3]), np.array([0, 19, 7])
+    device = P.device_axon(config, cores, axons)
+    assert device.tolist() == [0, 32 + 19, 96 + 7]
+    assert [a.tolist() for a in P.split_axon(config, device)] == [[0, 1, 3], [0, 19, 7]]
+    neurons = P.device_neuron(config, cores, np.array([5, 99, 0]))
+    assert neurons.tolist() == [5, 128 + 99, 384]
+    assert [a.tolist() for a in P.split_neuron(config, neurons)] == [[0, 1, 3], [5, 99, 0]]
+
+
+@pytest.mark.parametrize("cores, match", [
+    (0, r"cores = 0 must be an integer in \[1, 256\]"), (257, r"in \[1, 256\]"), (True, "must be an integer"),
+    (256, "need device axon numbers up to 65535; an INPUT entry carries at most 32767")])
+def test_cores_the_wire_cannot_address_are_refused(cores, match):
+    with pytest.raises(ConfigError, match=match):
+        P.check_cores(CoreConfig(n_neurons=64, n_inputs=256), cores)
+    assert P.check_cores(CoreConfig(n_neurons=64, n_inputs=256), 128) == 128
+
+
+def test_a_ticks_spike_record_must_fit_a_frame():
+    config = CoreConfig(n_neurons=256, n_inputs=64)
+    P.check_spike_record(config, 1, 64)                       # one core: not this check's business
+    P.check_spike_record(config, 4, 8 + 6 + 128)
+    with pytest.raises(ConfigError, match="takes up to 134 bytes; a SPIKES frame of max_payload = 141 holds 133"):
+        P.check_spike_record(config, 4, 8 + 6 + 127)
+    with pytest.raises(ConfigError, match="a SPIKES record carries at most 65535"):
+        P.check_device_config(CoreConfig(n_neurons=2**15, n_inputs=64), 4)

@@ -14,9 +14,10 @@ BOARD_CONFIG = dict(n_neurons=12, n_inputs=6, n_synapses=64, n_segments=32, n_re
 
 
 @contextlib.contextmanager
-def simulated_board(**config_fields):
+def simulated_board(cores: int = 1, **config_fields):
     """(BoardServer, CoreConfig) of a running simulated board of that configuration (Verilator
-    build cached by source hash), stopped on exit; the server's `device_options` are the top's
+    build cached by source hash), of `cores` cores (rtl.multicore.MultiCore behind the Link
+    when more than one), stopped on exit; the server's `device_options` are the top's
     max_payload and input_depth."""
     from boards.glue import device_options
     from boards.registry import board as board_named
@@ -29,7 +30,7 @@ def simulated_board(**config_fields):
     options = device_options(board_named(BOARD_NAME))
     # The bitstream's top and memory mapping (SPRAMs as behavioural models).
     top = DeviceTop(config, divisor=BOARD_DIVISOR, clock_hz=12_000_000,
-                    memories=ICE40Memories(behavioural=True), **options)
+                    memories=ICE40Memories(behavioural=True), cores=cores, **options)
     with BoardServer(top, BOARD_DIVISOR) as board:
         board.device_options = options
         yield board, config

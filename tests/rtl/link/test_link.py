@@ -19,6 +19,7 @@ from rtl.link.top import DeviceTop
 from sim.device_emulator import DeviceEmulator
 from tests.support.board_server import BOARD_CONFIG
 from tests.support.networks import relay_network
+from tests.support.stub_cores import StubTop
 
 # The simulated board's core and test_core.py's relay on it (weight 100 over threshold 20).
 CONFIG = CoreConfig(**BOARD_CONFIG)
@@ -34,7 +35,7 @@ class Both:
     def __init__(self, ctx, dut):
         self.ctx, self.dut = ctx, dut
         self.max_payload = dut.max_payload
-        self.emu = DeviceEmulator(CONFIG, input_depth=DEPTH, window=1, max_payload=dut.max_payload)
+        self.emu = DeviceEmulator(CONFIG, input_depth=DEPTH, window=1, max_payload=dut.max_payload, cores=dut.cores)
         self.seq = 0
         self.cycles = 0
 
@@ -104,8 +105,12 @@ def compare(got, want, sent):
     assert [fields(f) for f in got] == [fields(f) for f in want], f"sent {sent.hex()}"
 
 
-def run(bench, config=CONFIG, max_payload=P.MAX_PAYLOAD):
-    dut = DeviceTop(config, input_depth=DEPTH, clock_hz=1_000_000, byte_level=True, max_payload=max_payload)
+def run(bench, config=CONFIG, max_payload=P.MAX_PAYLOAD, cores=1, real_cores=False):
+    """Run `bench(both, result)` on DeviceTop (with `cores` > 1: the Link of a K-core device in
+    front of tests.support.stub_cores, which runs no tick, or with `real_cores` in front of
+    rtl.multicore.MultiCore) and the emulator of as many cores."""
+    top = DeviceTop if cores == 1 or real_cores else StubTop
+    dut = top(config, input_depth=DEPTH, clock_hz=1_000_000, byte_level=True, max_payload=max_payload, cores=cores)
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     result = {}
@@ -120,8 +125,8 @@ def run(bench, config=CONFIG, max_payload=P.MAX_PAYLOAD):
     return result
 
 
-def access(region, addr, count, words=None):
-    r = fmt.memory_map(CONFIG)[region]
+def access(region, addr, count, words=None, cores=1):
+    r = fmt.memory_map(CONFIG, cores)[region]
     nb = P.word_bytes(r)
     payload = P.REGION_ACCESS.pack(r.index, nb, addr, count)
     if words is not None:
@@ -305,6 +310,135 @@ def test_random_and_mutated_frames(capsys):
     with capsys.disabled():
         print(f"\n{result['count']} random / mutated frames, {result['cycles']} cycles")
     assert result["count"] >= 300
+
+
+def _error(frame):
+    assert frame.opcode == P.Op.ERROR, frame
+    return P.ERROR.unpack_from(frame.payload)[2:]
+
+
+def test_several_cores_select_core_bad_core_and_the_memory_map():
+    """The Link of a device of 2 cores (a stand-in behind it that runs no tick) answers as the
+    emulator of 2 cores: HELLO's n_cores and n_regions, SELECT_CORE (ACK, BAD_CORE with the
+    cores as detail, BAD_PAYLOAD), READ and WRITE of the selected core's regions, the routing
+    table `route` (region 18, depth n_neurons * 2), SEED of the selected core and SEED 0 (both
+    refusals share one template), the Link's own `dropped` among core 0's counters only."""
+    K = 2
+    rng = np.random.default_rng(5)
+    regions = fmt.memory_map(CONFIG, K)
+
+    def words(name, n):
+        return rng.integers(0, 1 << regions[name].layout.width, n, dtype=np.uint64)
+
+    async def bench(both, out):
+        (hello,) = await both.cmd(P.Op.HELLO)
+        info = P.parse_hello(hello.payload)
+        assert (info.n_cores, info.n_regions) == (K, 19)
+        for core in (1, 0):
+            (ack,) = await both.cmd(P.Op.SELECT_CORE, P.SELECT_CORE.pack(core))
+            assert ack.opcode == P.Op.ACK
+            for name in ("neuron", "route", "state_v"):
+                await both.cmd(P.Op.WRITE, access(name, 1, 5, words(name, 5), cores=K))
+        for core in (0, 1, 0):
+            await both.cmd(P.Op.SELECT_CORE, P.SELECT_CORE.pack(core))
+            for name in ("neuron", "route", "state_v"):
+                await both.cmd(P.Op.READ, access(name, 0, 8, cores=K))
+        for core in (K, 255):
+            (err,) = await both.cmd(P.Op.SELECT_CORE, P.SELECT_CORE.pack(core))
+            assert _error(err) == (P.ErrorCode.BAD_CORE, 1, K)
+        (err,) = await both.cmd(P.Op.SELECT_CORE, b"\1\0")
+        assert _error(err) == (P.ErrorCode.BAD_PAYLOAD, 1, 1)
+        (err,) = await both.cmd(P.Op.SELECT_CORE, b"")
+        assert _error(err) == (P.ErrorCode.BAD_PAYLOAD, 1, 1)
+        route = regions["route"]
+        (err,) = await both.cmd(P.Op.READ, access("route", route.depth - 1, 2, cores=K))
+        assert _error(err) == (P.ErrorCode.OUT_OF_RANGE, 1, CONFIG.n_neurons * K)
+        (err,) = await both.cmd(P.Op.READ, P.REGION_ACCESS.pack(19, 1, 0, 1))
+        assert _error(err) == (P.ErrorCode.BAD_REGION, 1, 19)
+        (err,) = await both.cmd(P.Op.WRITE, access("route", 0, 1, [1 << route.layout.width], cores=K))
+        assert _error(err)[0] == P.ErrorCode.BAD_VALUE
+        # SEED reaches the selected core; SEED 0 is still BAD_ARGUMENT
+        await both.cmd(P.Op.SELECT_CORE, P.SELECT_CORE.pack(1))
+        await both.cmd(P.Op.SEED, P.SEED.pack(0xC0FFEE))
+        (err,) = await both.cmd(P.Op.SEED, P.SEED.pack(0))
+        assert _error(err) == (P.ErrorCode.BAD_ARGUMENT, 1, 1)
+        for core in (0, 1):
+            await both.cmd(P.Op.SELECT_CORE, P.SELECT_CORE.pack(core))
+            (reply,) = await both.cmd(P.Op.READ, access("lfsr_state", 0, 1, cores=K))
+        assert reply.payload[-4:] == P.SEED.pack(0xC0FFEE)
+        # an INPUT beyond the queue: the device's own count, in core 0's counters only
+        await both.cmd(P.Op.INPUT, P.encode_input_entries([1, P.TICK_END] * (DEPTH // 2 + 1)))
+        for core in (1, 0):
+            await both.cmd(P.Op.SELECT_CORE, P.SELECT_CORE.pack(core))
+            (reply,) = await both.cmd(P.Op.COUNTERS, P.COUNTERS_REQUEST.pack(0))
+            dropped = P.COUNTER.unpack_from(reply.payload, P.COUNTERS_REPLY.size + 8 * 7)[0]
+            assert dropped == (DEPTH // 2 + 1 if core == 0 else 0)
+            await both.cmd(P.Op.READ, access("counters", 6, 2, cores=K))
+        await both.cmd(P.Op.COUNTERS, P.COUNTERS_REQUEST.pack(P.COUNTERS_CLEAR))
+        await both.cmd(P.Op.READ, access("counters", 0, 8, cores=K))
+        await both.cmd(P.Op.HELLO)
+    run(bench, cores=K)
+
+
+def test_three_cores_refuse_the_fourth_and_a_one_core_link_knows_no_select_core():
+    async def bench(both, out):
+        (err,) = await both.cmd(P.Op.SELECT_CORE, P.SELECT_CORE.pack(3))
+        assert _error(err) == (P.ErrorCode.BAD_CORE, 1, 3)
+        (ack,) = await both.cmd(P.Op.SELECT_CORE, P.SELECT_CORE.pack(2))
+        assert ack.opcode == P.Op.ACK
+    run(bench, cores=3)
+
+    async def one(both, out):
+        (err,) = await both.cmd(P.Op.SELECT_CORE, P.SELECT_CORE.pack(0))
+        assert _error(err) == (P.ErrorCode.UNKNOWN_OPCODE, 1, P.Op.SELECT_CORE)
+    run(one)
+
+
+async def upload_multi(both, multi, cores):
+    """Every core's tables and routing table (SELECT_CORE k first), then RESET, as host.Device
+    loads a MultiImage on a device of `cores` cores."""
+    regions = fmt.memory_map(CONFIG, cores)
+    for k in range(cores):
+        await both.cmd(P.Op.SELECT_CORE, P.SELECT_CORE.pack(k))
+        tables = dict(multi.images[k].tables, route=multi.route_words(k, cores))
+        for name in fmt.TABLE_REGIONS + ("route",):
+            words = np.asarray(tables[name], dtype=np.uint64)
+            most = P.max_words(P.word_bytes(regions[name]), both.max_payload)
+            for at in range(0, words.size, most):
+                chunk = words[at:at + most]
+                (ack,) = await both.cmd(P.Op.WRITE, access(name, at, chunk.size, chunk, cores=cores))
+                assert ack.opcode == P.Op.ACK, ack
+    await both.cmd(P.Op.RESET)
+
+
+def test_three_cores_of_multicore_behind_the_link_equal_the_emulator():
+    """DeviceTop(cores=3) (rtl.multicore.MultiCore) and the emulator of 3 cores, a network
+    placed on all three (a ring of cut synapses, STDP on core 0): the same SPIKES (spikes in
+    flight across STEPs), REPORTs of dropped inputs (an entry of no core, one out of order),
+    weights, state and each core's counters."""
+    from tests.rtl.test_cluster_board import three_part_network
+    K = 3
+    multi = compile_network(three_part_network(), CONFIG, placement={"a": 0, "b": 1, "c": 2}, lfsr_seed=99)
+    assert multi.route_core.size > 0
+    rng = np.random.default_rng(4)
+
+    async def bench(both, out):
+        await upload_multi(both, multi, K)
+        for _ in range(2):
+            groups = [multi.device_axons(np.nonzero(rng.random(2) < 0.4)[0]).tolist() for _ in range(6)]
+            await both.cmd(P.Op.INPUT, entries(groups))
+            await both.cmd(P.Op.STEP, P.STEP.pack(7))
+        nowhere = P.device_axon(CONFIG, K, 0)
+        await both.cmd(P.Op.INPUT, P.encode_input_entries([nowhere, 1, 0, P.TICK_END]))
+        await both.cmd(P.Op.STEP, P.STEP.pack(3))
+        for k in range(K):
+            await both.cmd(P.Op.SELECT_CORE, P.SELECT_CORE.pack(k))
+            await both.cmd(P.Op.READ, access("synapse", 0, 40, cores=K))
+            await both.cmd(P.Op.READ, access("state_v", 0, 12, cores=K))
+            await both.cmd(P.Op.COUNTERS, P.COUNTERS_REQUEST.pack(0))
+        await both.cmd(P.Op.RESET)
+        await both.cmd(P.Op.STEP, P.STEP.pack(2))
+    run(bench, cores=K, real_cores=True)
 
 
 def test_device_top_converts_to_verilog():
