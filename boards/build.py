@@ -34,6 +34,7 @@ import sys
 from pathlib import Path
 
 from firmware.errors import AxoniteError, ConfigError
+from firmware.protocol.cores import check_cores
 
 from . import flow, program, registry
 from .report import format_summary
@@ -56,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     for option, field in CONFIG_OPTIONS.items():
         parser.add_argument(f"--{option}", type=int, metavar="N",
                             help=f"CoreConfig.{field} (default: the board's)")
+    parser.add_argument("--cores", type=int, metavar="K",
+                        help="cores on the device, each of the configuration (default: the board's)")
     parser.add_argument("--clock", type=float, metavar="MHZ",
                         help="core clock in MHz (default: the board's); the PLL's nearest is used")
     parser.add_argument("--baud", type=int, help="UART baud rate (default: the board's)")
@@ -87,7 +90,8 @@ def list_boards(say=print):
         say(f"  clock {board.default_clock_hz / 1e6:g} MHz, UART {board.default_baud} baud")
         say("  resources: " + ", ".join(f"{r.label} {r.available}"
                                         for r in board.resources.values() if r.available))
-        say(f"  default config: {_config_text(board.default_config)}")
+        cores = f"{board.default_cores} cores, each " if board.default_cores > 1 else ""
+        say(f"  default config: {cores}{_config_text(board.default_config)}")
 
 
 def request_from_args(args) -> flow.BuildRequest:
@@ -100,6 +104,7 @@ def request_from_args(args) -> flow.BuildRequest:
         raise registry.BoardError(f"clock {args.clock} MHz must be positive")
     return flow.BuildRequest(
         board=board, config=config, clock_hz=clock_hz,
+        cores=check_cores(config, board.default_cores if args.cores is None else args.cores),
         baud=board.default_baud if args.baud is None else args.baud,
         out_dir=args.out if args.out is not None else Path("build") / board.name,
         seed=args.seed, synth_only=args.synth_only, pack_only=args.pack_only)

@@ -79,6 +79,7 @@ class BuildRequest:
     seed: int = 1
     synth_only: bool = False      # stop after synthesis (no place and route, no bitstream)
     pack_only: bool = False       # stop after nextpnr's packing: exact resources, no timing, no bitstream
+    cores: int = 1                # cores on the device, each of `config` (rtl.multicore when more)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ def synthesis_options(board: Board, design: str = DESIGN, after_synth: str = "")
 def _elaborate(request: BuildRequest, checked: Checked):
     """The build plan's files (name -> content) and its commands (argv lists)."""
     board = request.board
-    glue = glue_for(board, request.config, checked.clock, request.baud)
+    glue = glue_for(board, request.config, checked.clock, request.baud, cores=request.cores)
     platform = board.platform()
     try:
         plan = platform.prepare(
@@ -195,7 +196,8 @@ def build(request: BuildRequest, say=print, environ=None, quiet: bool = False) -
     checked = check(request, environ)
     clock = checked.clock
     actual_baud = clock.achieved_hz / checked.divisor
-    say(f"{board.name}: {board.part}, {request.config}")
+    cores = f"{request.cores} cores of " if request.cores > 1 else ""
+    say(f"{board.name}: {board.part}, {cores}{request.config}")
     say(f"clock: {clock.describe()}; UART {request.baud} baud = {clock.achieved_hz / 1e6:g} MHz / "
         f"{checked.divisor} ({abs(actual_baud - request.baud) / request.baud:.2%} off)")
 
@@ -255,6 +257,7 @@ def build(request: BuildRequest, say=print, environ=None, quiet: bool = False) -
         "board": board.name,
         "part": board.part,
         "config": request.config.to_dict(),
+        "cores": request.cores,
         "clock": {
             "requested_mhz": request.clock_hz / 1e6,
             "achieved_mhz": clock.achieved_hz / 1e6,

@@ -123,8 +123,8 @@ class PowerOnReset(Elaboratable):
 class BoardGlue(Elaboratable):
     """DeviceTop, clock, reset and pins; a family subclass supplies `pll(m, platform, pad)`."""
 
-    def __init__(self, board: Board, config, clock: ClockPlan, baud: int, memories=None):
-        self.board, self.config, self.clock, self.baud = board, config, clock, baud
+    def __init__(self, board: Board, config, clock: ClockPlan, baud: int, memories=None, cores: int = 1):
+        self.board, self.config, self.clock, self.baud, self.cores = board, config, clock, baud, cores
         self.divisor = uart_divisor(clock.achieved_hz, baud)
         self.memories = board.memories() if memories is None else memories
 
@@ -152,7 +152,7 @@ class BoardGlue(Elaboratable):
 
         m.submodules.device = device = DeviceTop(self.config, divisor=self.divisor,
                                                  clock_hz=self.clock.clock_hz,
-                                                 memories=self.memories,
+                                                 memories=self.memories, cores=self.cores,
                                                  **device_options(self.board))
         uart = platform.request("uart", 0, dir="-")
         m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
@@ -216,5 +216,5 @@ class ECP5Glue(BoardGlue):
 GLUE = {"ice40": ICE40Glue, "ecp5": ECP5Glue}
 
 
-def glue_for(board: Board, config, clock: ClockPlan, baud: int, memories=None) -> BoardGlue:
-    return GLUE[board.family](board, config, clock, baud, memories)
+def glue_for(board: Board, config, clock: ClockPlan, baud: int, memories=None, cores: int = 1) -> BoardGlue:
+    return GLUE[board.family](board, config, clock, baud, memories, cores)

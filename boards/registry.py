@@ -77,7 +77,7 @@ class Board:
     resources: dict[str, PartResource]   # keys: "LUT", "RAM", "SPRAM", "DSP"
     default_clock_hz: int
     default_baud: int
-    default_config: CoreConfig
+    default_config: CoreConfig      # each core's
     memories: Callable              # () -> memory factory for rtl.core.Core
     pll: Callable                   # (f_in_hz, f_out_hz) -> PLL settings (boards.pll)
     # DeviceTop LED name -> (resource, number). LEDs named twice show the XOR of their roles.
@@ -89,6 +89,7 @@ class Board:
     max_payload: int = 1024         # payload bytes a frame may carry (HELLO max_payload)
     input_depth: int = 512          # input-queue entries (HELLO input_depth, the host's credits)
     usb: UsbSerial | None = None    # the USB-serial bridge to the FPGA's UART
+    default_cores: int = 1          # cores on the device (rtl.multicore when more than one)
 
     def __post_init__(self):
         from firmware import protocol as P
@@ -105,12 +106,15 @@ class Board:
 ICEBREAKER_CONFIG = CoreConfig(n_neurons=256, n_inputs=256, n_synapses=32768, n_segments=512,
                                n_reverse=16384)
 ICEBREAKER_CLOCK_HZ = 24_000_000
-# ULX3S (LFE5U-85F): sixteen times the iCEBreaker's neurons. The block RAM (208 DP16KD) sets
-# the synapses: 131,072 synapses with a 65,536-entry reverse index needed 363.
-ULX3S_CONFIG = CoreConfig(n_neurons=4096, n_inputs=1024, n_synapses=49152, n_segments=8192,
-                          n_reverse=16384)
-# 30 MHz: a whole multiple of the 3 Mbaud UART, exact from the 25 MHz oscillator. The default
-# configuration reaches 48.17 MHz there (nextpnr seed 1; docs/benchmarks.md, "Board builds").
+# ULX3S (LFE5U-85F): four cores of 2,048 neurons (rtl.multicore), 8,192 neurons. The block RAM
+# (208 DP16KD) sets the rest: per core, the neuron state, accumulators (max_delay 2), traces,
+# the routing table and the queues of a core of many take about 40 DP16KD before a synapse
+# (docs/boards.md, "The ULX3S's four cores"), which leaves 7,168 synapses a core. One core of
+# 4,096 neurons and 49,152 synapses (the default before) is `--cores 1 --neurons 4096 ...`.
+ULX3S_CORES = 4
+ULX3S_CONFIG = CoreConfig(n_neurons=2048, n_inputs=512, n_synapses=7168, n_segments=1024,
+                          n_reverse=2048, max_delay=2)
+# 30 MHz: a whole multiple of the 3 Mbaud UART, exact from the 25 MHz oscillator.
 ULX3S_CLOCK_HZ = 30_000_000
 
 ICE40UP5K_RESOURCES = {
@@ -184,6 +188,7 @@ BOARDS = {board.name: board for board in (
         default_clock_hz=ULX3S_CLOCK_HZ,
         default_baud=DEFAULT_BAUD,
         default_config=ULX3S_CONFIG,
+        default_cores=ULX3S_CORES,
         memories=SimulationMemories,
         pll=ecp5_pll,
         leds={"led_heartbeat": ("led", 0), "led_activity": ("led", 1), "led_error": ("led", 7)},

@@ -34,6 +34,7 @@ def test_list(capsys):
     assert status == 0
     for text in ("icebreaker", "iCE40UP5K-SG48", "24 MHz", "ulx3s", "LFE5U-85F", "30 MHz",
                  "neurons 256, inputs 256, synapses 32768, segments 512, reverse 16384",
+                 "4 cores, each neurons 2048, inputs 512, synapses 7168",
                  "EBR (SB_RAM40_4K) 30", "SPRAM (SB_SPRAM256KA) 4", "DSP (SB_MAC16) 8"):
         assert text in out
 
@@ -47,6 +48,8 @@ def test_list(capsys):
     (["icebreaker", "--clock", "-5"], "must be positive"),
     (["icebreaker", "--neurons", "0"], "n_neurons = 0 must be an integer >= 1"),
     (["icebreaker", "--delay", "65"], "max_delay = 65 exceeds 64"),
+    (["ulx3s", "--cores", "0"], "cores = 0 must be an integer in [1, 256]"),
+    (["ulx3s", "--cores", "65"], "65 cores of 512 input axons need device axon numbers up to 33279"),
 ])
 def test_refused_arguments(argv, message, tmp_path, capsys, no_tools):
     status, out, err = run([*argv, "--out", str(tmp_path / "out")], capsys)

@@ -18,11 +18,7 @@ PLACEMENTS = {2: {"a": 0, "b": 1, "c": [0, 0, 0, 0, 1, 1]}, 3: {"a": 0, "b": 1, 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cores", [
-    pytest.param(2, marks=pytest.mark.xfail(strict=True, reason=(
-        "rtl/core/interface.py: _count(2) is one bit, so on 2 cores outputs.push (and lost) "
-        "drop a spike when both cores push in one cycle; the Link's record then misses it"))),
-    3])
+@pytest.mark.parametrize("cores", [2, 3])
 def test_a_board_of_k_cores_equals_the_multicore_model(cores):
     net = three_part_network()
     with simulated_board(cores=cores, **BOARD_CONFIG) as (board, config):
