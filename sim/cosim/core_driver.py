@@ -188,12 +188,19 @@ class MultiCoreDriver(CoreDriver):
         self.io.set("access_core", core)
 
     async def load(self, multi) -> None:
-        """Every core's tables and routing table, then clear (spec §8, §12.7)."""
-        for k, image in enumerate(multi.images):
+        """Every core's tables and routing table, then clear (spec §8, §12.7); the device's
+        cores beyond the image's get the idle image and no routes (as host.Device loads them)."""
+        from firmware.partition import idle_image
+
+        idle = idle_image(self.config) if multi.cores < self.cores else None
+        for k in range(self.cores):
+            image = multi.images[k] if k < multi.cores else idle
             self.select(k)
             for name in fmt.TABLE_REGIONS:
                 await self.write(name, image.tables[name])
-            await self.write("route", multi.route_words(k, self.cores))
+            routes = (multi.route_words(k, self.cores) if k < multi.cores
+                      else np.zeros(self.regions["route"].depth, np.uint64))
+            await self.write("route", routes)
         self.multi = multi
         await self.clear()
 

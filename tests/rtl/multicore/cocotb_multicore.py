@@ -1,7 +1,8 @@
 """cocotb regression: random networks partitioned over the K cores of a Verilated MultiCore,
 against the golden model of many cores (sim.multicore.MultiCoreModel).
 
-AXONITE_CORES (the build's K), AXONITE_SEEDS ("0-4" or "3,17"), AXONITE_PLASTIC ("1": STDP on)
+AXONITE_CORES (the partition's K; AXONITE_DEVICE_CORES, the build's, may be more: the other
+cores run the idle image), AXONITE_SEEDS ("0-4" or "3,17"), AXONITE_PLASTIC ("1": STDP on)
 choose the cases. Each seed's network (tests/support/multicore_networks.py) is compiled onto
 K cores, loaded core by core through the access port, run tick by tick in two runs (spikes in
 flight cross the boundary), and compared: every tick's output spikes (global numbering), then
@@ -60,7 +61,7 @@ async def multicore_regression(dut):
     plastic = os.environ.get("AXONITE_PLASTIC") == "1"
     io = CocotbAdapter(dut)
     await io.reset()
-    driver = MultiCoreDriver(io, CORE, cores)
+    driver = MultiCoreDriver(io, CORE, int(os.environ.get("AXONITE_DEVICE_CORES", cores)))
     failures = []
     for seed in seeds:
         net, raster, lfsr_seed = random_network(seed, plastic=plastic)
