@@ -26,7 +26,7 @@ PROJECT = ("firmware", "sim", "host", "rtl", "boards", "bench", "tests", "exampl
 
 # host runs the golden model in this process only here: "model" (ModelDevice) and the emulator
 # ("emulator://": Device.open and the doctor).
-HOST_RUNS_THE_MODEL = {"host.model_device": {"sim.model", "sim.fast"},
+HOST_RUNS_THE_MODEL = {"host.model_device": {"sim.model", "sim.fast", "sim.multicore"},
                        "host.device": {"sim.emulator"}, "host.doctor": {"sim.emulator"}}
 # host finds boards by the board table (names, USB ids, default baud rates), imported lazily.
 HOST_BOARD_TABLE = {"boards.registry"}
