@@ -11,7 +11,7 @@ import pytest
 from firmware import compile_network
 from host import Device
 from sim.multicore import MultiCoreModel
-from tests.rtl.test_cluster_board import three_part_network
+from tests.support.multicore_networks import three_part_network
 from tests.support.board_server import BOARD_CONFIG, simulated_board
 
 PLACEMENTS = {2: {"a": 0, "b": 1, "c": [0, 0, 0, 0, 1, 1]}, 3: {"a": 0, "b": 1, "c": 2}}

@@ -6,29 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from firmware import FromList, Network, STDPRule, compile_network
+from firmware import compile_network
 from host.cluster import Cluster
 from sim import GoldenModel
 from sim.device_emulator import DeviceEmulator, EmulatorServer
-
-
-def three_part_network():
-    rng = np.random.default_rng(7)
-    net = Network("ring-of-three")
-    inp = net.inputs("in", 2)
-    a = net.population("a", 8, du=409, dv=200, vth=60, bias_mant=rng.integers(0, 40, 8))
-    b = net.population("b", 8, du=2048, dv=100, vth=40, refractory=1, bias_mant=rng.integers(0, 30, 8))
-    c = net.population("c", 6, du=4095, dv=0, vth=80, bias_mant=rng.integers(-5, 25, 6))
-    rule = STDPRule(a_plus=70, a_minus=-50, lr_shift=3, w_min=0, w_max=100)
-    net.connect(inp, a, FromList([(i, j, int(rng.integers(20, 90))) for i in range(2) for j in range(8)]),
-                stdp=rule, name="in->a")
-    net.connect(a, b, FromList([(0, 1, 90, 2), (3, 4, 120, 2), (5, 7, 100, 2), (0, 6, -40, 2)]), name="a->b")
-    net.connect(b, c, FromList([(1, 0, 110, 2), (4, 2, 127, 2), (7, 5, 90, 2)]), name="b->c")
-    net.connect(c, a, FromList([(0, 3, 80, 2), (2, 6, -60, 2)]), name="c->a")
-    net.connect(b, b, FromList([(k, (k + 1) % 8, 30) for k in range(8)]), name="b->b")
-    for pop in (a, b, c):
-        net.record(pop)
-    return net
+from tests.support.multicore_networks import three_part_network
 
 
 def test_two_emulators_and_the_simulated_board_give_the_one_core_result(device_board):

@@ -69,3 +69,24 @@ def random_network(seed: int, plastic: bool = False, lr_shift: int | None = None
     ticks = int(rng.integers(30, 80))
     raster = rng.random((ticks, n_in)) < rng.choice([0.05, 0.2, 0.5])
     return net, raster, int(rng.integers(1, 1 << 32))
+
+
+def three_part_network():
+    """Three small populations in a ring of cut synapses (delay 2), inputs onto `a` with STDP,
+    `b` recurrent: the simulated-board tests of many cores and devices run it."""
+    rng = np.random.default_rng(7)
+    net = Network("ring-of-three")
+    inp = net.inputs("in", 2)
+    a = net.population("a", 8, du=409, dv=200, vth=60, bias_mant=rng.integers(0, 40, 8))
+    b = net.population("b", 8, du=2048, dv=100, vth=40, refractory=1, bias_mant=rng.integers(0, 30, 8))
+    c = net.population("c", 6, du=4095, dv=0, vth=80, bias_mant=rng.integers(-5, 25, 6))
+    rule = STDPRule(a_plus=70, a_minus=-50, lr_shift=3, w_min=0, w_max=100)
+    net.connect(inp, a, FromList([(i, j, int(rng.integers(20, 90))) for i in range(2) for j in range(8)]),
+                stdp=rule, name="in->a")
+    net.connect(a, b, FromList([(0, 1, 90, 2), (3, 4, 120, 2), (5, 7, 100, 2), (0, 6, -40, 2)]), name="a->b")
+    net.connect(b, c, FromList([(1, 0, 110, 2), (4, 2, 127, 2), (7, 5, 90, 2)]), name="b->c")
+    net.connect(c, a, FromList([(0, 3, 80, 2), (2, 6, -60, 2)]), name="c->a")
+    net.connect(b, b, FromList([(k, (k + 1) % 8, 30) for k in range(8)]), name="b->b")
+    for pop in (a, b, c):
+        net.record(pop)
+    return net

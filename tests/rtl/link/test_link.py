@@ -416,7 +416,7 @@ def test_three_cores_of_multicore_behind_the_link_equal_the_emulator():
     placed on all three (a ring of cut synapses, STDP on core 0): the same SPIKES (spikes in
     flight across STEPs), REPORTs of dropped inputs (an entry of no core, one out of order),
     weights, state and each core's counters."""
-    from tests.rtl.test_cluster_board import three_part_network
+    from tests.support.multicore_networks import three_part_network
     K = 3
     multi = compile_network(three_part_network(), CONFIG, placement={"a": 0, "b": 1, "c": 2}, lfsr_seed=99)
     assert multi.route_core.size > 0
