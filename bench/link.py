@@ -11,7 +11,8 @@
 - (c) host round trip per STEP on the simulated board, and the simulation's speed.
 The board's core is the tests' BOARD_CONFIG (tests/support/board_server.py) with UART divisor 4 and
 clock_hz 12 MHz, i.e. a simulated 3 Mbaud line (12 MHz / 4 / 10 bits = 300,000 bytes/s), an
-input queue of 512 entries and 1024-byte payloads (DeviceTop's defaults).
+input queue of 512 entries and payloads of up to P.MAX_PAYLOAD bytes (DeviceTop's defaults;
+the section in docs/benchmarks.md was measured when that was 1024).
 --write puts the section "Host link" into docs/benchmarks.md.
 """
 
@@ -245,7 +246,7 @@ def main(argv=None):
               f"{LINE_BYTES_S / analytic_b_per_entry:,.0f} entries/s = "
               f"{LINE_BYTES_S / analytic_b_per_entry * best['k'] / (best['k'] + 1) if best else 0:,.0f} events/s at k = "
               f"{best['k'] if best else 0}, approaching {LINE_BYTES_S / analytic_b_per_entry:,.0f} events/s for large k. "
-              f"With full 1024-byte INPUT frames it would be {full_b_per_entry:.3f} bytes per entry, "
+              f"With full {P.MAX_PAYLOAD}-byte INPUT frames it would be {full_b_per_entry:.3f} bytes per entry, "
               f"{LINE_BYTES_S / full_b_per_entry:,.0f} entries/s.",
               "- The measured bytes per event include the end-of-tick entries and the STEP frames (the "
               "host's actual traffic); the table's 3 Mbaud column is 300,000 / that.",

@@ -200,7 +200,9 @@ BOARDS = {board.name: board for board in (
             Programmer("openFPGALoader", ("-b", "ulx3s", "-m", "{bitstream}"),
                        _OPENFPGALOADER_INSTALL),
         ),
-        max_payload=1024,
+        # The protocol's largest payload: a tick's spike record of 4 cores of 2,048 neurons
+        # (a bitmap of 8,192 device neurons, 1,030 bytes) goes whole in one SPIKES frame.
+        max_payload=2048,
         input_depth=512,
         # FT231X, one interface: the FPGA's UART (and JTAG by bit-banging its control lines).
         # The EEPROM names the board ("ULX3S FPGA 85K v3.0.8").

@@ -1,7 +1,7 @@
 """The Link's buffer `buf`: where things are in it, and how its read address moves.
 
 One memory of bytes (one read and one write port; 1,024 bytes, two iCE40 EBRs, for
-max_payload 256) holds, in this order (BufLayout):
+max_payload 256; 6,144 for 2,048) holds, in this order (BufLayout):
 
     frame       the frame being received (max_encoded(max_payload) bytes at most)
     slots       the reply templates: 8 bytes each, slot r for the reply (or the check) r

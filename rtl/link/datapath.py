@@ -82,7 +82,9 @@ class Datapath:
         lane) and the adder."""
         link, receiver, executor, spikes = k.link, k.receiver, k.executor, k.spikes
         core, entry = link.core, executor.table.entry
-        most = Array(Const(P.max_words(max(1, b), link.max_payload), 10) for b in range(16))[entry.word_bytes]
+        # (as wide as the most words of a byte: 2,038 at max_payload 2,048)
+        most_width = P.max_words(1, link.max_payload).bit_length()
+        most = Array(Const(P.max_words(max(1, b), link.max_payload), most_width) for b in range(16))[entry.word_bytes]
         values = {
             T.S_HEADER: Cat(Const(P.PROTOCOL_VERSION, 8), k.transmitter.sequence), T.S_TICK: core.control.tick,
             T.S_RECORD_INFO: spikes.record_info[:16],

@@ -162,7 +162,7 @@ class Receiver:
                                  self.in_command.eq(1)]
                     m.next = "CHECK"
                 with m.Else():
-                    # (decoded may wrap beyond 2047 bytes: such a frame is OVERSIZE anyway)
+                    # (decoded wraps beyond 2 ** len(decoded) - 1 bytes: such a frame is OVERSIZE anyway)
                     m.d.comb += self.store.eq(less_than(self.decoded, lay.frame_area))
                     m.d.sync += self.decoded.eq(self.decoded + 1)
             with m.Elif(~executor.step_running & (executor.steps_waiting != 0)):
@@ -195,8 +195,10 @@ class Receiver:
                                  datapath.bytes_left.eq(executor.table.entry.word_bytes)]
             with m.If(refused):
                 if link.max_payload != P.MAX_PAYLOAD:
-                    m.d.sync += self.detail.max_payload.eq(Mux(self.length_too_big, P.MAX_PAYLOAD,
-                                                               link.max_payload))
+                    # (only OVERSIZE's: BAD_CRC's CRC and WRITE_SIZE's size share the register)
+                    with m.If(reason == T.R_OVERSIZE):
+                        m.d.sync += self.detail.max_payload.eq(Mux(self.length_too_big, P.MAX_PAYLOAD,
+                                                                   link.max_payload))
                 m.next = "T_START"          # the reason is the failing check
             with m.Else():
                 m.d.sync += reason.eq(reason + 1)

@@ -7,8 +7,10 @@ import pytest
 from amaranth.hdl import ClockDomain, Module, Signal
 from amaranth.sim import Simulator
 
-from boards.glue import BAUD_TOLERANCE, POR_HOLD_S, PowerOnReset, glue_for, plan_clock, uart_divisor
+from boards.glue import (BAUD_TOLERANCE, POR_HOLD_S, PowerOnReset, device_options, glue_for, plan_clock,
+                         uart_divisor)
 from boards.registry import BOARDS, BoardError
+from firmware import protocol as P
 from firmware.config import CoreConfig
 
 SMALL = CoreConfig(n_neurons=32, n_inputs=32, n_synapses=1024, n_segments=64, n_reverse=512)
@@ -94,3 +96,12 @@ def test_ulx3s_elaboration_has_pll_constraint_and_pins():
     for site in ('"clk25_0__io" SITE "G2"', '"uart_0__rx__io" SITE "M1"', '"uart_0__tx__io" SITE "L4"',
                  '"led_0__io" SITE "B2"', '"led_1__io" SITE "C2"', '"led_7__io" SITE "H3"'):
         assert f"LOCATE COMP {site};" in lpf
+
+
+def test_ulx3s_announces_the_protocols_largest_payload():
+    """2,048 bytes: a tick's spike record of 4 cores of 2,048 neurons (1,030 bytes) fits one
+    SPIKES frame; the iCEBreaker keeps 256."""
+    assert device_options(BOARDS["ulx3s"]) == {"max_payload": P.MAX_PAYLOAD, "input_depth": 512}
+    assert P.MAX_PAYLOAD == 2048
+    P.check_spike_record(CoreConfig(n_neurons=2048, n_inputs=512), 4, BOARDS["ulx3s"].max_payload)
+    assert device_options(BOARDS["icebreaker"]) == {"max_payload": 256, "input_depth": 256}

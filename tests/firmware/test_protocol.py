@@ -24,7 +24,7 @@ def crc16_bitwise(data: bytes) -> int:
 def test_crc_check_value_and_bitwise_reference():
     assert P.crc16(b"123456789") == 0x29B1            # the catalogued check value
     rng = np.random.default_rng(1)
-    for n in (0, 1, 7, 100, 1031):
+    for n in (0, 1, 7, 100, P.MAX_FRAME):
         data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
         assert P.crc16(data) == crc16_bitwise(data)
 
@@ -84,6 +84,27 @@ def test_header_layout_is_fixed():
 def test_payload_limit():
     with pytest.raises(ValueError, match="MAX_PAYLOAD"):
         P.encode_frame(P.Op.WRITE, 0, bytes(P.MAX_PAYLOAD + 1))
+
+
+def test_the_largest_payload_is_2048_bytes():
+    """2,048 bytes (a tick's record of 8,192 device neurons, the ULX3S's 4 cores of 2,048, fits
+    one frame): such a frame decodes at every max_payload it fits, one byte more is OVERSIZE
+    (detail 2,048) with its header, and no device may announce more."""
+    assert (P.MAX_PAYLOAD, P.MAX_FRAME, P.MAX_ENCODED) == (2048, 2055, 2064)
+    payload = bytes(range(256)) * 8
+    wire = P.encode_frame(P.Op.WRITE, 5, payload)
+    assert len(wire) - 1 <= P.max_encoded(2048) == P.MAX_ENCODED
+    assert P.FrameDecoder(max_payload=2048).feed(wire) == [P.Frame(P.Op.WRITE, 5, payload)]
+    (bad,) = P.FrameDecoder(max_payload=1024).feed(wire)
+    assert (bad.code, bad.detail, bad.header_valid) == (P.ErrorCode.OVERSIZE, 1024, False)
+    (bad,) = P.FrameDecoder().feed(P.cobs_encode(_frame_body(length=2049, payload=bytes(2049))) + b"\0")
+    assert (bad.code, bad.detail, bad.header_valid) == (P.ErrorCode.OVERSIZE, 2048, True)
+    with pytest.raises(ValueError, match=r"max_payload = 2049 must be in \[64, 2048\]"):
+        P.FrameDecoder(max_payload=2049)
+    four_cores = CoreConfig(n_neurons=2048, n_inputs=512)
+    P.check_spike_record(four_cores, 4, 2048)
+    with pytest.raises(ConfigError, match="takes up to 1030 bytes; a SPIKES frame of max_payload = 1024"):
+        P.check_spike_record(four_cores, 4, 1024)
 
 
 def _decode_one(encoded_body: bytes):

@@ -300,3 +300,32 @@ def test_a_one_core_device_knows_no_select_core_and_says_0_cores():
     at, size = P.HELLO_LAYOUT["n_cores"]
     assert hello.payload[at:at + size] == b"\0\0"           # the bytes of every one-core device
     assert P.parse_hello(hello.payload).n_cores == 1
+
+
+def test_four_cores_of_2048_neurons_send_a_ticks_record_of_more_than_1024_bytes():
+    """The ULX3S's device, 4 cores of 2,048 neurons behind max_payload 2,048 (the protocol's
+    largest): a tick's record of 8,192 device neurons (up to 1,030 bytes) arrives whole, the
+    run equals MultiCoreModel's; on max_payload 1,024 such a device cannot be made."""
+    config = CoreConfig(n_neurons=2048, n_inputs=64, n_synapses=256, n_segments=64, n_reverse=64)
+    rng = np.random.default_rng(3)
+    net = Network("busy")
+    pop = net.population("p", 4 * config.n_neurons, du=4095, dv=0, vth=100,     # thousands a tick
+                         bias_mant=rng.integers(1, 256, 4 * config.n_neurons), bias_exp=4)
+    net.record(pop)
+    multi = compile_network(net, config, cores=4)
+    want = MultiCoreModel(multi).run(12)
+    with Device.open("emulator://?cores=4", config, max_payload=P.MAX_PAYLOAD) as dev:
+        assert dev.link.max_payload == P.MAX_PAYLOAD == 2048
+        dev.load(multi)
+        sizes, feed = [], dev.link.decoder.feed
+
+        def spy(data):          # the SPIKES payloads the host decodes
+            items = feed(data)
+            sizes.extend(len(i.payload) for i in items if isinstance(i, P.Frame) and i.opcode == P.Op.SPIKES)
+            return items
+        dev.link.decoder.feed = spy
+        got = dev.run(12)
+    same_result(got, want)
+    assert 1024 < max(sizes) <= 2048
+    with pytest.raises(ConfigError, match="takes up to 1030 bytes; a SPIKES frame of max_payload = 1024"):
+        DeviceEmulator(config, cores=4, max_payload=1024)

@@ -225,7 +225,9 @@ def test_an_older_bitstream():
 
 def test_a_corrupted_byte_stream_fails_the_link_with_counts():
     flips = dict(to_device=ByteFlips(3001, after=2000), to_host=ByteFlips(5003, after=2000))
-    with EmulatorServer(port=0) as server, FaultyLine(server.url, **flips) as line:
+    # frames of up to 1,024 payload bytes: most WRITE + READ pairs get through a flip every few
+    # thousand bytes (of 2,048, nearly none would: every pair fails, before a rate is measured)
+    with EmulatorServer(port=0, max_payload=1024) as server, FaultyLine(server.url, **flips) as line:
         failed = assert_fails_at(doctor(line.url, **{**QUICK, "frames": 200, "timeout": 1.0}), "link")
     d = failed.details
     assert d["corrupt_from_device"] + d["unreadable_at_device"] + d["lost"] >= 3

@@ -201,8 +201,8 @@ def test_refused_commands_name_the_problem_and_the_limit(server):
             dev.link.request(P.Op.READ, P.REGION_ACCESS.pack(40, 1, 0, 1))
         with pytest.raises(DeviceError, match="2-byte words, the frame says 4"):
             dev.link.request(P.Op.READ, P.REGION_ACCESS.pack(syn.index, 4, 0, 1))
-        with pytest.raises(DeviceError, match="at most 507 words per READ"):
-            dev.link.request(P.Op.READ, P.REGION_ACCESS.pack(syn.index, 2, 0, 600))
+        with pytest.raises(DeviceError, match="at most 1019 words per READ"):     # max_payload 2048
+            dev.link.request(P.Op.READ, P.REGION_ACCESS.pack(syn.index, 2, 0, 1100))
         with pytest.raises(DeviceError, match="STEP payload is 3 bytes; it must be 4"):
             dev.link.request(P.Op.STEP, b"\1\2\3")
         with pytest.raises(DeviceError, match="SPIKES is not a command"):

@@ -131,7 +131,7 @@ def test_stream_of_10000_input_events_loses_none(device_board):
 # --- fuzz ----------------------------------------------------------------------------------------
 
 E = P.ErrorCode
-OVERSIZE_EVERY = 1000          # a frame of MAX_ENCODED + 10 bytes costs ~0.2 s on the simulated line
+OVERSIZE_EVERY = 1000          # a frame of max_encoded(max_payload) + 10 bytes: 0.05 s on the line at 256
 
 
 def _body(op, seq, payload=b"", version=P.PROTOCOL_VERSION, length=None):
@@ -158,7 +158,8 @@ def _fuzz_chunks(rng, n, config, max_payload=P.MAX_PAYLOAD):
         k += 1
         seq = int(rng.integers(256))
         if k % OVERSIZE_EVERY == 0:
-            chunks.append((rng.integers(1, 256, P.MAX_ENCODED + 10, dtype=np.uint8).tobytes(), E.OVERSIZE, 0, None))
+            size = P.max_encoded(max_payload) + 10
+            chunks.append((rng.integers(1, 256, size, dtype=np.uint8).tobytes(), E.OVERSIZE, 0, None))
             continue
         if kind == 0:          # garbage
             data = rng.integers(1, 256, int(rng.integers(1, 12)), dtype=np.uint8).tobytes()

@@ -207,8 +207,8 @@ def test_2000_structured_frames_each_get_one_answer_and_never_an_exception(confi
     ("window", 256, r"window = 256 must be an integer in \[1, 255\]"),
     ("clock_hz", 0, r"clock_hz = 0 must be an integer in \[1, 4294967295\]"),
     ("clock_hz", 2**32, r"clock_hz = 4294967296"),
-    ("max_payload", 63, r"max_payload = 63 must be an integer in \[64, 1024\]"),
-    ("max_payload", 1025, r"max_payload = 1025"),
+    ("max_payload", 63, r"max_payload = 63 must be an integer in \[64, 2048\]"),
+    ("max_payload", 2049, r"max_payload = 2049"),
     ("protocol_version", 256, r"protocol_version = 256 must be an integer in \[0, 255\]"),
     ("config", {"n_neurons": 8}, r"config must be a firmware.CoreConfig, not dict"),
     ("config", CoreConfig(n_inputs=40_000), r"at most 32768 input axons; the configuration has n_inputs = 40000"),
@@ -221,7 +221,7 @@ def test_emulator_options_out_of_range_name_the_option_and_its_range(option, val
 
 def test_emulator_options_at_their_limits_work():
     for options in (dict(input_depth=1, window=1, clock_hz=1, max_payload=64),
-                    dict(input_depth=MAX_U32, window=255, clock_hz=MAX_U32, max_payload=1024)):
+                    dict(input_depth=MAX_U32, window=255, clock_hz=MAX_U32, max_payload=2048)):
         (hello,) = exchange(DeviceEmulator(SMALL, **options), P.Op.HELLO)
         info = dict(zip(P.HELLO_FIELDS, P.HELLO_REPLY.unpack(hello.payload)))
         assert {key: info[key] for key in options} == options
@@ -239,7 +239,8 @@ def test_emulator_options_at_their_limits_work():
     (["--input-depth", "-1"], r"--input-depth = -1 must be an integer in \[1, 4294967295\]"),
     (["--window", "300"], r"--window = 300 must be an integer in \[1, 255\]"),
     (["--clock-hz", "0"], r"--clock-hz = 0 must be an integer in \[1, 4294967295\]"),
-    (["--max-payload", "32"], r"--max-payload = 32 must be an integer in \[64, 1024\]"),
+    (["--max-payload", "32"], r"--max-payload = 32 must be an integer in \[64, 2048\]"),
+    (["--max-payload", "2049"], r"--max-payload = 2049 must be an integer in \[64, 2048\]"),
     (["--port", "70000"], r"--port = 70000 must be an integer in \[0, 65535\]"),
     (["--config", "{not json"], r"--config: core configuration '\{not json' is not valid JSON"),
     (["--config", "[1, 2]"], r"--config: .* must be a JSON object of CoreConfig fields"),

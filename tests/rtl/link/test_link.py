@@ -19,7 +19,7 @@ from rtl.link.top import DeviceTop
 from sim.device_emulator import DeviceEmulator
 from tests.support.board_server import BOARD_CONFIG
 from tests.support.networks import relay_network
-from tests.support.stub_cores import StubTop
+from tests.support.stub_cores import WORDS, StubTop
 
 # The simulated board's core and test_core.py's relay on it (weight 100 over threshold 20).
 CONFIG = CoreConfig(**BOARD_CONFIG)
@@ -35,7 +35,8 @@ class Both:
     def __init__(self, ctx, dut):
         self.ctx, self.dut = ctx, dut
         self.max_payload = dut.max_payload
-        self.emu = DeviceEmulator(CONFIG, input_depth=DEPTH, window=1, max_payload=dut.max_payload, cores=dut.cores)
+        self.emu = DeviceEmulator(dut.config, input_depth=DEPTH, window=1, max_payload=dut.max_payload,
+                                  cores=dut.cores)
         self.seq = 0
         self.cycles = 0
 
@@ -105,12 +106,16 @@ def compare(got, want, sent):
     assert [fields(f) for f in got] == [fields(f) for f in want], f"sent {sent.hex()}"
 
 
-def run(bench, config=CONFIG, max_payload=P.MAX_PAYLOAD, cores=1, real_cores=False):
+def run(bench, config=CONFIG, max_payload=1024, cores=1, real_cores=False, fires=range(0)):
     """Run `bench(both, result)` on DeviceTop (with `cores` > 1: the Link of a K-core device in
-    front of tests.support.stub_cores, which runs no tick, or with `real_cores` in front of
-    rtl.multicore.MultiCore) and the emulator of as many cores."""
-    top = DeviceTop if cores == 1 or real_cores else StubTop
-    dut = top(config, input_depth=DEPTH, clock_hz=1_000_000, byte_level=True, max_payload=max_payload, cores=cores)
+    front of tests.support.stub_cores, whose ticks fire the device neurons of `fires`, or with
+    `real_cores` in front of rtl.multicore.MultiCore) and the emulator of as many cores."""
+    if cores == 1 or real_cores:
+        dut = DeviceTop(config, input_depth=DEPTH, clock_hz=1_000_000, byte_level=True, max_payload=max_payload,
+                        cores=cores)
+    else:
+        dut = StubTop(config, input_depth=DEPTH, clock_hz=1_000_000, byte_level=True, max_payload=max_payload,
+                      cores=cores, fires=fires)
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     result = {}
@@ -125,8 +130,8 @@ def run(bench, config=CONFIG, max_payload=P.MAX_PAYLOAD, cores=1, real_cores=Fal
     return result
 
 
-def access(region, addr, count, words=None, cores=1):
-    r = fmt.memory_map(CONFIG, cores)[region]
+def access(region, addr, count, words=None, cores=1, config=CONFIG):
+    r = fmt.memory_map(config, cores)[region]
     nb = P.word_bytes(r)
     payload = P.REGION_ACCESS.pack(r.index, nb, addr, count)
     if words is not None:
@@ -488,6 +493,26 @@ def test_small_device_refuses_oversize_frames_and_goes_on():
     run(bench, max_payload=mp)
 
 
+def test_a_smaller_device_sends_the_details_that_share_the_oversize_register():
+    """On a device of max_payload below the protocol's (256, the iCEBreaker's), BAD_CRC's detail
+    is the CRC of the frame's bytes and a WRITE of the wrong size gets BAD_PAYLOAD with the size
+    it must have, as from the emulator: the OVERSIZE limit, which shares their register, is set
+    for an OVERSIZE only (it overwrote them at every refusal)."""
+    mp = 256
+
+    async def bench(both, out):
+        for op, payload in ((P.Op.HELLO, b""), (P.Op.STEP, P.STEP.pack(3)), (P.Op.INPUT, bytes(mp + 1))):
+            body = P.HEADER.pack(P.PROTOCOL_VERSION, 5, op, len(payload)) + payload
+            (err,) = await both.raw(P.cobs_encode(body + (P.crc16(body) ^ 0x0101).to_bytes(2, "big")) + b"\0")
+            assert _error(err) == (P.ErrorCode.BAD_CRC, 0, P.crc16(body))
+        (err,) = await both.cmd(P.Op.WRITE, access("synapse", 0, 3, [1, 2, 3])[:-2])
+        assert _error(err) == (P.ErrorCode.BAD_PAYLOAD, 1, P.REGION_ACCESS.size + 3 * 2)
+        body = P.HEADER.pack(P.PROTOCOL_VERSION, 6, P.Op.INPUT, mp + 1) + bytes(mp + 1)
+        (err,) = await both.raw(_encode_body(body))
+        assert _error(err) == (P.ErrorCode.OVERSIZE, 1, mp)
+    run(bench, max_payload=mp)
+
+
 def test_smallest_device_read_and_write_limits():
     """max_payload 64: a READ of more words than a reply holds is OVERSIZE (detail: the words it
     may have), a WRITE as large gets OVERSIZE for its frame; the largest of each works."""
@@ -507,6 +532,88 @@ def test_smallest_device_read_and_write_limits():
         await both.cmd(P.Op.READ, access("synapse", 0, most))
         await both.cmd(P.Op.HELLO)
     run(bench, max_payload=mp)
+
+
+# The ULX3S's device: 4 cores of 2,048 neurons, 8,192 device neurons. A tick's record of them
+# all (a bitmap of 1,024 bytes) fits only the protocol's largest payload, 2,048 bytes.
+BIG = CoreConfig(n_neurons=2048, n_inputs=8, n_synapses=64, n_segments=32, n_reverse=16, n_profiles=1,
+                 n_projections=1, max_delay=1)
+BIG_CORES = 4
+
+
+def firing_network():
+    """Every neuron fires every tick by its bias alone, every one recorded."""
+    net = Network("firing")
+    pop = net.population("p", BIG.n_neurons, du=4095, dv=4095, vth=20, bias_mant=200, bias_exp=4)
+    net.record(pop)
+    return compile_network(net, BIG)
+
+
+def test_largest_payload_read_write_oversize_and_a_record_beyond_1024_bytes():
+    """max_payload 2,048 (P.MAX_PAYLOAD), the Link of 4 cores of 2,048 neurons in front of the
+    stand-in: a READ of a word more than a reply holds (OVERSIZE with the words it may have:
+    2,038 one-byte words, beyond 10 bits), a header announcing 2,049 bytes in a frame that
+    fits (OVERSIZE, detail 2,048, with its header), a frame beyond max_encoded(2,048)
+    (OVERSIZE, no header); a WRITE of 2,048 payload bytes (core 3's neurons 1,028 .. 2,047, each
+    firing every tick) and a READ_REPLY of 2,048; then a STEP of 2 ticks in which the stand-in
+    fires those neurons (device neurons 7,172 .. 8,191, as the emulator's core 3 does) sends
+    two SPIKES frames of one 1,030-byte record each (a bitmap of 1,024 bytes: the second
+    tick's record does not fit the first frame)."""
+    mp, K = P.MAX_PAYLOAD, BIG_CORES
+    assert mp == 2048
+    regions = fmt.memory_map(BIG, K)
+    rng = np.random.default_rng(11)
+    image = firing_network()
+    neuron_words = np.asarray(image.tables["neuron"], dtype=np.uint64)
+    # the stand-in keeps WORDS words of a region; the neuron words are all one, so it reads back
+    # what the emulator holds
+    assert (neuron_words == neuron_words[0]).all() and neuron_words[0] != 0
+    most = (mp - P.REGION_ACCESS.size) // 2       # a WRITE's 2-byte words: 1,020 (a READ's: 1,019)
+    first = BIG.n_neurons - most
+    fires = range(P.device_neuron(BIG, 3, first), P.device_neuron(BIG, 3, BIG.n_neurons - 1) + 1)
+
+    def at(name, addr, count, words=None):
+        return access(name, addr, count, words, cores=K, config=BIG)
+
+    async def bench(both, out):
+        (hello,) = await both.cmd(P.Op.HELLO)
+        assert P.parse_hello(hello.payload).max_payload == mp
+        for name in ("neuron", "state_ref"):
+            most_read = P.max_words(P.word_bytes(regions[name]), mp)
+            (err,) = await both.cmd(P.Op.READ, at(name, 0, most_read + 1))
+            assert _error(err) == (P.ErrorCode.OVERSIZE, 1, most_read)
+        # a header announcing more than the protocol's largest payload, in a frame that fits
+        body = P.HEADER.pack(P.PROTOCOL_VERSION, 9, P.Op.INPUT, mp + 1) + bytes(mp + 1)
+        wire = _encode_body(body)
+        assert len(wire) - 1 <= P.max_encoded(mp)
+        (err,) = await both.raw(wire)
+        assert P.ERROR.unpack_from(err.payload)[:5] == (9, P.Op.INPUT, P.ErrorCode.OVERSIZE, 1, mp)
+        (err,) = await both.raw(bytes(rng.integers(1, 256, P.max_encoded(mp) + 1).astype(np.uint8)) + b"\0")
+        assert _error(err) == (P.ErrorCode.OVERSIZE, 0, mp)
+        # cores 0..2: no table but a seed (they run, nothing recorded); core 3: neurons `first`
+        # on fire every tick (its tables' other words are zero, as after power-on)
+        for core in range(3):
+            await both.cmd(P.Op.SELECT_CORE, P.SELECT_CORE.pack(core))
+            await both.cmd(P.Op.WRITE, at("lfsr_seed", 0, 1, [1]))
+        await both.cmd(P.Op.SELECT_CORE, P.SELECT_CORE.pack(3))
+        for name in ("profile", "lfsr_seed"):
+            await both.cmd(P.Op.WRITE, at(name, 0, len(image.tables[name]), image.tables[name]))
+        payload = at("neuron", first, most, neuron_words[first:])
+        assert len(payload) == mp
+        (ack,) = await both.cmd(P.Op.WRITE, payload)
+        assert ack.opcode == P.Op.ACK
+        (reply,) = await both.cmd(P.Op.READ, at("neuron", first + 1, most - 1))
+        assert reply.opcode == P.Op.READ_REPLY and len(reply.payload) == mp
+        await both.cmd(P.Op.RESET)
+        (ack, *spikes) = await both.cmd(P.Op.STEP, P.STEP.pack(2))
+        assert ack.opcode == P.Op.ACK and len(spikes) == 2
+        for tick, frame in enumerate(spikes):
+            assert len(frame.payload) == P.SPIKES.size + P.SPIKE_RECORD.size + K * BIG.n_neurons // 8
+            _, _, times, neurons = P.decode_spikes(frame.payload)
+            assert times.tolist() == [tick] * len(fires) and neurons.tolist() == list(fires)
+        await both.cmd(P.Op.HELLO)
+    result = run(bench, config=BIG, max_payload=mp, cores=K, fires=fires)
+    print(f"{result['cycles']} cycles")
 
 
 def test_leds_heartbeat_and_holds_from_one_prescaler():

@@ -1,7 +1,8 @@
 """The Link's reply templates (rtl/link/templates.py) in plain Python, no simulator: each
 template, walked by templates.render as the transmitter walks it, gives the frame that
 firmware.protocol's packers give for the same fields (every ERROR of the checks, HELLO_REPLY,
-ACK, every REPORT, READ_REPLY, COUNTERS_REPLY, SPIKES), at max_payload 1024, 256 and 64."""
+ACK, every REPORT, READ_REPLY, COUNTERS_REPLY, SPIKES), at max_payload 2048 (the protocol's
+largest), 1024, 256 and 64."""
 
 import numpy as np
 import pytest
@@ -18,6 +19,8 @@ DEPTH, CLOCK_HZ, WINDOW = 32, 12_000_000, 1
 SEQ, REF_SEQ = 0x5A, 0xC3
 REGIONS = fmt.memory_map(CONFIG)
 E = P.ErrorCode
+PAYLOADS = [2048, 1024, 256, P.MIN_MAX_PAYLOAD]
+assert P.MAX_PAYLOAD == PAYLOADS[0]
 
 
 def assembled(max_payload):
@@ -80,7 +83,7 @@ def error_cases(max_payload):
     }
 
 
-@pytest.mark.parametrize("max_payload", [P.MAX_PAYLOAD, 256, P.MIN_MAX_PAYLOAD])
+@pytest.mark.parametrize("max_payload", PAYLOADS)
 def test_every_check_has_its_error_frame(max_payload):
     layout, image, _ = assembled(max_payload)
     put(image, layout.high + RAM_PENDING, 0x01020304, 4)           # BUSY's detail: the pending ticks
@@ -92,7 +95,7 @@ def test_every_check_has_its_error_frame(max_payload):
         assert got == reply(P.Op.ERROR, P.ERROR.pack(*ref, int(code), ref_valid, detail)), reason
 
 
-@pytest.mark.parametrize("max_payload", [P.MAX_PAYLOAD, 256, P.MIN_MAX_PAYLOAD])
+@pytest.mark.parametrize("max_payload", PAYLOADS)
 def test_hello_reply_ack_and_reports(max_payload):
     layout, image, _ = assembled(max_payload)
     hello = frame_of(P.Op.HELLO)
@@ -117,7 +120,7 @@ def test_hello_reply_ack_and_reports(max_payload):
         assert got == reply(P.Op.REPORT, P.REPORT.pack(int(kind), 0, 0, count, 299)), kind
 
 
-@pytest.mark.parametrize("max_payload", [P.MAX_PAYLOAD, 256, P.MIN_MAX_PAYLOAD])
+@pytest.mark.parametrize("max_payload", PAYLOADS)
 def test_read_counters_and_spikes_replies(max_payload):
     layout, image, _ = assembled(max_payload)
     region = REGIONS["synapse"]
@@ -145,6 +148,12 @@ def test_read_counters_and_spikes_replies(max_payload):
     length = P.SPIKES.size + len(records)
     got = T.render(image, layout, T.R_SPIKES, values(spikes_length=length, tick=9, consumed=4), records=records)
     assert got == reply(P.Op.SPIKES, P.SPIKES.pack(9, 4) + records)
+    # a SPIKES payload of max_payload bytes: one record, its bitmap filling the frame
+    records = P.encode_spike_record(5, np.arange(8 * (max_payload - P.SPIKES.size - P.SPIKE_RECORD.size)))
+    length = P.SPIKES.size + len(records)
+    assert length == max_payload
+    got = T.render(image, layout, T.R_SPIKES, values(spikes_length=length, tick=6, consumed=1), records=records)
+    assert got == reply(P.Op.SPIKES, P.SPIKES.pack(6, 1) + records)
     got = T.render(image, layout, T.R_SPIKES, values(spikes_length=P.SPIKES.size, tick=9, consumed=4))
     assert got == reply(P.Op.SPIKES, P.SPIKES.pack(9, 4))
 
