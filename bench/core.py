@@ -28,14 +28,18 @@ from sim.cosim.verilator import build_core, run_cocotb  # noqa: E402
 FANOUT = 32
 
 
-def measure(config: CoreConfig, workloads: list[dict]) -> list[dict]:
-    build = build_core(config, name=f"bench-{config.n_neurons}")
+def run_bench(build, module: str, spec: dict) -> list[dict]:
+    """Run the cocotb bench `module` (in bench/) on a Verilated build with `spec` as
+    AXONITE_BENCH; its measurements, from AXONITE_BENCH_OUT."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.json"
-        run_cocotb(build, "cocotb_core_bench", HERE, {
-            "AXONITE_BENCH": json.dumps({"config": config.to_dict(), "workloads": workloads}),
-            "AXONITE_BENCH_OUT": str(out)})
+        run_cocotb(build, module, HERE, {"AXONITE_BENCH": json.dumps(spec), "AXONITE_BENCH_OUT": str(out)})
         return json.loads(out.read_text())
+
+
+def measure(config: CoreConfig, workloads: list[dict]) -> list[dict]:
+    build = build_core(config, name=f"bench-{config.n_neurons}")
+    return run_bench(build, "cocotb_core_bench", {"config": config.to_dict(), "workloads": workloads})
 
 
 def main(argv=None):

@@ -11,17 +11,16 @@ each firing every tick, every spike one packet to every other core.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from bench.core import run_bench  # noqa: E402
 from bench.report import provenance, publish  # noqa: E402
 from firmware import CoreConfig  # noqa: E402
-from sim.cosim.verilator import build_multicore, run_cocotb  # noqa: E402
+from sim.cosim.verilator import build_multicore  # noqa: E402
 
 # Cores of 128 neurons; room for the remote axons of three other cores.
 CONFIG = CoreConfig(n_neurons=128, n_inputs=512, n_synapses=16384, n_segments=2048, n_reverse=1024)
@@ -31,12 +30,8 @@ TICKS = 20
 
 def measure(cores: int, workloads: list[dict]) -> list[dict]:
     build = build_multicore(CONFIG, cores, name=f"bench-multicore{cores}")
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out.json"
-        run_cocotb(build, "cocotb_multicore_bench", HERE, {
-            "AXONITE_BENCH": json.dumps({"config": CONFIG.to_dict(), "cores": cores, "workloads": workloads}),
-            "AXONITE_BENCH_OUT": str(out)})
-        return json.loads(out.read_text())
+    return run_bench(build, "cocotb_multicore_bench",
+                     {"config": CONFIG.to_dict(), "cores": cores, "workloads": workloads})
 
 
 def main(argv=None):

@@ -18,6 +18,7 @@ from firmware import CoreConfig
 from sim import GoldenModel
 from sim.cosim.cocotb_adapter import start_core
 from tests.support.random_networks import REGRESSION_CONFIG, random_case
+from tests.support.state_compare import state_difference
 
 
 def parse_seeds(text):
@@ -43,20 +44,7 @@ def compare(case, spikes, state, weights):
             if want != got:
                 return f"tick {k}: output spikes {got}, model {want}"
         return f"output spikes differ: {len(spikes)} vs model {len(expected)}"
-    ref = model.state()
-    for key in ("u", "v", "ref", "x", "y", "acc"):
-        if not np.array_equal(state[key], ref[key]):
-            where = np.argwhere(state[key] != ref[key])[0]
-            return f"final {key}{where.tolist()}: RTL {state[key][tuple(where)]}, model {ref[key][tuple(where)]}"
-    if not np.array_equal(weights, ref["weights"]):
-        k = int(np.nonzero(weights != ref["weights"])[0][0])
-        return f"final weight of synapse {k}: RTL {weights[k]}, model {ref['weights'][k]}"
-    if state["lfsr"] != ref["lfsr"]:
-        return f"LFSR state: RTL {state['lfsr']:#010x}, model {ref['lfsr']:#010x}"
-    for name, value in model.counters.items():
-        if state["counters"][name] != value:
-            return f"counter {name}: RTL {state['counters'][name]}, model {value}"
-    return None
+    return state_difference(state, weights, model)
 
 
 CONFIG = (CoreConfig.from_dict(json.loads(os.environ["AXONITE_CONFIG"])) if os.environ.get("AXONITE_CONFIG")

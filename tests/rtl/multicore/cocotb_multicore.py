@@ -19,9 +19,7 @@ from sim.cosim.cocotb_adapter import CocotbAdapter
 from sim.cosim.core_driver import MultiCoreDriver
 from sim.multicore import MultiCoreModel
 from tests.support.multicore_networks import CORE, random_network
-
-STATE_KEYS = ("u", "v", "ref", "x", "y", "acc")
-
+from tests.support.state_compare import state_difference
 
 def parse_seeds(text):
     lo, _, hi = text.partition("-")
@@ -36,21 +34,9 @@ def first_difference(multi, model, spikes, expected, states):
             if got != want:
                 return f"spike {k} (tick, neuron): RTL {got}, model {want}"
     for k, (state, core) in enumerate(zip(states, model.cores)):
-        ref = core.state()
-        for key in STATE_KEYS:
-            if not np.array_equal(state[key], ref[key]):
-                where = np.argwhere(state[key] != ref[key])[0]
-                return (f"core {k}: final {key}{where.tolist()}: RTL {state[key][tuple(where)]}, "
-                        f"model {ref[key][tuple(where)]}")
-        n = ref["weights"].size
-        if not np.array_equal(state["weights"][:n], ref["weights"]):
-            s = int(np.nonzero(state["weights"][:n] != ref["weights"])[0][0])
-            return f"core {k}: final weight of synapse {s}: RTL {state['weights'][s]}, model {ref['weights'][s]}"
-        if state["lfsr"] != ref["lfsr"]:
-            return f"core {k}: LFSR state: RTL {state['lfsr']:#010x}, model {ref['lfsr']:#010x}"
-        for name, value in core.counters.items():
-            if state["counters"][name] != value:
-                return f"core {k}: counter {name}: RTL {state['counters'][name]}, model {value}"
+        problem = state_difference(state, state["weights"], core)
+        if problem:
+            return f"core {k}: {problem}"
     return None
 
 
