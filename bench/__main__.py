@@ -68,7 +68,8 @@ SECTIONS = (
     Section("verilator", "Verilator builds", None,
             "Verilator build times of the simulated board and core (measured by hand)", "kept"),
     Section("budget", "Memory budget (iCE40UP5K)", "budget",
-            "the iCEBreaker device's memories and EBR/SPRAM count (elaboration only)", "~20 s"),
+            "the iCEBreaker device's memories and EBR/SPRAM count, and the ULX3S's four cores' block "
+            "RAM in its own section, 'Memory budget (ULX3S, four cores)' (elaboration only)", "~40 s"),
     Section("boards", "Board builds", None,
             "logic cells, block RAM and Fmax of the board builds and their history (python -m "
             "boards.build; measured by hand)", "kept"),

@@ -41,14 +41,23 @@ def ebr_blocks(width: int, depth: int) -> int:
     return min(-(-width // w) * -(-depth // d) for d, w in EBR_SHAPES)
 
 
+DP16KD_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+
+
+def dp16kd_blocks(width: int, depth: int) -> int:
+    """ECP5 block RAMs (DP16KD, 18 kbit) of a memory: the smallest of its shapes."""
+    return min(-(-width // w) * -(-depth // d) for d, w in DP16KD_SHAPES)
+
+
 def device_memories(config: CoreConfig, board_name: str = "icebreaker"):
     """(path, width, depth, place, blocks) of every memory of the board's DeviceTop, in
     elaboration order; place is 'EBR', 'SPRAM' (one row per SB_SPRAM256KA) or 'FF'."""
     from boards.registry import BOARDS
     from rtl.link.top import DeviceTop
     board = BOARDS[board_name]
+    blocks = dp16kd_blocks if board.family == "ecp5" else ebr_blocks
     top = DeviceTop(config, input_depth=board.input_depth, max_payload=board.max_payload,
-                    memories=board.memories())
+                    memories=board.memories(), cores=board.default_cores)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")          # the elaborated design is inspected, not built
         fragment = Fragment.get(top, None)
@@ -62,7 +71,7 @@ def device_memories(config: CoreConfig, board_name: str = "icebreaker"):
                 if depth < MIN_EBR_DEPTH:
                     rows.append((".".join(here), width, depth, "FF", 0))
                 else:
-                    rows.append((".".join(here), width, depth, "EBR", ebr_blocks(width, depth)))
+                    rows.append((".".join(here), width, depth, "EBR", blocks(width, depth)))
             elif isinstance(sub, Instance):
                 if sub.type == SPRAM_CELL:
                     rows.append((".".join(here), 16, 16384, "SPRAM", 1))
@@ -109,6 +118,30 @@ def report(configs: dict[str, CoreConfig]) -> str:
     return "\n".join(out)
 
 
+def ulx3s_table() -> str:
+    """The ULX3S's block RAM: one core's memories (each core has the same) and the device's."""
+    from boards.registry import BOARDS
+    board = BOARDS["ulx3s"]
+    k = board.default_cores
+    lines = ["| memory | width | depth | DP16KD |", "|---|---:|---:|---:|"]
+    per_core, device = 0, 0
+    for path, width, depth, place, blocks in device_memories(board.default_config, "ulx3s"):
+        parts = path.split(".")
+        core_part = next((p for p in parts if p.rsplit("_", 1)[0] in ("core", "route", "inbox")
+                          and p.rsplit("_", 1)[-1].isdigit()), None)
+        if core_part is None:
+            device += blocks
+        elif core_part.endswith("_0"):
+            per_core += blocks
+        else:
+            continue
+        lines.append(f"| {path} | {width} | {depth} | {blocks} |")
+    total = per_core * k + device
+    lines.append(f"| **total** | | | **{per_core} per core x {k} + {device} = {total} of "
+                 f"{board.resources['RAM'].available}** |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
@@ -126,10 +159,20 @@ def main(argv=None) -> int:
             "the SPRAMs left hold it; the rest is EBR. Bits per object count the contract's "
             "layouts (docs/spec.md §8); the RTL packs several into one memory.\n\n"
             + report(configs))
+    from boards.registry import BOARDS
+    ulx3s = BOARDS["ulx3s"]
+    body_ulx3s = ("Command: `python bench/budget.py --write` (the elaborated ULX3S DeviceTop's memories, "
+                  f"{ulx3s.default_cores} cores of `{ulx3s.default_config}`; no synthesis; the DP16KD count of a "
+                  "memory is the smallest of its six shapes: an upper bound, since yosys puts the 32-word "
+                  "memories, tables and counters, in LUT RAM; the build's summary has the count). The "
+                  "cores' rows are core 0's (the others are the same); the rest is the Link's.\n\n"
+                  + ulx3s_table())
     print(body)
+    print(body_ulx3s)
     if args.write:
         from bench.report import update_section
         update_section("Memory budget (iCE40UP5K)", body)
+        update_section("Memory budget (ULX3S, four cores)", body_ulx3s)
     return 0
 
 
