@@ -57,7 +57,8 @@ def default_icebreaker(tmp_path_factory):
 @pytest.fixture(scope="module")
 def ulx3s_synthesis(tmp_path_factory):
     out = tmp_path_factory.mktemp("ulx3s_synth")
-    return (out, *_build(out, ["ulx3s", *SMALL, "--synth-only"]))
+    # two small cores: the many-core device through synth_ecp5 at half the default's four
+    return (out, *_build(out, ["ulx3s", *SMALL, "--cores", "2", "--synth-only"]))
 
 
 def test_small_icebreaker_build_records_everything(small_icebreaker):
@@ -129,7 +130,7 @@ def test_ulx3s_synthesizes_through_the_flow(ulx3s_synthesis):
     assert summary["synth_only"] and summary["ok"]
     assert summary["fits"] is None and summary["timing_met"] is None
     assert summary["utilisation_source"] == "yosys estimate"
-    assert summary["part"] == "LFE5U-85F-6BG381C"
+    assert summary["part"] == "LFE5U-85F-6BG381C" and summary["cores"] == 2
     assert set(summary["seconds"]) == {"elaborate -> Verilog", "synthesis"}
     assert "synth_ecp5" in (out / "top.ys").read_text()
     cells = json.loads((out / "top.stat.json").read_text())["design"]["num_cells_by_type"]
