@@ -206,7 +206,7 @@ def test_ctrl_c_in_a_separate_process(tmp_path):
     try:
         assert proc.stdout.readline().strip() == "loaded"
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=120)   # a loaded machine: seconds of JIT before the handler runs
     finally:
         if proc.poll() is None:
             proc.kill()
