@@ -19,7 +19,7 @@ import pytest
 from firmware import compile_network
 from host import __main__ as cli
 from host.device import Device
-from tests.support import ENV, ROOT
+from tests.support import ENV, ROOT, sigint_as_from_a_shell
 from tests.support.networks import RELAY_FILE, relay_network
 
 
@@ -202,7 +202,8 @@ def test_ctrl_c_in_a_separate_process(tmp_path):
     net.write_text(NETWORK_FILE + "print('loaded', flush=True)\n")
     proc = subprocess.Popen([sys.executable, "-m", "host", "run", str(net), "--ticks", "300000",
                              "--out", str(tmp_path / "r.npz")], cwd=ROOT, env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=sigint_as_from_a_shell)
     try:
         assert proc.stdout.readline().strip() == "loaded"
         proc.send_signal(signal.SIGINT)

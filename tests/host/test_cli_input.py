@@ -28,7 +28,7 @@ from host.device import Device
 from host.model_device import ModelDevice
 from host.inputs import PoissonInput, parse_axons, probability_of_rate
 from sim import GoldenModel, InputError
-from tests.support import ENV, ROOT
+from tests.support import ENV, ROOT, sigint_as_from_a_shell
 from tests.support.networks import SMALL_CORE, relay_network
 
 N = 8
@@ -454,7 +454,7 @@ def test_ctrl_c_in_a_separate_process_on_a_terminal(tmp_path, image_file):
     primary, secondary = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "host", "run", str(image_file), "--device", "emulator://",
                              "--ticks", "10000000", "--rate", "100", "--out", str(out_file)], cwd=ROOT, env=ENV,
-                            stdout=subprocess.PIPE, stderr=secondary, text=True)
+                            stdout=subprocess.PIPE, stderr=secondary, text=True, preexec_fn=sigint_as_from_a_shell)
     os.close(secondary)
     seen = b""
     try:
